@@ -1,0 +1,70 @@
+"""HTTP API of the territory: parse, call a selector, render. No business rules here."""
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.common.errors import DomainError
+from apps.territory import selectors
+
+
+def _geojson(body: str) -> HttpResponse:
+    return HttpResponse(body, content_type="application/geo+json")
+
+
+class LocateApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="The street, community, grid, neighbourhood grid, compound and building covering a point",
+        parameters=[
+            OpenApiParameter("lon", OpenApiTypes.DOUBLE, required=True, description="WGS84 longitude"),
+            OpenApiParameter("lat", OpenApiTypes.DOUBLE, required=True, description="WGS84 latitude"),
+        ],
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        lon, lat = selectors.parse_lonlat(request.query_params.get("lon"), request.query_params.get("lat"))
+        return Response({"lon": lon, "lat": lat, **selectors.locate(lon=lon, lat=lat)})
+
+
+class AreasGeoJsonApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Current areas of one level as GeoJSON",
+        parameters=[
+            OpenApiParameter("level", OpenApiTypes.STR, required=True,
+                             enum=["street", "community", "grid", "neighbourhood", "compound"]),
+            OpenApiParameter("within", OpenApiTypes.STR, description="code prefix of an ancestor area"),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        level = request.query_params.get("level")
+        if not level:
+            raise DomainError("level is required", field="level")
+        return _geojson(selectors.areas_geojson(level=level, within=request.query_params.get("within")))
+
+
+class BuildingsGeoJsonApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Buildings as GeoJSON",
+        parameters=[OpenApiParameter("within", OpenApiTypes.STR, description="code prefix of a community or street")],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        return _geojson(selectors.buildings_geojson(within=request.query_params.get("within")))
+
+
+class AreaDetailApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(summary="One area version with its parent chain and counts", responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, area_id: int):
+        return Response(selectors.area_summary(selectors.area_get(area_id=area_id)))

@@ -1,0 +1,198 @@
+"""Reads of the territory that views, APIs and commands share."""
+
+import json
+import math
+from datetime import datetime
+
+from django.db import connection
+from django.utils import timezone
+
+from apps.common.errors import DomainError, NotFound
+from apps.territory.models import LEVEL_RANK, Area, Level
+
+CHAIN_LEVELS = ["street", "community", "grid", "neighbourhood", "compound", "building"]
+
+# Hand-written because the ORM cannot say "one area per level, by DISTINCT ON" plus the building in a
+# single round trip. Candidates come from the GiST index on the subdivided parts (small boxes of at most
+# 64 vertices), so the exact point-in-polygon test touches few vertices whatever the size of the area.
+# A point on a shared edge or vertex intersects several areas of a level; DISTINCT ON keeps the one with
+# the lowest code. Codes extend their parent's code, so the chosen areas always form one chain.
+LOCATE_SQL = """
+WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS g)
+SELECT level, id, code, name, parent_id FROM (
+    SELECT DISTINCT ON (p.level) p.level, a.id, a.code, a.name, a.parent_id
+      FROM pt, territory_areapart p
+      JOIN territory_area a ON a.id = p.area_id
+     WHERE ST_Intersects(p.geom, pt.g)
+       AND p.valid_from <= %(at)s AND (p.valid_to IS NULL OR p.valid_to > %(at)s)
+     ORDER BY p.level, a.code, a.id
+) areas
+UNION ALL
+(SELECT 'building', b.id, '', b.name, b.compound_id
+   FROM pt, territory_building b
+  WHERE ST_Intersects(b.footprint, pt.g)
+  ORDER BY b.id
+  LIMIT 1)
+"""
+
+
+def parse_lonlat(lon_raw, lat_raw) -> tuple[float, float]:
+    """Strictly parse WGS84 coordinates from request parameters; DomainError names the bad one."""
+    values = []
+    for name, raw, limit in (("lon", lon_raw, 180), ("lat", lat_raw, 90)):
+        if raw is None or str(raw).strip() == "":
+            raise DomainError(f"{name} is required", field=name)
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise DomainError(f"{name}={raw!r} is not a number", field=name) from None
+        if not math.isfinite(value) or not -limit <= value <= limit:
+            raise DomainError(f"{name}={raw} is out of range [-{limit}, {limit}]", field=name)
+        values.append(value)
+    return values[0], values[1]
+
+
+def locate(*, lon: float, lat: float, at: datetime | None = None) -> dict:
+    """The areas and building that cover a WGS84 point, as valid at `at` (default: now).
+
+    Returns {"street": {...} | None, ..., "building": {...} | None, "chain": [non-empty entries, top down]}.
+    """
+    at = at or timezone.now()
+    with connection.cursor() as cur:
+        cur.execute(LOCATE_SQL, {"lon": lon, "lat": lat, "at": at})
+        rows = cur.fetchall()
+    found = {
+        level: {"level": level, "id": id_, "code": code, "name": name}
+        for level, id_, code, name, _parent in rows
+    }
+    result = {level: found.get(level) for level in CHAIN_LEVELS}
+    result["chain"] = [found[level] for level in CHAIN_LEVELS if level in found]
+    return result
+
+
+def area_get(*, area_id: int) -> Area:
+    try:
+        return Area.objects.select_related("parent").get(pk=area_id)
+    except Area.DoesNotExist:
+        raise NotFound(f"no area with id {area_id}") from None
+
+
+def area_current(*, level: str, code: str, at: datetime | None = None) -> Area:
+    """The version of an area valid at `at` (default now)."""
+    at = at or timezone.now()
+    area = (
+        Area.objects.filter(level=level, code=code, valid_from__lte=at)
+        .exclude(valid_to__lte=at)
+        .first()
+    )
+    if area is None:
+        raise NotFound(f"no current {level} with code {code!r}", field="code")
+    return area
+
+
+def area_chain(area: Area) -> list[dict]:
+    """The area and its ancestors, top down, following the parent links of the versions."""
+    chain = []
+    node = area
+    while node is not None:
+        chain.append({"level": node.level, "id": node.id, "code": node.code, "name": node.name})
+        node = node.parent
+    chain.sort(key=lambda a: LEVEL_RANK[a["level"]])
+    return chain
+
+
+def current_areas(*, level: str | None = None, within: str | None = None, at: datetime | None = None):
+    at = at or timezone.now()
+    qs = Area.objects.filter(valid_from__lte=at).exclude(valid_to__lte=at)
+    if level:
+        if level not in Level.values:
+            raise DomainError(f"unknown level {level!r}; use one of {', '.join(Level.values)}", field="level")
+        qs = qs.filter(level=level)
+    if within:
+        qs = qs.filter(code__startswith=within)
+    return qs
+
+
+# GeoJSON is built by PostGIS (ST_AsGeoJSON, json_agg): 10-50x faster than serialising in Python.
+AREAS_GEOJSON_SQL = """
+SELECT json_build_object(
+    'type', 'FeatureCollection',
+    'features', COALESCE(json_agg(json_build_object(
+        'type', 'Feature',
+        'id', a.id,
+        'geometry', ST_AsGeoJSON(a.geom, 7)::json,
+        'properties', json_build_object(
+            'id', a.id, 'level', a.level, 'code', a.code, 'name', a.name, 'version', a.version,
+            'parent_id', a.parent_id, 'households', a.households, 'buildings', a.buildings,
+            'management_type', a.management_type,
+            'valid_from', a.valid_from, 'valid_to', a.valid_to
+        )
+    ) ORDER BY a.code), '[]'::json)
+)::text
+FROM territory_area a
+WHERE a.level = %(level)s
+  AND a.code LIKE %(prefix)s
+  AND a.valid_from <= %(at)s AND (a.valid_to IS NULL OR a.valid_to > %(at)s)
+"""
+
+BUILDINGS_GEOJSON_SQL = """
+SELECT json_build_object(
+    'type', 'FeatureCollection',
+    'features', COALESCE(json_agg(json_build_object(
+        'type', 'Feature',
+        'id', b.id,
+        'geometry', ST_AsGeoJSON(b.footprint, 7)::json,
+        'properties', json_build_object(
+            'id', b.id, 'name', b.name, 'address', b.address, 'floors', b.floors,
+            'units', b.units_count, 'households', b.households, 'households_source', b.households_source,
+            'grid_id', b.grid_id, 'compound_id', b.compound_id, 'community_id', b.community_id
+        )
+    ) ORDER BY b.id), '[]'::json)
+)::text
+FROM territory_building b
+LEFT JOIN territory_area c ON c.id = b.community_id
+WHERE (%(prefix)s = '%%' OR c.code LIKE %(prefix)s)
+"""
+
+
+def areas_geojson(*, level: str, within: str | None = None, at: datetime | None = None) -> str:
+    if level not in Level.values:
+        raise DomainError(f"unknown level {level!r}; use one of {', '.join(Level.values)}", field="level")
+    with connection.cursor() as cur:
+        cur.execute(
+            AREAS_GEOJSON_SQL,
+            {"level": level, "prefix": _prefix(within), "at": at or timezone.now()},
+        )
+        return cur.fetchone()[0]
+
+
+def buildings_geojson(*, within: str | None = None) -> str:
+    with connection.cursor() as cur:
+        cur.execute(BUILDINGS_GEOJSON_SQL, {"prefix": _prefix(within)})
+        return cur.fetchone()[0]
+
+
+def _prefix(within: str | None) -> str:
+    if not within:
+        return "%"
+    if not within.replace("C", "").isdigit():
+        raise DomainError(f"within={within!r} is not an area code", field="within")
+    return within + "%"
+
+
+def area_summary(area: Area) -> dict:
+    """What the map's side panel shows for an area."""
+    return {
+        "id": area.id,
+        "level": area.level,
+        "code": area.code,
+        "name": area.name,
+        "version": area.version,
+        "valid_from": area.valid_from.isoformat(),
+        "valid_to": area.valid_to.isoformat() if area.valid_to else None,
+        "households": area.households,
+        "buildings": area.buildings,
+        "management_type": area.management_type,
+        "chain": area_chain(area),
+        "bbox": json.loads(area.geom.envelope.geojson)["coordinates"][0] if area.geom else None,
+    }

@@ -1,0 +1,179 @@
+"""Writes to the territory. Each function is one transaction and checks the rules the database cannot."""
+
+from datetime import datetime
+
+from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Polygon
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from apps.common.errors import Conflict, DomainError
+from apps.territory.codes import validate_code
+from apps.territory.models import PARENT_LEVEL, Area, Level
+
+
+def as_multipolygon(geom: GEOSGeometry, *, field: str = "geom") -> MultiPolygon:
+    """Check an input geometry and return it as a MultiPolygon in EPSG:4326."""
+    if geom is None or geom.empty:
+        raise DomainError("the geometry is empty", field=field)
+    if geom.srid is None:
+        raise DomainError("the geometry has no SRID", field=field)
+    if geom.srid != 4326:
+        geom = geom.transform(4326, clone=True)
+    if isinstance(geom, Polygon):
+        geom = MultiPolygon(geom, srid=4326)
+    if not isinstance(geom, MultiPolygon):
+        raise DomainError(f"expected a Polygon or MultiPolygon, got a {geom.geom_type}", field=field)
+    if not geom.valid:
+        raise DomainError(f"the geometry is invalid: {geom.valid_reason}", field=field)
+    return geom
+
+
+@transaction.atomic
+def area_create(
+    *,
+    level: str,
+    code: str,
+    name: str,
+    geom: GEOSGeometry,
+    parent: Area | None = None,
+    valid_from: datetime | None = None,
+    management_type: str | None = None,
+    ext_code: str = "",
+) -> Area:
+    if level not in Level.values:
+        raise DomainError(f"unknown level {level!r}", field="level")
+    expected_parent = PARENT_LEVEL[level]
+    if expected_parent is None and parent is not None:
+        raise DomainError("a street has no parent area", field="parent")
+    if expected_parent is not None:
+        if parent is None:
+            raise DomainError(f"a {level} needs a parent {expected_parent}", field="parent")
+        if parent.level != expected_parent:
+            raise DomainError(
+                f"the parent of a {level} must be a {expected_parent}, not a {parent.level}", field="parent"
+            )
+    validate_code(level, code, parent.code if parent else None)
+    if level != Level.COMPOUND and management_type is not None:
+        raise DomainError("only compounds have a management type", field="management_type")
+    area = Area(
+        level=level,
+        code=code,
+        name=name,
+        parent=parent,
+        geom=as_multipolygon(geom),
+        valid_from=valid_from or timezone.now(),
+        management_type=management_type,
+        ext_code=ext_code,
+    )
+    try:
+        with transaction.atomic():
+            area.save()
+    except IntegrityError as exc:
+        if "area_code_versions_disjoint" in str(exc):
+            raise Conflict(f"a {level} with code {code} already exists in that period", field="code") from None
+        raise
+    return area
+
+
+@transaction.atomic
+def area_replace(
+    *,
+    area: Area,
+    geom: GEOSGeometry | None = None,
+    name: str | None = None,
+    parent: Area | None = None,
+    at: datetime | None = None,
+) -> Area:
+    """Close `area` at `at` and open a new version with the same code. Records that point at the old
+    version keep it; the old version stays queryable for its period."""
+    at = at or timezone.now()
+    if at <= area.valid_from:
+        raise DomainError("a new version must start after the current one started", field="at")
+    # Race-safe: only one caller can close an open version.
+    closed = Area.objects.filter(pk=area.pk, valid_to__isnull=True).update(valid_to=at)
+    if closed != 1:
+        raise Conflict(f"{area} was already replaced or closed; reload and try again")
+    new = Area.objects.create(
+        level=area.level,
+        code=area.code,
+        name=name if name is not None else area.name,
+        parent=parent if parent is not None else area.parent,
+        geom=as_multipolygon(geom) if geom is not None else area.geom,
+        valid_from=at,
+        version=area.version + 1,
+        ext_code=area.ext_code,
+        management_type=area.management_type,
+    )
+    area.valid_to = at
+    return new
+
+
+# Attach buildings to the current community, grid and compound that cover their point-on-surface
+# (mapit's rule: robust to footprints that touch a boundary). One statement for the whole set.
+ATTACH_SQL = """
+WITH b AS (
+    SELECT id, ST_PointOnSurface(footprint) AS p FROM territory_building
+     WHERE %(all)s OR id = ANY(%(ids)s)
+)
+UPDATE territory_building t SET
+    community_id = (SELECT p.area_id FROM territory_areapart p JOIN territory_area a ON a.id = p.area_id
+                     WHERE p.level = 'community' AND ST_Intersects(p.geom, b.p)
+                       AND p.valid_from <= now() AND (p.valid_to IS NULL OR p.valid_to > now())
+                     ORDER BY a.code LIMIT 1),
+    grid_id = (SELECT p.area_id FROM territory_areapart p JOIN territory_area a ON a.id = p.area_id
+                WHERE p.level = 'grid' AND ST_Intersects(p.geom, b.p)
+                  AND p.valid_from <= now() AND (p.valid_to IS NULL OR p.valid_to > now())
+                ORDER BY a.code LIMIT 1),
+    compound_id = (SELECT p.area_id FROM territory_areapart p JOIN territory_area a ON a.id = p.area_id
+                    WHERE p.level = 'compound' AND ST_Intersects(p.geom, b.p)
+                      AND p.valid_from <= now() AND (p.valid_to IS NULL OR p.valid_to > now())
+                    ORDER BY a.code LIMIT 1)
+FROM b WHERE t.id = b.id
+"""
+
+
+def buildings_attach(*, ids: list[int] | None = None) -> int:
+    with connection.cursor() as cur:
+        cur.execute(ATTACH_SQL, {"all": ids is None, "ids": ids or []})
+        return cur.rowcount
+
+
+# Household and building counts per current area. Buildings count for the grid, community and compound
+# they are attached to; streets sum their communities; neighbourhood grids count their household records.
+COUNTS_SQL = """
+WITH cur AS (
+    SELECT id, level, parent_id FROM territory_area
+     WHERE valid_from <= now() AND (valid_to IS NULL OR valid_to > now())
+),
+by_grid AS (SELECT grid_id AS id, sum(households) AS h, count(*) AS b FROM territory_building GROUP BY grid_id),
+by_comm AS (SELECT community_id AS id, sum(households) AS h, count(*) AS b FROM territory_building GROUP BY community_id),
+by_cpd AS (SELECT compound_id AS id, sum(households) AS h, count(*) AS b FROM territory_building GROUP BY compound_id),
+by_street AS (
+    SELECT c.parent_id AS id, sum(x.h) AS h, sum(x.b) AS b FROM by_comm x JOIN cur c ON c.id = x.id GROUP BY c.parent_id
+),
+by_nbh AS (
+    SELECT neighbourhood_id AS id, count(*) AS h, count(DISTINCT building_id) AS b
+      FROM territory_household GROUP BY neighbourhood_id
+),
+counts AS (
+    SELECT cur.id,
+           COALESCE(CASE cur.level WHEN 'grid' THEN g.h WHEN 'community' THEN c.h WHEN 'compound' THEN k.h
+                                   WHEN 'street' THEN s.h ELSE n.h END, 0) AS h,
+           COALESCE(CASE cur.level WHEN 'grid' THEN g.b WHEN 'community' THEN c.b WHEN 'compound' THEN k.b
+                                   WHEN 'street' THEN s.b ELSE n.b END, 0) AS b
+      FROM cur
+      LEFT JOIN by_grid g ON g.id = cur.id
+      LEFT JOIN by_comm c ON c.id = cur.id
+      LEFT JOIN by_cpd k ON k.id = cur.id
+      LEFT JOIN by_street s ON s.id = cur.id
+      LEFT JOIN by_nbh n ON n.id = cur.id
+)
+UPDATE territory_area a SET households = counts.h, buildings = counts.b
+  FROM counts WHERE a.id = counts.id AND (a.households, a.buildings) IS DISTINCT FROM (counts.h, counts.b)
+"""
+
+
+def area_counts_refresh() -> int:
+    with connection.cursor() as cur:
+        cur.execute(COUNTS_SQL)
+        return cur.rowcount
