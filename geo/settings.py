@@ -25,7 +25,9 @@ def env_bool(name: str, default: bool) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use true/false, 1/0, yes/no, on/off)")
+    raise ImproperlyConfigured(
+        f"{name}={raw!r} is not a boolean (use true/false, 1/0, yes/no, on/off)"
+    )
 
 
 def env_int(name: str, default: int) -> int:
@@ -60,7 +62,9 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "t
 
 _db_url = os.environ.get("DATABASE_URL", "postgis://linli@127.0.0.1:54329/linli")
 if not _db_url.startswith(("postgis://", "postgres://", "postgresql://")):
-    raise ImproperlyConfigured(f"DATABASE_URL={_db_url!r}: Linli needs PostGIS (postgis://user@host:port/db)")
+    raise ImproperlyConfigured(
+        f"DATABASE_URL={_db_url!r}: Linli needs PostGIS (postgis://user@host:port/db)"
+    )
 try:
     _db = dj_database_url.parse(_db_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
 except ValueError as exc:

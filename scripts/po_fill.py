@@ -10,7 +10,7 @@ import sys
 
 
 def unquote(lines):
-    return "".join(json.loads(line[line.index('"'):]) for line in lines)
+    return "".join(json.loads(line[line.index('"') :]) for line in lines)
 
 
 def main(po_path, dict_path):

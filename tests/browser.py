@@ -25,7 +25,10 @@ def browser_page(viewport=DESKTOP, **context_options):
         context = browser.new_context(viewport=viewport, **context_options)
         page = context.new_page()
         errors = []
-        page.on("console", lambda m: errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+        page.on(
+            "console",
+            lambda m: errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None,
+        )
         page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
         try:
             yield page, errors

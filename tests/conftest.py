@@ -50,7 +50,9 @@ def empty_territory(db):
 @pytest.fixture
 def shared_data():
     if not SHARED_DATA.exists():
-        pytest.fail(f"shared data not found at {SHARED_DATA} (it sits beside the project, as in CI)")
+        pytest.fail(
+            f"shared data not found at {SHARED_DATA} (it sits beside the project, as in CI)"
+        )
     return SHARED_DATA
 
 

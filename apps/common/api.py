@@ -11,5 +11,8 @@ def exception_handler(exc, context):
         return Response(exc.as_dict(), status=exc.status)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict) and "detail" in response.data:
-        response.data = {"error": str(response.data["detail"]), "code": getattr(exc, "default_code", "error")}
+        response.data = {
+            "error": str(response.data["detail"]),
+            "code": getattr(exc, "default_code", "error"),
+        }
     return response

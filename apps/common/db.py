@@ -20,7 +20,9 @@ def reserve_ids(table: str, count: int) -> list[int]:
         return [row[0] for row in cur.fetchall()]
 
 
-def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence], *, batch: int = 50_000) -> int:
+def copy_rows(
+    table: str, columns: Sequence[str], rows: Iterable[Sequence], *, batch: int = 50_000
+) -> int:
     """COPY rows into `table`. None becomes NULL; geometries must be EWKB hex or EWKT strings.
     `table` and `columns` are code constants, never user input."""
     total = 0

@@ -22,6 +22,8 @@ class LanguageMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Language", language)
         if remember:
-            response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, samesite="Lax", max_age=365 * 86400)
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME, language, samesite="Lax", max_age=365 * 86400
+            )
         translation.deactivate()
         return response

@@ -15,7 +15,15 @@ class AreaAdmin(LeafletGeoAdmin):
 
 @admin.register(Building)
 class BuildingAdmin(LeafletGeoAdmin):
-    list_display = ["name", "address", "floors", "units_count", "households", "households_source", "grid"]
+    list_display = [
+        "name",
+        "address",
+        "floors",
+        "units_count",
+        "households",
+        "households_source",
+        "grid",
+    ]
     list_filter = ["households_source"]
     search_fields = ["name", "address", "ext_ref"]
     raw_id_fields = ["community", "grid", "compound"]

@@ -21,13 +21,19 @@ class LocateApi(APIView):
     @extend_schema(
         summary="The street, community, grid, neighbourhood grid, compound and building covering a point",
         parameters=[
-            OpenApiParameter("lon", OpenApiTypes.DOUBLE, required=True, description="WGS84 longitude"),
-            OpenApiParameter("lat", OpenApiTypes.DOUBLE, required=True, description="WGS84 latitude"),
+            OpenApiParameter(
+                "lon", OpenApiTypes.DOUBLE, required=True, description="WGS84 longitude"
+            ),
+            OpenApiParameter(
+                "lat", OpenApiTypes.DOUBLE, required=True, description="WGS84 latitude"
+            ),
         ],
         responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
     )
     def get(self, request):
-        lon, lat = selectors.parse_lonlat(request.query_params.get("lon"), request.query_params.get("lat"))
+        lon, lat = selectors.parse_lonlat(
+            request.query_params.get("lon"), request.query_params.get("lat")
+        )
         return Response({"lon": lon, "lat": lat, **selectors.locate(lon=lon, lat=lat)})
 
 
@@ -37,9 +43,15 @@ class AreasGeoJsonApi(APIView):
     @extend_schema(
         summary="Current areas of one level as GeoJSON",
         parameters=[
-            OpenApiParameter("level", OpenApiTypes.STR, required=True,
-                             enum=["street", "community", "grid", "neighbourhood", "compound"]),
-            OpenApiParameter("within", OpenApiTypes.STR, description="code prefix of an ancestor area"),
+            OpenApiParameter(
+                "level",
+                OpenApiTypes.STR,
+                required=True,
+                enum=["street", "community", "grid", "neighbourhood", "compound"],
+            ),
+            OpenApiParameter(
+                "within", OpenApiTypes.STR, description="code prefix of an ancestor area"
+            ),
         ],
         responses={200: OpenApiTypes.OBJECT},
     )
@@ -47,7 +59,9 @@ class AreasGeoJsonApi(APIView):
         level = request.query_params.get("level")
         if not level:
             raise DomainError("level is required", field="level")
-        return _geojson(selectors.areas_geojson(level=level, within=request.query_params.get("within")))
+        return _geojson(
+            selectors.areas_geojson(level=level, within=request.query_params.get("within"))
+        )
 
 
 class BuildingsGeoJsonApi(APIView):
@@ -55,7 +69,11 @@ class BuildingsGeoJsonApi(APIView):
 
     @extend_schema(
         summary="Buildings as GeoJSON",
-        parameters=[OpenApiParameter("within", OpenApiTypes.STR, description="code prefix of a community or street")],
+        parameters=[
+            OpenApiParameter(
+                "within", OpenApiTypes.STR, description="code prefix of a community or street"
+            )
+        ],
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request):
@@ -65,6 +83,9 @@ class BuildingsGeoJsonApi(APIView):
 class AreaDetailApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(summary="One area version with its parent chain and counts", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        summary="One area version with its parent chain and counts",
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request, area_id: int):
         return Response(selectors.area_summary(selectors.area_get(area_id=area_id)))

@@ -57,7 +57,9 @@ def child_code(level: str, parent_code: str | None, seq: int, county: str | None
         raise DomainError(f"sequence {seq} out of range 1-999 for a {level} code", field="code")
     if level == "street":
         if county is None or not re.fullmatch(r"\d{6}", county):
-            raise DomainError(f"a street code needs a 6-digit county code, got {county!r}", field="county")
+            raise DomainError(
+                f"a street code needs a 6-digit county code, got {county!r}", field="county"
+            )
         return f"{county}{seq:03d}"
     if level == "compound":
         return f"{parent_code}C{seq:03d}"

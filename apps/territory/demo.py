@@ -43,12 +43,56 @@ STREET_COMMS = 5
 COMPOUND_INSET = 6.0
 NBH_TARGET, NBH_MIN, NBH_MAX = 30, 20, 40
 
-STREET_NAMES = ["望湖街道", "芜湖路街道", "包公街道", "常青街道", "烟墩街道", "骆岗街道", "宁国路街道",
-                "万年埠街道", "同安街道", "方兴街道"]
-COMMUNITY_NAMES = ["南园社区", "绿洲社区", "书香社区", "清风社区", "翠园社区", "和平社区", "春晖社区",
-                   "桂香社区", "滨湖社区", "荷塘社区", "紫云社区", "望湖社区"]
-COMPOUND_PREFIX = ["锦绣", "幸福", "翠竹", "和平", "阳光", "金桂", "梅园", "南苑", "绿洲", "滨湖", "书香",
-                   "龙图", "望湖", "芙蓉", "丽景", "安居", "康乐", "清溪", "怡景", "紫薇", "银杏", "海棠"]
+STREET_NAMES = [
+    "望湖街道",
+    "芜湖路街道",
+    "包公街道",
+    "常青街道",
+    "烟墩街道",
+    "骆岗街道",
+    "宁国路街道",
+    "万年埠街道",
+    "同安街道",
+    "方兴街道",
+]
+COMMUNITY_NAMES = [
+    "南园社区",
+    "绿洲社区",
+    "书香社区",
+    "清风社区",
+    "翠园社区",
+    "和平社区",
+    "春晖社区",
+    "桂香社区",
+    "滨湖社区",
+    "荷塘社区",
+    "紫云社区",
+    "望湖社区",
+]
+COMPOUND_PREFIX = [
+    "锦绣",
+    "幸福",
+    "翠竹",
+    "和平",
+    "阳光",
+    "金桂",
+    "梅园",
+    "南苑",
+    "绿洲",
+    "滨湖",
+    "书香",
+    "龙图",
+    "望湖",
+    "芙蓉",
+    "丽景",
+    "安居",
+    "康乐",
+    "清溪",
+    "怡景",
+    "紫薇",
+    "银杏",
+    "海棠",
+]
 COMPOUND_SUFFIX = ["苑", "小区", "花园", "新村", "家园", "雅居", "公寓"]
 MGMT_TYPES = ["commercial", "proxy", "self", "none"]
 MGMT_P = [0.60, 0.15, 0.10, 0.15]
@@ -77,7 +121,9 @@ def _pieces(b_index, floors, units, hpf):
     rooms = lambda u, fl: [(u, f, f"{f}{r:02d}") for f in fl for r in range(1, hpf + 1)]  # noqa: E731
     total = floors * units * hpf
     if total <= NBH_MAX:
-        return [Piece(b_index, [h for u in range(1, units + 1) for h in rooms(u, range(1, floors + 1))])]
+        return [
+            Piece(b_index, [h for u in range(1, units + 1) for h in rooms(u, range(1, floors + 1))])
+        ]
     pieces = []
     for u in range(1, units + 1):
         unit_hh = floors * hpf
@@ -97,7 +143,9 @@ def _pack(pieces):
     groups, cur, n = [], [], 0
     for p in pieces:
         k = len(p.households)
-        if cur and (n + k > NBH_MAX or (n >= NBH_MIN and abs(n + k - NBH_TARGET) > abs(n - NBH_TARGET))):
+        if cur and (
+            n + k > NBH_MAX or (n >= NBH_MIN and abs(n + k - NBH_TARGET) > abs(n - NBH_TARGET))
+        ):
             groups.append(cur)
             cur, n = [], 0
         cur.append(p)
@@ -116,17 +164,31 @@ class DemoWriter:
     def __init__(self, seed: int):
         self.rng = np.random.default_rng(seed)
         self.to_wgs84 = Transformer.from_crs(LOCAL_CRS, "EPSG:4326", always_xy=True)
-        ox, oy = Transformer.from_crs("EPSG:4326", LOCAL_CRS, always_xy=True).transform(*ORIGIN_LONLAT)
+        ox, oy = Transformer.from_crs("EPSG:4326", LOCAL_CRS, always_xy=True).transform(
+            *ORIGIN_LONLAT
+        )
         self.origin = (round(ox), round(oy))
         self.now = timezone.now()
-        self.stats = {"streets": 0, "communities": 0, "grids": 0, "neighbourhoods": 0, "compounds": 0,
-                      "buildings": 0, "units": 0, "households": 0}
+        self.stats = {
+            "streets": 0,
+            "communities": 0,
+            "grids": 0,
+            "neighbourhoods": 0,
+            "compounds": 0,
+            "buildings": 0,
+            "units": 0,
+            "households": 0,
+        }
 
     def _hex(self, geoms):
         """Local metric geometries -> EWKB hex MultiPolygons in EPSG:4326."""
         arr = np.asarray(geoms, dtype=object)
-        arr = shapely.transform(arr, lambda xy: np.column_stack(self.to_wgs84.transform(xy[:, 0], xy[:, 1])))
-        arr = np.array([g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g]) for g in arr])
+        arr = shapely.transform(
+            arr, lambda xy: np.column_stack(self.to_wgs84.transform(xy[:, 0], xy[:, 1]))
+        )
+        arr = np.array(
+            [g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g]) for g in arr]
+        )
         arr = shapely.set_srid(arr, 4326)
         return shapely.to_wkb(arr, hex=True, include_srid=True)
 
@@ -139,29 +201,64 @@ class DemoWriter:
             street_name = f"{street_name[:-2]}{street_index // len(STREET_NAMES) + 1}街道"
 
         areas = []  # (level, code, name, parent_index, geom, mgmt)
-        buildings, units, households = [], [], []
-        areas.append(("street", street_code, street_name, None,
-                      box(x0, y0, x0 + n_communities * COMM_COLS * BLOCK, y0 + COMM_ROWS * BLOCK), None))
+        buildings = []
+        areas.append(
+            (
+                "street",
+                street_code,
+                street_name,
+                None,
+                box(x0, y0, x0 + n_communities * COMM_COLS * BLOCK, y0 + COMM_ROWS * BLOCK),
+                None,
+            )
+        )
         for c in range(n_communities):
             cx = x0 + c * COMM_COLS * BLOCK
             comm_code = f"{street_code}{c + 1:03d}"
             comm_name = COMMUNITY_NAMES[(street_index * STREET_COMMS + c) % len(COMMUNITY_NAMES)]
             comm_i = len(areas)
-            areas.append(("community", comm_code, comm_name, 0,
-                          box(cx, y0, cx + COMM_COLS * BLOCK, y0 + COMM_ROWS * BLOCK), None))
+            areas.append(
+                (
+                    "community",
+                    comm_code,
+                    comm_name,
+                    0,
+                    box(cx, y0, cx + COMM_COLS * BLOCK, y0 + COMM_ROWS * BLOCK),
+                    None,
+                )
+            )
             for g in range(COMM_COLS * COMM_ROWS):
                 bx = cx + (g % COMM_COLS) * BLOCK
                 by = y0 + (g // COMM_COLS) * BLOCK
                 grid_code = f"{comm_code}{g + 1:03d}"
                 grid_i = len(areas)
-                areas.append(("grid", grid_code, f"{comm_name[:-2]}第{g + 1}网格", comm_i,
-                              box(bx, by, bx + BLOCK, by + BLOCK), None))
+                areas.append(
+                    (
+                        "grid",
+                        grid_code,
+                        f"{comm_name[:-2]}第{g + 1}网格",
+                        comm_i,
+                        box(bx, by, bx + BLOCK, by + BLOCK),
+                        None,
+                    )
+                )
                 cpd_name = rng.choice(COMPOUND_PREFIX) + rng.choice(COMPOUND_SUFFIX)
                 cpd_i = len(areas)
-                areas.append(("compound", f"{comm_code}C{g + 1:03d}", str(cpd_name), comm_i,
-                              box(bx + COMPOUND_INSET, by + COMPOUND_INSET,
-                                  bx + BLOCK - COMPOUND_INSET, by + BLOCK - COMPOUND_INSET),
-                              str(rng.choice(MGMT_TYPES, p=MGMT_P))))
+                areas.append(
+                    (
+                        "compound",
+                        f"{comm_code}C{g + 1:03d}",
+                        str(cpd_name),
+                        comm_i,
+                        box(
+                            bx + COMPOUND_INSET,
+                            by + COMPOUND_INSET,
+                            bx + BLOCK - COMPOUND_INSET,
+                            by + BLOCK - COMPOUND_INSET,
+                        ),
+                        str(rng.choice(MGMT_TYPES, p=MGMT_P)),
+                    )
+                )
                 self._block(areas, buildings, grid_i, grid_code, comm_i, cpd_i, cpd_name, bx, by)
         self._write(areas, buildings)
 
@@ -170,8 +267,15 @@ class DemoWriter:
         lots = []
         for r in range(int(BLOCK // LOT_H)):
             cols = range(int(BLOCK // LOT_W))
-            for col in (cols if r % 2 == 0 else reversed(cols)):
-                lots.append(box(bx + col * LOT_W, by + r * LOT_H, bx + (col + 1) * LOT_W, by + (r + 1) * LOT_H))
+            for col in cols if r % 2 == 0 else reversed(cols):
+                lots.append(
+                    box(
+                        bx + col * LOT_W,
+                        by + r * LOT_H,
+                        bx + (col + 1) * LOT_W,
+                        by + (r + 1) * LOT_H,
+                    )
+                )
         pieces, lot_of_piece, block_buildings = [], [], []
         empty_lots = []
         for li, lot in enumerate(lots):
@@ -188,11 +292,20 @@ class DemoWriter:
             number = len(block_buildings) + 1
             bi = len(buildings)
             block_buildings.append(bi)
-            buildings.append({
-                "name": f"{number}栋", "address": f"{cpd_name}{number}栋", "footprint": footprint,
-                "floors": floors, "units": n_units, "hpf": hpf, "grid_i": grid_i, "comm_i": comm_i,
-                "cpd_i": cpd_i, "nbh": {},
-            })
+            buildings.append(
+                {
+                    "name": f"{number}栋",
+                    "address": f"{cpd_name}{number}栋",
+                    "footprint": footprint,
+                    "floors": floors,
+                    "units": n_units,
+                    "hpf": hpf,
+                    "grid_i": grid_i,
+                    "comm_i": comm_i,
+                    "cpd_i": cpd_i,
+                    "nbh": {},
+                }
+            )
             for p in _pieces(bi, floors, n_units, hpf):
                 pieces.append(p)
                 lot_of_piece.append(li)
@@ -216,17 +329,35 @@ class DemoWriter:
                 first_group_of_lot.setdefault(piece_lot[id(p)], gi)
         for li in empty_lots:
             # the group owning the nearest earlier lot, else the nearest later one
-            owner = next((first_group_of_lot[j] for j in range(li - 1, -1, -1) if j in first_group_of_lot), None)
+            owner = next(
+                (first_group_of_lot[j] for j in range(li - 1, -1, -1) if j in first_group_of_lot),
+                None,
+            )
             if owner is None:
-                owner = next((first_group_of_lot[j] for j in range(li + 1, len(lots)) if j in first_group_of_lot), None)
+                owner = next(
+                    (
+                        first_group_of_lot[j]
+                        for j in range(li + 1, len(lots))
+                        if j in first_group_of_lot
+                    ),
+                    None,
+                )
             if owner is None:  # a block with no buildings at all: leave it to the grid alone
                 continue
             lot_groups[owner].append(lots[li])
         for gi, group in enumerate(groups):
             nbh_i = len(areas)
             geom = shapely.union_all(lot_groups[gi])
-            areas.append(("neighbourhood", f"{grid_code}{gi + 1:03d}", f"{areas[grid_i][2]}{gi + 1}号邻里格",
-                          grid_i, geom, None))
+            areas.append(
+                (
+                    "neighbourhood",
+                    f"{grid_code}{gi + 1:03d}",
+                    f"{areas[grid_i][2]}{gi + 1}号邻里格",
+                    grid_i,
+                    geom,
+                    None,
+                )
+            )
             for p in group:
                 for hh in p.households:
                     buildings[p.building]["nbh"][hh] = nbh_i
@@ -235,25 +366,92 @@ class DemoWriter:
         area_ids = reserve_ids("territory_area", len(areas))
         geoms = self._hex([a[4] for a in areas])
         rows = []
-        for (level, code, name, parent_i, _g, mgmt), aid, g in zip(areas, area_ids, geoms, strict=True):
-            rows.append((aid, level, code, name, area_ids[parent_i] if parent_i is not None else None, g,
-                         self.now, None, 1, "", mgmt, 0, 0, self.now))
-            self.stats[{"neighbourhood": "neighbourhoods", "community": "communities"}.get(level, level + "s")] += 1
-        copy_rows("territory_area", ["id", "level", "code", "name", "parent_id", "geom", "valid_from", "valid_to",
-                                     "version", "ext_code", "management_type", "households", "buildings",
-                                     "created_at"], rows)
+        for (level, code, name, parent_i, _g, mgmt), aid, g in zip(
+            areas, area_ids, geoms, strict=True
+        ):
+            rows.append(
+                (
+                    aid,
+                    level,
+                    code,
+                    name,
+                    area_ids[parent_i] if parent_i is not None else None,
+                    g,
+                    self.now,
+                    None,
+                    1,
+                    "",
+                    mgmt,
+                    0,
+                    0,
+                    self.now,
+                )
+            )
+            self.stats[
+                {"neighbourhood": "neighbourhoods", "community": "communities"}.get(
+                    level, level + "s"
+                )
+            ] += 1
+        copy_rows(
+            "territory_area",
+            [
+                "id",
+                "level",
+                "code",
+                "name",
+                "parent_id",
+                "geom",
+                "valid_from",
+                "valid_to",
+                "version",
+                "ext_code",
+                "management_type",
+                "households",
+                "buildings",
+                "created_at",
+            ],
+            rows,
+        )
         b_ids = reserve_ids("territory_building", len(buildings))
         footprints = self._hex([b["footprint"] for b in buildings])
         b_rows, u_rows, unit_keys = [], [], []
         for b, bid, fp in zip(buildings, b_ids, footprints, strict=True):
-            b_rows.append((bid, b["name"], b["address"], fp, b["floors"], b["units"],
-                           b["floors"] * b["units"] * b["hpf"], "surveyed", area_ids[b["comm_i"]],
-                           area_ids[b["grid_i"]], area_ids[b["cpd_i"]], ""))
+            b_rows.append(
+                (
+                    bid,
+                    b["name"],
+                    b["address"],
+                    fp,
+                    b["floors"],
+                    b["units"],
+                    b["floors"] * b["units"] * b["hpf"],
+                    "surveyed",
+                    area_ids[b["comm_i"]],
+                    area_ids[b["grid_i"]],
+                    area_ids[b["cpd_i"]],
+                    "",
+                )
+            )
             for u in range(1, b["units"] + 1):
                 unit_keys.append((bid, u))
-        copy_rows("territory_building", ["id", "name", "address", "footprint", "floors", "units_count",
-                                         "households", "households_source", "community_id", "grid_id",
-                                         "compound_id", "ext_ref"], b_rows)
+        copy_rows(
+            "territory_building",
+            [
+                "id",
+                "name",
+                "address",
+                "footprint",
+                "floors",
+                "units_count",
+                "households",
+                "households_source",
+                "community_id",
+                "grid_id",
+                "compound_id",
+                "ext_ref",
+            ],
+            b_rows,
+        )
         u_ids = reserve_ids("territory_unit", len(unit_keys))
         unit_id = dict(zip(unit_keys, u_ids, strict=True))
         for (bid, u), uid in unit_id.items():
@@ -266,7 +464,9 @@ class DemoWriter:
                     yield (bid, unit_id[(bid, u)], floor, room, area_ids[nbh_i])
 
         self.stats["households"] += copy_rows(
-            "territory_household", ["building_id", "unit_id", "floor", "room", "neighbourhood_id"], household_rows()
+            "territory_household",
+            ["building_id", "unit_id", "floor", "room", "neighbourhood_id"],
+            household_rows(),
         )
         self.stats["buildings"] += len(buildings)
         self.stats["units"] += len(u_rows)
@@ -293,5 +493,7 @@ def seed_demo(*, seed: int = 7, scale: float = 1.0, progress=None) -> dict:
                 progress(1)
         area_counts_refresh()
     with connection.cursor() as cur:
-        cur.execute("ANALYZE territory_area, territory_areapart, territory_building, territory_unit, territory_household")
+        cur.execute(
+            "ANALYZE territory_area, territory_areapart, territory_building, territory_unit, territory_household"
+        )
     return writer.stats

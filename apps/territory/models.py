@@ -5,8 +5,8 @@ geometry type are enforced by the database (typed geometry columns and CHECK con
 """
 
 from django.contrib.gis.db import models
-from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.gis.db.models.functions import IsValid
+from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
 from django.db.models import BooleanField, F, Func, Q
 from django.db.models.lookups import Exact
@@ -33,7 +33,13 @@ PARENT_LEVEL = {
     Level.COMPOUND: Level.COMMUNITY,
 }
 # Order of levels from the top, used to sort chains.
-LEVEL_RANK = {Level.STREET: 1, Level.COMMUNITY: 2, Level.GRID: 3, Level.NEIGHBOURHOOD: 4, Level.COMPOUND: 5}
+LEVEL_RANK = {
+    Level.STREET: 1,
+    Level.COMMUNITY: 2,
+    Level.GRID: 3,
+    Level.NEIGHBOURHOOD: 4,
+    Level.COMPOUND: 5,
+}
 
 
 class ManagementType(models.TextChoices):
@@ -61,13 +67,20 @@ class Area(models.Model):
     code = models.CharField(_("code"), max_length=24)
     name = models.CharField(_("name"), max_length=200)
     parent = models.ForeignKey(
-        "self", verbose_name=_("parent"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        verbose_name=_("parent"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
     )
     geom = models.MultiPolygonField(_("boundary"), srid=4326)
     valid_from = models.DateTimeField(_("valid from"), default=timezone.now)
     valid_to = models.DateTimeField(_("valid to"), null=True, blank=True)
     version = models.PositiveIntegerField(_("version"), default=1)
-    ext_code = models.CharField(_("source code"), max_length=64, blank=True, help_text=_("Code in the imported file"))
+    ext_code = models.CharField(
+        _("source code"), max_length=64, blank=True, help_text=_("Code in the imported file")
+    )
     management_type = models.CharField(
         _("management type"), max_length=16, choices=ManagementType.choices, null=True, blank=True
     )
@@ -99,12 +112,16 @@ class Area(models.Model):
                 condition=Q(level="street") | Q(parent__isnull=False), name="area_parent_required"
             ),
             models.CheckConstraint(condition=IsValid("geom"), name="area_geom_valid"),
-            models.CheckConstraint(condition=Exact(IsEmpty("geom"), False), name="area_geom_not_empty"),
             models.CheckConstraint(
-                condition=Q(level="compound") | Q(management_type__isnull=True), name="area_mgmt_only_compound"
+                condition=Exact(IsEmpty("geom"), False), name="area_geom_not_empty"
             ),
             models.CheckConstraint(
-                condition=Q(valid_to__isnull=True) | Q(valid_to__gt=F("valid_from")), name="area_valid_range"
+                condition=Q(level="compound") | Q(management_type__isnull=True),
+                name="area_mgmt_only_compound",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gt=F("valid_from")),
+                name="area_valid_range",
             ),
             # Two versions of one code may not be valid at the same time.
             ExclusionConstraint(
@@ -131,7 +148,9 @@ class AreaPart(models.Model):
     Written only by the database trigger on territory_area (see migration 0002), so bulk loads keep it
     in sync too. Level and validity are copied from the area so locate reads one table."""
 
-    area = models.ForeignKey(Area, on_delete=models.CASCADE, related_name="parts", db_constraint=True)
+    area = models.ForeignKey(
+        Area, on_delete=models.CASCADE, related_name="parts", db_constraint=True
+    )
     level = models.CharField(max_length=16)
     valid_from = models.DateTimeField()
     valid_to = models.DateTimeField(null=True)
@@ -161,13 +180,26 @@ class Building(models.Model):
     units_count = models.PositiveSmallIntegerField(_("units"), null=True, blank=True)
     households = models.PositiveIntegerField(_("households"), default=0)
     households_source = models.CharField(
-        _("household count source"), max_length=16, choices=HouseholdSource.choices, default=HouseholdSource.UNKNOWN
+        _("household count source"),
+        max_length=16,
+        choices=HouseholdSource.choices,
+        default=HouseholdSource.UNKNOWN,
     )
     community = models.ForeignKey(
-        Area, verbose_name=_("community"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Area,
+        verbose_name=_("community"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     grid = models.ForeignKey(
-        Area, verbose_name=_("grid"), null=True, blank=True, on_delete=models.SET_NULL, related_name="grid_buildings"
+        Area,
+        verbose_name=_("grid"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="grid_buildings",
     )
     compound = models.ForeignKey(
         Area,
@@ -205,7 +237,9 @@ class Unit(models.Model):
     class Meta:
         verbose_name = _("unit")
         verbose_name_plural = _("units")
-        constraints = [models.UniqueConstraint(fields=["building", "number"], name="unit_unique_number")]
+        constraints = [
+            models.UniqueConstraint(fields=["building", "number"], name="unit_unique_number")
+        ]
 
     def __str__(self):
         return f"{self.building} {self.number}单元"
@@ -215,7 +249,9 @@ class Household(models.Model):
     """A dwelling: building + unit + floor + room. No personal data lives here (see apps.people)."""
 
     building = models.ForeignKey(Building, on_delete=models.CASCADE, related_name="household_set")
-    unit = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.CASCADE, related_name="households")
+    unit = models.ForeignKey(
+        Unit, null=True, blank=True, on_delete=models.CASCADE, related_name="households"
+    )
     floor = models.SmallIntegerField(_("floor"))
     room = models.CharField(_("room"), max_length=16)
     neighbourhood = models.ForeignKey(
@@ -236,7 +272,9 @@ class Household(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["building", "unit", "room"], name="household_unique_room", nulls_distinct=False
+                fields=["building", "unit", "room"],
+                name="household_unique_room",
+                nulls_distinct=False,
             ),
         ]
 

@@ -101,12 +101,16 @@ def area_chain(area: Area) -> list[dict]:
     return chain
 
 
-def current_areas(*, level: str | None = None, within: str | None = None, at: datetime | None = None):
+def current_areas(
+    *, level: str | None = None, within: str | None = None, at: datetime | None = None
+):
     at = at or timezone.now()
     qs = Area.objects.filter(valid_from__lte=at).exclude(valid_to__lte=at)
     if level:
         if level not in Level.values:
-            raise DomainError(f"unknown level {level!r}; use one of {', '.join(Level.values)}", field="level")
+            raise DomainError(
+                f"unknown level {level!r}; use one of {', '.join(Level.values)}", field="level"
+            )
         qs = qs.filter(level=level)
     if within:
         qs = qs.filter(code__startswith=within)
@@ -157,7 +161,9 @@ WHERE (%(prefix)s = '%%' OR c.code LIKE %(prefix)s)
 
 def areas_geojson(*, level: str, within: str | None = None, at: datetime | None = None) -> str:
     if level not in Level.values:
-        raise DomainError(f"unknown level {level!r}; use one of {', '.join(Level.values)}", field="level")
+        raise DomainError(
+            f"unknown level {level!r}; use one of {', '.join(Level.values)}", field="level"
+        )
     with connection.cursor() as cur:
         cur.execute(
             AREAS_GEOJSON_SQL,

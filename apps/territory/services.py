@@ -22,7 +22,9 @@ def as_multipolygon(geom: GEOSGeometry, *, field: str = "geom") -> MultiPolygon:
     if isinstance(geom, Polygon):
         geom = MultiPolygon(geom, srid=4326)
     if not isinstance(geom, MultiPolygon):
-        raise DomainError(f"expected a Polygon or MultiPolygon, got a {geom.geom_type}", field=field)
+        raise DomainError(
+            f"expected a Polygon or MultiPolygon, got a {geom.geom_type}", field=field
+        )
     if not geom.valid:
         raise DomainError(f"the geometry is invalid: {geom.valid_reason}", field=field)
     return geom
@@ -50,7 +52,8 @@ def area_create(
             raise DomainError(f"a {level} needs a parent {expected_parent}", field="parent")
         if parent.level != expected_parent:
             raise DomainError(
-                f"the parent of a {level} must be a {expected_parent}, not a {parent.level}", field="parent"
+                f"the parent of a {level} must be a {expected_parent}, not a {parent.level}",
+                field="parent",
             )
     validate_code(level, code, parent.code if parent else None)
     if level != Level.COMPOUND and management_type is not None:
@@ -70,7 +73,9 @@ def area_create(
             area.save()
     except IntegrityError as exc:
         if "area_code_versions_disjoint" in str(exc):
-            raise Conflict(f"a {level} with code {code} already exists in that period", field="code") from None
+            raise Conflict(
+                f"a {level} with code {code} already exists in that period", field="code"
+            ) from None
         raise
     return area
 

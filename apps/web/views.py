@@ -18,10 +18,22 @@ def map_page(request):
     config = {
         "locateUrl": reverse("locate"),
         "layers": [
-            {"key": key, "label": levels[key], "visible": visible, "url": f"{reverse('areas-geojson')}?level={key}"}
+            {
+                "key": key,
+                "label": levels[key],
+                "visible": visible,
+                "url": f"{reverse('areas-geojson')}?level={key}",
+            }
             for key, visible in layer_specs
         ]
-        + [{"key": "buildings", "label": _("Buildings"), "visible": True, "url": reverse("buildings-geojson")}],
+        + [
+            {
+                "key": "buildings",
+                "label": _("Buildings"),
+                "visible": True,
+                "url": reverse("buildings-geojson"),
+            }
+        ],
         "labels": {
             "levels": levels,
             "mgmtTypes": {value: str(label) for value, label in ManagementType.choices},

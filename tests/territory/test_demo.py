@@ -4,9 +4,9 @@ from apps.territory.demo import seed_demo
 from apps.territory.models import Area, Building, Household
 
 
-def _one(sql):
+def _one(sql, params=()):
     with connection.cursor() as cur:
-        cur.execute(sql)
+        cur.execute(sql, params)
         return cur.fetchone()
 
 
@@ -15,14 +15,19 @@ def test_demo_hierarchy_is_complete_and_consistent(demo):
     assert Building.objects.count() == demo["buildings"] > 20
     assert Household.objects.count() == demo["households"]
     # each level's household count adds up
-    totals = {lvl: _one(f"SELECT sum(households) FROM territory_area WHERE level='{lvl}'")[0]
-              for lvl in ["street", "community", "grid", "neighbourhood", "compound"]}
+    totals = {
+        lvl: _one("SELECT sum(households) FROM territory_area WHERE level = %s", [lvl])[0]
+        for lvl in ["street", "community", "grid", "neighbourhood", "compound"]
+    }
     assert set(totals.values()) == {demo["households"]}
     # building counts match their household records
-    assert _one(
-        "SELECT count(*) FROM territory_building b WHERE households <> "
-        "(SELECT count(*) FROM territory_household h WHERE h.building_id = b.id)"
-    )[0] == 0
+    assert (
+        _one(
+            "SELECT count(*) FROM territory_building b WHERE households <> "
+            "(SELECT count(*) FROM territory_household h WHERE h.building_id = b.id)"
+        )[0]
+        == 0
+    )
 
 
 def test_demo_areas_tile_their_parents_without_gaps_or_overlaps(demo):
@@ -48,24 +53,33 @@ def test_demo_neighbourhood_grids_hold_about_30_households(demo):
 
 
 def test_demo_buildings_lie_inside_their_grid_and_compound(demo):
-    assert _one(
-        "SELECT count(*) FROM territory_building b JOIN territory_area g ON g.id = b.grid_id"
-        " JOIN territory_area k ON k.id = b.compound_id"
-        " WHERE NOT ST_Covers(g.geom, b.footprint) OR NOT ST_Covers(k.geom, b.footprint)"
-    )[0] == 0
+    assert (
+        _one(
+            "SELECT count(*) FROM territory_building b JOIN territory_area g ON g.id = b.grid_id"
+            " JOIN territory_area k ON k.id = b.compound_id"
+            " WHERE NOT ST_Covers(g.geom, b.footprint) OR NOT ST_Covers(k.geom, b.footprint)"
+        )[0]
+        == 0
+    )
 
 
 def test_demo_is_deterministic(empty_territory):
     first = seed_demo(seed=3, scale=0.2)
     codes = list(Area.objects.order_by("code").values_list("code", "households"))
-    footprints = _one("SELECT md5(string_agg(ST_AsText(footprint), ',' ORDER BY id)) FROM territory_building")
+    footprints = _one(
+        "SELECT md5(string_agg(ST_AsText(footprint), ',' ORDER BY id)) FROM territory_building"
+    )
     with connection.cursor() as cur:
         cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cur.execute("TRUNCATE territory_household, territory_unit, territory_building, territory_area CASCADE")
+        cur.execute(
+            "TRUNCATE territory_household, territory_unit, territory_building, territory_area CASCADE"
+        )
     second = seed_demo(seed=3, scale=0.2)
     assert first == second
     assert codes == list(Area.objects.order_by("code").values_list("code", "households"))
-    assert footprints == _one("SELECT md5(string_agg(ST_AsText(footprint), ',' ORDER BY id)) FROM territory_building")
+    assert footprints == _one(
+        "SELECT md5(string_agg(ST_AsText(footprint), ',' ORDER BY id)) FROM territory_building"
+    )
 
 
 def test_demo_default_scale_matches_the_brief(empty_territory):
@@ -74,5 +88,7 @@ def test_demo_default_scale_matches_the_brief(empty_territory):
     assert 130 <= stats["buildings"] <= 190
     assert 5000 <= stats["households"] <= 8000
     # located in Hefei, Baohe
-    lon, lat = _one("SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM territory_area WHERE level='street'")
+    lon, lat = _one(
+        "SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM territory_area WHERE level='street'"
+    )
     assert abs(lon - 117.28) < 0.02 and abs(lat - 31.86) < 0.02

@@ -11,8 +11,12 @@ from apps.territory.models import Area, AreaPart
 from apps.territory.selectors import area_current, locate
 from apps.territory.services import area_create, area_replace
 
-SQUARE = "SRID=4326;MULTIPOLYGON(((117.0 31.0, 117.01 31.0, 117.01 31.01, 117.0 31.01, 117.0 31.0)))"
-BOWTIE = "SRID=4326;MULTIPOLYGON(((117.0 31.0, 117.01 31.01, 117.01 31.0, 117.0 31.01, 117.0 31.0)))"
+SQUARE = (
+    "SRID=4326;MULTIPOLYGON(((117.0 31.0, 117.01 31.0, 117.01 31.01, 117.0 31.01, 117.0 31.0)))"
+)
+BOWTIE = (
+    "SRID=4326;MULTIPOLYGON(((117.0 31.0, 117.01 31.01, 117.01 31.0, 117.0 31.01, 117.0 31.0)))"
+)
 
 
 def _insert(code="340111999", geom=SQUARE, level="street"):
@@ -67,13 +71,25 @@ def test_service_rejects_a_duplicate_code_as_conflict(db):
 def test_service_rejects_a_parent_of_the_wrong_level(demo):
     street = Area.objects.filter(level="street").first()
     with pytest.raises(DomainError, match="parent of a grid must be a community"):
-        area_create(level="grid", code=street.code + "001001", name="x", geom=GEOSGeometry(SQUARE), parent=street)
+        area_create(
+            level="grid",
+            code=street.code + "001001",
+            name="x",
+            geom=GEOSGeometry(SQUARE),
+            parent=street,
+        )
 
 
 def test_service_rejects_a_code_that_does_not_extend_the_parent(demo):
     community = Area.objects.filter(level="community").first()
     with pytest.raises(DomainError, match="does not extend"):
-        area_create(level="grid", code="999999999999001", name="x", geom=GEOSGeometry(SQUARE), parent=community)
+        area_create(
+            level="grid",
+            code="999999999999001",
+            name="x",
+            geom=GEOSGeometry(SQUARE),
+            parent=community,
+        )
 
 
 def test_subdivided_parts_follow_the_area(db):
@@ -104,7 +120,9 @@ def test_codes_follow_the_statistical_division_scheme():
 
 def test_demo_codes_are_unique_per_level_and_extend_their_parent(demo):
     with connection.cursor() as cur:
-        cur.execute("SELECT level, code, count(*) FROM territory_area GROUP BY 1, 2 HAVING count(*) > 1")
+        cur.execute(
+            "SELECT level, code, count(*) FROM territory_area GROUP BY 1, 2 HAVING count(*) > 1"
+        )
         assert cur.fetchall() == []
         cur.execute(
             "SELECT count(*) FROM territory_area c JOIN territory_area p ON p.id = c.parent_id"
@@ -118,11 +136,16 @@ def test_demo_codes_are_unique_per_level_and_extend_their_parent(demo):
 
 def test_replaced_area_still_answers_for_old_records(demo):
     grid = Area.objects.filter(level="grid").order_by("code").first()
-    building = grid.grid_buildings.order_by("id").first()  # an "old record" pointing at the old version
+    building = grid.grid_buildings.order_by(
+        "id"
+    ).first()  # an "old record" pointing at the old version
     point = building.footprint.point_on_surface
     before = timezone.now()
     shrunk = grid.geom.buffer(-0.0001)
-    new = area_replace(area=grid, geom=shrunk if shrunk.geom_type == "MultiPolygon" else MultiPolygon(shrunk, srid=4326))
+    new = area_replace(
+        area=grid,
+        geom=shrunk if shrunk.geom_type == "MultiPolygon" else MultiPolygon(shrunk, srid=4326),
+    )
 
     grid.refresh_from_db()
     assert grid.valid_to is not None and not grid.is_current

@@ -21,7 +21,14 @@ def test_map_renders_every_layer_and_shows_the_chain_on_click(live_demo, artifac
         # Chinese by default, whatever the browser's language
         assert page.locator("html").get_attribute("lang") == "zh-hans"
         labels = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
-        assert [label.split(" (")[0].strip() for label in labels] == ["街道", "社区", "网格", "邻里格", "小区", "楼栋"]
+        assert [label.split(" (")[0].strip() for label in labels] == [
+            "街道",
+            "社区",
+            "网格",
+            "邻里格",
+            "小区",
+            "楼栋",
+        ]
         assert "网格 (6)" in " ".join(labels)
         assert page.locator("path.leaflet-interactive").count() > 40
         # click the middle of the map: the panel lists the chain, top down
