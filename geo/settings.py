@@ -89,6 +89,11 @@ INSTALLED_APPS = [
     "leaflet",
     "apps.common",
     "apps.territory",
+    "apps.people",
+    "apps.issues",
+    "apps.dataio",
+    "apps.planning",
+    "apps.tiles",
     "apps.web",
 ]
 

@@ -9,6 +9,12 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/", include("apps.territory.urls")),
+    # Each domain app mounts its own paths (api/..., pages) at the root.
+    path("", include("apps.people.urls")),
+    path("", include("apps.issues.urls")),
+    path("", include("apps.dataio.urls")),
+    path("", include("apps.planning.urls")),
+    path("", include("apps.tiles.urls")),
     path("", include("apps.web.urls")),
 ]
 if settings.DEBUG:

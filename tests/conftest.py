@@ -23,10 +23,10 @@ DEMO_SCALE = 0.2
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    from apps.territory.demo import seed_demo
+    from apps.common.demo import seed_all
 
     with django_db_blocker.unblock():
-        stats = seed_demo(seed=7, scale=DEMO_SCALE)
+        stats = seed_all(seed=7, scale=DEMO_SCALE)
     return stats
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from apps.territory.demo import seed_demo
+from apps.common.demo import seed_all
 from apps.territory.models import Area
 from tests.browser import PHONE, browser_page
 
@@ -10,7 +10,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def live_demo(live_server):
     if not Area.objects.exists():
-        seed_demo(seed=7, scale=0.2)
+        seed_all(seed=7, scale=0.2)
     return live_server
 
 

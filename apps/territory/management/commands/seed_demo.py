@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from apps.common.demo import seed_all
 from apps.territory import demo
 from apps.territory.models import Area
 
@@ -34,7 +35,7 @@ class Command(BaseCommand):
         with tqdm(
             total=n_streets, unit="street", disable=n_streets < 5 or options["verbosity"] == 0
         ) as bar:
-            stats = demo.seed_demo(seed=seed, scale=scale, progress=bar.update)
+            stats = seed_all(seed=seed, scale=scale, progress=bar.update)
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo district loaded: " + ", ".join(f"{v:,} {k}" for k, v in stats.items())
