@@ -94,6 +94,8 @@ INSTALLED_APPS = [
     "apps.dataio",
     "apps.planning",
     "apps.tiles",
+    "apps.patrols",
+    "apps.analytics",
     "apps.web",
 ]
 

@@ -15,6 +15,8 @@ urlpatterns = [
     path("", include("apps.dataio.urls")),
     path("", include("apps.planning.urls")),
     path("", include("apps.tiles.urls")),
+    path("", include("apps.patrols.urls")),
+    path("", include("apps.analytics.urls")),
     path("", include("apps.web.urls")),
 ]
 if settings.DEBUG:

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PatrolsConfig(AppConfig):
+    name = "apps.patrols"
+    label = "patrols"
