@@ -15,3 +15,6 @@ class LoginFailure(models.Model):
             models.Index(fields=["username", "at"], name="loginfail_user_at"),
             models.Index(fields=["ip", "at"], name="loginfail_ip_at"),
         ]
+
+    def __str__(self):
+        return f"{self.username} from {self.ip} at {self.at:%Y-%m-%d %H:%M}"
