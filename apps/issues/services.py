@@ -333,7 +333,10 @@ def issue_create(
 
     now = timezone.now()
     created_at = created_at or now
-    areas = areas_at(point, at=created_at if created_at < now else now)
+    areas = areas_at(point, at=min(created_at, now))
+    if areas["street"] is None and created_at < now:
+        # A record older than the territory (history replayed on a new map): the current areas.
+        areas = areas_at(point, at=now)
     route = route_for(category=cat, subcategory=sub, areas=areas)
     sla = (sub.sla_hours if sub else None) or cat.sla_hours
     issue = Issue.objects.create(
