@@ -429,10 +429,11 @@ def indicators(*, area_code: str = "", start: datetime, end: datetime) -> dict:
         row = dict(zip(cols, cur.fetchone(), strict=True))
     households = None
     if area_code:
+        # The version valid at the end of the period, else today's (territory loaded after it).
+        versions = Area.objects.filter(code=area_code)
         area = (
-            Area.objects.filter(code=area_code, valid_from__lte=ref)
-            .exclude(valid_to__lte=ref)
-            .first()
+            versions.filter(valid_from__lte=ref).exclude(valid_to__lte=ref).first()
+            or versions.filter(valid_to__isnull=True).first()
         )
         households = area.households if area else None
     avg_hours = row["avg_handling_hours"]
