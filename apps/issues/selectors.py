@@ -577,8 +577,8 @@ def locate_many(points: list[tuple[float, float, datetime]]) -> list[dict]:
     """For each (lon, lat, at): {level: (area id, code), "building": id}; missing levels absent."""
     if not points:
         return []
-    xs = [p[0] for p in points]
-    ys = [p[1] for p in points]
+    xs = [float(p[0]) for p in points]
+    ys = [float(p[1]) for p in points]
     ts = [p[2] for p in points]
     out: list[dict] = [{} for _ in points]
     with connection.cursor() as cur:

@@ -213,6 +213,7 @@ def test_get_requests_filters_defaults_and_paging(client, here, fmt):
 
     from django.utils import timezone
 
+    Issue.objects.all().delete()  # only this test's issues (the demo's are restored on rollback)
     old = services.issue_create(
         point=here,
         category="dispute-family",
