@@ -8,6 +8,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_http_methods
 
 from apps.common.errors import DomainError, NotFound
@@ -91,18 +92,20 @@ def report_form(request):
     return render(request, "issues/report_done.html", {"code": issue.tracking_code}, status=201)
 
 
+# What the resident sees of the history: the loop's steps, not who did them nor internal notes.
 PUBLIC_ACTIONS = {
-    "create",
-    "consult",
-    "dispatch",
-    "accept",
-    "return",
-    "resolve",
-    "rate",
-    "close",
-    "reject",
-    "duplicate",
-    "reopen",
+    "create": _lazy("Received"),
+    "consult": _lazy("Discussed with residents"),
+    "dispatch": _lazy("Dispatched"),
+    "accept": _lazy("Accepted by the handler"),
+    "return": _lazy("Returned by the handler"),
+    "resolve": _lazy("Resolved"),
+    "rate": _lazy("Rated"),
+    "close": _lazy("Closed"),
+    "reject": _lazy("Not accepted"),
+    "duplicate": _lazy("Merged with an earlier report"),
+    "reopen": _lazy("Reopened for rework"),
+    "import": _lazy("Imported"),
 }
 
 
@@ -138,8 +141,11 @@ def track_page(request):
         issue=issue,
         status_label=Status(issue.status).label,
         can_rate=issue.status == Status.RESOLVED,
-        # The resident sees what happened and when; not who did it nor internal notes.
-        history=[e for e in issue.events.all() if e.action in PUBLIC_ACTIONS],
+        history=[
+            {"at": e.at, "label": PUBLIC_ACTIONS[e.action]}
+            for e in issue.events.all()
+            if e.action in PUBLIC_ACTIONS
+        ],
         now=timezone.now(),
     )
     return render(request, "issues/track.html", context)
