@@ -74,7 +74,7 @@ class IssuesApi(StaffApi):
             photos=request.FILES.getlist("photos") if hasattr(request, "FILES") else (),
             actor=request.user,
         )
-        body = selectors.issue_detail(selectors.issue_get(issue_id=issue.id))
+        body = selectors.issue_detail(selectors.issue_get(issue_id=issue.id), user=request.user)
         body["duplicates"] = selectors.duplicates_nearby(
             lon=point.x, lat=point.y, category=issue.category, exclude_id=issue.id
         )
@@ -94,7 +94,7 @@ class IssueDetailApi(StaffApi):
     @extend_schema(summary="One issue with its history and the actions allowed now")
     def get(self, request, issue_id: int):
         issue = selectors.issue_get(issue_id=issue_id)
-        body = selectors.issue_detail(issue)
+        body = selectors.issue_detail(issue, user=request.user)
         body["grid_now"] = selectors.issue_grid_now(issue=issue)
         return Response(body)
 
@@ -110,16 +110,17 @@ class IssueActionApi(StaffApi):
         if action == "note":
             services.issue_note_add(issue_id=issue_id, note=data.get("note"), actor=request.user)
         else:
-            services.issue_transition(
+            services.issue_act(
                 issue_id=issue_id,
                 action=action,
-                actor=request.user,
+                user=request.user,
                 note=data.get("note", ""),
                 rating=data.get("rating"),
                 duplicate_of=data.get("duplicate_of"),
                 responsible=data.get("responsible"),
             )
-        return Response(selectors.issue_detail(selectors.issue_get(issue_id=issue_id)))
+        issue = selectors.issue_get(issue_id=issue_id)
+        return Response(selectors.issue_detail(issue, user=request.user))
 
 
 class DuplicatesApi(StaffApi):

@@ -66,9 +66,10 @@ def responsible_label(issue: Issue) -> str:
     return ""
 
 
-def issue_detail(issue: Issue) -> dict:
-    """The staff view of an issue, history included (reporter phone masked)."""
-    from apps.issues.services import actions_allowed
+def issue_detail(issue: Issue, *, user=None) -> dict:
+    """The staff view of an issue, history included (reporter phone masked). `actions`: what this
+    user may do now (services.actions_for); `loop_actions`: what the loop allows anyone."""
+    from apps.issues.services import actions_allowed, actions_for
 
     areas = {
         level: ({"id": a.id, "code": a.code, "name": a.name, "version": a.version} if a else None)
@@ -110,7 +111,8 @@ def issue_detail(issue: Issue) -> dict:
         "reporter": {"name": issue.reporter_name, "phone": mask_phone(issue.reporter_phone)},
         "duplicate_of": issue.duplicate_of_id,
         "photos": [p.image.url for p in issue.photos.all()],
-        "actions": actions_allowed(issue.status),
+        "actions": actions_for(issue=issue, user=user) if user is not None else [],
+        "loop_actions": actions_allowed(issue.status),
         "history": [
             {
                 "action": e.action,

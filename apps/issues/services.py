@@ -612,3 +612,64 @@ def meeting_decision_record(
 def categories_load(*, overwrite: bool = False) -> int:
     with transaction.atomic():
         return load_categories(Category, overwrite=overwrite)
+
+
+# ---------------------------------------------------------------- who may do what
+
+# Coordinators (社区派单 and the resident-facing steps) act on issues received in their area;
+# handlers (接单, 回退, 处置) act on issues they are responsible for.
+COORDINATOR_ACTIONS = {"consult", "dispatch", "reject", "duplicate", "rate", "close", "reopen"}
+HANDLER_ACTIONS = {"accept", "return", "resolve"}
+COORDINATOR_ROLES = {"street_staff", "community_staff"}
+
+
+class Forbidden(DomainError):
+    status = 403
+
+    def __init__(self, message: str):
+        super().__init__(message, field="action", code="forbidden")
+
+
+def actions_for(*, issue: Issue, user) -> list[str]:
+    """The loop actions this user may take on this issue now (a subset of actions_allowed)."""
+    allowed = actions_allowed(issue.status)
+    if not getattr(user, "is_authenticated", False):
+        return []
+    if user.is_superuser:
+        return allowed
+    mine: set[str] = set()
+    for a in StaffAssignment.objects.filter(user=user, active=True).select_related("area"):
+        if a.role == "city_admin":
+            return allowed
+        in_area = a.area is not None and issue.area_code.startswith(a.area.code)
+        if a.role in COORDINATOR_ROLES and in_area:
+            mine |= COORDINATOR_ACTIONS
+        if a.role in ("grid_leader", "grid_worker") and in_area:
+            mine.add("consult")
+        responsible = (
+            (a.role == "property_company" and a.company_id == issue.responsible_company_id)
+            or (a.role == "department" and a.department_id == issue.responsible_department_id)
+            or (a.role == "grid_leader" and a.id == issue.responsible_staff_id)
+            or (
+                a.role == "community_staff"
+                and issue.responsible_kind == ResponsibleKind.COMMUNITY
+                and a.area_id == issue.responsible_area_id
+            )
+        )
+        if responsible and issue.responsible_kind != ResponsibleKind.NONE:
+            mine |= HANDLER_ACTIONS
+    return [action for action in allowed if action in mine]
+
+
+def issue_act(*, issue_id: int, action: str, user, **kwargs) -> Issue:
+    """issue_transition for a person: refused (403) when the action is not theirs to take."""
+    issue = Issue.objects.filter(pk=issue_id).first()
+    if issue is None:
+        raise NotFound(f"no issue with id {issue_id}")
+    if action in TRANSITIONS and action in actions_allowed(issue.status):
+        if action not in actions_for(issue=issue, user=user):
+            raise Forbidden(
+                f"you may not {action} issue {issue.tracking_code}: it is neither in your area "
+                "nor yours to handle"
+            )
+    return issue_transition(issue_id=issue_id, action=action, actor=user, **kwargs)

@@ -57,7 +57,10 @@ def a_grid(demo):
 
 @pytest.fixture
 def staff_user(db, django_user_model):
-    return django_user_model.objects.create_user("staff-test", password="pw", is_staff=True)
+    """May do everything (a superuser); role-scoped users are made in test_permissions.py."""
+    return django_user_model.objects.create_user(
+        "staff-test", password="pw", is_staff=True, is_superuser=True
+    )
 
 
 def ensure_seeded():
