@@ -86,7 +86,7 @@ class PersonalDataAccess:
 
 
 def access_for(user) -> PersonalDataAccess:
-    """The areas in which `user` may see personal data (one query)."""
+    """The areas in which `user` may see personal data (one query, two for street staff)."""
     if user is None or not user.is_authenticated:
         return PersonalDataAccess()
     if user.is_superuser:
@@ -102,6 +102,14 @@ def access_for(user) -> PersonalDataAccess:
             {"street": access.streets, "community": access.communities, "grid": access.grids}[
                 level
             ].add(area_id)
+    if access.streets:  # a building knows its community, not its street: expand streets once
+        from apps.territory.models import Area
+
+        access.communities |= set(
+            Area.objects.filter(parent_id__in=access.streets, level="community").values_list(
+                "id", flat=True
+            )
+        )
     return access
 
 

@@ -79,7 +79,10 @@ def test_mip_matches_the_exact_enumeration_on_small_cases(seed):
     assert sol.total_distance == pytest.approx(distance, abs=0.05)
     # limits and the rule hold in the MIP's answer
     hi_, ci_, _d = allowed_pairs(p)
-    allowed = {(int(p.households[h]), int(p.households[p.candidates[c]])) for h, c in zip(hi_, ci_, strict=True)}
+    allowed = {
+        (int(p.households[h]), int(p.households[p.candidates[c]]))
+        for h, c in zip(hi_, ci_, strict=True)
+    }
     linked = [h for v in sol.centers.values() for h in v]
     assert len(linked) == len(set(linked))
     for center, households in sol.centers.items():
