@@ -244,7 +244,9 @@ class CenterLinksApi(APIView):
                 raise DomainError(
                     "that household is not a center household", field="center_household"
                 )
-            services.center_link(center=center, household=household)
+            services.center_link(
+                center=center, household=household, move=bool(request.data.get("move"))
+            )
         return Response(
             {"household": household.id, "center_household": center_household.id}, status=201
         )

@@ -325,7 +325,7 @@ def _seed_people(rng, companies) -> dict:
     # The accepted center-household plan of every community.
     centers = links = 0
     for community in communities:
-        proposal = services.proposal_create(area=community, gap=0.01, time_limit=10)
+        proposal = services.proposal_create(area=community)
         done = services.proposal_accept(proposal=proposal)
         centers += done["centers"]
         links += done["links"]

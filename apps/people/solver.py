@@ -57,8 +57,11 @@ def metric_xy(lon, lat) -> np.ndarray:
     return np.column_stack([x, y])
 
 
-def allowed_pairs(p: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(household index, candidate position, distance) for every pair the rule allows."""
+def allowed_pairs(
+    p: Problem, nearest: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(household index, candidate position, distance) for every pair the rule allows; with
+    `nearest`, only each household's `nearest` closest allowed candidates."""
     if len(p.candidates) == 0:
         return np.zeros(0, int), np.zeros(0, int), np.zeros(0)
     cxy = p.xy[p.candidates]
@@ -70,16 +73,23 @@ def allowed_pairs(p: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ok &= (nb[:, None] == nb[p.candidates][None, :]) & (nb[:, None] >= 0)
     else:
         ok &= d <= p.max_distance_m + 1e-9
+    if nearest is not None and nearest < len(p.candidates):
+        ranked = np.argsort(np.where(ok, d, np.inf), axis=1, kind="stable")[:, :nearest]
+        keep = np.zeros_like(ok)
+        np.put_along_axis(keep, ranked, True, axis=1)
+        ok &= keep
     hi, ci = np.nonzero(ok)
     return hi, ci, np.round(d[hi, ci], 1)
 
 
-def solve(p: Problem, *, time_limit: float = 60.0, gap: float = 0.0) -> Solution:
+def solve(
+    p: Problem, *, time_limit: float = 60.0, gap: float = 0.0, nearest: int | None = None
+) -> Solution:
     """Optimal within relative `gap` (0: proven optimal) or the best found within `time_limit`."""
     n, k = len(p.households), len(p.candidates)
     if n == 0:
         return Solution()
-    hi, ci, dist = allowed_pairs(p)
+    hi, ci, dist = allowed_pairs(p, nearest)
     m = len(hi)
     nv = k + m + n  # y | x | u
     # Household rows: Σ x + y_i + u_i = 1

@@ -49,6 +49,7 @@ def centers_page(request):
             "far": _("too far"),
             "link": _("Link"),
             "unlink": _("Unlink"),
+            "move": _("Move here"),
             "makeCenter": _("Make center household"),
             "pickCenter": _("Click a red center household first, then a building."),
             "wouldOverload": _("Linking more would exceed the limit"),

@@ -148,3 +148,15 @@ def test_proposal_accept_replaces_the_plan_and_only_once(demo):
     assert row["covered"] == row["households"] - 1
     with pytest.raises(Conflict):
         services.proposal_accept(proposal=proposal)
+
+
+def test_move_takes_a_household_from_its_center_in_one_step(demo):
+    center = _fresh_center()
+    hh = Household.objects.filter(building=center.household.building).exclude(
+        id=center.household_id
+    )[0]
+    services.center_link(center=center, household=hh)
+    pm2, hh2 = _member_household_without_center()
+    other = services.center_designate(household=hh2, party_member=pm2)
+    services.center_link(center=other, household=hh, move=True)
+    assert CenterLink.objects.get(household=hh).center_id == other.id

@@ -127,3 +127,16 @@ def _nobody():
     from apps.people.privacy import PersonalDataAccess
 
     return PersonalDataAccess()
+
+
+def test_nearest_candidates_sparsification_keeps_the_optimum_on_a_demo_grid(demo):
+    from apps.people.services import NEAREST_CANDIDATES
+
+    community = Area.objects.get(level="community")
+    policy = selectors.center_policy(community_id=community.id)
+    problems = selectors.solver_problems(area=community, policy=policy)
+    _grid, p, _members = min(problems, key=lambda t: len(t[1].households))
+    full, sparse = solve(p), solve(p, nearest=NEAREST_CANDIDATES)
+    assert full.status == sparse.status == "optimal"
+    assert len(sparse.uncovered) == len(full.uncovered) == 0
+    assert sparse.total_distance == pytest.approx(full.total_distance)

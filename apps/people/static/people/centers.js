@@ -53,6 +53,7 @@
       marker.bindTooltip(esc(c.member) + " · " + c.count + "/" + state.data.policy.max_links);
       marker.on("click", (e) => { L.DomEvent.stopPropagation(e); state.selected = c.household; renderSelection(); });
       marker.addTo(centerLayer);
+      marker.getElement().dataset.household = c.household;
     }
     document.body.dataset.centers = String(state.data.centers.length);
   }
@@ -97,7 +98,8 @@
         let action = "";
         if (h.is_center) action = "<strong>" + esc(t.center) + "</strong>";
         else if (c && h.center_household === c.household) action = "<button data-unlink='" + h.id + "'>" + esc(t.unlink) + "</button>";
-        else if (c) action = (h.center_household ? "<small>→ #" + h.center_household + "</small> " : "") + "<button data-link='" + h.id + "'>" + esc(t.link) + "</button>";
+        else if (c && h.center_household) action = "<small>→ #" + h.center_household + "</small> <button data-link='" + h.id + "' data-move='1'>" + esc(t.move) + "</button>";
+        else if (c) action = "<button data-link='" + h.id + "'>" + esc(t.link) + "</button>";
         return "<li data-household='" + h.id + "'><span>" + esc(h.unit ? h.unit + "-" : "") + esc(h.room) + "</span><span>" + action + "</span></li>";
       }).join("") + "</ul>";
     }
@@ -110,8 +112,8 @@
     renderSelection();
   }
 
-  async function change(method, householdId) {
-    const body = { household: householdId, center_household: state.selected };
+  async function change(method, householdId, move) {
+    const body = { household: householdId, center_household: state.selected, move: !!move };
     if (state.proposal) body.proposal = state.proposal;
     try {
       await api(cfg.urls.links, { method: method, body: JSON.stringify(body) });
@@ -147,6 +149,7 @@
     buildingsLayer = L.geoJSON(geo, {
       style: { color: "#475569", weight: 1, fillColor: "#94a3b8", fillOpacity: 0.6 },
       onEachFeature: (f, layer) => {
+        layer.on("add", () => { layer.getElement().dataset.building = f.properties.id; });
         layer.on("click", (e) => { L.DomEvent.stopPropagation(e); loadBuilding(f.properties, layer.getBounds().getCenter()); });
       },
     }).addTo(state.map);
@@ -181,7 +184,7 @@
     });
     $("selection").addEventListener("click", (e) => {
       const link = e.target.closest("[data-link]"), unlink = e.target.closest("[data-unlink]");
-      if (link) change("POST", Number(link.dataset.link));
+      if (link) change("POST", Number(link.dataset.link), link.dataset.move);
       if (unlink) change("DELETE", Number(unlink.dataset.unlink));
     });
     if (!cfg.communities.length) { status(t.failed, true); return; }
