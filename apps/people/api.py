@@ -301,6 +301,11 @@ class HouseholdsApi(APIView):
     )
     def get(self, request):
         building = _int(request, "building", required=True)
+        members = set(
+            PartyMember.objects.filter(resident__household__building_id=building).values_list(
+                "resident__household_id", flat=True
+            )
+        )
         rows = (
             Household.objects.filter(building_id=building)
             .order_by("unit__number", "floor", "room")
@@ -323,6 +328,7 @@ class HouseholdsApi(APIView):
                         "room": r["room"],
                         "center_household": r["center_link__center__household_id"],
                         "is_center": r["center__id"] is not None,
+                        "has_party_member": r["id"] in members,
                     }
                     for r in rows
                 ]

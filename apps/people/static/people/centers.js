@@ -41,17 +41,34 @@
     return c.warnings.map((w) => "<span class='warn" + (w === "underload" ? " soft" : "") + "' data-warning='" + w + "'>" + esc(t[w]) + "</span>").join("");
   }
 
+  // Several centers can live in one building: spread their markers on a small ring (about 6 m) so each
+  // can be clicked; lines start at the marker.
+  function spread(centers) {
+    const groups = {};
+    for (const c of centers) (groups[c.lat + "," + c.lon] = groups[c.lat + "," + c.lon] || []).push(c);
+    const at = {};
+    for (const list of Object.values(groups)) {
+      list.forEach((c, i) => {
+        const a = (2 * Math.PI * i) / list.length, r = list.length > 1 ? 0.00006 : 0;
+        at[c.household] = [c.lat + r * Math.sin(a), c.lon + (r * Math.cos(a)) / Math.cos((c.lat * Math.PI) / 180)];
+      });
+    }
+    return at;
+  }
+
   function drawCenters() {
     centerLayer.clearLayers();
+    const pos = spread(state.data.centers);
     for (const c of state.data.centers) {
-      const at = [c.lat, c.lon];
+      const at = pos[c.household];
+      const selected = c.household === state.selected;
       for (const l of c.links) {
-        L.polyline([at, [l.lat, l.lon]], { color: l.far ? "#d97706" : "#dc2626", weight: 1.5, opacity: 0.6, dashArray: l.far ? "4 4" : null, interactive: false }).addTo(centerLayer);
+        L.polyline([at, [l.lat, l.lon]], { color: l.far ? "#d97706" : selected ? "#1d4ed8" : "#dc2626", weight: selected ? 3 : 1.5, opacity: selected ? 0.9 : 0.5, dashArray: l.far ? "4 4" : null, interactive: false }).addTo(centerLayer);
       }
       const bad = c.warnings.includes("overload") || c.warnings.includes("distance");
-      const marker = L.circleMarker(at, { radius: 7, color: "#7f1d1d", weight: 2, fillColor: bad ? "#f59e0b" : "#dc2626", fillOpacity: 0.9, className: "center-marker" });
+      const marker = L.circleMarker(at, { radius: selected ? 8 : 6, color: selected ? "#1d4ed8" : "#7f1d1d", weight: 2, fillColor: bad ? "#f59e0b" : "#dc2626", fillOpacity: 0.9, className: "center-marker" });
       marker.bindTooltip(esc(c.member) + " · " + c.count + "/" + state.data.policy.max_links);
-      marker.on("click", (e) => { L.DomEvent.stopPropagation(e); state.selected = c.household; renderSelection(); });
+      marker.on("click", (e) => { L.DomEvent.stopPropagation(e); state.selected = c.household; drawCenters(); renderSelection(); });
       marker.addTo(centerLayer);
       marker.getElement().dataset.household = c.household;
     }
@@ -97,6 +114,7 @@
       html += "<ul class='hh-list'>" + b.households.map((h) => {
         let action = "";
         if (h.is_center) action = "<strong>" + esc(t.center) + "</strong>";
+        else if (h.has_party_member && !h.center_household && !state.proposal) action = "<button data-make-center='" + h.id + "'>" + esc(t.makeCenter) + "</button>" + (c ? " <button data-link='" + h.id + "'>" + esc(t.link) + "</button>" : "");
         else if (c && h.center_household === c.household) action = "<button data-unlink='" + h.id + "'>" + esc(t.unlink) + "</button>";
         else if (c && h.center_household) action = "<small>→ #" + h.center_household + "</small> <button data-link='" + h.id + "' data-move='1'>" + esc(t.move) + "</button>";
         else if (c) action = "<button data-link='" + h.id + "'>" + esc(t.link) + "</button>";
@@ -117,6 +135,18 @@
     if (state.proposal) body.proposal = state.proposal;
     try {
       await api(cfg.urls.links, { method: method, body: JSON.stringify(body) });
+      status("");
+    } catch (err) {
+      status(err.message, true);
+    }
+    await refresh();
+    if (state.building) await loadBuilding(state.building.props, state.building.center);
+  }
+
+  async function makeCenter(householdId) {
+    try {
+      await api(cfg.urls.centers, { method: "POST", body: JSON.stringify({ household: householdId }) });
+      state.selected = householdId;
       status("");
     } catch (err) {
       status(err.message, true);
@@ -186,6 +216,8 @@
       const link = e.target.closest("[data-link]"), unlink = e.target.closest("[data-unlink]");
       if (link) change("POST", Number(link.dataset.link), link.dataset.move);
       if (unlink) change("DELETE", Number(unlink.dataset.unlink));
+      const make = e.target.closest("[data-make-center]");
+      if (make) makeCenter(Number(make.dataset.makeCenter));
     });
     if (!cfg.communities.length) { status(t.failed, true); return; }
     try {
