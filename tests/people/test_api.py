@@ -182,3 +182,40 @@ def test_link_errors_come_back_as_400_json_and_change_nothing(demo):
     assert "already linked to another center household" in res.json()["error"]
     assert res.json()["field"] == "household"
     assert center.links.filter(household_id=linked).exists()
+
+
+@pytest.mark.parametrize("username,own,other", ROLES)
+def test_csv_export_masks_by_role(demo, username, own, other):
+    import csv
+    import io
+
+    if username == "wuye":
+        company_user()
+    client = client_for(username)
+    for grid, clear in ((grids()[0], own), (grids()[1], other)):
+        res = client.get(f"/api/people/residents.csv?grid={grid.id}")
+        assert res.status_code == 200 and res["Content-Type"].startswith("text/csv")
+        rows = list(csv.reader(io.StringIO(res.content.decode("utf-8-sig"))))
+        assert rows[0][3:6] == ["姓名", "手机号", "身份证号"]
+        assert len(rows) - 1 == Resident.objects.filter(household__building__grid=grid).count()
+        for row in rows[1:30]:
+            assert bool(MASKED_ID.match(row[5])) is (not clear)
+            assert bool(FULL_ID.match(row[5])) is clear
+            assert bool(MASKED_PHONE.match(row[4])) is (not clear)
+
+
+def test_admin_resident_list_is_masked_for_a_staff_user_without_the_right(demo):
+    from django.test import Client
+
+    user = get_user_model().objects.get(username="planner")
+    user.user_permissions.add(
+        *__import__(
+            "django.contrib.auth.models", fromlist=["Permission"]
+        ).Permission.objects.filter(codename="view_resident")
+    )
+    client = Client()
+    client.force_login(user)
+    page = client.get("/admin/people/resident/").content.decode()
+    resident = Resident.objects.order_by("-id").first()
+    assert resident.phone not in page
+    assert mask_name(resident.name) in page
