@@ -269,6 +269,28 @@ class CenterLinksApi(APIView):
         return Response(status=204)
 
 
+class CenterLassoApi(APIView):
+    """POST {center_household, polygon: GeoJSON geometry}: link the buildings' unlinked households."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request):
+        import json
+
+        from django.contrib.gis.geos import GEOSException, GEOSGeometry
+
+        center_household = _household(request, "center_household")
+        center = CenterHousehold.objects.filter(household=center_household).first()
+        if center is None:
+            raise DomainError("that household is not a center household", field="center_household")
+        try:
+            polygon = GEOSGeometry(json.dumps(request.data.get("polygon")), srid=4326)
+        except (GEOSException, ValueError, TypeError):
+            raise DomainError("polygon must be a GeoJSON polygon", field="polygon") from None
+        return Response(services.center_link_area(center=center, polygon=polygon), status=201)
+
+
 class ProposalsApi(APIView):
     permission_classes = [IsAuthenticated]
 

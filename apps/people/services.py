@@ -2,6 +2,7 @@
 
 from datetime import date
 
+import numpy as np
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -268,6 +269,68 @@ def _check_rule(policy, center_household_id: int, household: Household):
                 f"more than the {policy.max_distance_m} m allowed",
                 field="household",
             )
+
+
+@transaction.atomic
+def center_link_area(*, center: CenterHousehold, polygon) -> dict:
+    """Link every unlinked household of the buildings a drawn polygon (lasso) touches. All or nothing:
+    refused when they do not fit the center's capacity or one breaks the rule. Households already
+    looked after by a center are left where they are and counted."""
+    from django.contrib.gis.geos import GEOSGeometry
+
+    if not isinstance(polygon, GEOSGeometry) or polygon.geom_type not in (
+        "Polygon",
+        "MultiPolygon",
+    ):
+        raise DomainError("draw a polygon around the buildings", field="polygon")
+    if polygon.srid is None:
+        polygon.srid = 4326
+    if not polygon.valid:
+        raise DomainError(
+            f"the lasso is not a valid polygon: {polygon.valid_reason}", field="polygon"
+        )
+    center = CenterHousehold.objects.select_for_update().get(pk=center.pk)
+    policy = _policy_for_household(center.household_id)
+    inside = (
+        Household.objects.filter(building__footprint__intersects=polygon)
+        .exclude(id=center.household_id)
+        .filter(center__isnull=True)
+    )
+    free = list(inside.filter(center_link__isnull=True).order_by("id").values_list("id", flat=True))
+    elsewhere = inside.exclude(center_link__isnull=True).exclude(center_link__center=center).count()
+    if not free:
+        raise DomainError(
+            "the lasso holds no household without a center household", field="polygon"
+        )
+    count = center.links.count()
+    room = policy.max_links - count
+    if len(free) > room:
+        raise DomainError(
+            f"the lasso holds {len(free)} unlinked households; the center household has room for "
+            f"{max(room, 0)} (limit {policy.max_links})",
+            field="polygon",
+        )
+    rows = {r[0]: r for r in selectors.household_points(household_ids=[center.household_id, *free])}
+    xyz = selectors.dwelling_xyz([rows[center.household_id]] + [rows[h] for h in free])
+    for h, point in zip(free, xyz[1:], strict=True):
+        if policy.rule == "neighbourhood":
+            if rows[h][1] < 0 or rows[h][1] != rows[center.household_id][1]:
+                raise DomainError(
+                    f"household {h} is not in the center household's neighbourhood grid",
+                    field="polygon",
+                )
+        elif (d := float(np.linalg.norm(point - xyz[0]))) > policy.max_distance_m:
+            raise DomainError(
+                f"household {h} is {d:.0f} m from the center household, more than the "
+                f"{policy.max_distance_m} m allowed",
+                field="polygon",
+            )
+    try:
+        with transaction.atomic():
+            CenterLink.objects.bulk_create(CenterLink(center=center, household_id=h) for h in free)
+    except IntegrityError:
+        raise Conflict("some of these households were linked by someone else just now") from None
+    return {"linked": len(free), "linked_elsewhere": elsewhere}
 
 
 @transaction.atomic

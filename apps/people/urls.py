@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/people/households", api.HouseholdsApi.as_view(), name="people-households"),
     path("api/people/centers", api.CentersApi.as_view(), name="people-centers"),
     path("api/people/center-links", api.CenterLinksApi.as_view(), name="people-center-links"),
+    path("api/people/center-lasso", api.CenterLassoApi.as_view(), name="people-center-lasso"),
     path("api/people/proposals", api.ProposalsApi.as_view(), name="people-proposals"),
     path(
         "api/people/proposals/<int:proposal_id>/accept",

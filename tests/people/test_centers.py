@@ -160,3 +160,36 @@ def test_move_takes_a_household_from_its_center_in_one_step(demo):
     other = services.center_designate(household=hh2, party_member=pm2)
     services.center_link(center=other, household=hh, move=True)
     assert CenterLink.objects.get(household=hh).center_id == other.id
+
+
+def _building_box(building, pad=0.00005):
+    from django.contrib.gis.geos import Polygon
+
+    x0, y0, x1, y1 = building.footprint.extent
+    return Polygon.from_bbox((x0 - pad, y0 - pad, x1 + pad, y1 + pad))
+
+
+def test_lasso_links_the_unlinked_households_of_the_buildings_it_touches(demo):
+    center = _fresh_center()
+    building = center.household.building
+    CenterPolicy.objects.create(
+        community=building.community, min_links=1, max_links=100, max_distance_m=500
+    )
+    expected = Household.objects.filter(building=building).exclude(id=center.household_id)
+    expected = expected.filter(center__isnull=True).count()
+    result = services.center_link_area(center=center, polygon=_building_box(building))
+    assert result == {"linked": expected, "linked_elsewhere": 0}
+    assert center.links.count() == expected
+    with pytest.raises(DomainError, match="no household without a center household"):
+        services.center_link_area(center=center, polygon=_building_box(building))
+
+
+def test_a_lasso_beyond_capacity_is_refused_and_links_nothing(demo):
+    center = _fresh_center()
+    building = center.household.building
+    CenterPolicy.objects.create(community=building.community, min_links=1, max_links=5)
+    with pytest.raises(
+        DomainError, match=r"the lasso holds \d+ unlinked households; .* room for 5"
+    ):
+        services.center_link_area(center=center, polygon=_building_box(building))
+    assert center.links.count() == 0

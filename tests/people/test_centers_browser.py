@@ -81,6 +81,40 @@ def test_staff_link_and_unlink_households_on_the_map(live_demo, artifacts):
         assert errors == []
 
 
+def test_lasso_links_a_building(live_demo, artifacts):
+    center = (
+        CenterHousehold.objects.filter(household__building__grid__code__endswith="003")
+        .select_related("household")
+        .order_by("id")
+        .first()
+    )
+    freed = list(
+        CenterLink.objects.filter(center=center, household__building=center.household.building_id)
+        .order_by("id")
+        .values_list("id", flat=True)[:3]
+    )
+    assert len(freed) == 3
+    CenterLink.objects.filter(id__in=freed).delete()
+    count = center.links.count()
+    with browser_page() as (page, errors):
+        login(page, errors, live_demo.url)
+        page.locator(f"path.center-marker[data-household='{center.household_id}']").click()
+        assert page.locator("#center-count").inner_text() == str(count)
+        box = page.locator(f"path[data-building='{center.household.building_id}']").bounding_box()
+        page.click("#lasso")
+        x0, y0 = box["x"] - 6, box["y"] - 6
+        x1, y1 = box["x"] + box["width"] + 6, box["y"] + box["height"] + 6
+        for x, y in [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]:
+            page.mouse.click(x, y)
+        page.wait_for_function(
+            f"document.getElementById('center-count') && "
+            f"document.getElementById('center-count').textContent == '{count + 3}'"
+        )
+        assert center.links.count() == count + 3
+        page.screenshot(path=str(artifacts / "centers-lasso.png"))
+        assert errors == []
+
+
 def test_auto_suggest_review_and_accept(live_demo, artifacts):
     CenterLink.objects.filter(household__building__grid__code__endswith="002").delete()
     with browser_page() as (page, errors):

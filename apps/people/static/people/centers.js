@@ -68,7 +68,7 @@
       const bad = c.warnings.includes("overload") || c.warnings.includes("distance");
       const marker = L.circleMarker(at, { radius: selected ? 8 : 6, color: selected ? "#1d4ed8" : "#7f1d1d", weight: 2, fillColor: bad ? "#f59e0b" : "#dc2626", fillOpacity: 0.9, className: "center-marker" });
       marker.bindTooltip(esc(c.member) + " · " + c.count + "/" + state.data.policy.max_links);
-      marker.on("click", (e) => { L.DomEvent.stopPropagation(e); state.selected = c.household; drawCenters(); renderSelection(); });
+      marker.on("click", (e) => { L.DomEvent.stopPropagation(e); state.selected = c.household; drawCenters(); renderMode(); renderSelection(); });
       marker.addTo(centerLayer);
       marker.getElement().dataset.household = c.household;
     }
@@ -86,6 +86,7 @@
   }
 
   function renderMode() {
+    $("lasso").disabled = !selectedCenter() || !!state.proposal;
     $("mode").textContent = state.proposal ? t.proposal + " #" + state.proposal : t.live;
     $("mode").className = "mode" + (state.proposal ? " draft" : "");
     $("accept").hidden = !state.proposal;
@@ -203,6 +204,21 @@
         await refresh();
         status("");
       } catch (err) { status(err.message, true); }
+    });
+    $("lasso").addEventListener("click", () => {
+      status(t.lassoHint);
+      map.pm.enableDraw("Polygon", { snappable: false, continueDrawing: false });
+    });
+    map.on("pm:create", async (e) => {
+      const polygon = e.layer.toGeoJSON().geometry;
+      map.removeLayer(e.layer);
+      try {
+        const res = await api(cfg.urls.lasso, { method: "POST", body: JSON.stringify({ center_household: state.selected, polygon: polygon }) });
+        status(t.lassoDone + " " + res.linked);
+      } catch (err) {
+        status(err.message, true);
+      }
+      await refresh();
     });
     $("accept").addEventListener("click", async () => {
       try {
