@@ -170,6 +170,7 @@ STATICFILES_DIRS = [
     ("vendor/heat", _NPM / "leaflet.heat" / "dist"),
     ("vendor/geoman", _NPM / "@geoman-io" / "leaflet-geoman-free" / "dist"),
     ("vendor/echarts", _NPM / "echarts" / "dist"),
+    ("vendor/protomaps", _NPM / "protomaps-leaflet" / "dist"),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
