@@ -10,6 +10,7 @@ import time
 
 from django.db import connection, transaction
 
+from bench import common
 from bench.common import SCALES, generate, row
 
 TABLES = [
@@ -46,8 +47,10 @@ def copy_floor() -> float:
 def run(*, quick: bool) -> list[dict]:
     rows = []
     names = ["demo", "small-city"] if quick else ["demo", "city", "megacity"]
+    if common.DATASET_OVERRIDE:  # --dataset NAME: generate up to that one only
+        names = ["demo", common.DATASET_OVERRIDE]
     for name in names:
-        scale = SCALES[name]
+        scale = float(SCALES.get(name, name))
         stats, seconds = generate(scale)
         floor = copy_floor()
         rate = stats["buildings"] / seconds

@@ -80,7 +80,9 @@ class TileLayer:
     filters: tuple[Filter, ...] = ()
     order_by: str = "id"  # which features survive the cap: deterministic, most useful first
     max_features: int = 10_000
-    simplify_px: float = 0.5  # tolerance of ST_Simplify, in screen pixels (256 per tile side)
+    simplify_px: float = (
+        0.5  # tolerance of ST_Simplify, in screen pixels (256 per tile side); 0: none
+    )
 
     def attributes_at(self, z: int) -> list[str]:
         return [a.name for a in self.attributes if z >= a.min_zoom]
@@ -190,6 +192,7 @@ BUILDINGS = TileLayer(
     ),
     order_by="b.id",
     max_features=10_000,
+    simplify_px=0,  # footprints are a few vertices: ST_AsMVTGeom's snapping to the tile grid is enough
 )
 
 LAYERS: dict[str, TileLayer] = {

@@ -34,8 +34,7 @@ feats AS MATERIALIZED ({features}
      LIMIT %(limit)s
 ),
 mvt AS (
-    SELECT ST_AsMVTGeom(ST_Simplify(ST_Transform(f.g, 3857), %(tolerance)s, true), bounds.env,
-                        {extent}, {buffer}, true) AS geom,
+    SELECT ST_AsMVTGeom({geom}, bounds.env, {extent}, {buffer}, true) AS geom,
            f.id{columns}
       FROM (SELECT * FROM feats LIMIT %(cap)s) f, bounds
 )
@@ -125,6 +124,9 @@ def tile_sql(req: TileRequest) -> tuple[str, dict]:
     sql = TILE_SQL.format(
         features=layer.feature_sql(req.z, sorted(req.filters)),
         columns=columns,
+        geom="ST_Simplify(ST_Transform(f.g, 3857), %(tolerance)s, true)"
+        if layer.simplify_px
+        else "ST_Transform(f.g, 3857)",
         extent=EXTENT,
         buffer=BUFFER,
     )
