@@ -24,7 +24,9 @@ WORLD_M = 2 * math.pi * 6378137  # width of the Web Mercator square, metres
 # tile keeps it to a single round trip. `bounds.box` is the tile (with the MVT buffer as margin) in
 # EPSG:4326, so the GiST indexes on the stored 4326 geometries are used; only the features found are
 # transformed to 3857, simplified for the zoom and clipped/quantised by ST_AsMVTGeom. feats takes one
-# feature more than the cap so the response can say whether the tile was capped.
+# feature more than the cap so the response can say whether the tile was capped. ST_AsMVT skips the
+# features ST_AsMVTGeom clipped away (NULL); a `WHERE geom IS NOT NULL` there would make the planner
+# compute ST_AsMVTGeom twice per feature (measured: 2.4x the raw query instead of ~1.1x).
 TILE_SQL = """
 WITH bounds AS (
     SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env,
@@ -38,8 +40,7 @@ mvt AS (
            f.id{columns}
       FROM (SELECT * FROM feats LIMIT %(cap)s) f, bounds
 )
-SELECT COALESCE((SELECT ST_AsMVT(mvt.*, %(layer)s, {extent}, 'geom', 'id') FROM mvt
-                  WHERE geom IS NOT NULL), ''::bytea),
+SELECT COALESCE((SELECT ST_AsMVT(mvt.*, %(layer)s, {extent}, 'geom', 'id') FROM mvt), ''::bytea),
        (SELECT count(*) FROM feats) > %(cap)s
 """
 
