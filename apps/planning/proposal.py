@@ -306,9 +306,9 @@ class _Partitioner:
                     ew.append(self.edge_w(v, u))
             xadj.append(len(adjncy))
         vw = [max(1, self.pieces[v].households) for v in nodes]
-        opts = pymetis.Options(seed=7, ufactor=200, niter=20)
+        opts = pymetis.Options(seed=7, ufactor=200, niter=20, contig=1)
         _, parts = pymetis.part_graph(
-            k, xadj=xadj, adjncy=adjncy, vweights=vw, eweights=ew, contiguous=True, options=opts
+            k, pymetis.CSRAdjacency(xadj, adjncy), vweights=vw, eweights=ew, options=opts
         )
         groups = defaultdict(list)
         for v, p in zip(nodes, parts, strict=True):

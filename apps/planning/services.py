@@ -41,7 +41,9 @@ def _polygonal(g):
 
 
 def _geos(geom4326) -> MultiPolygon:
-    geom4326 = _polygonal(geom4326)
+    # Snap to the 1e-7° grid (~1 cm) that GeoJSON output uses, so what the editor reads back is
+    # exactly what is stored (no ring collapsing in rounding), then keep valid polygons only.
+    geom4326 = _polygonal(shapely.set_precision(_polygonal(geom4326), 1e-7))
     g = GEOSGeometry(memoryview(shapely.to_wkb(geom4326, include_srid=False)), srid=4326)
     return territory.as_multipolygon(g)
 
@@ -77,7 +79,8 @@ def plan_context(*, plan: Plan) -> Context:
     with connection.cursor() as cur:
         # Buildings of the community: by their attachment, or (not yet attached) by their point.
         cur.execute(
-            """SELECT b.id, b.name, ST_AsBinary(ST_PointOnSurface(b.footprint)), b.households
+            """SELECT b.id, b.name, ST_AsBinary(ST_PointOnSurface(b.footprint)), b.households,
+                      ST_AsBinary(b.footprint)
                  FROM territory_building b
                 WHERE b.community_id = %(c)s
                    OR (b.community_id IS NULL AND ST_Intersects(ST_PointOnSurface(b.footprint), %(g)s))
@@ -90,9 +93,10 @@ def plan_context(*, plan: Plan) -> Context:
         )
         hids = {r[0] for r in cur.fetchall()}
     points = proj.to_metric(shapely.from_wkb([bytes(r[2]) for r in rows])) if rows else []
+    fps = proj.to_metric(shapely.from_wkb([bytes(r[4]) for r in rows])) if rows else []
     buildings = [
-        {"id": r[0], "name": r[1], "point": p, "households": r[3]}
-        for r, p in zip(rows, points, strict=True)
+        {"id": r[0], "name": r[1], "point": p, "households": r[3], "footprint": fp}
+        for r, p, fp in zip(rows, points, fps, strict=True)
     ]
     current = _current_areas(plan.level, community)
     return Context(
@@ -271,7 +275,9 @@ def plan_propose(
 # --- save ----------------------------------------------------------------------------------------
 
 
-def _parse_areas(areas: list[dict]) -> list[dict]:
+def _parse_areas(areas: list[dict], *, lenient: bool = False) -> list[dict]:
+    """Read the editor's polygons. Saving is strict (an invalid polygon is refused, naming it);
+    checking is lenient: an invalid polygon is mended for the check and reported as a finding."""
     out = []
     if not isinstance(areas, list):
         raise DomainError("areas must be a list of polygons", field="areas")
@@ -298,12 +304,17 @@ def _parse_areas(areas: list[dict]) -> list[dict]:
                 f"area #{i + 1}: {code!r} is not a grid or neighbourhood-grid code",
                 field=f"areas[{i}].code",
             )
+        problem = ""
+        if lenient and geom.geom_type.endswith("Polygon") and not geom.valid:
+            problem = geom.valid_reason
+            geom = _geos(_polygonal(shapely.from_wkb(bytes(geom.wkb))))
         out.append(
             {
                 "code": code,
                 "name": str(a.get("name") or "")[:200],
                 "geom": territory.as_multipolygon(geom, field=f"areas[{i}].geom"),
                 "id": a.get("id"),
+                "problem": problem,
             }
         )
     codes = [a["code"] for a in out if a["code"]]
@@ -342,10 +353,14 @@ def _reassign_households(ctx: Context, old_rows: list[PlanArea], new: list[dict]
         home = hits[0] if hits else None
         hh = by_building.get(b["id"], [])
         holders = {new_index[k] for h in hh for k in old_members.get(h, ())}
+        covering = set()
+        if len(holders) > 1:  # a split building: which of its areas still cover part of it
+            for i in tree.query(b["footprint"], predicate="intersects").tolist():
+                if shapely.intersection(geoms[i], b["footprint"]).area > GEOM_TOLERANCE:
+                    covering.add(i)
         for h in hh:
             was = [new_index[k] for k in old_members.get(h, ())]
-            keep = len(holders) > 1 and was and home is not None and was[0] in hits
-            if keep:
+            if was and was[0] in covering:
                 members[was[0]].add(h)
             elif home is not None:
                 members[home].add(h)
@@ -415,7 +430,7 @@ def plan_check(*, plan: Plan, areas: list[dict] | None = None) -> dict:
             for r in rows
         ]
     else:
-        parsed = _parse_areas(areas)
+        parsed = _parse_areas(areas, lenient=True)
         if plan.level == PlanLevel.NEIGHBOURHOOD:
             _reassign_households(ctx, list(plan.areas.all()), parsed)
         items = [
@@ -425,6 +440,7 @@ def plan_check(*, plan: Plan, areas: list[dict] | None = None) -> dict:
                 "name": a["name"],
                 "geom4326": a["geom"],
                 "household_ids": a.get("household_ids"),
+                "problem": a["problem"],
             }
             for i, a in enumerate(parsed)
         ]

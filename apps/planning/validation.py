@@ -13,6 +13,12 @@ import shapely
 from django.utils.translation import gettext as _
 
 TOLERANCE = 1.0  # m²
+SLIVER_WIDTH = 0.1  # m: thinner pieces (mean width = 2 area / perimeter) are rounding noise
+
+
+def _real(g) -> bool:
+    """A gap, overlap or overhang worth reporting: over TOLERANCE m² and not a hairline sliver."""
+    return g.area > TOLERANCE and 2 * g.area / max(g.length, 1e-9) > SLIVER_WIDTH
 
 
 def _geojson(proj, geom) -> dict | None:
@@ -53,6 +59,15 @@ def check(
     geoms = []
     for i, a in enumerate(areas):
         g = a["geom"]
+        if a.get("problem"):
+            add(
+                "invalid",
+                "error",
+                _("%(area)s is not a valid polygon: %(reason)s")
+                % {"area": label[i], "reason": a["problem"]},
+                [label[i]],
+                g,
+            )
         if g is None or g.is_empty:
             add("empty", "error", _("%(area)s has no polygon") % {"area": label[i]}, [label[i]])
             g = shapely.Polygon()
@@ -72,7 +87,7 @@ def check(
     # outside the parent (the community; for neighbourhood grids also their grid)
     for i, g in enumerate(geoms):
         out = shapely.difference(g, parent_geom)
-        if out.area > TOLERANCE:
+        if _real(out):
             add(
                 "outside",
                 "error",
@@ -91,7 +106,7 @@ def check(
                 continue
             grid = grids[int(hits[0])]
             out = shapely.difference(g, grid["geom"])
-            if out.area > TOLERANCE:
+            if _real(out):
                 add(
                     "outside",
                     "error",
@@ -108,7 +123,7 @@ def check(
         if a >= b:
             continue
         inter = shapely.intersection(geoms[a], geoms[b])
-        if inter.area > TOLERANCE:
+        if _real(inter):
             add(
                 "overlap",
                 "error",
@@ -122,7 +137,7 @@ def check(
     covered = shapely.union_all(arr) if len(arr) else shapely.Polygon()
     gaps = shapely.difference(parent_geom, covered)
     for part in shapely.get_parts(gaps):
-        if part.area > TOLERANCE:
+        if _real(part):
             add(
                 "gap",
                 "error",
