@@ -327,7 +327,7 @@ def _parse_areas(areas: list[dict], *, lenient: bool = False) -> list[dict]:
 def _reassign_households(ctx: Context, old_rows: list[PlanArea], new: list[dict]) -> None:
     """Neighbourhood plans: households follow the polygons. A building whose households sat in one
     area moves whole to the area now holding its point-on-surface; a building split between areas
-    (a tower) keeps its split where those areas still cover part of it."""
+    (a tower) keeps its split while those areas exist (households of a deleted one follow the point)."""
     old_by_id = {r.id: r for r in old_rows}
     old_members = defaultdict(set)
     by_code = {r.code: r for r in old_rows if r.code}
@@ -353,14 +353,9 @@ def _reassign_households(ctx: Context, old_rows: list[PlanArea], new: list[dict]
         home = hits[0] if hits else None
         hh = by_building.get(b["id"], [])
         holders = {new_index[k] for h in hh for k in old_members.get(h, ())}
-        covering = set()
-        if len(holders) > 1:  # a split building: which of its areas still cover part of it
-            for i in tree.query(b["footprint"], predicate="intersects").tolist():
-                if shapely.intersection(geoms[i], b["footprint"]).area > GEOM_TOLERANCE:
-                    covering.add(i)
         for h in hh:
             was = [new_index[k] for k in old_members.get(h, ())]
-            if was and was[0] in covering:
+            if was and len(holders) > 1:  # split tower: keeps its split while those areas exist
                 members[was[0]].add(h)
             elif home is not None:
                 members[home].add(h)
@@ -605,7 +600,11 @@ def plan_publish(*, plan: Plan, revision: int, user=None) -> dict:
         raise DomainError(
             f"the plan has {len(errors)} errors; first: {errors[0]}", code="plan_invalid"
         )
-    at = timezone.now()
+    # The transaction's own timestamp: territory's attach and count SQL judge "current" by now(), so
+    # the new versions must start exactly then (a later Python clock would leave them in the future).
+    with connection.cursor() as cur:
+        cur.execute("SELECT now()")
+        at = cur.fetchone()[0]
     ctx = plan_context(plan=plan)
     current = {a.code: a for a in ctx.current}
     rows = list(plan.areas.all().order_by("code", "id"))
