@@ -177,7 +177,34 @@ def tessellate(footprints: list, clip, *, spacing: float = CELL_SPACING) -> list
             out.append(Polygon())
             continue
         out.append(shapely.intersection(shapely.coverage_union_all(cs), clip))
-    return _fix_strays(out, footprints)
+    return _carve_hidden(_fix_strays(out, footprints), footprints)
+
+
+def _carve_hidden(cells: list, footprints: list) -> list:
+    """A footprint drawn inside another (OSM building parts) gets no Voronoi cell of its own: carve
+    it out of the cell that holds it, so every building has a place on the map."""
+    empty = [i for i, c in enumerate(cells) if c.is_empty]
+    if not empty:
+        return cells
+    tree = shapely.STRtree(cells)
+    for i in empty:
+        p = shapely.point_on_surface(footprints[i])
+        hosts = [j for j in tree.query(p, predicate="intersects").tolist() if not cells[j].is_empty]
+        if not hosts:
+            continue
+        j = hosts[0]
+        carve = shapely.intersection(cells[j], shapely.buffer(footprints[i], 0.5))
+        parts = _polygons(carve)
+        if not parts:
+            continue
+        carve = max(parts, key=lambda g: g.area)
+        rest = _polygons(shapely.difference(cells[j], carve))
+        if not rest:
+            continue
+        main = max(rest, key=lambda g: g.intersection(footprints[j]).area + g.area * 1e-6)
+        cells[i] = shapely.union_all([carve] + [g for g in rest if g is not main])
+        cells[j] = main
+    return cells
 
 
 def _polygons(g) -> list:
@@ -197,7 +224,7 @@ def _fix_strays(cells: list, footprints: list) -> list:
         if len(ps) <= 1:
             keep.append(ps[0] if ps else Polygon())
             continue
-        main = max(ps, key=lambda p: (p.intersection(fp).area, p.area))
+        main = max(ps, key=lambda p: (p.intersection(fp).area if fp is not None else 0, p.area))
         keep.append(main)
         strays.extend((i, p) for p in ps if p is not main)
     if not strays:
@@ -227,7 +254,9 @@ def _strips(cell, footprint, shares: list[float]) -> list:
     angle = math.degrees(math.atan2(axis[1], axis[0]))
     origin = footprint.centroid
     rc = affinity.rotate(cell, -angle, origin=origin)
-    rf = affinity.rotate(footprint, -angle, origin=origin)
+    # cut across the part of the footprint inside the cell (a footprint may cross the grid line)
+    inside = shapely.intersection(footprint, cell)
+    rf = affinity.rotate(inside if inside.area > 1.0 else cell, -angle, origin=origin)
     fx0, _, fx1, _ = rf.bounds
     cx0, cy0, cx1, cy1 = rc.bounds
     cuts = fx0 + np.cumsum(shares)[:-1] * (fx1 - fx0)
@@ -292,7 +321,9 @@ class _Partitioner:
     def w(self, nodes) -> int:
         return sum(self.pieces[v].households for v in nodes)
 
-    def metis(self, nodes: list[int], k: int) -> list[list[int]]:
+    def metis(
+        self, nodes: list[int], k: int, seed: int = 7, ufactor: int = 200
+    ) -> list[list[int]]:
         if k <= 1 or len(nodes) <= 1:
             return [list(nodes)]
         if len(nodes) <= k:
@@ -306,7 +337,7 @@ class _Partitioner:
                     ew.append(self.edge_w(v, u))
             xadj.append(len(adjncy))
         vw = [max(1, self.pieces[v].households) for v in nodes]
-        opts = pymetis.Options(seed=7, ufactor=200, niter=20, contig=1)
+        opts = pymetis.Options(seed=seed, ufactor=ufactor, niter=20, contig=1)
         _, parts = pymetis.part_graph(
             k, pymetis.CSRAdjacency(xadj, adjncy), vweights=vw, eweights=ew, options=opts
         )
@@ -328,6 +359,42 @@ class _Partitioner:
         groups = self._refine(groups)
         groups = self._pairs(groups)
         groups = self._refine(groups)
+        groups = self._local_repair(groups)
+        return groups
+
+    def _local_repair(self, groups, rounds: int = 2, seeds: int = 6):
+        """For each group still out of range: re-cut it together with all its neighbouring groups by
+        METIS (several seeds, one group more or fewer) and keep the best cut if it lowers the penalty."""
+        groups = [list(g) for g in groups]
+        for _ in range(rounds):
+            improved = False
+            for gi in range(len(groups)):
+                if not groups[gi] or self.min <= self.w(groups[gi]) <= self.max:
+                    continue
+                owner = self._owner(groups)
+                region = [gi, *sorted(self._neighbours(groups, owner, gi))]
+                if len(region) == 1:
+                    continue
+                nodes = [v for r in region for v in groups[r]]
+                now = sum(self.penalty(self.w(groups[r])) for r in region)
+                best = None
+                for k in (len(region) - 1, len(region), len(region) + 1):
+                    for seed in range(seeds):
+                        parts = self._refine(self._pairs(self.metis(nodes, k, seed)), passes=4)
+                        if any(not _connected(p, self.adj) for p in parts):
+                            continue
+                        score = sum(self.penalty(self.w(p)) for p in parts)
+                        if score < now - 1e-6 and (best is None or score < best[0]):
+                            best = (score, parts)
+                if best is None:
+                    continue
+                for r in region:
+                    groups[r] = []
+                groups.extend(best[1])
+                improved = True
+            groups = [g for g in groups if g]
+            if not improved:
+                break
         return groups
 
     def _split_large(self, groups):
@@ -337,12 +404,36 @@ class _Partitioner:
             if self.w(g) <= self.max or len(g) == 1:
                 out.append(g)
                 continue
-            parts = self.metis(g, max(2, round(self.w(g) / self.target)))
+            k = max(2, round(self.w(g) / self.target))
+            parts = self.metis(g, k)
+            if len(parts) == 1:  # a loose balance can leave parts empty: ask for a tight one
+                parts = self.metis(g, k, ufactor=30)
+            if len(parts) == 1:
+                parts = self._grow(g)
             if len(parts) == 1:
                 out.append(g)
             else:
                 todo.extend(parts)
         return out
+
+    def _grow(self, nodes: list[int]) -> list[list[int]]:
+        """Fallback bisection: grow a region by breadth-first search from one end until it holds
+        about `target` households; the rest falls into its connected components."""
+        inside, start = set(nodes), nodes[0]
+        order, seen = [start], {start}
+        for v in order:
+            for u in self.adj.get(v, ()):
+                if u in inside and u not in seen:
+                    seen.add(u)
+                    order.append(u)
+        region, total = [], 0
+        for v in order:
+            if total >= self.target:
+                break
+            region.append(v)
+            total += self.pieces[v].households
+        rest = [v for v in nodes if v not in set(region)]
+        return [region, *(_components(rest, self.adj) if rest else [])]
 
     def _owner(self, groups):
         owner = {}
@@ -562,6 +653,11 @@ def propose(
                 p.geom = strip
                 pieces.append(p)
         local = list(range(start, len(pieces)))
+        # a strip of a concave cell may fall apart: stray parts go to the neighbour sharing most border
+        fixed = _fix_strays([pieces[i].geom for i in local], [None] * len(local))
+        # snap to a 1 cm grid so neighbouring pieces share vertices exactly (unions close up)
+        for i, g in zip(local, shapely.set_precision(np.asarray(fixed, dtype=object), 0.01), strict=True):
+            pieces[i].geom = g
         adj_local = adjacency([pieces[i].geom for i in local])
         adj = {local[a]: {local[b]: s for b, s in nb.items()} for a, nb in adj_local.items()}
 
@@ -569,7 +665,7 @@ def propose(
             bv, bu = buildings[pieces[v].building], buildings[pieces[u].building]
             same = bv.compound is not None and bv.compound == bu.compound
             if pieces[v].building == pieces[u].building:
-                return 1000
+                return 30
             return max(1, round(adj[v][u])) * (10 if same else 1)
 
         part = _Partitioner(pieces, adj, edge_w, target=target, min_hh=min_hh, max_hh=max_hh)
@@ -577,6 +673,8 @@ def propose(
         for nodes in part.run(local):
             hh = part.w(nodes)
             geom = shapely.union_all([pieces[v].geom for v in nodes])
+            parts = _polygons(geom)
+            geom = parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
             group = Group(gi, sorted(nodes), hh, geom)
             if not min_hh <= hh <= max_hh:
                 group.reason = _reason(
