@@ -3,7 +3,6 @@
 import json
 
 import shapely
-from shapely.ops import split as shapely_split
 from django.contrib.gis.geos import GEOSGeometry
 from django.db import connection
 from drf_spectacular.types import OpenApiTypes
@@ -11,6 +10,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from shapely.ops import split as shapely_split
 
 from apps.common.errors import DomainError
 from apps.planning import selectors, services
@@ -72,7 +72,9 @@ def plan_json(plan: Plan, *, with_areas: bool = True) -> dict:
 class PlansApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(summary="Plans of a community, newest first", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        summary="Plans of a community, newest first", responses={200: OpenApiTypes.OBJECT}
+    )
     def get(self, request):
         community = selectors.community_get(code=request.query_params.get("community", ""))
         plans = Plan.objects.filter(community=community).select_related("community")
@@ -156,7 +158,9 @@ class PlanCheckApi(APIView):
 class PlanDiffApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(summary="What publishing changes (or changed)", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        summary="What publishing changes (or changed)", responses={200: OpenApiTypes.OBJECT}
+    )
     def get(self, request, plan_id: int):
         return Response(services.plan_diff(plan=selectors.plan_get(plan_id=plan_id)))
 

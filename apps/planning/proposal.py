@@ -321,9 +321,7 @@ class _Partitioner:
     def w(self, nodes) -> int:
         return sum(self.pieces[v].households for v in nodes)
 
-    def metis(
-        self, nodes: list[int], k: int, seed: int = 7, ufactor: int = 200
-    ) -> list[list[int]]:
+    def metis(self, nodes: list[int], k: int, seed: int = 7, ufactor: int = 200) -> list[list[int]]:
         if k <= 1 or len(nodes) <= 1:
             return [list(nodes)]
         if len(nodes) <= k:
@@ -611,6 +609,31 @@ class _Partitioner:
         return [g for g in groups if g]
 
 
+def band_upper_bound(pieces: list[Piece], grid_of_piece: list[int]) -> float:
+    """An upper bound on the share of groups within GOOD_BAND that any grouping of these pieces can
+    reach. A piece above the band, or below it but unable to reach it with the smallest other piece
+    of its grid, can only be in a group outside the band ("forced"). At most (free households / 25)
+    groups can be in the band and at least (forced households / 40) groups hold the forced pieces."""
+    lo, hi = GOOD_BAND
+    by_grid = defaultdict(list)
+    for p, g in zip(pieces, grid_of_piece, strict=True):
+        by_grid[g].append(p.households)
+    forced = free = 0
+    for sizes in by_grid.values():
+        ordered = sorted(sizes)
+        for s in sizes:
+            smallest_other = ordered[1] if s == ordered[0] and len(ordered) > 1 else ordered[0]
+            if len(ordered) == 1:
+                smallest_other = math.inf
+            if s > hi or (s < lo and s + smallest_other > hi):
+                forced += s
+            else:
+                free += s
+    good = free // lo
+    bad = math.ceil(forced / 40)
+    return good / (good + bad) if good + bad else 1.0
+
+
 def polsby_popper(g) -> float:
     return 4 * math.pi * g.area / g.length**2 if g.length else 0.0
 
@@ -622,8 +645,11 @@ def propose(
     target: int = 30,
     min_hh: int = 20,
     max_hh: int = 40,
+    partition=None,
 ) -> Proposal:
-    """Group the households of each grid into contiguous neighbourhood grids near `target`."""
+    """Group the households of each grid into contiguous neighbourhood grids near `target`.
+    `partition(pieces, adj, nodes, min_hh)` may replace METIS + repair (the benchmark plugs spopt's
+    MaxP in here, so both see the same pieces, graph and map cells)."""
     if not 0 < min_hh <= target <= max_hh:
         from apps.common.errors import DomainError
 
@@ -656,7 +682,8 @@ def propose(
         # a strip of a concave cell may fall apart: stray parts go to the neighbour sharing most border
         fixed = _fix_strays([pieces[i].geom for i in local], [None] * len(local))
         # snap to a 1 cm grid so neighbouring pieces share vertices exactly (unions close up)
-        for i, g in zip(local, shapely.set_precision(np.asarray(fixed, dtype=object), 0.01), strict=True):
+        snapped = shapely.set_precision(np.asarray(fixed, dtype=object), 0.01)
+        for i, g in zip(local, snapped, strict=True):
             pieces[i].geom = g
         adj_local = adjacency([pieces[i].geom for i in local])
         adj = {local[a]: {local[b]: s for b, s in nb.items()} for a, nb in adj_local.items()}
@@ -670,7 +697,8 @@ def propose(
 
         part = _Partitioner(pieces, adj, edge_w, target=target, min_hh=min_hh, max_hh=max_hh)
         grid_total = sum(pieces[i].households for i in local)
-        for nodes in part.run(local):
+        found = part.run(local) if partition is None else partition(pieces, adj, local, min_hh)
+        for nodes in found:
             hh = part.w(nodes)
             geom = shapely.union_all([pieces[v].geom for v in nodes])
             parts = _polygons(geom)
@@ -682,7 +710,10 @@ def propose(
                 )
             groups.append(group)
     runtime = time.perf_counter() - t0
-    return Proposal(pieces, groups, quality(groups, min_hh, max_hh, runtime, notes))
+    report = quality(groups, min_hh, max_hh, runtime, notes)
+    grid_of_piece = [buildings[p.building].grid for p in pieces]
+    report["within_25_35_bound"] = round(band_upper_bound(pieces, grid_of_piece), 4)
+    return Proposal(pieces, groups, report)
 
 
 def _reason(group, grid, grid_total, part, nodes, pieces, buildings, min_hh, max_hh) -> str:
@@ -696,7 +727,9 @@ def _reason(group, grid, grid_total, part, nodes, pieces, buildings, min_hh, max
     }  # pieces next door
     names = ", ".join(sorted({buildings[pieces[v].building].name or "?" for v in nodes}))
     if not neighbours:
-        return f"isolated: {names} ({hh} households) has no neighbouring building in grid {grid.code}"
+        return (
+            f"isolated: {names} ({hh} households) has no neighbouring building in grid {grid.code}"
+        )
     return (
         f"{names} ({hh} households): every neighbouring group would exceed {max_hh} households "
         f"if merged, and none can spare a piece"
@@ -714,9 +747,7 @@ def quality(groups: list[Group], min_hh: int, max_hh: int, runtime: float, notes
         "mean": round(float(sizes.mean()), 1) if n else 0.0,
         "max": int(sizes.max()) if n else 0,
         "within_range": round(float(((sizes >= min_hh) & (sizes <= max_hh)).mean()), 4) if n else 0,
-        "within_25_35": round(
-            float(((sizes >= GOOD_BAND[0]) & (sizes <= GOOD_BAND[1])).mean()), 4
-        )
+        "within_25_35": round(float(((sizes >= GOOD_BAND[0]) & (sizes <= GOOD_BAND[1])).mean()), 4)
         if n
         else 0,
         "contiguous": round(sum(g.contiguous for g in groups) / n, 4) if n else 0,

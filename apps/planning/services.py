@@ -521,7 +521,8 @@ def plan_diff(*, plan: Plan) -> dict:
         a = current[r.code]
         moved_geom = shapely.symmetric_difference(g, cur_geom[r.code]).area > GEOM_TOLERANCE
         moved_members = (
-            plan.level == PlanLevel.NEIGHBOURHOOD and set(r.household_ids or []) != members_cur[a.id]
+            plan.level == PlanLevel.NEIGHBOURHOOD
+            and set(r.household_ids or []) != members_cur[a.id]
         )
         (changed if moved_geom or moved_members else unchanged).append(r.code)
     kept = {r.code for r in rows if r.code}
@@ -639,9 +640,10 @@ def plan_publish(*, plan: Plan, revision: int, user=None) -> dict:
         old = current.get(code) if code else None
         if old is not None:
             geom_changed = shapely.symmetric_difference(g, cur_metric[code]).area > GEOM_TOLERANCE
-            members_changed = plan.level == PlanLevel.NEIGHBOURHOOD and set(
-                r.household_ids or []
-            ) != members_now[old.id]
+            members_changed = (
+                plan.level == PlanLevel.NEIGHBOURHOOD
+                and set(r.household_ids or []) != members_now[old.id]
+            )
             if geom_changed or members_changed or (r.name and r.name != old.name):
                 versions[code] = territory.area_replace(
                     area=old, geom=r.geom, name=r.name or old.name, parent=parent, at=at
@@ -663,9 +665,9 @@ def plan_publish(*, plan: Plan, revision: int, user=None) -> dict:
         r.save(update_fields=["code"])
     removed = [a for c, a in current.items() if c not in versions]
     if removed:
-        closed = Area.objects.filter(
-            pk__in=[a.pk for a in removed], valid_to__isnull=True
-        ).update(valid_to=at)
+        closed = Area.objects.filter(pk__in=[a.pk for a in removed], valid_to__isnull=True).update(
+            valid_to=at
+        )
         if closed != len(removed):
             raise Conflict("some areas of the plan were closed by someone else; reload the plan")
     replaced = {

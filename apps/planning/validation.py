@@ -169,7 +169,9 @@ def check(
             )
 
     # membership and counts
-    counts = [{"key": a.get("key", i), "households": 0, "buildings": 0} for i, a in enumerate(areas)]
+    counts = [
+        {"key": a.get("key", i), "households": 0, "buildings": 0} for i, a in enumerate(areas)
+    ]
     if buildings:
         pts = np.asarray([b["point"] for b in buildings], dtype=object)
         b_idx, a_idx = tree.query(pts, predicate="intersects")
@@ -191,7 +193,9 @@ def check(
                     [],
                     shapely.buffer(b["point"], 3),
                 )
-            elif inside.get(bi, 0) > 1 and _deeply_inside(b["point"], geoms, a_idx[b_idx == bi]) > 1:
+            elif (
+                inside.get(bi, 0) > 1 and _deeply_inside(b["point"], geoms, a_idx[b_idx == bi]) > 1
+            ):
                 add(
                     "duplicate",
                     "error",

@@ -74,11 +74,16 @@ def test_planner_proposes_splits_sees_validation_and_saves(live_demo, artifacts)
         page.mouse.click(x2, y)
         page.mouse.click(x2, y)  # clicking the last vertex again finishes the line
         page.wait_for_function(f"document.querySelectorAll('.count-label').length === {before + 1}")
-        page.wait_for_function("document.body.dataset.check === 'valid' || document.body.dataset.check === 'invalid'")
+        page.wait_for_function(
+            "document.body.dataset.check === 'valid' || document.body.dataset.check === 'invalid'"
+        )
         # both halves are coloured by their counts; a half below the minimum is flagged
         page.wait_for_selector("#findings li")
         findings = page.locator("#findings").inner_text()
-        assert "(新)" in page.locator("#areas").inner_text() or "(new)" in page.locator("#areas").inner_text()
+        assert (
+            "(新)" in page.locator("#areas").inner_text()
+            or "(new)" in page.locator("#areas").inner_text()
+        )
 
         # remove a polygon: the editor shows a gap before anything is saved
         page.click(".leaflet-pm-icon-delete")

@@ -2,8 +2,8 @@
 from building:levels × footprint ÷ dwelling area. Proposals must be valid, contiguous and in range."""
 
 import math
-from datetime import timedelta
 import re
+from datetime import timedelta
 
 import numpy as np
 import pyogrio
@@ -46,7 +46,9 @@ def helsinki(empty_territory, shared_data):
     keep = ~shapely.is_empty(geoms)
     geoms, df = geoms[keep], df[keep]
     levels = df.other_tags.fillna("").str.extract(LEVELS)[0].astype(float)
-    default_levels = float(levels.median())  # buildings without the tag: the median of those with it
+    default_levels = float(
+        levels.median()
+    )  # buildings without the tag: the median of those with it
     levels = levels.fillna(default_levels).clip(lower=1).to_numpy()
 
     c = shapely.centroid(shapely.union_all(geoms))
@@ -97,7 +99,9 @@ def helsinki(empty_territory, shared_data):
     buildings = Building.objects.bulk_create(
         [
             Building(
-                name=name if isinstance(name, str) else f"OSM {oid if isinstance(oid, str) else wid}",
+                name=name
+                if isinstance(name, str)
+                else f"OSM {oid if isinstance(oid, str) else wid}",
                 footprint=_geos(g),
                 floors=max(1, round(lv)),
                 households=int(h),
@@ -127,7 +131,9 @@ def helsinki(empty_territory, shared_data):
             u = i % n_units + 1
             k = i // n_units
             floor = min(floors, k // per_unit_floor + 1)
-            rows.append((b.id, unit_id[(b.id, u)], floor, f"{floor}{k % per_unit_floor + 1:02d}-{k}"))
+            rows.append(
+                (b.id, unit_id[(b.id, u)], floor, f"{floor}{k % per_unit_floor + 1:02d}-{k}")
+            )
     copy_rows("territory_household", ["building_id", "unit_id", "floor", "room"], rows)
     buildings_attach()
     area_counts_refresh()

@@ -222,9 +222,9 @@ def test_publishing_a_proposal_makes_new_versions_and_moves_households(community
         assert v.valid_to is None and v.code == a.code
         assert v.households == len(a.household_ids)  # counts refreshed
         assert v.parent.valid_to is None and a.code.startswith(v.parent.code)
-    assert sum(
-        Area.objects.filter(pk__in=current).values_list("households", flat=True)
-    ) == hh.count()
+    assert (
+        sum(Area.objects.filter(pk__in=current).values_list("households", flat=True)) == hh.count()
+    )
     # the stored diff is what the diff view shows afterwards
     assert services.plan_diff(plan=plan) == plan.diff
 
@@ -332,9 +332,7 @@ def test_api_requires_login_and_serves_plans(community):
     pid = body["id"]
     res = client.post(f"/api/planning/plans/{pid}/check", {}, format="json")
     assert res.json()["valid"] is True
-    stale = client.put(
-        f"/api/planning/plans/{pid}", {"revision": 99, "areas": []}, format="json"
-    )
+    stale = client.put(f"/api/planning/plans/{pid}", {"revision": 99, "areas": []}, format="json")
     assert stale.status_code == 409 and stale.json()["code"] == "conflict"
     bad = client.post("/api/planning/proposals", {"community": community.code, "min": "x"})
     assert bad.status_code == 400 and bad.json()["field"] == "min"

@@ -8,7 +8,9 @@ from apps.planning import selectors, services
 
 
 class Command(BaseCommand):
-    help = "Propose neighbourhood grids of about --target households for a community (a draft plan)."
+    help = (
+        "Propose neighbourhood grids of about --target households for a community (a draft plan)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--community", required=True, help="community code (12 digits)")
@@ -29,7 +31,8 @@ class Command(BaseCommand):
             f"Plan {plan.id} (draft) for {area.name} {area.code}: {r['groups']} neighbourhood grids, "
             f"{r['households']} households; per grid min {r['min']} / mean {r['mean']} / max "
             f"{r['max']}; within [{min_hh}, {max_hh}]: {r['within_range']:.1%}; within [25, 35]: "
-            f"{r['within_25_35']:.1%}; contiguous: {r['contiguous']:.1%}; compactness "
+            f"{r['within_25_35']:.1%} (at most {r.get('within_25_35_bound', 1):.1%} reachable without "
+            f"splitting buildings of at most {max_hh}); contiguous: {r['contiguous']:.1%}; compactness "
             f"(Polsby-Popper) {r['compactness']}; {r['runtime_s']} s"
         )
         for item in r["out_of_range"]:

@@ -108,7 +108,7 @@
     el.innerHTML = "<h3>Proposal</h3><table>" + [
       ["groups", r.groups], ["min / mean / max", r.min + " / " + r.mean + " / " + r.max],
       ["[" + r.range[0] + ", " + r.range[1] + "]", (r.within_range * 100).toFixed(1) + " %"],
-      ["[25, 35]", (r.within_25_35 * 100).toFixed(1) + " %"], ["contiguous", (r.contiguous * 100).toFixed(1) + " %"],
+      ["[25, 35]", (r.within_25_35 * 100).toFixed(1) + " % (≤ " + ((r.within_25_35_bound || 1) * 100).toFixed(1) + " %)"], ["contiguous", (r.contiguous * 100).toFixed(1) + " %"],
       ["compactness", r.compactness], ["runtime", r.runtime_s + " s"],
     ].map((p) => "<tr><th>" + esc(p[0]) + "</th><td>" + esc(p[1]) + "</td></tr>").join("") + "</table>";
   }
