@@ -317,6 +317,7 @@ class _Partitioner:
     def __init__(self, pieces, adj, edge_w, *, target, min_hh, max_hh):
         self.pieces, self.adj, self.edge_w = pieces, adj, edge_w
         self.target, self.min, self.max = target, min_hh, max_hh
+        self._penalties: dict[int, float] = {}
 
     def w(self, nodes) -> int:
         return sum(self.pieces[v].households for v in nodes)
@@ -348,10 +349,62 @@ class _Partitioner:
         return out
 
     def run(self, nodes: list[int]) -> list[list[int]]:
+        """Two starts, METIS and greedy agglomeration, each repaired; the lower penalty wins."""
         groups = []
         for comp in _components(nodes, self.adj):
             k = max(1, round(self.w(comp) / self.target))
             groups.extend(self.metis(comp, k))
+        best = self._repair(groups)
+        other = self._repair(self._agglomerate(nodes))
+        if self.total(other) < self.total(best):
+            best = other
+        return best
+
+    def total(self, groups) -> float:
+        return sum(self.penalty(self.w(g)) for g in groups)
+
+    def _agglomerate(self, nodes: list[int]) -> list[list[int]]:
+        """Start from single pieces and keep merging the pair of neighbouring groups whose merge
+        lowers the penalty most (pieces are often nearly the size of a group, so this packs well)."""
+        import heapq
+
+        owner = {v: v for v in nodes}
+        members = {v: [v] for v in nodes}
+        size = {v: self.pieces[v].households for v in nodes}
+        version = dict.fromkeys(nodes, 0)
+
+        def delta(a, b):
+            return self.penalty(size[a] + size[b]) - self.penalty(size[a]) - self.penalty(size[b])
+
+        heap = []
+        for v in nodes:
+            for u in self.adj.get(v, ()):
+                if u in owner and v < u and size[v] + size[u] <= self.max:
+                    heapq.heappush(heap, (delta(v, u), v, u, 0, 0))
+        while heap:
+            d, a, b, va, vb = heapq.heappop(heap)
+            if d >= 0:
+                break
+            if a not in members or b not in members or version[a] != va or version[b] != vb:
+                continue
+            members[a].extend(members.pop(b))
+            size[a] += size.pop(b)
+            version[a] += 1
+            for v in members[a]:
+                owner[v] = a
+            seen = set()
+            for v in members[a]:
+                for u in self.adj.get(v, ()):
+                    g = owner.get(u)
+                    if g is None or g == a or g in seen:
+                        continue
+                    seen.add(g)
+                    if size[a] + size[g] <= self.max:
+                        x, y = (a, g) if a < g else (g, a)
+                        heapq.heappush(heap, (delta(x, y), x, y, version[x], version[y]))
+        return list(members.values())
+
+    def _repair(self, groups):
         groups = self._split_large(groups)
         groups = self._merge_small(groups)
         groups = self._refine(groups)
@@ -378,7 +431,7 @@ class _Partitioner:
                 best = None
                 for k in (len(region) - 1, len(region), len(region) + 1):
                     for seed in range(seeds):
-                        parts = self._refine(self._pairs(self.metis(nodes, k, seed)), passes=4)
+                        parts = self._refine(self.metis(nodes, k, seed), passes=4)
                         if any(not _connected(p, self.adj) for p in parts):
                             continue
                         score = sum(self.penalty(self.w(p)) for p in parts)
@@ -496,11 +549,15 @@ class _Partitioner:
         return True
 
     def penalty(self, s: int) -> float:
+        cached = self._penalties.get(s)
+        if cached is not None:
+            return cached
         p = (s - self.target) ** 2
         if not GOOD_BAND[0] <= s <= GOOD_BAND[1]:
             p += 400
         if not self.min <= s <= self.max:
             p += 100_000 * (1 + max(self.min - s, s - self.max))
+        self._penalties[s] = p
         return p
 
     def _cut(self, a: list[int], b: list[int]) -> float:
