@@ -7,6 +7,7 @@ from django.contrib.gis.geos import GEOSGeometry
 from django.db import connection
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -175,6 +176,10 @@ class PlanPublishApi(APIView):
     )
     def post(self, request, plan_id: int):
         plan = selectors.plan_get(plan_id=plan_id)
+        if not selectors.can_publish(user=request.user, community=plan.community):
+            raise PermissionDenied(
+                f"only a planner of community {plan.community.code} (or of its street) may publish"
+            )
         diff = services.plan_publish(
             plan=plan, revision=_int(request.data, "revision", required=True), user=request.user
         )

@@ -40,6 +40,23 @@ class Projector:
         return self._apply(geoms, self._inv)
 
 
+def can_publish(*, user, community: Area) -> bool:
+    """Publishing changes the territory: superusers, and planners attached to the community or its
+    street (apps.people StaffAssignment, role planner, active)."""
+    from apps.people.models import StaffAssignment, StaffRole
+
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    return StaffAssignment.objects.filter(
+        user=user,
+        role=StaffRole.PLANNER,
+        active=True,
+        area__code__in=[community.code, community.code[:9]],
+    ).exists()
+
+
 def community_get(*, code: str) -> Area:
     return area_current(level="community", code=code)
 

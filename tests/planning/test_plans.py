@@ -362,3 +362,18 @@ def timezone_now():
     from django.utils import timezone
 
     return timezone.now()
+
+
+def test_only_a_planner_of_the_community_may_publish(community):
+    from apps.people.services import staff_assign
+
+    plan = services.plan_create_from_current(community=community, level="grid")
+    user = get_user_model().objects.create_user("p2", password="x")
+    client = APIClient()
+    client.force_authenticate(user)
+    res = client.post(f"/api/planning/plans/{plan.id}/publish", {"revision": 1}, format="json")
+    assert res.status_code == 403 and community.code in res.json()["error"]
+    staff_assign(name="规划员", role="planner", area=community, user=user)
+    res = client.post(f"/api/planning/plans/{plan.id}/publish", {"revision": 1}, format="json")
+    assert res.status_code == 200, res.json()
+    assert res.json()["diff"]["changed"] == [] and res.json()["diff"]["unchanged"] == 6
