@@ -29,3 +29,27 @@ class AuditEntry(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor or '-'} {self.op} {self.table_name}#{self.row_pk}"
+
+
+class PiiAccess(models.Model):
+    """One showing of personal data in clear (PIPL): who saw whose data, when, how many people, why.
+    Written by apps.audit.pii.pii_access_log from every list, detail and export that unmasks; masked
+    output is not logged. Append-only like the audit log (a trigger refuses UPDATE and DELETE)."""
+
+    at = models.DateTimeField(_("time"), db_default=models.Func(function="now"))
+    actor = models.CharField(_("actor"), max_length=200)
+    what = models.CharField(_("what"), max_length=60, help_text=_("e.g. residents.csv, issue"))
+    subject = models.CharField(_("whose"), max_length=200, help_text=_("e.g. grid 12, issue 7"))
+    people = models.PositiveIntegerField(_("people shown unmasked"))
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    path = models.CharField(_("request"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("personal data access")
+        verbose_name_plural = _("personal data accesses")
+        indexes = [models.Index(fields=["actor", "-at"], name="pii_actor_at")]
+
+    def __str__(self):
+        return (
+            f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.what} {self.subject} ({self.people})"
+        )

@@ -12,6 +12,8 @@ from django.db import connections
 # Tables not audited: derived data, caches, bulk telemetry and the audit log itself.
 EXCLUDED = {
     "audit_auditentry",
+    "audit_piiaccess",  # itself a log (append-only)
+    "common_ratebucket",  # rate-limit counters
     "territory_areapart",  # derived from territory_area by a trigger
     "patrols_patrolpoint",  # raw GPS points, kept in the patrol itself
     "tiles_dataversion",
@@ -69,6 +71,8 @@ BEGIN
 END $$ LANGUAGE plpgsql;
 
 CREATE OR REPLACE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit_auditentry
+    FOR EACH STATEMENT EXECUTE FUNCTION linli_audit_append_only();
+CREATE OR REPLACE TRIGGER pii_append_only BEFORE UPDATE OR DELETE ON audit_piiaccess
     FOR EACH STATEMENT EXECUTE FUNCTION linli_audit_append_only();
 """
 

@@ -36,7 +36,8 @@ def check_geometry(
     field: str = "geometry",
     allowed=("Polygon", "MultiPolygon"),
     max_vertices: int = MAX_VERTICES,
-    max_area_km2: float = MAX_AREA_KM2,
+    max_area_km2: float | None = MAX_AREA_KM2,
+    check_valid: bool = True,
 ) -> GEOSGeometry:
     """Check an input geometry against the limits and return it in EPSG:4326."""
     if geom is None or geom.empty:
@@ -57,9 +58,9 @@ def check_geometry(
         raise DomainError(
             "the geometry's coordinates are outside longitude/latitude range", field=field
         )
-    if not geom.valid:
+    if check_valid and not geom.valid:
         raise DomainError(f"the geometry is invalid: {geom.valid_reason}", field=field)
-    if geom.dims == 2:
+    if geom.dims == 2 and max_area_km2 is not None:
         # Area in km² on the geographic coordinates: an equal-area projection centred on the geometry.
         c = geom.centroid
         proj = f"+proj=laea +lat_0={c.y} +lon_0={c.x} +datum=WGS84 +units=m"

@@ -18,3 +18,20 @@ class LoginFailure(models.Model):
 
     def __str__(self):
         return f"{self.username} from {self.ip} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class RateBucket(models.Model):
+    """Hits of one client (an IP, an API key) on one limited endpoint in one time window; a shared
+    counter in the database so every server worker counts the same hits (apps.common.ratelimit)."""
+
+    key = models.CharField(max_length=200)
+    window_start = models.DateTimeField()
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "window_start"], name="ratebucket_key_window")
+        ]
+
+    def __str__(self):
+        return f"{self.key} {self.window_start:%Y-%m-%d %H:%M} {self.hits}"

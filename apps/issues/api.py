@@ -5,13 +5,13 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.common.errors import DomainError
+from apps.common.errors import DomainError, NotFound
 from apps.issues import selectors, services
 from apps.issues.models import Category
+from apps.people.scope import ScopedStaff, request_scope
 from apps.territory.selectors import area_current
 
 FILTER_PARAMS = [
@@ -39,15 +39,22 @@ def _int(raw, name: str, *, default: int, low: int, high: int) -> int:
 
 
 class StaffApi(APIView):
-    permission_classes = [IsAuthenticated]
+    """Signed-in staff with a role; every read is narrowed to the user's scope (apps.people.scope)."""
+
+    permission_classes = [ScopedStaff]
 
 
 class IssuesApi(StaffApi):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
-    @extend_schema(summary="Issues, newest first, filtered", parameters=FILTER_PARAMS)
+    @extend_schema(
+        summary="Issues, newest first, filtered",
+        parameters=FILTER_PARAMS,
+        operation_id="issues_list",
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request):
-        filters = selectors.parse_filter(request.query_params)
+        filters = selectors.parse_filter(request.query_params, scope=request_scope(request))
         page = _int(request.query_params.get("page"), "page", default=1, low=1, high=100000)
         size = _int(request.query_params.get("page_size"), "page_size", default=50, low=1, high=500)
         total, rows = selectors.issues_list(filters=filters, offset=(page - 1) * size, limit=size)
@@ -76,24 +83,35 @@ class IssuesApi(StaffApi):
         )
         body = selectors.issue_detail(selectors.issue_get(issue_id=issue.id), user=request.user)
         body["duplicates"] = selectors.duplicates_nearby(
-            lon=point.x, lat=point.y, category=issue.category, exclude_id=issue.id
+            lon=point.x,
+            lat=point.y,
+            category=issue.category,
+            exclude_id=issue.id,
+            scope=request_scope(request),
         )
         return Response(body, status=201)
 
 
 class IssuesGeoJsonApi(StaffApi):
-    @extend_schema(summary="Issues as GeoJSON points for the map", parameters=FILTER_PARAMS)
+    @extend_schema(
+        summary="Issues as GeoJSON points for the map",
+        parameters=FILTER_PARAMS,
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request):
-        filters = selectors.parse_filter(request.query_params)
+        filters = selectors.parse_filter(request.query_params, scope=request_scope(request))
         limit = _int(request.query_params.get("limit"), "limit", default=20000, low=1, high=100000)
         body = selectors.issues_geojson(filters=filters, limit=limit)
         return HttpResponse(body, content_type="application/geo+json")
 
 
 class IssueDetailApi(StaffApi):
-    @extend_schema(summary="One issue with its history and the actions allowed now")
+    @extend_schema(
+        summary="One issue with its history and the actions allowed now",
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request, issue_id: int):
-        issue = selectors.issue_get(issue_id=issue_id)
+        issue = selectors.issue_get(issue_id=issue_id, scope=request_scope(request))
         body = selectors.issue_detail(issue, user=request.user)
         body["grid_now"] = selectors.issue_grid_now(issue=issue)
         return Response(body)
@@ -107,6 +125,7 @@ class IssueActionApi(StaffApi):
     )
     def post(self, request, issue_id: int, action: str):
         data = request.data
+        selectors.issue_get(issue_id=issue_id, scope=request_scope(request))  # 404 outside scope
         if action == "note":
             services.issue_note_add(issue_id=issue_id, note=data.get("note"), actor=request.user)
         else:
@@ -131,13 +150,18 @@ class DuplicatesApi(StaffApi):
             OpenApiParameter("lat", OpenApiTypes.DOUBLE, required=True),
             OpenApiParameter("category", OpenApiTypes.STR, required=True),
         ],
+        responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request):
         q = request.query_params
         point = services.point_parse(q.get("lon"), q.get("lat"))
         cat, _sub = services.category_resolve(q.get("category"))
         return Response(
-            {"results": selectors.duplicates_nearby(lon=point.x, lat=point.y, category=cat)}
+            {
+                "results": selectors.duplicates_nearby(
+                    lon=point.x, lat=point.y, category=cat, scope=request_scope(request)
+                )
+            }
         )
 
 
@@ -151,6 +175,7 @@ class IndicatorsApi(StaffApi):
             OpenApiParameter("start", OpenApiTypes.DATE, required=True),
             OpenApiParameter("end", OpenApiTypes.DATE, required=True, description="inclusive day"),
         ],
+        responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request):
         q = request.query_params
@@ -163,11 +188,13 @@ class IndicatorsApi(StaffApi):
         area = q.get("area", "")
         if area and not area.isdigit():
             raise DomainError(f"area={area!r} is not an area code", field="area")
-        return Response(selectors.indicators(area_code=area, start=start, end=end))
+        return Response(
+            selectors.indicators(area_code=area, start=start, end=end, scope=request_scope(request))
+        )
 
 
 class CategoriesApi(StaffApi):
-    @extend_schema(summary="Categories and subcategories")
+    @extend_schema(summary="Categories and subcategories", responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         rows = [
             {
@@ -186,10 +213,14 @@ class CategoriesApi(StaffApi):
 
 class MeetingDecisionApi(StaffApi):
     @extend_schema(
-        summary="Record a joint meeting's decision on one issue", request=OpenApiTypes.OBJECT
+        summary="Record a joint meeting's decision on one issue",
+        request=OpenApiTypes.OBJECT,
+        responses={201: OpenApiTypes.OBJECT},
     )
     def post(self, request, code: str, month: str):
         community = area_current(level="community", code=code)
+        if not request_scope(request).covers_code(community.code):
+            raise NotFound(f"no community with code {code!r} in your scope", field="code")
         record = services.meeting_decision_record(
             community=community,
             month=selectors.parse_month(month),

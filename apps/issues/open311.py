@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from apps.common import ratelimit
 from apps.common.errors import DomainError, NotFound
 from apps.issues import selectors, services
 from apps.issues.models import OPEN, OPEN311_CLOSED, ApiKey, Category, Issue, IssueEvent, Priority
@@ -388,8 +389,27 @@ def _geocode(address: str):
     return building.p
 
 
+# Open311 POST limits, per API key and per client IP, per minute (settings LINLI_OPEN311_PER_KEY,
+# LINLI_OPEN311_PER_IP); counted in the database so all workers share them. Over the limit: 429.
+OPEN311_WINDOW_SECONDS = 60
+
+
+def _rate_limit(request, key: ApiKey) -> None:
+    per_key = ratelimit.limit_setting("OPEN311_PER_KEY", 600)
+    per_ip = ratelimit.limit_setting("OPEN311_PER_IP", 120)
+    ip = ratelimit.client_ip(request)
+    over_key = ratelimit.hit(
+        f"open311:key:{key.pk}", limit=per_key, window_seconds=OPEN311_WINDOW_SECONDS
+    )
+    over_ip = ratelimit.hit(f"open311:ip:{ip}", limit=per_ip, window_seconds=OPEN311_WINDOW_SECONDS)
+    if over_key or over_ip:
+        which = f"{per_key} per minute for this api_key" if over_key else f"{per_ip} per minute"
+        raise Open311Error(429, f"too many requests: the limit is {which}; retry in a minute")
+
+
 def _requests_post(request, fmt):
     key = _api_key(request)
+    _rate_limit(request, key)
     p = request.POST
     code = p.get("service_code", "").strip()
     if not code:

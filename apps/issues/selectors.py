@@ -24,7 +24,11 @@ from apps.territory.selectors import locate
 # ---------------------------------------------------------------- single issues
 
 
-def issue_get(*, issue_id: int | None = None, tracking_code: str | None = None) -> Issue:
+def issue_get(
+    *, issue_id: int | None = None, tracking_code: str | None = None, scope=None
+) -> Issue:
+    """One issue; with a `scope` (apps.people.scope), one outside it is not found (404, so its
+    existence does not leak)."""
     qs = Issue.objects.select_related(
         "category",
         "subcategory",
@@ -38,6 +42,8 @@ def issue_get(*, issue_id: int | None = None, tracking_code: str | None = None) 
         "responsible_staff",
         "responsible_area",
     )
+    if scope is not None:
+        qs = qs.filter(scope.issues_q())
     issue = (
         qs.filter(pk=issue_id).first()
         if issue_id is not None
@@ -108,7 +114,7 @@ def issue_detail(issue: Issue, *, user=None) -> dict:
         "areas": areas,
         "building_id": issue.building_id,
         "responsible": {"kind": issue.responsible_kind, "name": responsible_label(issue)},
-        "reporter": {"name": issue.reporter_name, "phone": mask_phone(issue.reporter_phone)},
+        "reporter": reporter_for(issue, user=user),
         "duplicate_of": issue.duplicate_of_id,
         "photos": [p.image.url for p in issue.photos.all()],
         "actions": actions_for(issue=issue, user=user) if user is not None else [],
@@ -125,6 +131,28 @@ def issue_detail(issue: Issue, *, user=None) -> dict:
             for e in issue.events.all()
         ],
     }
+
+
+def reporter_for(issue: Issue, *, user=None) -> dict:
+    """The reporter's name and phone: in clear for the roles apps.people.privacy allows in the issue's
+    area (the showing is logged, PIPL), masked for everyone else."""
+    from apps.people.privacy import access_for, mask_name
+
+    if not (issue.reporter_name or issue.reporter_phone):
+        return {"name": "", "phone": "", "masked": False}
+    allowed = user is not None and access_for(user).allows(
+        grid_id=issue.grid_id, community_id=issue.community_id, street_id=issue.street_id
+    )
+    if not allowed:
+        return {
+            "name": mask_name(issue.reporter_name),
+            "phone": mask_phone(issue.reporter_phone),
+            "masked": True,
+        }
+    from apps.audit.pii import pii_access_log
+
+    pii_access_log(user=user, what="issue", subject=f"issue {issue.id} reporter", people=1)
+    return {"name": issue.reporter_name, "phone": issue.reporter_phone, "masked": False}
 
 
 def mask_phone(phone: str) -> str:
@@ -145,11 +173,16 @@ class IssueFilter:
     end: datetime | None = None
     overdue: bool | None = None
     within: str | None = None
+    scope: object = None  # apps.people.scope.Scope: the user's; None only for internal callers
 
     def sql(self) -> tuple[str, dict]:
         """A WHERE clause over alias i (issues_issue) and its parameters."""
         where = ["TRUE"]
         params: dict = {"now": timezone.now(), "open": list(OPEN)}
+        if self.scope is not None:
+            clause, scope_params = self.scope.issues_sql("i")
+            where.append(clause)
+            params.update(scope_params)
         if self.category:
             where.append("(c.code = %(category)s OR sc.code = %(category)s)")
             params["category"] = self.category
@@ -201,9 +234,10 @@ def parse_when(raw: str | None, name: str, *, end: bool = False) -> datetime | N
     return value
 
 
-def parse_filter(params) -> IssueFilter:
-    """IssueFilter from query parameters: category, status (comma list), start, end, overdue, within."""
-    f = IssueFilter()
+def parse_filter(params, *, scope=None) -> IssueFilter:
+    """IssueFilter from query parameters: category, status (comma list), start, end, overdue, within;
+    always narrowed to the user's `scope`."""
+    f = IssueFilter(scope=scope)
     category = params.get("category")
     if category:
         if not Category.objects.filter(code=category).exists():
@@ -340,21 +374,26 @@ SELECT i.id, i.tracking_code, i.status, i.description, i.created_at,
    AND i.id <> %(exclude)s
    AND i.point && ST_Expand(p.g, %(deg)s)
    AND ST_DWithin(i.point::geography, p.g::geography, %(radius)s)
+   AND {scope}
  ORDER BY metres, i.id
  LIMIT 20
 """
 
 
 def duplicates_nearby(
-    *, lon: float, lat: float, category: Category, exclude_id: int = 0
+    *, lon: float, lat: float, category: Category, exclude_id: int = 0, scope=None
 ) -> list[dict]:
-    """Open issues of the same (top) category within the category's duplicate radius."""
+    """Open issues of the same (top) category within the category's duplicate radius (those the
+    user's `scope` covers)."""
     top = category.top
     radius = top.duplicate_radius_m
+    clause, scope_params = scope.issues_sql("i") if scope is not None else ("TRUE", {})
     with connection.cursor() as cur:
+        # {scope} is built from constant fragments by Scope.issues_sql; values are parameters.
         cur.execute(
-            DUPLICATES_SQL,
+            DUPLICATES_SQL.replace("{scope}", clause),
             {
+                **scope_params,
                 "lon": lon,
                 "lat": lat,
                 "category": top.id,
@@ -387,6 +426,7 @@ WITH cohort AS (
     SELECT i.* FROM issues_issue i
      WHERE i.area_code LIKE %(prefix)s
        AND i.created_at >= %(start)s AND i.created_at < %(end)s
+       AND {scope}
 ), base AS (
     SELECT * FROM cohort WHERE status <> ALL(%(dismissed)s)
 )
@@ -410,15 +450,28 @@ def _ratio(a, b):
     return round(a / b, 6) if b else None
 
 
-def indicators(*, area_code: str = "", start: datetime, end: datetime) -> dict:
-    """Indicators of one area (by code prefix; "" = everywhere) over [start, end)."""
+def indicators(*, area_code: str = "", start: datetime, end: datetime, scope=None) -> dict:
+    """Indicators of one area (by code prefix; "" = everywhere) over [start, end), counting only the
+    issues the user's `scope` covers. A scoped user asking for an area outside their scope: 404."""
     if end <= start:
         raise DomainError("end must be after start", field="end")
+    clause, scope_params = "TRUE", {}
+    if scope is not None and not scope.everything:
+        # An area inside the scope, or one containing it (its figures then count only the user's).
+        if (
+            area_code
+            and not scope.covers_code(area_code)
+            and not any(p.startswith(area_code) for p in scope.area_prefixes)
+        ):
+            raise NotFound(f"no area with code {area_code!r} in your scope", field="area")
+        clause, scope_params = scope.issues_sql("i")
     ref = min(end, timezone.now())
     with connection.cursor() as cur:
+        # {scope} is built from constant fragments by Scope.issues_sql; values are parameters.
         cur.execute(
-            INDICATORS_SQL,
+            INDICATORS_SQL.replace("{scope}", clause),
             {
+                **scope_params,
                 "prefix": area_code + "%",
                 "start": start,
                 "end": end,
@@ -478,10 +531,11 @@ def parse_month(raw: str | None) -> date:
 # ---------------------------------------------------------------- joint meeting agenda
 
 
-def agenda(*, community: Area, month: date) -> dict:
+def agenda(*, community: Area, month: date, scope=None) -> dict:
     """Issues for the community's joint meeting of a month: everything still unresolved at the end of
     the month (received up to then), with overdue and reopened ones marked, grouped by category and
-    responsible party. Decisions already recorded for the month are attached."""
+    responsible party. Decisions already recorded for the month are attached. With a `scope`, only
+    the issues it covers (a grid leader's grid, a company's dispatched issues)."""
     from apps.issues.models import MeetingDecision
 
     _start, end = month_range(month)
@@ -502,6 +556,8 @@ def agenda(*, community: Area, month: date) -> dict:
         )
         .order_by("category__sort", "responsible_kind", "created_at", "id")
     )
+    if scope is not None:
+        qs = qs.filter(scope.issues_q())
     decisions = {
         d.issue_id: d.decision
         for d in MeetingDecision.objects.filter(

@@ -3,7 +3,6 @@
 import io
 
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -11,33 +10,27 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_http_methods
 
+from apps.common import ratelimit
 from apps.common.errors import DomainError, NotFound
+from apps.common.exports import safe_cell
 from apps.issues import selectors, services
 from apps.issues.models import Category, Issue, Status
+from apps.people.scope import request_scope
 from apps.territory.selectors import area_current
 
-# Public form limits: submissions per client IP per window (Django's cache; per process with the
-# default local-memory cache, shared when a shared cache is configured).
+# Public form limits: submissions per client IP per window, counted in the database (apps.common.ratelimit)
+# so every server worker sees the same count.
 REPORT_LIMIT = 5
 REPORT_WINDOW_SECONDS = 600
 HONEYPOT = "website"
 LOGIN_URL = "/admin/login/"
 
 
-def client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
-
-
 def rate_limited(request, *, bucket: str, limit: int, window: int) -> bool:
     """Count one hit for this IP; True when over the limit."""
-    key = f"issues:rl:{bucket}:{client_ip(request)}"
-    cache.add(key, 0, window)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, window)
-        count = 1
-    return count > limit
+    return ratelimit.hit(
+        f"issues:{bucket}:ip:{ratelimit.client_ip(request)}", limit=limit, window_seconds=window
+    )
 
 
 def _category_groups():
@@ -151,11 +144,15 @@ def track_page(request):
     return render(request, "issues/track.html", context)
 
 
-def _agenda_context(code: str, month_raw: str) -> dict:
+def _agenda_context(code: str, month_raw: str, scope) -> dict:
+    """The agenda narrowed to the user's scope: staff of the community see it whole, a grid leader
+    their grid's issues, a company or department what is dispatched to it; no scope: not found."""
     community = area_current(level="community", code=code)
+    if scope.is_empty:
+        raise NotFound(f"no community with code {code!r} in your scope")
     month = selectors.parse_month(month_raw)
     return {
-        "agenda": selectors.agenda(community=community, month=month),
+        "agenda": selectors.agenda(community=community, month=month, scope=scope),
         "month": month,
         "community": community,
     }
@@ -166,12 +163,16 @@ def _agenda_context(code: str, month_raw: str) -> dict:
 def agenda_page(request, code: str, month: str):
     """Printable agenda of the community's monthly joint meeting; decisions recorded per issue."""
     try:
-        context = _agenda_context(code, month)
+        context = _agenda_context(code, month, request_scope(request))
     except NotFound as exc:
         return render(request, "issues/agenda.html", {"error": exc.message}, status=404)
     except DomainError as exc:
         return render(request, "issues/agenda.html", {"error": exc.message}, status=400)
     if request.method == "POST":
+        scope = request_scope(request)
+        if scope.read_only or not scope.covers_code(context["community"].code):
+            context["error"] = _("Only the community's staff record decisions.")
+            return render(request, "issues/agenda.html", context, status=403)
         try:
             services.meeting_decision_record(
                 community=context["community"],
@@ -193,7 +194,7 @@ def agenda_xlsx(request, code: str, month: str):
     from openpyxl.styles import Alignment, Font
 
     try:
-        context = _agenda_context(code, month)
+        context = _agenda_context(code, month, request_scope(request))
     except DomainError as exc:
         return HttpResponse(
             exc.message, status=exc.status, content_type="text/plain; charset=utf-8"
@@ -202,7 +203,9 @@ def agenda_xlsx(request, code: str, month: str):
     wb = Workbook()
     ws = wb.active
     ws.title = agenda["month"]
-    ws.append([f"{agenda['community']['name']} {agenda['month']} " + _("joint meeting agenda")])
+    ws.append(
+        [safe_cell(f"{agenda['community']['name']} {agenda['month']} " + _("joint meeting agenda"))]
+    )
     ws["A1"].font = Font(bold=True, size=14)
     ws.append([])
     header = [
@@ -227,21 +230,27 @@ def agenda_xlsx(request, code: str, month: str):
         for it in group["issues"]:
             ws.append(
                 [
-                    group["category"],
-                    group["responsible"],
-                    it["tracking_code"],
-                    it["subcategory"],
-                    it["description"],
-                    it["address"],
-                    it["grid"],
-                    it["status_label"],
-                    timezone.localtime(it["created_at"]).strftime("%Y-%m-%d %H:%M"),
-                    timezone.localtime(it["due_at"]).strftime("%Y-%m-%d %H:%M"),
-                    _("yes") if it["overdue"] else "",
-                    it["rework_count"] or "",
-                    it["decision"],
+                    safe_cell(v)
+                    for v in (
+                        group["category"],
+                        group["responsible"],
+                        it["tracking_code"],
+                        it["subcategory"],
+                        it["description"],
+                        it["address"],
+                        it["grid"],
+                        it["status_label"],
+                        timezone.localtime(it["created_at"]).strftime("%Y-%m-%d %H:%M"),
+                        timezone.localtime(it["due_at"]).strftime("%Y-%m-%d %H:%M"),
+                        _("yes") if it["overdue"] else "",
+                        it["rework_count"] or "",
+                        it["decision"],
+                    )
                 ]
             )
+            for cell in ws[ws.max_row]:
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"  # text, never a formula (apps.common.exports)
     for col, width in zip(
         "ABCDEFGHIJKLM", (12, 20, 13, 12, 50, 24, 14, 10, 17, 17, 8, 8, 40), strict=True
     ):

@@ -1,18 +1,16 @@
 """HTTP API of people and organisations: parse, call a service or selector, render. Every response that
 contains a person goes through apps.people.privacy (masked unless the user's role allows)."""
 
-import csv
-import io
-
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.audit.pii import export_reason, pii_access_log
 from apps.common.errors import DomainError, NotFound
+from apps.common.exports import csv_bytes
+from apps.common.geometry import check_geometry
 from apps.people import selectors, services
 from apps.people.models import (
     CenterHousehold,
@@ -23,7 +21,8 @@ from apps.people.models import (
     Resident,
 )
 from apps.people.privacy import access_for
-from apps.territory.models import Area, Household
+from apps.people.scope import ScopedStaff, request_scope
+from apps.territory.models import Area, Building, Household
 
 PAGE = 200
 
@@ -43,11 +42,25 @@ def _int(request, name, *, required=False):
 
 
 def _area(request) -> Area:
+    """The `area` parameter: an area inside the user's scope (else 404, as if it did not exist)."""
     area_id = _int(request, "area", required=True)
+    area = Area.objects.filter(pk=area_id).filter(request_scope(request).q("code")).first()
+    if area is None:
+        raise NotFound(f"no area with id {area_id}", field="area")
+    return area
+
+
+def _proposal(request, proposal_id) -> CenterProposal:
+    """A center proposal whose area is inside the user's scope (else 404)."""
     try:
-        return Area.objects.get(pk=area_id)
-    except Area.DoesNotExist:
-        raise NotFound(f"no area with id {area_id}") from None
+        pid = int(proposal_id)
+    except (TypeError, ValueError):
+        raise DomainError(f"proposal={proposal_id!r} is not an integer", field="proposal") from None
+    scope = request_scope(request)
+    proposal = CenterProposal.objects.filter(pk=pid).filter(scope.q("area__code")).first()
+    if proposal is None:
+        raise NotFound(f"no proposal with id {pid}", field="proposal")
+    return proposal
 
 
 def _person(access, resident) -> dict:
@@ -60,8 +73,24 @@ def _person(access, resident) -> dict:
     }
 
 
+def _log_unmasked(request, *, what: str, subject: str, people: list[dict], reason: str = ""):
+    """PIPL: record who saw how many people unmasked, where, and why (apps.audit.pii)."""
+    pii_access_log(
+        user=request.user,
+        what=what,
+        subject=subject,
+        people=sum(1 for p in people if not p.get("masked", True)),
+        reason=reason or request.query_params.get("reason", ""),
+        path=request.get_full_path(),
+    )
+
+
+def _subject(given: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in given.items() if v is not None)
+
+
 class ResidentsApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [ScopedStaff]
 
     @extend_schema(
         summary="Residents of a household, building or grid (masked unless your role allows)",
@@ -74,7 +103,11 @@ class ResidentsApi(APIView):
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request):
-        qs = Resident.objects.select_related("household__building").order_by("id")
+        qs = (
+            Resident.objects.select_related("household__building")
+            .filter(request_scope(request).buildings_q("household__building__"))
+            .order_by("id")
+        )
         filters = {
             "household": "household_id",
             "building": "household__building_id",
@@ -89,16 +122,18 @@ class ResidentsApi(APIView):
         offset = _int(request, "offset") or 0
         access = access_for(request.user)
         rows = list(qs[offset : offset + PAGE + 1])
+        results = [_person(access, r) for r in rows[:PAGE]]
+        _log_unmasked(request, what="residents", subject=_subject(given), people=results)
         return Response(
             {
-                "results": [_person(access, r) for r in rows[:PAGE]],
+                "results": results,
                 "next_offset": offset + PAGE if len(rows) > PAGE else None,
             }
         )
 
 
 class PartyMembersApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [ScopedStaff]
 
     @extend_schema(
         summary="Party members of an organisation or grid (masked unless your role allows)",
@@ -109,9 +144,11 @@ class PartyMembersApi(APIView):
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request):
-        qs = PartyMember.objects.select_related(
-            "resident__household__building", "organization"
-        ).order_by("id")
+        qs = (
+            PartyMember.objects.select_related("resident__household__building", "organization")
+            .filter(request_scope(request).buildings_q("resident__household__building__"))
+            .order_by("id")
+        )
         org, grid = _int(request, "organization"), _int(request, "grid")
         if org is None and grid is None:
             raise DomainError("give an organization or a grid", field="organization")
@@ -120,52 +157,61 @@ class PartyMembersApi(APIView):
         if grid is not None:
             qs = qs.filter(resident__household__building__grid_id=grid)
         access = access_for(request.user)
-        return Response(
+        results = [
             {
-                "results": [
-                    {
-                        **_person(access, m.resident),
-                        "id": m.id,
-                        "resident": m.resident_id,
-                        "organization": {"id": m.organization_id, "name": m.organization.name},
-                        "kind": m.kind,
-                        "joined": m.joined,
-                    }
-                    for m in qs[: PAGE * 5]
-                ]
+                **_person(access, m.resident),
+                "id": m.id,
+                "resident": m.resident_id,
+                "organization": {"id": m.organization_id, "name": m.organization.name},
+                "kind": m.kind,
+                "joined": m.joined,
             }
+            for m in qs[: PAGE * 5]
+        ]
+        _log_unmasked(
+            request,
+            what="party-members",
+            subject=_subject({"organization": org, "grid": grid}),
+            people=results,
         )
+        return Response({"results": results})
 
 
 class PartyOrgsApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [ScopedStaff]
 
     @extend_schema(summary="The party organisation tree", responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
+        scope = request_scope(request)
         orgs = list(
-            PartyOrganization.objects.order_by("id").values(
-                "id", "name", "kind", "parent_id", "area_id", "building_id"
+            PartyOrganization.objects.filter(
+                scope.q("area__code") | scope.buildings_q("building__")
             )
+            .order_by("id")
+            .values("id", "name", "kind", "parent_id", "area_id", "building_id")
         )
         counts = {}
-        for org_id in PartyMember.objects.values_list("organization_id", flat=True):
+        for org_id in PartyMember.objects.filter(
+            organization_id__in=[o["id"] for o in orgs]
+        ).values_list("organization_id", flat=True):
             counts[org_id] = counts.get(org_id, 0) + 1
         nodes = {o["id"]: {**o, "members": counts.get(o["id"], 0), "children": []} for o in orgs}
         roots = []
-        for o in nodes.values():
-            (nodes[o["parent_id"]]["children"] if o["parent_id"] else roots).append(o)
+        for o in nodes.values():  # an organisation whose parent is outside the scope is a root here
+            (nodes[o["parent_id"]]["children"] if o["parent_id"] in nodes else roots).append(o)
         return Response({"results": roots})
 
 
 class CommitteesApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [ScopedStaff]
 
     @extend_schema(summary="Owners' committees with members", responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         access = access_for(request.user)
         party = set(PartyMember.objects.values_list("resident_id", flat=True))
         out = []
-        for oc in OwnersCommittee.objects.select_related("compound").prefetch_related(
+        committees = OwnersCommittee.objects.filter(request_scope(request).q("compound__code"))
+        for oc in committees.select_related("compound").prefetch_related(
             "committeemember_set__resident__household__building"
         ):
             out.append(
@@ -184,11 +230,17 @@ class CommitteesApi(APIView):
                     ],
                 }
             )
+        _log_unmasked(
+            request,
+            what="committees",
+            subject="owners' committees",
+            people=[m for oc in out for m in oc["members"]],
+        )
         return Response({"results": out})
 
 
 class CentersApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [ScopedStaff]
 
     @extend_schema(
         summary="Center households and their links in a community or grid (live or a proposal)",
@@ -201,7 +253,7 @@ class CentersApi(APIView):
     def get(self, request):
         area = _area(request)
         proposal_id = _int(request, "proposal")
-        proposal = get_object_or_404(CenterProposal, pk=proposal_id) if proposal_id else None
+        proposal = _proposal(request, proposal_id) if proposal_id else None
         data = selectors.center_map(area=area, access=access_for(request.user), proposal=proposal)
         data["coverage"] = selectors.coverage(area=area)
         return Response(data)
@@ -212,15 +264,17 @@ class CentersApi(APIView):
         responses={201: OpenApiTypes.OBJECT},
     )
     def post(self, request):
-        household = _household(request, "household")
+        household = _household(request, "household", scope=request_scope(request))
         center = services.center_designate(household=household)
         return Response({"id": center.id, "household": household.id}, status=201)
 
 
-def _household(request, name) -> Household:
+def _household(request, name, *, scope=None) -> Household:
+    """A household by id from the request body, inside the user's scope (else 404)."""
     hid = request.data.get(name)
+    scope = scope or request_scope(request)
     try:
-        return Household.objects.get(pk=int(hid))
+        return Household.objects.filter(scope.buildings_q("building__")).get(pk=int(hid))
     except (TypeError, ValueError):
         raise DomainError(f"{name} must be a household id", field=name) from None
     except Household.DoesNotExist:
@@ -230,7 +284,7 @@ def _household(request, name) -> Household:
 class CenterLinksApi(APIView):
     """POST {household, center_household} links (in a proposal if `proposal` is given); DELETE unlinks."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [ScopedStaff]
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT})
     def post(self, request):
@@ -238,7 +292,7 @@ class CenterLinksApi(APIView):
         center_household = _household(request, "center_household")
         proposal_id = request.data.get("proposal")
         if proposal_id:
-            proposal = get_object_or_404(CenterProposal, pk=proposal_id)
+            proposal = _proposal(request, proposal_id)
             services.proposal_link_set(
                 proposal=proposal, household=household, center_household=center_household
             )
@@ -260,7 +314,7 @@ class CenterLinksApi(APIView):
         household = _household(request, "household")
         proposal_id = request.data.get("proposal")
         if proposal_id:
-            proposal = get_object_or_404(CenterProposal, pk=proposal_id)
+            proposal = _proposal(request, proposal_id)
             services.proposal_link_set(
                 proposal=proposal, household=household, center_household=None
             )
@@ -272,7 +326,7 @@ class CenterLinksApi(APIView):
 class CenterLassoApi(APIView):
     """POST {center_household, polygon: GeoJSON geometry}: link the buildings' unlinked households."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [ScopedStaff]
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT})
     def post(self, request):
@@ -288,11 +342,12 @@ class CenterLassoApi(APIView):
             polygon = GEOSGeometry(json.dumps(request.data.get("polygon")), srid=4326)
         except (GEOSException, ValueError, TypeError):
             raise DomainError("polygon must be a GeoJSON polygon", field="polygon") from None
+        check_geometry(polygon, field="polygon")
         return Response(services.center_link_area(center=center, polygon=polygon), status=201)
 
 
 class ProposalsApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [ScopedStaff]
 
     @extend_schema(
         summary="Auto-suggest center households for a community or grid (a draft proposal)",
@@ -308,18 +363,18 @@ class ProposalsApi(APIView):
 
 
 class ProposalAcceptApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [ScopedStaff]
 
     @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
     def post(self, request, proposal_id: int):
-        proposal = get_object_or_404(CenterProposal, pk=proposal_id)
+        proposal = _proposal(request, proposal_id)
         return Response(services.proposal_accept(proposal=proposal, user=request.user))
 
 
 class HouseholdsApi(APIView):
     """Households of a building, with their center (for clicking buildings on the map)."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [ScopedStaff]
 
     @extend_schema(
         parameters=[OpenApiParameter("building", OpenApiTypes.INT, required=True)],
@@ -327,6 +382,9 @@ class HouseholdsApi(APIView):
     )
     def get(self, request):
         building = _int(request, "building", required=True)
+        scope = request_scope(request)
+        if not Building.objects.filter(scope.buildings_q(), pk=building).exists():
+            raise NotFound(f"no building with id {building}", field="building")
         members = set(
             PartyMember.objects.filter(resident__household__building_id=building).values_list(
                 "resident__household_id", flat=True
@@ -365,13 +423,16 @@ class HouseholdsApi(APIView):
 class ResidentsCsvApi(APIView):
     """CSV export of a grid's or building's residents, masked by the same rule as every list."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [ScopedStaff]
 
     @extend_schema(
         summary="Residents as CSV (masked unless your role allows)",
         parameters=[
             OpenApiParameter("grid", OpenApiTypes.INT),
             OpenApiParameter("building", OpenApiTypes.INT),
+            OpenApiParameter(
+                "reason", OpenApiTypes.STR, required=True, description="why (logged, PIPL)"
+            ),
         ],
         responses={200: OpenApiTypes.STR},
     )
@@ -386,17 +447,20 @@ class ResidentsCsvApi(APIView):
             qs = qs.filter(household__building__grid_id=grid)
         if building is not None:
             qs = qs.filter(household__building_id=building)
+        qs = qs.filter(request_scope(request).buildings_q("household__building__"))
+        reason = export_reason(request.query_params)
         access = access_for(request.user)
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(["楼栋地址", "单元", "房号", "姓名", "手机号", "身份证号", "户主"])
-        for r in qs.iterator(chunk_size=2000):
-            hh = r.household
-            person = access.render_person(
-                r, grid_id=hh.building.grid_id, community_id=hh.building.community_id
-            )
-            writer.writerow(
-                [
+        unmasked = 0
+
+        def rows():
+            nonlocal unmasked
+            for r in qs.iterator(chunk_size=2000):
+                hh = r.household
+                person = access.render_person(
+                    r, grid_id=hh.building.grid_id, community_id=hh.building.community_id
+                )
+                unmasked += not person["masked"]
+                yield [
                     hh.building.address,
                     hh.unit.number if hh.unit else "",
                     hh.room,
@@ -405,7 +469,16 @@ class ResidentsCsvApi(APIView):
                     person["id_number"],
                     "是" if r.is_head else "",
                 ]
-            )
-        response = HttpResponse("\ufeff" + buf.getvalue(), content_type="text/csv; charset=utf-8")
+
+        body = csv_bytes(["楼栋地址", "单元", "房号", "姓名", "手机号", "身份证号", "户主"], rows())
+        pii_access_log(
+            user=request.user,
+            what="residents.csv",
+            subject=_subject({"grid": grid, "building": building}),
+            people=unmasked,
+            reason=reason,
+            path=request.get_full_path(),
+        )
+        response = HttpResponse(body, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="residents.csv"'
         return response

@@ -8,12 +8,13 @@ from django.db import connection
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from shapely.ops import split as shapely_split
 
 from apps.common.errors import DomainError
+from apps.common.geometry import check_geometry
+from apps.people.scope import ScopedStaff, request_scope
 from apps.planning import selectors, services
 from apps.planning.models import Plan
 
@@ -71,13 +72,17 @@ def plan_json(plan: Plan, *, with_areas: bool = True) -> dict:
 
 
 class PlansApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [ScopedStaff]
 
     @extend_schema(
-        summary="Plans of a community, newest first", responses={200: OpenApiTypes.OBJECT}
+        summary="Plans of a community, newest first",
+        responses={200: OpenApiTypes.OBJECT},
+        operation_id="planning_plans_list",
     )
     def get(self, request):
-        community = selectors.community_get(code=request.query_params.get("community", ""))
+        community = selectors.community_get(
+            code=request.query_params.get("community", ""), scope=request_scope(request)
+        )
         plans = Plan.objects.filter(community=community).select_related("community")
         return Response(
             {"plans": [plan_json(p, with_areas=False) for p in plans.order_by("-created_at")]}
@@ -89,7 +94,9 @@ class PlansApi(APIView):
         responses={201: OpenApiTypes.OBJECT},
     )
     def post(self, request):
-        community = selectors.community_get(code=str(request.data.get("community", "")))
+        community = selectors.community_get(
+            code=str(request.data.get("community", "")), scope=request_scope(request)
+        )
         plan = services.plan_create_from_current(
             community=community,
             level=str(request.data.get("level", "neighbourhood")),
@@ -100,7 +107,7 @@ class PlansApi(APIView):
 
 
 class ProposalsApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [ScopedStaff]
 
     @extend_schema(
         summary="Propose neighbourhood grids of about `target` households (a new draft plan)",
@@ -108,7 +115,9 @@ class ProposalsApi(APIView):
         responses={201: OpenApiTypes.OBJECT},
     )
     def post(self, request):
-        community = selectors.community_get(code=str(request.data.get("community", "")))
+        community = selectors.community_get(
+            code=str(request.data.get("community", "")), scope=request_scope(request)
+        )
         plan = services.plan_propose(
             community=community,
             target=_int(request.data, "target", 30),
@@ -120,12 +129,17 @@ class ProposalsApi(APIView):
 
 
 class PlanApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [ScopedStaff]
 
     @extend_schema(summary="A plan with its polygons", responses={200: OpenApiTypes.OBJECT})
     def get(self, request, plan_id: int):
         with_areas = request.query_params.get("meta") != "1"  # ?meta=1: revision and status only
-        return Response(plan_json(selectors.plan_get(plan_id=plan_id), with_areas=with_areas))
+        return Response(
+            plan_json(
+                selectors.plan_get(plan_id=plan_id, scope=request_scope(request)),
+                with_areas=with_areas,
+            )
+        )
 
     @extend_schema(
         summary="Save the plan's polygons; 409 if someone saved since `revision`",
@@ -133,7 +147,7 @@ class PlanApi(APIView):
         responses={200: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
     )
     def put(self, request, plan_id: int):
-        plan = selectors.plan_get(plan_id=plan_id)
+        plan = selectors.plan_get(plan_id=plan_id, scope=request_scope(request))
         plan = services.plan_save(
             plan=plan,
             revision=_int(request.data, "revision", required=True),
@@ -144,7 +158,7 @@ class PlanApi(APIView):
 
 
 class PlanCheckApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [ScopedStaff]
 
     @extend_schema(
         summary="Validation findings and household counts, for the saved plan or unsaved `areas`",
@@ -152,22 +166,26 @@ class PlanCheckApi(APIView):
         responses={200: OpenApiTypes.OBJECT},
     )
     def post(self, request, plan_id: int):
-        plan = selectors.plan_get(plan_id=plan_id)
+        plan = selectors.plan_get(plan_id=plan_id, scope=request_scope(request))
         return Response(services.plan_check(plan=plan, areas=request.data.get("areas")))
 
 
 class PlanDiffApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [ScopedStaff]
 
     @extend_schema(
         summary="What publishing changes (or changed)", responses={200: OpenApiTypes.OBJECT}
     )
     def get(self, request, plan_id: int):
-        return Response(services.plan_diff(plan=selectors.plan_get(plan_id=plan_id)))
+        return Response(
+            services.plan_diff(
+                plan=selectors.plan_get(plan_id=plan_id, scope=request_scope(request))
+            )
+        )
 
 
 class PlanPublishApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [ScopedStaff]
 
     @extend_schema(
         summary="Publish a valid draft as new versions of the areas",
@@ -175,7 +193,7 @@ class PlanPublishApi(APIView):
         responses={200: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
     )
     def post(self, request, plan_id: int):
-        plan = selectors.plan_get(plan_id=plan_id)
+        plan = selectors.plan_get(plan_id=plan_id, scope=request_scope(request))
         if not selectors.can_publish(user=request.user, community=plan.community):
             raise PermissionDenied(
                 f"only a planner of community {plan.community.code} (or of its street) may publish"
@@ -186,20 +204,23 @@ class PlanPublishApi(APIView):
         return Response({"plan": plan_json(plan, with_areas=False), "diff": diff})
 
 
-def _read_geom(raw, field: str):
+def _read_geom(raw, field: str, *, allowed=("Polygon", "MultiPolygon")):
     if not isinstance(raw, dict):
         raise DomainError("a GeoJSON geometry is required", field=field)
     try:
         g = GEOSGeometry(json.dumps(raw), srid=4326)
     except Exception as exc:  # GEOS raises several kinds for bad input
         raise DomainError(f"the geometry cannot be read ({exc})", field=field) from None
+    # Limits on what the editor sends (vertex count, coordinates in range); validity and area are the
+    # plan check's and the save's business, these helpers only cut and join.
+    check_geometry(g, field=field, allowed=allowed, max_area_km2=None, check_valid=False)
     return shapely.from_wkb(bytes(g.wkb))
 
 
 class SplitApi(APIView):
     """Geoman's free edition has no split tool: the editor draws a line and the server cuts."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [ScopedStaff]
 
     @extend_schema(
         summary="Cut a polygon by a line: the pieces as GeoJSON geometries",
@@ -208,7 +229,9 @@ class SplitApi(APIView):
     )
     def post(self, request):
         poly = _read_geom(request.data.get("polygon"), "polygon")
-        line = _read_geom(request.data.get("line"), "line")
+        line = _read_geom(
+            request.data.get("line"), "line", allowed=("LineString", "MultiLineString")
+        )
         if not poly.geom_type.endswith("Polygon"):
             raise DomainError(f"expected a polygon, got a {poly.geom_type}", field="polygon")
         if not line.geom_type.endswith("LineString"):
@@ -227,7 +250,7 @@ class SplitApi(APIView):
 
 
 class MergeApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [ScopedStaff]
 
     @extend_schema(
         summary="Union of polygons (merge grids)",

@@ -57,15 +57,26 @@ def can_publish(*, user, community: Area) -> bool:
     ).exists()
 
 
-def community_get(*, code: str) -> Area:
-    return area_current(level="community", code=code)
+def _in_scope(scope, code: str) -> bool:
+    """Plans belong to a community: the user's scope must cover it (a grid leader's grid is not
+    enough: a plan redraws the whole community)."""
+    return scope is None or scope.covers_code(code)
 
 
-def plan_get(*, plan_id: int) -> Plan:
-    try:
-        return Plan.objects.select_related("community").get(pk=plan_id)
-    except Plan.DoesNotExist:
-        raise NotFound(f"no plan with id {plan_id}") from None
+def community_get(*, code: str, scope=None) -> Area:
+    """The current community by code; one outside the user's `scope` is not found (404)."""
+    community = area_current(level="community", code=code)
+    if not _in_scope(scope, community.code):
+        raise NotFound(f"no current community with code {code!r}", field="community")
+    return community
+
+
+def plan_get(*, plan_id: int, scope=None) -> Plan:
+    """A plan; one of a community outside the user's `scope` is not found (404, no leak)."""
+    plan = Plan.objects.select_related("community").filter(pk=plan_id).first()
+    if plan is None or not _in_scope(scope, plan.community.code):
+        raise NotFound(f"no plan with id {plan_id}")
+    return plan
 
 
 # Hand-written: one round trip for the community's buildings (attached to its current grids) with their

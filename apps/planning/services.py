@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.common.errors import Conflict, DomainError
+from apps.common.geometry import check_geometry
 from apps.people.models import StaffAssignment
 from apps.planning import proposal as prop
 from apps.planning import validation
@@ -304,6 +305,14 @@ def _parse_areas(areas: list[dict], *, lenient: bool = False) -> list[dict]:
                 f"area #{i + 1}: {code!r} is not a grid or neighbourhood-grid code",
                 field=f"areas[{i}].code",
             )
+        # Limits on every incoming geometry (vertex count, coordinate range, area); validity is a
+        # finding when checking leniently, an error when saving.
+        geom = check_geometry(
+            geom,
+            field=f"areas[{i}].geom",
+            allowed=(geom.geom_type,),  # the type is as_multipolygon's business below
+            check_valid=not lenient,
+        )
         problem = ""
         if lenient and geom.geom_type.endswith("Polygon") and not geom.valid:
             problem = geom.valid_reason

@@ -2,10 +2,12 @@
 
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
+from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from apps.people.scope import request_scope
 from apps.planning.models import Plan
 from apps.territory.selectors import current_areas
 
@@ -18,8 +20,16 @@ class PlannerLoginView(LoginView):
 
 @login_required(login_url=LOGIN_URL)
 def plans_page(request):
-    communities = list(current_areas(level="community").order_by("code").values("code", "name"))
+    scope = request_scope(request)
+    communities = list(
+        current_areas(level="community")
+        .filter(scope.q("code"))
+        .order_by("code")
+        .values("code", "name")
+    )
     code = request.GET.get("community") or (communities[0]["code"] if communities else "")
+    if code not in {c["code"] for c in communities}:
+        raise Http404("no such community in your scope")
     plans = Plan.objects.filter(community__code=code).select_related("community")
     return render(
         request,
@@ -42,6 +52,8 @@ def plans_page(request):
 @login_required(login_url=LOGIN_URL)
 def editor_page(request, plan_id: int):
     plan = get_object_or_404(Plan.objects.select_related("community"), pk=plan_id)
+    if not request_scope(request).covers_code(plan.community.code):
+        raise Http404("no such plan in your scope")
     config = {
         "plan": plan.id,
         "community": plan.community.code,

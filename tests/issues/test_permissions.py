@@ -42,7 +42,7 @@ def test_property_company_handles_only_its_own(managed_compound, django_user_mod
     assert act(planner, issue, "dispatch").status_code == 403
     r = act(coordinator, issue, "dispatch")
     assert r.status_code == 200 and r.json()["actions"] == []  # accepting is the company's job
-    assert act(stranger, issue, "accept").status_code == 403
+    assert act(stranger, issue, "accept").status_code == 404  # not theirs: outside their scope
     r = act(handler, issue, "accept")
     assert r.status_code == 200 and r.json()["actions"] == ["return", "resolve"]
     assert act(handler, issue, "resolve").status_code == 200
@@ -64,7 +64,7 @@ def test_coordinator_outside_their_area_is_refused(a_grid, django_user_model):
         geom=Area.objects.get(pk=issue.community_id).geom,
     )
     _u, outsider = user_with(django_user_model, "o1", role="community_staff", area=far)
-    assert act(outsider, issue, "dispatch").status_code == 403
+    assert act(outsider, issue, "dispatch").status_code == 404  # outside their scope: not found
     _u, street_staff = user_with(django_user_model, "s1", role="street_staff", area=street)
     assert act(street_staff, issue, "dispatch").status_code == 200
 
@@ -86,13 +86,24 @@ def test_grid_leader_handles_what_was_routed_to_them(unmanaged_compound, django_
 
 
 @pytest.mark.parametrize("who", ["nobody"])
-def test_staff_without_assignment_may_read_but_not_act(a_grid, django_user_model, who):
+def test_staff_without_assignment_may_neither_read_nor_act(a_grid, django_user_model, who):
     issue = services.issue_create(
         point=point_in(a_grid), category="dispute", description="x", source="resident"
     )
     user = django_user_model.objects.create_user(who, password="pw", is_staff=True)
     client = APIClient()
     client.force_authenticate(user)
+    assert client.get(f"/api/issues/{issue.id}").status_code == 403  # no role: no scope
+    assert act(client, issue, "dispatch").status_code == 403
+
+
+def test_a_planner_in_the_area_may_read_but_not_act(a_grid, django_user_model):
+    issue = services.issue_create(
+        point=point_in(a_grid), category="dispute", description="x", source="resident"
+    )
+    _u, client = user_with(
+        django_user_model, "pl2", role="planner", area=Area.objects.get(pk=issue.community_id)
+    )
     detail = client.get(f"/api/issues/{issue.id}").json()
     assert detail["actions"] == [] and detail["loop_actions"] == [
         "consult",

@@ -20,7 +20,11 @@ def live_demo(live_server):
         seed_all(seed=7, scale=0.2)
     User = get_user_model()
     if not User.objects.filter(username="plannertest").exists():
-        User.objects.create_user("plannertest", password="pw-for-tests-1")
+        from apps.people.services import staff_assign
+
+        user = User.objects.create_user("plannertest", password="pw-for-tests-1")
+        community = Area.objects.filter(level="community").order_by("code").first()
+        staff_assign(name="规划员", role="planner", area=community, user=user)
     return live_server
 
 

@@ -321,8 +321,13 @@ def test_saving_keeps_split_towers_and_moves_whole_buildings(community):
 def test_api_requires_login_and_serves_plans(community):
     client = APIClient()
     assert client.get(f"/api/planning/plans?community={community.code}").status_code == 403
+    from apps.people.services import staff_assign
+
     user = get_user_model().objects.create_user("p1", password="x")
     client.force_authenticate(user)
+    # signed in without a role: no scope, nothing to see
+    assert client.get(f"/api/planning/plans?community={community.code}").status_code == 403
+    staff_assign(name="规划员", role="planner", area=community, user=user)
     res = client.post(
         "/api/planning/proposals", {"community": community.code, "target": 30}, format="json"
     )
@@ -371,6 +376,9 @@ def test_only_a_planner_of_the_community_may_publish(community):
     user = get_user_model().objects.create_user("p2", password="x")
     client = APIClient()
     client.force_authenticate(user)
+    res = client.post(f"/api/planning/plans/{plan.id}/publish", {"revision": 1}, format="json")
+    assert res.status_code == 403  # no role at all
+    staff_assign(name="社区干部", role="community_staff", area=community, user=user)
     res = client.post(f"/api/planning/plans/{plan.id}/publish", {"revision": 1}, format="json")
     assert res.status_code == 403 and community.code in res.json()["error"]
     staff_assign(name="规划员", role="planner", area=community, user=user)
