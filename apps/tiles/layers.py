@@ -255,7 +255,7 @@ class IssuesLayer(TileLayer):
             return f"{self.select}{conditions}\n     ORDER BY i.created_at DESC, i.id"
         cell_m = WORLD_M / (1 << z) / 256 * CELL_PX  # a code constant of z, not user input
         # Composed only of code constants (filters' SQL, the cell size); values are parameters.
-        return f"""  # noqa: S608
+        return f"""
     SELECT min(i.id) AS id,
            ST_Transform(ST_SetSRID(ST_MakePoint(avg(ST_X(m)), avg(ST_Y(m))), 3857), 4326) AS g,
            count(*) AS count,
@@ -267,20 +267,21 @@ class IssuesLayer(TileLayer):
       CROSS JOIN LATERAL ST_Transform(i.point, 3857) AS m
      WHERE i.point && bounds.box{conditions}
      GROUP BY ST_SnapToGrid(m, {cell_m:.3f})
-     ORDER BY count(*) DESC"""
+     ORDER BY count(*) DESC"""  # noqa: S608
 
 
 WORLD_M = 2 * 3.141592653589793 * 6378137
 
 ISSUES = IssuesLayer(
     name="issues",
-    select=f"""  # noqa: S608 (OPEN_STATUSES is a code constant)
+    # OPEN_STATUSES is a code constant.
+    select=f"""
     SELECT i.id, i.point AS g, i.status, c.code AS category,
            (i.status IN {OPEN_STATUSES} AND i.due_at < now()) AS overdue,
            i.tracking_code, to_char(i.created_at, 'YYYY-MM-DD') AS received
       FROM issues_issue i
       JOIN issues_category c ON c.id = i.category_id, bounds
-     WHERE i.point && bounds.box""",
+     WHERE i.point && bounds.box""",  # noqa: S608
     min_zoom=8,
     attributes=(
         Attribute("status"),
