@@ -83,6 +83,9 @@ class TileLayer:
     simplify_px: float = (
         0.5  # tolerance of ST_Simplify, in screen pixels (256 per tile side); 0: none
     )
+    # Staff only, narrowed to the user's scope (apps.people.scope): the view refuses users without a
+    # scope and adds the "scope" filter for everyone who does not see everything.
+    scoped: bool = False
 
     def attributes_at(self, z: int) -> list[str]:
         return [a.name for a in self.attributes if z >= a.min_zoom]
@@ -272,8 +275,23 @@ class IssuesLayer(TileLayer):
 
 WORLD_M = 2 * 3.141592653589793 * 6378137
 
+
+def _scope_set_by_login(name: str, raw: str):
+    raise DomainError("scope is set from your login, not by a parameter", field=name)
+
+
+# The user's scope as one JSON parameter {"p": code prefixes + '%', "c": company ids, "d": department
+# ids, "b": building ids} (apps.tiles.selectors.scope_filter_value): constant SQL, one value, and a
+# cache key per scope. Same rule as apps.people.scope.Scope.issues_sql.
+ISSUES_SCOPE_SQL = """i.area_code LIKE ANY(ARRAY(SELECT jsonb_array_elements_text(%(scope)s::jsonb->'p')))
+        OR i.responsible_company_id IN (SELECT jsonb_array_elements_text(%(scope)s::jsonb->'c')::bigint)
+        OR i.responsible_department_id IN
+           (SELECT jsonb_array_elements_text(%(scope)s::jsonb->'d')::bigint)
+        OR i.building_id IN (SELECT jsonb_array_elements_text(%(scope)s::jsonb->'b')::bigint)"""
+
 ISSUES = IssuesLayer(
     name="issues",
+    scoped=True,
     # OPEN_STATUSES is a code constant.
     select=f"""
     SELECT i.id, i.point AS g, i.status, c.code AS category,
@@ -299,6 +317,12 @@ ISSUES = IssuesLayer(
             "code prefix of the area the issue was received in",
         ),
         Filter("status", "i.status = ANY(%(status)s)", parse_statuses, "comma list of statuses"),
+        Filter(
+            "scope",
+            ISSUES_SCOPE_SQL,
+            _scope_set_by_login,
+            "set from your login (staff see the issues of their areas); not a parameter",
+        ),
         Filter(
             "category",
             "(c.code = %(category)s OR c.parent_id IN"

@@ -112,6 +112,35 @@ def tile_request_parse(*, layer: str, z: str, x: str, y: str, query: QueryDict) 
     return TileRequest(tile_layer, values["z"], values["x"], values["y"], filters)
 
 
+def scope_filter_value(scope) -> str | None:
+    """The "scope" filter's value for a scoped layer (None: the user sees everything)."""
+    import json
+
+    if scope.everything:
+        return None
+    return json.dumps(
+        {
+            "p": [p + "%" for p in scope.area_prefixes],
+            "c": list(scope.company_ids),
+            "d": list(scope.department_ids),
+            "b": list(scope.building_ids),
+        },
+        sort_keys=True,
+    )
+
+
+def tile_request_scope(req: TileRequest, scope) -> TileRequest:
+    """The request narrowed to the user's scope when its layer is scoped (the one rule)."""
+    import dataclasses
+
+    if not req.layer.scoped:
+        return req
+    value = scope_filter_value(scope)
+    if value is None:
+        return req
+    return dataclasses.replace(req, filters={**req.filters, "scope": value})
+
+
 def data_versions(layer: TileLayer, *, using: str) -> str:
     with connections[using].cursor() as cur:
         cur.execute(VERSIONS_SQL, {"tables": list(layer.tables)})

@@ -9,6 +9,7 @@ from django.utils.http import parse_etags
 from django.views.decorators.http import require_GET
 
 from apps.common.errors import DomainError
+from apps.people.scope import request_scope
 from apps.tiles import selectors
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
@@ -19,6 +20,16 @@ def tile(request, layer: str, z: str, x: str, y: str):
     try:
         req = selectors.tile_request_parse(layer=layer, z=z, x=x, y=y, query=request.GET)
         cache_control = f"public, max-age={getattr(settings, 'TILES_MAX_AGE', 60)}"
+        if req.layer.scoped:  # staff data: signed-in users with a scope, narrowed to it
+            scope = request_scope(request)
+            if scope.is_empty:
+                status = 403 if request.user.is_authenticated else 401
+                return JsonResponse(
+                    {"error": "sign in as staff to see this layer", "code": "forbidden"},
+                    status=status,
+                )
+            req = selectors.tile_request_scope(req, scope)
+            cache_control = f"private, max-age={getattr(settings, 'TILES_MAX_AGE', 60)}"
         etag, key = selectors.tile_etag(req)  # one small query: the layer's data versions
         if etag in parse_etags(request.headers.get("If-None-Match", "")):
             response = HttpResponseNotModified()
@@ -44,6 +55,7 @@ def layers_index(request):
                     "name": layer.name,
                     "url": f"{base}{layer.name}/{{z}}/{{x}}/{{y}}.mvt",
                     "min_zoom": layer.min_zoom,
+                    "staff_only": layer.scoped,
                     "max_features": layer.max_features,
                     "attributes": {a.name: {"min_zoom": a.min_zoom} for a in layer.attributes},
                     "filters": {f.name: f.description for f in layer.filters},

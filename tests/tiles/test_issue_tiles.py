@@ -1,9 +1,11 @@
 """The issues tile layer: points with status and category from zoom 14, counts per screen cell below,
 filters, and cache invalidation when an issue arrives."""
 
+import pytest
 from django.db import connection
 
 from apps.issues.models import Issue
+from apps.people.models import StaffAssignment
 from tests.tiles.test_tiles import (
     _clear_tile_cache,
     decode,
@@ -14,6 +16,40 @@ from tests.tiles.test_tiles import (
 )
 
 __all__ = ["_clear_tile_cache"]  # the autouse fixture that empties the tile cache around each test
+
+
+@pytest.fixture
+def client(demo):
+    """The issues layer is staff data: these tests look as the demo's city administrator."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    c = Client()
+    c.force_login(get_user_model().objects.get(username="admin"))
+    return c
+
+
+def test_the_layer_is_staff_only_and_narrowed_to_the_scope(demo):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    lon, lat = demo_centre()
+    z, x, y = tile_of(lon, lat, 14)
+    assert Client().get(f"/tiles/issues/{z}/{x}/{y}.mvt").status_code == 401
+    grid_user = get_user_model().objects.get(username="grid")
+    grid = StaffAssignment.objects.get(user=grid_user).area
+    leader = Client()
+    leader.force_login(grid_user)
+    response = get_tile(leader, "issues", z, x, y)
+    assert response["Cache-Control"].startswith("private")
+    features = decode(response, "issues")
+    expected = in_tile(
+        "issues_issue.point", f"issues_issue.area_code LIKE '{grid.code}%%'", z, x, y
+    )
+    everything = in_tile("issues_issue.point", "true", z, x, y)
+    assert {f["id"] for f in features} == expected and expected < everything
+    forged = leader.get(f"/tiles/issues/{z}/{x}/{y}.mvt?scope=%7B%7D")
+    assert forged.status_code == 400 and forged.json()["field"] == "scope"
 
 
 def test_points_from_zoom_14_match_the_database(demo, client):

@@ -236,7 +236,16 @@ def test_raw_sql_writes_invalidate_too(client, demo):
 def test_layer_index_describes_layers(client, demo):
     body = client.get("/tiles/layers.json").json()
     by_name = {layer["name"]: layer for layer in body["layers"]}
-    assert set(by_name) == {"street", "community", "grid", "neighbourhood", "compound", "buildings"}
+    assert set(by_name) == {
+        "street",
+        "community",
+        "grid",
+        "neighbourhood",
+        "compound",
+        "buildings",
+        "issues",
+    }
+    assert by_name["issues"]["staff_only"] and not by_name["grid"]["staff_only"]
     assert by_name["buildings"]["min_zoom"] == 14
     assert "min_floors" in by_name["buildings"]["filters"]
     assert by_name["buildings"]["url"].endswith("/tiles/buildings/{z}/{x}/{y}.mvt")
