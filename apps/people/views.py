@@ -4,6 +4,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from apps.people.scope import request_scope
 from apps.people.selectors import center_policy, policy_dict
 from apps.territory.models import Area
 
@@ -15,6 +16,7 @@ def centers_page(request):
     auto-suggest a plan, review and accept it."""
     communities = list(
         Area.objects.filter(level="community", valid_to__isnull=True)
+        .filter(request_scope(request).q("code"))  # only the communities the user works in
         .order_by("code")
         .values("id", "name", "code")
     )
