@@ -1,5 +1,6 @@
 """Reads about patrols: the grids a user patrols, patrol history and detail, compound heads' visits."""
 
+import json
 from datetime import date
 
 from django.db import connection
@@ -134,7 +135,7 @@ def patrol_detail(patrol: Patrol) -> dict:
     visits = patrol.visits.select_related("building").order_by("first_at", "building_id")
     checkins = patrol.checkins.select_related("building").order_by("at", "id")
     return patrol_summary(patrol) | {
-        "track": patrol.track.json if patrol.track else None,
+        "track": json.loads(patrol.track.json) if patrol.track else None,
         "points": [
             {
                 "id": str(p["client_id"]),
