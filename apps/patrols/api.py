@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from apps.common.errors import DomainError
 from apps.patrols import selectors, services
+from apps.people.scope import user_scope
 
 
 class PatrolApiView(APIView):
@@ -135,12 +136,13 @@ def _month(value: str | None, *, field: str, default: date) -> date:
 
 
 class CompoundHeadVisitsApi(PatrolApiView):
-    """GET ?since=YYYY-MM&until=YYYY-MM&within=CODE: visits per compound head per month (staff only)."""
+    """GET ?since=YYYY-MM&until=YYYY-MM&within=CODE: visits per compound head per month, for the\n    compounds in the user's scope."""
 
     @extend_schema(responses={200: dict})
     def get(self, request):
-        if not request.user.is_staff:
-            raise PermissionDenied("only staff may see compound heads' visits")
+        scope = user_scope(request.user)
+        if scope.is_empty:
+            raise PermissionDenied("you have no area to see compound heads' visits in")
         today = timezone.localdate()
         until = _month(request.query_params.get("until"), field="until", default=today)
         since = _month(request.query_params.get("since"), field="since", default=until)
@@ -151,6 +153,5 @@ class CompoundHeadVisitsApi(PatrolApiView):
         within = request.query_params.get("within") or None
         if within and not within.replace("C", "").isdigit():
             raise DomainError(f"within={within!r} is not an area code", field="within")
-        return Response(
-            {"rows": selectors.compound_head_visits(since=since, until=until, within=within)}
-        )
+        rows = selectors.compound_head_visits(since=since, until=until, within=within)
+        return Response({"rows": [r for r in rows if scope.covers_code(r["compound_code"])]})

@@ -1,4 +1,3 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from apps.patrols import api, views
@@ -6,12 +5,6 @@ from apps.patrols import api, views
 urlpatterns = [
     path("m/", views.phone_page, name="phone"),
     path("m/sw.js", views.service_worker, name="phone-sw"),
-    path(
-        "m/login/",
-        auth_views.LoginView.as_view(template_name="patrols/login.html"),
-        name="phone-login",
-    ),
-    path("m/logout/", auth_views.LogoutView.as_view(next_page="phone-login"), name="phone-logout"),
     path("api/patrols/my-map", api.MyMapApi.as_view(), name="patrols-my-map"),
     path("api/patrols", api.PatrolListApi.as_view(), name="patrols"),
     path("api/patrols/<int:patrol_id>", api.PatrolDetailApi.as_view(), name="patrol-detail"),

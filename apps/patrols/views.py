@@ -71,7 +71,7 @@ def issues_installed() -> bool:
 
 @never_cache
 @ensure_csrf_cookie
-@login_required(login_url="phone-login")
+@login_required
 def phone_page(request):
     """My grids and buildings on a map, patrols with an offline queue, check-ins, my patrol history."""
     config = {

@@ -24,7 +24,7 @@ def test_the_api_needs_a_login(client, demo):
     assert client.get("/api/patrols").status_code == 403
     assert client.post("/api/patrols", {}, content_type="application/json").status_code == 403
     page = client.get("/m/")
-    assert page.status_code == 302 and page["Location"].startswith("/m/login/")
+    assert page.status_code == 302 and page["Location"].startswith("/accounts/login/")
 
 
 def test_a_patrol_through_the_api(phone, leader):
