@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -87,6 +88,7 @@ INSTALLED_APPS = [
     "rest_framework_gis",
     "drf_spectacular",
     "leaflet",
+    "csp",
     "apps.common",
     "apps.audit",
     "apps.territory",
@@ -102,6 +104,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "apps.common.middleware.LanguageMiddleware",
@@ -163,6 +166,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "apps.common.context_processors.csp_nonce",
             ],
         },
     },
@@ -235,4 +239,29 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+}
+
+# Content-Security-Policy (django-csp): scripts only from this site or inline with the per-request nonce
+# (templates: <script nonce="{{ csp_nonce }}">; django-leaflet's map script uses it). Leaflet positions
+# elements with inline styles, hence 'unsafe-inline' for styles only. Tiles of an optional basemap host.
+_basemap_host = ""
+if LINLI_BASEMAP_URL:
+    from urllib.parse import urlsplit
+
+    _u = urlsplit(LINLI_BASEMAP_URL.replace("{s}", "a"))
+    _basemap_host = f"{_u.scheme}://{_u.netloc.replace('a.', '*.', 1) if '{s}' in LINLI_BASEMAP_URL else _u.netloc}"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"] + ([_basemap_host] if _basemap_host else []),
+        "connect-src": ["'self'"],
+        "font-src": ["'self'", "data:"],
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
 }
