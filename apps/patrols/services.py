@@ -16,6 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from apps.common.db import copy_rows
 from apps.common.errors import Conflict, DomainError, NotFound
 from apps.patrols import conf
 from apps.patrols.models import Patrol, PatrolCheckin, PatrolPoint, PatrolVisit, PointStatus
@@ -158,31 +159,33 @@ FROM line WHERE p.id = %(patrol)s
 
 VISITS_SQL = """
 WITH g AS (
-  SELECT COALESCE(p.track, (SELECT ST_Collect(point) FROM patrols_patrolpoint
-                            WHERE patrol_id = p.id AND status = 'accepted')) AS geom
-  FROM patrols_patrol p WHERE p.id = %(patrol)s
+  SELECT geom, %(d)s / 111000.0 / cos(radians(greatest(abs(ST_YMin(geom)), abs(ST_YMax(geom))))) AS deg
+  FROM (
+    SELECT COALESCE(p.track, (SELECT ST_Collect(point) FROM patrols_patrolpoint
+                              WHERE patrol_id = p.id AND status = 'accepted')) AS geom
+    FROM patrols_patrol p WHERE p.id = %(patrol)s
+  ) t WHERE geom IS NOT NULL
 ), near AS (
-  SELECT b.id AS building_id,
-         ST_Distance(b.footprint::geography, g.geom::geography) AS distance_m,
-         b.footprint
+  SELECT b.id AS building_id, b.footprint, g.deg,
+         ST_Distance(b.footprint::geography, g.geom::geography) AS distance_m
   FROM g JOIN territory_building b
-    ON b.footprint && ST_Expand(g.geom, %(d)s / 111000.0
-                                / cos(radians(greatest(abs(ST_YMin(g.geom)), abs(ST_YMax(g.geom))))))
+    ON b.footprint && ST_Expand(g.geom, g.deg)
    AND ST_DWithin(b.footprint::geography, g.geom::geography, %(d)s)
-  WHERE g.geom IS NOT NULL
 )
 INSERT INTO patrols_patrolvisit (patrol_id, building_id, first_at, distance_m, near_track, checked_in)
-SELECT %(patrol)s, near.building_id, first.recorded_at, near.distance_m, true, false
-FROM near CROSS JOIN LATERAL (
-  -- the first fix within the distance; when the line passes between two fixes, the closer one
-  SELECT pp.recorded_at FROM patrols_patrolpoint pp
-  WHERE pp.patrol_id = %(patrol)s AND pp.status = 'accepted'
-  ORDER BY NOT ST_DWithin(pp.point::geography, near.footprint::geography, %(d)s),
-           CASE WHEN ST_DWithin(pp.point::geography, near.footprint::geography, %(d)s)
-                THEN pp.recorded_at END,
-           ST_Distance(pp.point::geography, near.footprint::geography)
-  LIMIT 1
-) first
+SELECT %(patrol)s, near.building_id,
+       COALESCE(
+         -- the first fix within the distance (bbox first, then the exact geography test) ...
+         (SELECT min(pp.recorded_at) FROM patrols_patrolpoint pp
+          WHERE pp.patrol_id = %(patrol)s AND pp.status = 'accepted'
+            AND pp.point && ST_Expand(near.footprint, near.deg)
+            AND ST_DWithin(pp.point::geography, near.footprint::geography, %(d)s)),
+         -- ... or, when the line passes between two fixes, the fix nearest the building
+         (SELECT pp.recorded_at FROM patrols_patrolpoint pp
+          WHERE pp.patrol_id = %(patrol)s AND pp.status = 'accepted'
+          ORDER BY pp.point <-> near.footprint LIMIT 1)),
+       near.distance_m, true, false
+FROM near
 """
 
 CHECKIN_VISITS_SQL = """
@@ -340,19 +343,33 @@ def patrol_add_points(*, patrol_id: int, user, points) -> dict:
         accepted.insert(i, (fix.t, fix.lon, fix.lat, fix.accuracy))
         times.insert(i, fix.t)
 
-    PatrolPoint.objects.bulk_create(
+    # COPY: a phone back from a long offline period sends hundreds of fixes at once (5x bulk_create).
+    received = timezone.now().isoformat()
+    copy_rows(
+        PatrolPoint._meta.db_table,
         [
-            PatrolPoint(
-                client_id=f.client_id,
-                patrol=patrol,
-                recorded_at=f.t,
-                point=Point(f.lon, f.lat, srid=4326),
-                accuracy_m=f.accuracy,
-                status=f.status,
-                reason=f.reason,
+            "client_id",
+            "patrol_id",
+            "recorded_at",
+            "point",
+            "accuracy_m",
+            "status",
+            "reason",
+            "received_at",
+        ],
+        (
+            (
+                str(f.client_id),
+                patrol.id,
+                f.t.isoformat(),
+                f"SRID=4326;POINT({f.lon!r} {f.lat!r})",
+                f.accuracy,
+                f.status,
+                f.reason,
+                received,
             )
             for f in new
-        ]
+        ),
     )
     if patrol.ended_at is not None and new:
         _rebuild(patrol)

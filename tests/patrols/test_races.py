@@ -57,7 +57,7 @@ def test_two_starts_at_once_make_one_patrol(leader_tx):
     conflicts = [r for r in results if isinstance(r, Conflict)]
     started = [r for r in results if isinstance(r, tuple)]
     assert len(conflicts) == 1 and len(started) == 1, results
-    assert Patrol.objects.filter(user=user).count() == 1
+    assert Patrol.objects.filter(user=user, ended_at__isnull=True).count() == 1
 
 
 def test_the_same_batch_sent_twice_at_once_is_stored_once(leader_tx):

@@ -29,11 +29,12 @@ def test_a_retried_start_is_one_patrol_and_a_second_active_patrol_is_refused(lea
     assert created and not created_again and first.id == again.id
     with pytest.raises(Conflict, match=f"active patrol \\(#{first.id}"):
         patrol_start(user=user, grid_id=grid.id, client_id=str(uuid.uuid4()))
-    assert Patrol.objects.filter(user=user).count() == 1
+    assert Patrol.objects.filter(user=user, ended_at__isnull=True).count() == 1
 
 
 def test_only_an_assigned_user_may_patrol_a_current_grid(leader, stranger):
     user, grid = leader
+    before = Patrol.objects.count()
     with pytest.raises(DomainError, match=f"not assigned to grid {grid.code}"):
         start(stranger, grid)
     other = Area.objects.filter(level="grid").exclude(id=grid.id).first()
@@ -44,7 +45,7 @@ def test_only_an_assigned_user_may_patrol_a_current_grid(leader, stranger):
     assert err.value.field == "grid_id"
     with pytest.raises(DomainError, match="is not a UUID"):
         patrol_start(user=user, grid_id=grid.id, client_id="abc")
-    assert not Patrol.objects.exists()
+    assert Patrol.objects.count() == before
 
 
 def test_points_are_idempotent_and_ordered_by_time_whatever_order_they_arrive_in(leader):
@@ -119,7 +120,7 @@ def test_a_malformed_batch_changes_nothing_and_names_the_point(leader):
         patrol_add_points(patrol_id=patrol.id, user=user, points=pts)
     with pytest.raises(DomainError, match="points must be a list"):
         patrol_add_points(patrol_id=patrol.id, user=user, points={"a": 1})
-    assert not PatrolPoint.objects.exists()
+    assert not PatrolPoint.objects.filter(patrol=patrol).exists()
 
 
 def test_only_the_patrols_own_user_may_add_to_it(leader, stranger):
@@ -134,7 +135,7 @@ def test_only_the_patrols_own_user_may_add_to_it(leader, stranger):
         patrol_checkin(
             patrol_id=patrol.id, user=stranger, building_id=1, client_id=str(uuid.uuid4())
         )
-    assert not PatrolPoint.objects.exists()
+    assert not PatrolPoint.objects.filter(patrol=patrol).exists()
     assert Patrol.objects.get(id=patrol.id).ended_at is None
 
 
