@@ -41,7 +41,7 @@ class PatrolListApi(PatrolApiView):
     """GET: my patrols, newest first. POST {client_id, grid_id, started_at?}: start a patrol (201; 200 for
     a retried start with the same client id; 409 when another patrol is active)."""
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(operation_id="patrols_list", responses={200: dict})
     def get(self, request):
         active = selectors.patrol_active(user=request.user)
         return Response(
@@ -66,7 +66,7 @@ class PatrolListApi(PatrolApiView):
 class PatrolDetailApi(PatrolApiView):
     """One patrol: track (GeoJSON), every point with its status, buildings visited, check-ins."""
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(operation_id="patrols_detail", responses={200: dict})
     def get(self, request, patrol_id: int):
         patrol = selectors.patrol_get(patrol_id=patrol_id, user=request.user)
         return Response(selectors.patrol_detail(patrol))
