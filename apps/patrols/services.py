@@ -422,6 +422,8 @@ def patrol_checkin(
         raise DomainError(f"at={when.isoformat()} is outside the patrol", field="at")
     if len(note) > 500:
         raise DomainError(f"note is {len(note)} characters; at most 500", field="note")
+    if "\x00" in note:
+        raise DomainError("note contains a NUL character", field="note")
     point = distance = None
     if lon is not None or lat is not None:
         point = Point(

@@ -163,6 +163,14 @@ def test_checkin_near_a_building_counts_as_a_visit_and_far_away_is_refused(leade
             lon=c.x + 0.0015,
             lat=c.y,
         )
+    with pytest.raises(DomainError, match="NUL"):
+        patrol_checkin(
+            patrol_id=patrol.id,
+            user=user,
+            building_id=building.id,
+            client_id=str(uuid.uuid4()),
+            note="a\x00b",
+        )
     patrol = patrol_stop(patrol_id=patrol.id, user=user)
     visit = patrol.visits.get()
     assert visit.building_id == building.id and visit.checked_in and not visit.near_track
