@@ -2,8 +2,6 @@
 geolocation moved step by step, an offline period with a reload in the middle, a check-in, a stop."""
 
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +13,6 @@ from tests.browser import PHONE, browser_page
 from tests.patrols.paths import buildings_near, grid_walk
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 
 @pytest.fixture
@@ -141,8 +137,6 @@ def test_a_patrol_with_an_offline_period_and_a_reload_keeps_every_point(
     assert set(visits) == near | {building_id} and near
     assert visits[building_id].checked_in
     assert all(visits[b].near_track for b in near)
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    shutil.copy(artifacts / "phone-patrol.png", DOCS_IMG / "phone.png")
 
 
 def test_the_phone_page_speaks_english_on_request(live_demo, artifacts):
