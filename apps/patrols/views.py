@@ -57,6 +57,11 @@ def labels() -> dict:
         "resumed": _("Active patrol resumed"),
         "startFailed": _("Could not start the patrol"),
         "error": _("Error"),
+        "reported": _("Issue reported, tracking code"),
+        "reportFailed": _("Could not report the issue"),
+        "reportNeedsNetwork": _("Reporting an issue needs a connection; try again when online."),
+        "reportNeedsPosition": _("Your position is not known yet."),
+        "overdue": _("overdue"),
     }
 
 
@@ -74,15 +79,19 @@ def issues_installed() -> bool:
 @login_required
 def phone_page(request):
     """My grids and buildings on a map, patrols with an offline queue, check-ins, my patrol history."""
+    urls = {
+        "myMap": reverse("patrols-my-map"),
+        "patrols": reverse("patrols"),
+        "sw": reverse("phone-sw"),
+        "page": reverse("phone"),
+    }
+    issues = issues_installed()
+    if issues:
+        urls |= {"issues": reverse("issues"), "categories": reverse("issues-categories")}
     config = {
         "user": request.user.get_username(),
-        "urls": {
-            "myMap": reverse("patrols-my-map"),
-            "patrols": reverse("patrols"),
-            "sw": reverse("phone-sw"),
-            "page": reverse("phone"),
-        },
-        "issues": issues_installed(),
+        "urls": urls,
+        "issues": issues,
         "visitDistance": conf.visit_distance_m(),
         "labels": labels(),
     }

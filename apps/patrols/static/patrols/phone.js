@@ -21,6 +21,9 @@
   let buildingsLayer = null;
   let historyLayer = null;
   let buildings = [];
+  let grids = [];
+  let issues = [];
+  let issuesLayer = null;
   let position = null;
   let flushing = false;
   let geoMessage = null;
@@ -70,12 +73,15 @@
   async function api(method, url, body) {
     if (!navigator.onLine && method !== "GET") throw new Offline(t.offline);
     let res;
+    const form = body instanceof FormData;
+    const headers = { Accept: "application/json", "X-CSRFToken": csrf() };
+    if (!form) headers["Content-Type"] = "application/json";
     try {
       res = await fetch(url, {
         method,
         credentials: "same-origin",
-        headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRFToken": csrf() },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        headers,
+        body: body === undefined ? undefined : form ? body : JSON.stringify(body),
       });
     } catch (e) {
       throw new Offline(t.offline);
@@ -164,6 +170,7 @@
     statusEl.dataset.geo = "ok";
     if (state.patrol && !state.stop) record(position, pos.timestamp || Date.now());
     renderBuildings();
+    renderIssues();
   }
 
   function onGeoError(err) {
@@ -364,6 +371,93 @@
     map.fitBounds(historyLayer.getBounds(), { padding: [30, 30], maxZoom: 18 });
   }
 
+  // ----------------------------------------------------------------------------------------- issues
+  // Open issues of my grids from the issues app's staff API, sorted by distance from my position.
+  async function loadIssues() {
+    if (!cfg.issues || !navigator.onLine) return;
+    const list = $("issues");
+    try {
+      const seen = new Map();
+      for (const g of grids) {
+        const d = await api("GET", cfg.urls.issues + "?status=open&page_size=500&within=" +
+          encodeURIComponent(g.properties.code));
+        d.results.forEach((r) => seen.set(r.id, r));
+      }
+      issues = Array.from(seen.values());
+      renderIssues();
+    } catch (e) {
+      list.innerHTML = "<li class='error'>" + esc(t.error + ": " + e.message) + "</li>";
+    }
+  }
+
+  function renderIssues() {
+    if (!cfg.issues) return;
+    const list = $("issues");
+    const rows = issues.map((r) => ({ r, d: position ? distanceM(position, r) : null }));
+    if (position) rows.sort((a, b) => a.d - b.d);
+    list.innerHTML = rows.length ? rows.map(({ r, d }) =>
+      "<li data-issue='" + r.id + "'><div><b>" + esc(r.category_name) + "</b> <small>" + esc(r.tracking_code) +
+      "</small><br>" + esc((r.description || "").slice(0, 80)) + "<br><small>" +
+      (d == null ? "" : Math.round(d) + " " + esc(t.m) + " · ") + esc(r.status) + "</small></div>" +
+      (r.overdue ? "<span class='badge overdue'>" + esc(t.overdue) + "</span>" : "") + "</li>").join("")
+      : "<li class='hint'>" + esc(t.noIssues) + "</li>";
+    document.body.dataset.issues = String(issues.length);
+    if (map) {
+      if (issuesLayer) issuesLayer.remove();
+      issuesLayer = L.layerGroup(issues.map((r) => L.circleMarker([r.lat, r.lon], {
+        radius: 6, color: "#fff", weight: 2, fillColor: r.overdue ? "#b91c1c" : "#f59e0b", fillOpacity: 1,
+      }).bindTooltip(esc(r.category_name + " " + r.tracking_code)))).addTo(map);
+    }
+  }
+
+  async function loadCategories() {
+    const sel = $("report-category");
+    try {
+      const d = await api("GET", cfg.urls.categories);
+      const tops = d.results.filter((c) => !c.parent);
+      const en = document.documentElement.lang === "en";
+      const label = (c) => (en && c.name_en) || c.name;
+      sel.innerHTML = tops.map((top) => "<optgroup label='" + esc(label(top)) + "'>" +
+        d.results.filter((c) => c.parent === top.code).map((c) =>
+          "<option value='" + esc(c.code) + "' data-parent='" + esc(top.code) + "'>" + esc(label(c)) + "</option>").join("") +
+        "</optgroup>").join("");
+    } catch (e) {
+      sel.innerHTML = "";
+      status(t.error + ": " + e.message, "error");
+    }
+  }
+
+  // Reporting sends the photo at once (a photo is too big for the outbox): it needs a connection.
+  async function reportIssue(ev) {
+    ev.preventDefault();
+    const form = ev.target;
+    if (!navigator.onLine) { status(t.reportNeedsNetwork, "error"); return; }
+    if (!position) { status(t.reportNeedsPosition, "error"); return; }
+    const opt = form.subcategory.selectedOptions[0];
+    const data = new FormData(form);
+    data.set("category", opt ? opt.dataset.parent : "");
+    data.set("lon", position.lon.toFixed(7));
+    data.set("lat", position.lat.toFixed(7));
+    data.set("client_id", uuid());
+    data.set("source", "patrol");
+    if (!form.photos.files.length) data.delete("photos");
+    const btn = form.querySelector("button[type=submit]");
+    btn.disabled = true;
+    try {
+      const url = state.patrol && !state.stop ? patrolUrl("/issues") : cfg.urls.issues;
+      const issue = await api("POST", url, data);
+      status(t.reported + " " + issue.tracking_code, "ok");
+      document.body.dataset.reported = issue.tracking_code;
+      form.reset();
+      $("report").open = false;
+      loadIssues();
+    } catch (e) {
+      status(t.reportFailed + ": " + e.message, "error");
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
   // ---------------------------------------------------------------------------------------- offline
   // Keep the page and its scripts in the browser's cache and let a service worker answer from it, so a
   // reload without network still opens the page and resumes the patrol from the outbox.
@@ -418,7 +512,7 @@
     try {
       if (!navigator.onLine && !(navigator.serviceWorker && navigator.serviceWorker.controller)) throw new Offline(t.offline);
       const data = await api("GET", cfg.urls.myMap);
-      const grids = data.grids.features;
+      grids = data.grids.features;
       buildings = data.buildings.features;
       const sel = $("grid");
       sel.innerHTML = grids.map((g) => "<option value='" + g.properties.id + "'>" + esc(g.properties.name) +
@@ -463,6 +557,10 @@
       flush();
     } else {
       $("history").innerHTML = "<li class='hint'>" + esc(t.offline) + "</li>";
+    }
+    if (cfg.issues) {
+      $("report-form").addEventListener("submit", reportIssue);
+      if (navigator.onLine) { await loadCategories(); await loadIssues(); }
     }
     document.body.dataset.phoneReady = ready;
     prepareOffline();
