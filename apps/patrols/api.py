@@ -8,6 +8,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -111,6 +112,33 @@ class PatrolCheckinApi(PatrolApiView):
             },
             status=201 if created else 200,
         )
+
+
+class PatrolIssuesApi(PatrolApiView):
+    """POST (multipart or JSON) {client_id, lon, lat, category, subcategory?, description, address?,
+    photos?}: report an issue found on the patrol; it is taken in by the issues app (source `patrol`)."""
+
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(request=dict, responses={201: dict})
+    def post(self, request, patrol_id: int):
+        from apps.issues import selectors as issues_selectors
+
+        data = request.data
+        issue, created = services.patrol_issue_report(
+            patrol_id=patrol_id,
+            user=request.user,
+            client_id=data.get("client_id"),
+            lon=data.get("lon"),
+            lat=data.get("lat"),
+            category=data.get("category"),
+            subcategory=data.get("subcategory") or None,
+            description=data.get("description"),
+            address=str(data.get("address") or ""),
+            photos=request.FILES.getlist("photos"),
+        )
+        body = issues_selectors.issue_detail(issues_selectors.issue_get(issue_id=issue.id))
+        return Response(body, status=201 if created else 200)
 
 
 class PatrolStopApi(PatrolApiView):

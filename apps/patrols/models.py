@@ -151,3 +151,25 @@ class PatrolVisit(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["building"], name="patrolvisit_building")]
+
+
+class PatrolIssue(models.Model):
+    """An issue reported on the way (source `patrol`), linked to the patrol it was found on."""
+
+    client_id = models.UUIDField(
+        _("client id"),
+        unique=True,
+        help_text=_("Made by the phone, so a retried report is one issue"),
+    )
+    patrol = models.ForeignKey(Patrol, on_delete=models.CASCADE, related_name="issue_links")
+    issue = models.OneToOneField(
+        "issues.Issue",
+        verbose_name=_("issue"),
+        on_delete=models.CASCADE,
+        related_name="patrol_link",
+    )
+    reported_at = models.DateTimeField(_("reported at"))
+
+    class Meta:
+        verbose_name = _("issue found on patrol")
+        verbose_name_plural = _("issues found on patrols")

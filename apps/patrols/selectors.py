@@ -115,12 +115,18 @@ def patrol_history(*, user, limit: int = 50) -> list[dict]:
             n_points=Count("points", filter=Q(points__status=PointStatus.ACCEPTED), distinct=True),
             n_visits=Count("visits", distinct=True),
             n_checkins=Count("checkins", distinct=True),
+            n_issues=Count("issue_links", distinct=True),
         )
         .order_by("-started_at")[:limit]
     )
     return [
         patrol_summary(p)
-        | {"points": p.n_points, "buildings_visited": p.n_visits, "checkins": p.n_checkins}
+        | {
+            "points": p.n_points,
+            "buildings_visited": p.n_visits,
+            "checkins": p.n_checkins,
+            "issues": p.n_issues,
+        }
         for p in patrols
     ]
 
@@ -134,6 +140,7 @@ def patrol_detail(patrol: Patrol) -> dict:
     )
     visits = patrol.visits.select_related("building").order_by("first_at", "building_id")
     checkins = patrol.checkins.select_related("building").order_by("at", "id")
+    issues = patrol.issue_links.select_related("issue__category").order_by("reported_at", "id")
     return patrol_summary(patrol) | {
         "track": json.loads(patrol.track.json) if patrol.track else None,
         "points": [
@@ -158,6 +165,18 @@ def patrol_detail(patrol: Patrol) -> dict:
                 "checked_in": v.checked_in,
             }
             for v in visits
+        ],
+        "issues": [
+            {
+                "id": link.issue_id,
+                "tracking_code": link.issue.tracking_code,
+                "category": link.issue.category.name,
+                "status": link.issue.status,
+                "reported_at": link.reported_at.isoformat(),
+                "lon": link.issue.point.x,
+                "lat": link.issue.point.y,
+            }
+            for link in issues
         ],
         "checkins": [
             {

@@ -19,7 +19,14 @@ from django.utils.dateparse import parse_datetime
 from apps.common.db import copy_rows
 from apps.common.errors import Conflict, DomainError, NotFound
 from apps.patrols import conf
-from apps.patrols.models import Patrol, PatrolCheckin, PatrolPoint, PatrolVisit, PointStatus
+from apps.patrols.models import (
+    Patrol,
+    PatrolCheckin,
+    PatrolIssue,
+    PatrolPoint,
+    PatrolVisit,
+    PointStatus,
+)
 from apps.patrols.selectors import can_patrol
 from apps.territory.models import Area, Building
 
@@ -479,3 +486,50 @@ def patrol_stop(*, patrol_id: int, user, ended_at=None) -> Patrol:
     patrol.save(update_fields=["ended_at"])
     _rebuild(patrol)
     return patrol
+
+
+@transaction.atomic
+def patrol_issue_report(
+    *,
+    patrol_id: int,
+    user,
+    client_id,
+    lon,
+    lat,
+    category,
+    description,
+    subcategory=None,
+    address: str = "",
+    photos=(),
+):
+    """Report an issue found on an active patrol: taken in by the issues app (source `patrol`, located,
+    routed, with its photos) and linked to the patrol. A retried report (same client id) returns the
+    issue made the first time."""
+    from apps.issues import services as issues_services
+
+    cid = parse_uuid(client_id, field="client_id")
+    patrol = _lock_own(patrol_id=patrol_id, user=user)
+    link = PatrolIssue.objects.select_related("issue").filter(client_id=cid).first()
+    if link is not None:
+        if link.patrol_id != patrol.id:
+            raise Conflict("this client id belongs to another report", field="client_id")
+        return link.issue, False
+    if patrol.ended_at is not None:
+        raise Conflict(
+            f"patrol #{patrol.id} ended at {timezone.localtime(patrol.ended_at):%H:%M}",
+            field="patrol_id",
+        )
+    issue = issues_services.issue_create(
+        point=issues_services.point_parse(lon, lat),
+        category=category,
+        subcategory=subcategory or None,
+        description=description,
+        address=address,
+        source="patrol",
+        photos=photos,
+        actor=user,
+    )
+    PatrolIssue.objects.create(
+        client_id=cid, patrol=patrol, issue=issue, reported_at=issue.created_at
+    )
+    return issue, True

@@ -14,6 +14,7 @@ urlpatterns = [
         api.PatrolCheckinApi.as_view(),
         name="patrol-checkins",
     ),
+    path("api/patrols/<int:patrol_id>/issues", api.PatrolIssuesApi.as_view(), name="patrol-issues"),
     path("api/patrols/<int:patrol_id>/stop", api.PatrolStopApi.as_view(), name="patrol-stop"),
     path(
         "api/patrols/compound-head-visits",

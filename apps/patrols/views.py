@@ -8,6 +8,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 
@@ -33,8 +34,10 @@ def labels() -> dict:
         "since": _("since"),
         "recorded": _("recorded"),
         "waiting": _("waiting to send"),
-        "online": _("Online"),
-        "offline": _("Offline: points are kept on this phone and sent when back online"),
+        "online": pgettext("network", "Online"),
+        "offline": pgettext(
+            "network", "Offline: points are kept on this phone and sent when back online"
+        ),
         "sendFailed": _("Sending failed"),
         "rejected": _("left out of the track"),
         "checkin": _("Check in"),
@@ -62,6 +65,7 @@ def labels() -> dict:
         "reportNeedsNetwork": _("Reporting an issue needs a connection; try again when online."),
         "reportNeedsPosition": _("Your position is not known yet."),
         "overdue": _("overdue"),
+        "issuesFound": _("issues reported"),
     }
 
 
@@ -86,14 +90,18 @@ def phone_page(request):
         "page": reverse("phone"),
     }
     issues = issues_installed()
+    labels_ = labels()
     if issues:
+        from apps.issues.models import Status
+
         urls |= {"issues": reverse("issues"), "categories": reverse("issues-categories")}
+        labels_["statuses"] = {value: str(label) for value, label in Status.choices}
     config = {
         "user": request.user.get_username(),
         "urls": urls,
         "issues": issues,
         "visitDistance": conf.visit_distance_m(),
-        "labels": labels(),
+        "labels": labels_,
     }
     return render(request, "patrols/phone.html", {"phone_config": config})
 

@@ -6,11 +6,14 @@ import re
 import pytest
 
 from apps.common.demo import seed_all
-from apps.patrols.models import Patrol, PatrolPoint
+from apps.issues.models import Issue
+from apps.issues.services import issue_create
+from apps.patrols.models import Patrol, PatrolIssue, PatrolPoint
 from apps.people.models import StaffAssignment
 from apps.territory.models import Area
 from tests.browser import PHONE, browser_page
 from tests.patrols.paths import buildings_near, grid_walk
+from tests.patrols.test_patrol_issues import png_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -40,8 +43,9 @@ def wait_body(page, attr, value):
 
 
 def test_a_patrol_with_an_offline_period_and_a_reload_keeps_every_point(
-    live_demo, artifacts, monkeypatch
+    live_demo, artifacts, monkeypatch, settings, tmp_path
 ):
+    settings.MEDIA_ROOT = tmp_path
     # context.set_offline() does not reach a service worker's own requests (microsoft/playwright#2311)
     # and a reloaded page may briefly report navigator.onLine = true; so while "offline" every request,
     # the page's and the worker's (the page and map data on reload), is also aborted, as a phone without
@@ -57,6 +61,13 @@ def test_a_patrol_with_an_offline_period_and_a_reload_keeps_every_point(
 
     grid = StaffAssignment.objects.get(user__username="grid").area
     walk = grid_walk(grid, steps=10)
+    # two open issues already in the grid, at the first and the last building
+    for b in (
+        grid.grid_buildings.order_by("id").first(),
+        grid.grid_buildings.order_by("id").last(),
+    ):
+        c = b.footprint.point_on_surface
+        issue_create(point=c, category="property", description=f"{b} 垃圾未清运", source="resident")
     geo = lambda i: {"longitude": walk[i][0], "latitude": walk[i][1], "accuracy": 5}  # noqa: E731
 
     with browser_page(viewport=PHONE, permissions=["geolocation"], geolocation=geo(0)) as (
@@ -115,6 +126,29 @@ def test_a_patrol_with_an_offline_period_and_a_reload_keeps_every_point(
         nearest.get_by_role("button", name="打卡").click()
         page.wait_for_selector(f"#buildings li[data-building='{building_id}'] .badge")
 
+        # report an issue found here, with a photo; open issues are listed nearest first
+        page.get_by_role("tab", name="问题").click()
+        page.wait_for_selector("#issues li")
+        page.locator("#report summary").click()
+        page.select_option("#report-category", "property-repair")
+        page.fill("#report-form textarea[name=description]", "3单元楼道灯不亮")
+        page.set_input_files(
+            "#report-form input[name=photos]",
+            files=[{"name": "lamp.png", "mimeType": "image/png", "buffer": png_bytes()}],
+        )
+        page.get_by_role("button", name="在我的位置上报").click()
+        page.wait_for_selector("body[data-reported]", state="attached", timeout=20_000)
+        code = page.locator("body").get_attribute("data-reported")
+        page.wait_for_selector(f"#issues li:has-text('{code}')")
+        distances = [
+            int(m.group(1))
+            for text in page.locator("#issues li[data-issue] small").all_inner_texts()
+            if (m := re.match(r"(\d+) 米", text))
+        ]
+        assert len(distances) >= 3 and distances == sorted(distances) and distances[0] <= 1
+        page.screenshot(path=str(artifacts / "phone-issues.png"))
+        page.get_by_role("tab", name="楼栋").click()
+
         page.get_by_role("button", name="结束巡查").click()
         page.wait_for_selector("body:not([data-patrol])", state="attached", timeout=20_000)
         page.wait_for_selector("#status.ok")
@@ -137,6 +171,13 @@ def test_a_patrol_with_an_offline_period_and_a_reload_keeps_every_point(
     assert set(visits) == near | {building_id} and near
     assert visits[building_id].checked_in
     assert all(visits[b].near_track for b in near)
+    issue = Issue.objects.get(tracking_code=code)
+    assert issue.source == "patrol" and issue.photos.count() == 1
+    assert (round(issue.point.x, 6), round(issue.point.y, 6)) == (
+        round(walk[-1][0], 6),
+        round(walk[-1][1], 6),
+    )
+    assert PatrolIssue.objects.get(issue=issue).patrol_id == patrol.id
 
 
 def test_the_phone_page_speaks_english_on_request(live_demo, artifacts):

@@ -354,7 +354,8 @@
         return "<li data-patrol='" + p.id + "'><div><b>" + esc(s.toLocaleDateString(LOCALE)) + " " +
           esc(s.toLocaleTimeString(LOCALE, { hour: "2-digit", minute: "2-digit" })) + "</b> " + esc(p.grid.name) +
           "<br><small>" + esc(mins) + " · " + (p.length_m / 1000).toFixed(2) + " " + esc(t.km) + " · " +
-          p.points + " " + esc(t.points) + " · " + p.buildings_visited + " " + esc(t.visited) + "</small></div></li>";
+          p.points + " " + esc(t.points) + " · " + p.buildings_visited + " " + esc(t.visited) +
+          (p.issues ? " · " + p.issues + " " + esc(t.issuesFound) : "") + "</small></div></li>";
       }).join("");
       return data;
     } catch (e) {
@@ -398,7 +399,8 @@
     list.innerHTML = rows.length ? rows.map(({ r, d }) =>
       "<li data-issue='" + r.id + "'><div><b>" + esc(r.category_name) + "</b> <small>" + esc(r.tracking_code) +
       "</small><br>" + esc((r.description || "").slice(0, 80)) + "<br><small>" +
-      (d == null ? "" : Math.round(d) + " " + esc(t.m) + " · ") + esc(r.status) + "</small></div>" +
+      (d == null ? "" : Math.round(d) + " " + esc(t.m) + " · ") + esc((t.statuses || {})[r.status] || r.status) +
+      "</small></div>" +
       (r.overdue ? "<span class='badge overdue'>" + esc(t.overdue) + "</span>" : "") + "</li>").join("")
       : "<li class='hint'>" + esc(t.noIssues) + "</li>";
     document.body.dataset.issues = String(issues.length);
@@ -408,6 +410,16 @@
         radius: 6, color: "#fff", weight: 2, fillColor: r.overdue ? "#b91c1c" : "#f59e0b", fillOpacity: 1,
       }).bindTooltip(esc(r.category_name + " " + r.tracking_code)))).addTo(map);
     }
+  }
+
+  let categoriesLoaded = false;
+
+  // Categories and issues come from the network: loaded at start, and again when back online or when
+  // the tab is opened (the page may have been opened offline from the service worker's cache).
+  async function refreshIssues() {
+    if (!cfg.issues || !navigator.onLine) return;
+    if (!categoriesLoaded) await loadCategories();
+    await loadIssues();
   }
 
   async function loadCategories() {
@@ -421,6 +433,7 @@
         d.results.filter((c) => c.parent === top.code).map((c) =>
           "<option value='" + esc(c.code) + "' data-parent='" + esc(top.code) + "'>" + esc(label(c)) + "</option>").join("") +
         "</optgroup>").join("");
+      categoriesLoaded = true;
     } catch (e) {
       sel.innerHTML = "";
       status(t.error + ": " + e.message, "error");
@@ -503,7 +516,7 @@
       try { showHistoryTrack(await api("GET", cfg.urls.patrols + "/" + li.dataset.patrol)); }
       catch (err) { status(t.error + ": " + err.message, "error"); }
     });
-    window.addEventListener("online", () => { setNet(); flush(); });
+    window.addEventListener("online", () => { setNet(); flush(); refreshIssues(); });
     window.addEventListener("offline", setNet);
     setInterval(() => { renderPatrol(); flush(); }, 5000);
 
@@ -560,7 +573,8 @@
     }
     if (cfg.issues) {
       $("report-form").addEventListener("submit", reportIssue);
-      if (navigator.onLine) { await loadCategories(); await loadIssues(); }
+      await refreshIssues();
+      document.querySelector(".tabs [data-tab=issues]").addEventListener("click", refreshIssues);
     }
     document.body.dataset.phoneReady = ready;
     prepareOffline();
