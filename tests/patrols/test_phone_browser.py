@@ -4,6 +4,7 @@ geolocation moved step by step, an offline period with a reload in the middle, a
 import re
 
 import pytest
+from django.db import connection
 
 from apps.common.demo import seed_all
 from apps.issues.models import Issue
@@ -26,6 +27,14 @@ def live_demo(live_server, settings):
     # is proven in test_services.
     settings.LINLI_PATROL_MAX_SPEED_MPS = 1000
     return live_server
+
+
+def reconnect_if_dead():
+    """Inside Playwright's event loop Django hands this thread another connection object than outside it,
+    one an earlier browser test may have left idle and tests/issues then ended (pg_terminate_backend):
+    reconnect rather than fail on a dead socket."""
+    if not connection.is_usable():
+        connection.close()
 
 
 def login(page, base, *, next_url="/m/"):
@@ -74,6 +83,7 @@ def test_a_patrol_with_an_offline_period_and_a_reload_keeps_every_point(
         page,
         errors,
     ):
+        reconnect_if_dead()
         ctx = page.context
         ctx.route("**/*", cut)
         login(page, live_demo.url)
