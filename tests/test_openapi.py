@@ -10,7 +10,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_openapi_schema_is_valid_and_covers_every_api():
     out = subprocess.run(
         [sys.executable, "manage.py", "spectacular", "--validate", "--format", "openapi"],
-        cwd=ROOT, capture_output=True, text=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     schema = yaml.safe_load(out.stdout)
