@@ -16,6 +16,7 @@ EXCLUDED = {
     "common_ratebucket",  # rate-limit counters
     "territory_areapart",  # derived from territory_area by a trigger
     "patrols_patrolpoint",  # raw GPS points, kept in the patrol itself
+    "patrols_patrolvisit",  # rebuilt from the points and check-ins at every stop
     "tiles_dataversion",
     "analytics_cellcount",
     "analytics_weeklycount",
