@@ -9,18 +9,17 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.errors import DomainError
 from apps.patrols import selectors, services
-from apps.people.scope import user_scope
+from apps.people.scope import ScopedStaff, user_scope
 
 
 class PatrolApiView(APIView):
     authentication_classes = [SessionAuthentication]
-    permission_classes = [IsAuthenticated]
+    permission_classes = [ScopedStaff]  # staff with a role; auditors read only
 
     def body(self, request) -> dict:
         if not isinstance(request.data, dict):

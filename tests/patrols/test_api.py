@@ -84,7 +84,11 @@ def test_another_users_patrol_is_not_found(client, leader):
     patrol, _ = patrol_start(user=user, grid_id=grid.id, client_id=str(uuid.uuid4()))
     other = get_user_model().objects.create_user("other", password="x")
     client.force_login(other)
-    assert client.get(f"/api/patrols/{patrol.id}").status_code == 404
+    assert client.get(f"/api/patrols/{patrol.id}").status_code == 403  # no role at all
+    from apps.people.services import staff_assign
+
+    staff_assign(name="同网格网格员", role="grid_worker", area=grid, user=other)
+    assert client.get(f"/api/patrols/{patrol.id}").status_code == 404  # a role, not their patrol
     pts = fixes(grid_walk(grid, steps=2), start=timezone.now())
     r = client.post(
         f"/api/patrols/{patrol.id}/points", {"points": pts}, content_type="application/json"

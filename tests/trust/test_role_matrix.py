@@ -7,6 +7,8 @@ its compounds, an auditor reads but never writes, and anonymous residents get 40
 on every staff endpoint. The expected sets are computed here from the data (codes, companies), not from
 apps.people.scope, so the test does not grade the rule with itself."""
 
+import uuid
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.db.models import Q
@@ -49,6 +51,17 @@ CLASSIFIED = {
     "open311-token": PUBLIC,
     "open311-updates": PUBLIC,
     "planning-login": PUBLIC,
+    "phone-sw": PUBLIC,  # the phone page's service worker script
+    "phone": STAFF,
+    # Patrols are their walker's own (others get 404), compound-head visits narrowed to the scope.
+    "patrols-my-map": STAFF,
+    "patrols": STAFF,
+    "patrol-detail": STAFF,
+    "patrol-points": STAFF,
+    "patrol-checkins": STAFF,
+    "patrol-issues": STAFF,
+    "patrol-stop": STAFF,
+    "compound-head-visits": STAFF,
     "people-residents": STAFF,
     "people-residents-csv": STAFF,
     "people-party-members": STAFF,
@@ -185,6 +198,12 @@ def world(demo):
     building_b = Building.objects.filter(grid=grid_b).order_by("id").first()
     center_b = CenterHousehold.objects.filter(household__building__grid=grid_b).first()
     plan = planning_services.plan_create_from_current(community=community, level="grid")
+    from apps.patrols.services import patrol_start
+
+    # A patrol walked by the grid leader: nobody else's business (404 to other roles).
+    patrol, _ = patrol_start(
+        user=users["grid_leader"], grid_id=grid_a.id, client_id=str(uuid.uuid4())
+    )
 
     def sees_issues(role):
         """The issues each role must see, from the data: codes, the company, nothing else."""
@@ -222,6 +241,7 @@ def world(demo):
         "building_b": building_b,
         "center_b": center_b,
         "plan": plan,
+        "patrol": patrol,
         "sees_issues": sees_issues,
         "sees_buildings": sees_buildings,
     }
@@ -302,6 +322,15 @@ def staff_requests(w) -> dict[str, list[tuple[str, str, dict]]]:
         "planning-split": [
             ("post", "/api/planning/geometry/split", {"polygon": square, "line": line})
         ],
+        "phone": [("get", "/m/", {})],
+        "patrols-my-map": [("get", "/api/patrols/my-map", {})],
+        "patrols": [("get", "/api/patrols", {})],
+        "patrol-detail": [("get", f"/api/patrols/{w['patrol'].id}", {})],
+        "patrol-points": [("post", f"/api/patrols/{w['patrol'].id}/points", {"points": []})],
+        "patrol-checkins": [("post", f"/api/patrols/{w['patrol'].id}/checkins", {})],
+        "patrol-issues": [("post", f"/api/patrols/{w['patrol'].id}/issues", {})],
+        "patrol-stop": [("post", f"/api/patrols/{w['patrol'].id}/stop", {})],
+        "compound-head-visits": [("get", "/api/patrols/compound-head-visits", {})],
         "planning-merge": [
             ("post", "/api/planning/geometry/merge", {"polygons": [square, square]})
         ],
@@ -406,6 +435,12 @@ def test_people_lists_and_exports_stay_inside_the_roles_buildings(world, role):
     in_b = world["building_b"].id in set(buildings.values_list("id", flat=True))
     r = client.get(f"/api/people/households?building={world['building_b'].id}")
     assert r.status_code == (200 if in_b else 404)
+
+
+@pytest.mark.parametrize("role", [r for r in ROLES if r != "anonymous"])
+def test_a_patrol_is_its_walkers_own(world, role):
+    r = client_as(world, role).get(f"/api/patrols/{world['patrol'].id}")
+    assert r.status_code == (200 if role == "grid_leader" else 404), (role, r.status_code)
 
 
 @pytest.mark.parametrize("role", ["grid_leader", "grid_worker", "property_company"])
