@@ -21,6 +21,8 @@ from apps.common.errors import Conflict, DomainError, NotFound
 from apps.issues.categories import load_categories
 from apps.issues.models import (
     DESCRIPTION_MAX,
+    DISMISSED,
+    FINISHED,
     Category,
     Issue,
     IssueEvent,
@@ -673,3 +675,43 @@ def issue_act(*, issue_id: int, action: str, user, **kwargs) -> Issue:
                 "nor yours to handle"
             )
     return issue_transition(issue_id=issue_id, action=action, actor=user, **kwargs)
+
+
+# ---------------------------------------------------------------- retention (PIPL)
+
+RETENTION_DAYS_DEFAULT = 365
+
+
+def retention_days() -> int:
+    """LINLI_REPORTER_RETENTION_DAYS: how long reporters' personal data is kept after an issue is
+    closed (or dismissed)."""
+    from django.conf import settings
+
+    return int(getattr(settings, "LINLI_REPORTER_RETENTION_DAYS", RETENTION_DAYS_DEFAULT))
+
+
+@transaction.atomic
+def reporters_anonymise(*, days: int | None = None, now=None, dry_run: bool = False) -> int:
+    """Erase the reporter's name, phone, e-mail and household of issues closed, rated or dismissed
+    more than `days` ago (default: the retention setting). The issue itself, its place and history
+    stay for the statistics. Returns how many issues were anonymised (or would be, with dry_run)."""
+    from datetime import timedelta
+
+    from django.db.models import Q
+
+    days = retention_days() if days is None else days
+    if days < 0:
+        raise DomainError(f"days={days}: the retention must be zero or more days", field="days")
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    finished = list(FINISHED) + list(DISMISSED)
+    qs = Issue.objects.filter(status__in=finished).filter(
+        Q(closed_at__lt=cutoff) | Q(closed_at__isnull=True, updated_at__lt=cutoff)
+    )
+    qs = qs.exclude(
+        reporter_name="", reporter_phone="", reporter_email="", reporter_household__isnull=True
+    )
+    if dry_run:
+        return qs.count()
+    return qs.update(
+        reporter_name="", reporter_phone="", reporter_email="", reporter_household=None
+    )
