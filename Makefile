@@ -16,7 +16,7 @@ export DEBUG ?= true
 export SECRET_KEY ?= dev-only-not-secret-linli-local-cluster
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test setup system db stop migrate demo lint format bench bench-quick lock reset-db shell
+.PHONY: run test setup system db stop migrate demo lint format bench bench-quick lock reset-db backup restore fuzz shell
 
 ## The two commands ##########################################################
 
@@ -82,9 +82,21 @@ bench: setup  ## full benchmark suite (long: builds a city and a megacity)
 bench-quick: setup  ## benchmarks on the demo and a small city, a few minutes
 	$(PY) -m bench quick
 
+fuzz: setup  ## fuzz the HTTP API from its OpenAPI schema (schemathesis); FUZZ_SECONDS=300
+	$(PY) -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[dev,fuzz]'
+	$(PY) bench/fuzz.py
+
 lock: $(STAMPS)/venv  ## refresh requirements.lock from the installed environment
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,fuzz]'
 	{ head -n 2 requirements.lock; $(PY) -m pip freeze --exclude-editable | grep -v '^linli'; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock
+
+backup: db  ## dump the local database to backups/ (FILE=... to choose)
+	@bash scripts/backup.sh backup $(FILE)
+
+restore: db  ## restore FILE=backups/....dump into a fresh database and swap it in (the old one is kept)
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=backups/linli-....dump"; exit 2; }
+	@bash scripts/backup.sh restore $(FILE)
 
 reset-db: db $(STAMPS)/venv  ## drop the local database and load the demo again
 	$(PY) manage.py reset_db_for_demo --yes

@@ -1,46 +1,34 @@
-"""Fill empty msgstr entries of a .po file from a JSON dictionary {msgid: msgstr}.
+"""Fill untranslated entries of a .po file from a JSON dictionary {msgid: msgstr}.
 
     python scripts/po_fill.py apps/issues/locale/zh_Hans/LC_MESSAGES/django.po translations.json
 
-Entries already translated are kept; msgids missing from the dictionary are listed so none is forgotten."""
+Entries already translated are kept; msgids missing from the dictionary are listed (exit 1) so none is
+forgotten."""
 
 import json
-import re
 import sys
 
-
-def unquote(lines):
-    return "".join(json.loads(line[line.index('"') :]) for line in lines)
+import polib
 
 
 def main(po_path, dict_path):
     table = json.load(open(dict_path, encoding="utf-8"))
-    text = open(po_path, encoding="utf-8").read()
-    blocks = text.split("\n\n")
+    po = polib.pofile(po_path)
+    po.metadata["Language"] = "zh_Hans"
+    po.metadata["Content-Type"] = "text/plain; charset=UTF-8"
+    if "fuzzy" in po.metadata_is_fuzzy:
+        po.metadata_is_fuzzy = []
     missing = []
-    for i, block in enumerate(blocks):
-        lines = block.split("\n")
-        try:
-            a = next(j for j, line in enumerate(lines) if line.startswith("msgid "))
-            b = next(j for j, line in enumerate(lines) if line.startswith("msgstr "))
-        except StopIteration:
+    for entry in po:
+        if entry.obsolete or (entry.msgstr and "fuzzy" not in entry.flags):
             continue
-        end = b + 1
-        while end < len(lines) and lines[end].startswith('"'):
-            end += 1
-        msgid = unquote(lines[a:b])
-        msgstr = unquote(lines[b:end])
-        if not msgid or msgstr:
-            continue
-        if msgid in table:
-            lines[b:end] = ["msgstr " + json.dumps(table[msgid], ensure_ascii=False)]
-            lines = [line for line in lines if line != "#, fuzzy"]
-            blocks[i] = "\n".join(lines)
+        if entry.msgid in table:
+            entry.msgstr = table[entry.msgid]
+            if "fuzzy" in entry.flags:
+                entry.flags.remove("fuzzy")
         else:
-            missing.append(msgid)
-    out = "\n\n".join(blocks)
-    out = re.sub(r'"Language: \\n"', '"Language: zh_Hans\\\\n"', out)
-    open(po_path, "w", encoding="utf-8").write(out)
+            missing.append(entry.msgid)
+    po.save(po_path)
     for m in missing:
         print("untranslated:", m)
     return 1 if missing else 0

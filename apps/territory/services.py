@@ -123,15 +123,15 @@ WITH b AS (
 UPDATE territory_building t SET
     community_id = (SELECT p.area_id FROM territory_areapart p JOIN territory_area a ON a.id = p.area_id
                      WHERE p.level = 'community' AND ST_Intersects(p.geom, b.p)
-                       AND p.valid_from <= now() AND (p.valid_to IS NULL OR p.valid_to > now())
+                       AND p.valid_from <= %(at)s AND (p.valid_to IS NULL OR p.valid_to > %(at)s)
                      ORDER BY a.code LIMIT 1),
     grid_id = (SELECT p.area_id FROM territory_areapart p JOIN territory_area a ON a.id = p.area_id
                 WHERE p.level = 'grid' AND ST_Intersects(p.geom, b.p)
-                  AND p.valid_from <= now() AND (p.valid_to IS NULL OR p.valid_to > now())
+                  AND p.valid_from <= %(at)s AND (p.valid_to IS NULL OR p.valid_to > %(at)s)
                 ORDER BY a.code LIMIT 1),
     compound_id = (SELECT p.area_id FROM territory_areapart p JOIN territory_area a ON a.id = p.area_id
                     WHERE p.level = 'compound' AND ST_Intersects(p.geom, b.p)
-                      AND p.valid_from <= now() AND (p.valid_to IS NULL OR p.valid_to > now())
+                      AND p.valid_from <= %(at)s AND (p.valid_to IS NULL OR p.valid_to > %(at)s)
                     ORDER BY a.code LIMIT 1)
 FROM b WHERE t.id = b.id
 """
@@ -139,7 +139,7 @@ FROM b WHERE t.id = b.id
 
 def buildings_attach(*, ids: list[int] | None = None) -> int:
     with connection.cursor() as cur:
-        cur.execute(ATTACH_SQL, {"all": ids is None, "ids": ids or []})
+        cur.execute(ATTACH_SQL, {"all": ids is None, "ids": ids or [], "at": timezone.now()})
         return cur.rowcount
 
 
@@ -148,7 +148,7 @@ def buildings_attach(*, ids: list[int] | None = None) -> int:
 COUNTS_SQL = """
 WITH cur AS (
     SELECT id, level, parent_id FROM territory_area
-     WHERE valid_from <= now() AND (valid_to IS NULL OR valid_to > now())
+     WHERE valid_from <= %(at)s AND (valid_to IS NULL OR valid_to > %(at)s)
 ),
 by_grid AS (SELECT grid_id AS id, sum(households) AS h, count(*) AS b FROM territory_building GROUP BY grid_id),
 by_comm AS (SELECT community_id AS id, sum(households) AS h, count(*) AS b FROM territory_building GROUP BY community_id),
@@ -180,5 +180,7 @@ UPDATE territory_area a SET households = counts.h, buildings = counts.b
 
 def area_counts_refresh() -> int:
     with connection.cursor() as cur:
-        cur.execute(COUNTS_SQL)
+        # Validity is compared with Python's clock, like every other writer of valid_from (not with the
+        # transaction's now(), which is older than areas created later in the same transaction).
+        cur.execute(COUNTS_SQL, {"at": timezone.now()})
         return cur.rowcount

@@ -28,3 +28,16 @@ def test_area_detail_has_the_chain(demo, client):
     body = client.get(f"/api/areas/{nbh.id}").json()
     assert [a["level"] for a in body["chain"]] == ["street", "community", "grid", "neighbourhood"]
     assert client.get("/api/areas/999999999").status_code == 404
+
+
+def test_pages_send_a_strict_content_security_policy_with_a_nonce(demo, client):
+    response = client.get("/")
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self' 'nonce-" in policy and "unsafe-eval" not in policy
+    nonce = policy.split("'nonce-")[1].split("'")[0]
+    html = response.content.decode()
+    # every inline script carries the nonce; no inline event handlers
+    assert html.count('<script nonce="' + nonce + '">') == html.count("<script>") + html.count(
+        "<script nonce="
+    )
+    assert " onchange=" not in html and " onclick=" not in html

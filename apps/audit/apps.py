@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class AuditConfig(AppConfig):
+    name = "apps.audit"
+    label = "audit"
+
+    def ready(self):
+        from apps.audit.triggers import install_triggers
+
+        post_migrate.connect(install_triggers, dispatch_uid="linli-audit-triggers")

@@ -1,0 +1,114 @@
+"""What part of the territory a user may see and change: the one rule every view, API, export and tile
+goes through (`user_scope(user)`, then `scope.q("<code field>")` or `scope.covers_code(code)`).
+
+Scopes are area-code prefixes: codes nest (apps/territory/codes.py), so a street officer's prefix covers
+its communities, grids, neighbourhood grids and compounds, and a redrawn grid keeps its code, so scopes
+survive redraws. Property companies see their compounds and what is dispatched to them; departments
+what is dispatched to them; building heads their buildings.
+
+    role                       scope
+    superuser, city admin      everything
+    auditor                    everything, read-only
+    street / community staff   their street / community
+    grid leader / worker       their grids
+    compound head              their compounds
+    planner                    their street or community (plans), read-only elsewhere in it
+    property company staff     their company's compounds + issues dispatched to the company
+    department staff           issues dispatched to the department
+    building head              their buildings
+    anyone else                nothing (the public sees only what public pages show)
+"""
+
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+
+from apps.people.models import PropertyService, StaffAssignment, StaffRole
+
+AREA_ROLES = {
+    StaffRole.STREET_STAFF,
+    StaffRole.COMMUNITY_STAFF,
+    StaffRole.GRID_LEADER,
+    StaffRole.GRID_WORKER,
+    StaffRole.COMPOUND_HEAD,
+    StaffRole.PLANNER,
+}
+
+
+@dataclass(frozen=True)
+class Scope:
+    everything: bool = False
+    read_only: bool = False
+    area_prefixes: tuple[str, ...] = ()
+    company_ids: tuple[int, ...] = ()
+    department_ids: tuple[int, ...] = ()
+    building_ids: tuple[int, ...] = ()
+    roles: frozenset = field(default_factory=frozenset)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (
+            self.everything
+            or self.area_prefixes
+            or self.company_ids
+            or self.department_ids
+            or self.building_ids
+        )
+
+    def covers_code(self, code: str | None) -> bool:
+        if self.everything:
+            return True
+        return bool(code) and any(code.startswith(p) for p in self.area_prefixes)
+
+    def q(self, code_field: str) -> Q:
+        """A filter on an area-code field (e.g. "code", "grid__code", "community__code")."""
+        if self.everything:
+            return Q()
+        q = Q(pk__in=[])
+        for prefix in self.area_prefixes:
+            q |= Q(**{f"{code_field}__startswith": prefix})
+        return q
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+
+NOTHING = Scope()
+
+
+def user_scope(user) -> Scope:
+    if user is None or not user.is_authenticated or not user.is_active:
+        return NOTHING
+    if user.is_superuser:
+        return Scope(everything=True, roles=frozenset({StaffRole.CITY_ADMIN}))
+    assignments = list(
+        StaffAssignment.objects.filter(user=user, active=True)
+        .select_related("area")
+        .only("role", "area__code", "company_id", "department_id", "building_id")
+    )
+    roles = frozenset(a.role for a in assignments)
+    if StaffRole.CITY_ADMIN in roles:
+        return Scope(everything=True, roles=roles)
+    prefixes = {a.area.code for a in assignments if a.role in AREA_ROLES and a.area_id}
+    companies = {
+        a.company_id for a in assignments if a.role == StaffRole.PROPERTY_COMPANY and a.company_id
+    }
+    if companies:
+        prefixes |= set(
+            PropertyService.objects.filter(company_id__in=companies).values_list(
+                "compound__code", flat=True
+            )
+        )
+    # Keep only the outermost prefixes (a grid inside a community the user also holds adds nothing).
+    outer = tuple(
+        sorted(p for p in prefixes if not any(p != o and p.startswith(o) for o in prefixes))
+    )
+    if StaffRole.AUDITOR in roles and not outer and not companies:
+        return Scope(everything=True, read_only=True, roles=roles)
+    return Scope(
+        area_prefixes=outer,
+        company_ids=tuple(sorted(companies)),
+        department_ids=tuple(sorted({a.department_id for a in assignments if a.department_id})),
+        building_ids=tuple(sorted({a.building_id for a in assignments if a.building_id})),
+        roles=roles,
+    )
