@@ -248,6 +248,8 @@ def suggest_stations(*, within: str | None = None, count: int = 3, tier=15) -> d
     solved = mclp_sites(cost, weights, radius, count)
     cover = cost <= radius
     for j in solved["sites"]:
+        if not cover[:, j].any():
+            continue  # MCLP opens exactly `count` sites; one that reaches nobody is not a suggestion
         result["sites"].append(
             {
                 "cell": cand_cells[j],

@@ -141,6 +141,7 @@ def map_page(request):
                 "-3": _("Cold spot, 99 %"),
             },
             "noIssues": _("Hotspots appear once residents' issues are recorded."),
+            "allCovered": _("Every household is already within this walk of a station."),
         },
     }
     return render(

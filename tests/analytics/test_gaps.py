@@ -57,10 +57,15 @@ def test_gaps_explain_themselves_in_chinese_by_default_and_in_english(world):
     assert "二网格" in text and "网格长" in text
     with translation.override("en"):
         item = gaps.gap_items(kinds=["station_far"])[0]
+    d = item["detail"]
+    assert abs(d["straight_m"] - 1100) <= 2 and abs(d["walk_m"] - 1.3 * d["straight_m"]) <= 1
     assert item["explanation"] == (
-        "Building B3 (8 households) is about 1430 m on foot from the nearest service station, "
-        "测试党群服务站 (1100 m in a straight line × 1.3), beyond the 15-minute walk of 1000 m."
+        f"Building B3 (8 households) is about {d['walk_m']} m on foot from the nearest service station, "
+        f"测试党群服务站 ({d['straight_m']} m in a straight line × 1.3), beyond the 15-minute walk of 1000 m."
     )
+    with translation.override("zh-hans"):
+        zh = gaps.gap_items(kinds=["station_far"])[0]["explanation"]
+    assert zh.startswith("楼栋 B3（8 户）距最近的党群服务站「测试党群服务站」步行约")
 
 
 def test_gaps_geojson_draws_every_gap(world):

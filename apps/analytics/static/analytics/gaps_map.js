@@ -124,7 +124,7 @@
     document.getElementById("suggest-button").addEventListener("click", async () => {
       status(t.loading);
       try {
-        const s = await getJSON(cfg.urls.suggest + "?count=3&tier=15" + (cfg.within ? "&within=" + encodeURIComponent(cfg.within) : ""));
+        const s = await getJSON(cfg.urls.suggest + "?count=3&tier=" + document.getElementById("suggest-tier").value + (cfg.within ? "&within=" + encodeURIComponent(cfg.within) : ""));
         suggested.clearLayers();
         s.geojson.features.forEach((f) => {
           const ll = [f.geometry.coordinates[1], f.geometry.coordinates[0]];
@@ -132,7 +132,7 @@
           L.marker(ll).bindTooltip(t.suggested + " #" + f.properties.rank + ": " + t.reaches.replace("%(n)s", f.properties.households_reached), { permanent: true }).addTo(suggested);
         });
         document.body.dataset.suggested = String(s.sites.length);
-        status("");
+        status(s.sites.length ? "" : t.allCovered);
       } catch (err) {
         status(t.failed + ": " + err.message, true);
       }
