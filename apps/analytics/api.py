@@ -116,14 +116,23 @@ def hotspot_res(request) -> int:
     return hotspots.res_for_zoom(p.get("zoom", 14))
 
 
-WITHIN = OpenApiParameter("within", OpenApiTypes.STR, description="code prefix of a street, community or grid")
+WITHIN = OpenApiParameter(
+    "within", OpenApiTypes.STR, description="code prefix of a street, community or grid"
+)
 TIER = OpenApiParameter(
-    "tier", OpenApiTypes.INT, enum=[5, 10, 15], description="living-circle tier in minutes (300/500/1,000 m walking)"
+    "tier",
+    OpenApiTypes.INT,
+    enum=[5, 10, 15],
+    description="living-circle tier in minutes (300/500/1,000 m walking)",
 )
 HOTSPOT_PARAMS = [
     OpenApiParameter("source", OpenApiTypes.STR, description="point source (default: issues)"),
-    OpenApiParameter("start", OpenApiTypes.STR, description="ISO date/time (default: end - 90 days)"),
-    OpenApiParameter("end", OpenApiTypes.STR, description="ISO date/time, exclusive (default: end of today)"),
+    OpenApiParameter(
+        "start", OpenApiTypes.STR, description="ISO date/time (default: end - 90 days)"
+    ),
+    OpenApiParameter(
+        "end", OpenApiTypes.STR, description="ISO date/time, exclusive (default: end of today)"
+    ),
     OpenApiParameter("category", OpenApiTypes.STR, description="category codes, comma-separated"),
     WITHIN,
 ]
@@ -209,7 +218,9 @@ class CoverageApi(StaffApi):
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request):
-        return Response(stations.coverage(within=scoped_within(request, request.query_params.get("within"))))
+        return Response(
+            stations.coverage(within=scoped_within(request, request.query_params.get("within")))
+        )
 
 
 class SuggestApi(StaffApi):
@@ -218,7 +229,9 @@ class SuggestApi(StaffApi):
         parameters=[
             WITHIN,
             TIER,
-            OpenApiParameter("count", OpenApiTypes.INT, description="new stations, 1-50 (default 3)"),
+            OpenApiParameter(
+                "count", OpenApiTypes.INT, description="new stations, 1-50 (default 3)"
+            ),
         ],
         responses={200: OpenApiTypes.OBJECT},
     )
@@ -238,27 +251,39 @@ class SuggestApi(StaffApi):
 def _gap_args(request):
     p = request.query_params
     kinds = [k.strip() for k in (p.get("kind") or "").split(",") if k.strip()] or None
-    return {"kinds": kinds, "within": scoped_within(request, p.get("within")), "tier": p.get("tier", 15)}
+    return {
+        "kinds": kinds,
+        "within": scoped_within(request, p.get("within")),
+        "tier": p.get("tier", 15),
+    }
 
 
 GAP_PARAMS = [
-    OpenApiParameter("kind", OpenApiTypes.STR, description="gap kinds, comma-separated (default: all)"),
+    OpenApiParameter(
+        "kind", OpenApiTypes.STR, description="gap kinds, comma-separated (default: all)"
+    ),
     WITHIN,
     TIER,
 ]
 
 
 class GapsApi(StaffApi):
-    @extend_schema(summary="Coverage gaps, each with a sentence explaining it", parameters=GAP_PARAMS,
-                   responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        summary="Coverage gaps, each with a sentence explaining it",
+        parameters=GAP_PARAMS,
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request):
         items = gaps.gap_items(**_gap_args(request), geometry=False)
         return Response({"count": len(items), "items": items})
 
 
 class GapsGeoJsonApi(StaffApi):
-    @extend_schema(summary="Coverage gaps as GeoJSON (for the map)", parameters=GAP_PARAMS,
-                   responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        summary="Coverage gaps as GeoJSON (for the map)",
+        parameters=GAP_PARAMS,
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request):
         return _geojson(gaps.gaps_geojson(**_gap_args(request)))
 
@@ -266,20 +291,37 @@ class GapsGeoJsonApi(StaffApi):
 class GapCountsApi(StaffApi):
     @extend_schema(
         summary="Counts of each gap kind per street, community or grid",
-        parameters=[*GAP_PARAMS, OpenApiParameter("by", OpenApiTypes.STR, enum=["street", "community", "grid"])],
+        parameters=[
+            *GAP_PARAMS,
+            OpenApiParameter("by", OpenApiTypes.STR, enum=["street", "community", "grid"]),
+        ],
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request):
-        return Response(gaps.gap_counts(by=request.query_params.get("by", "community"), **_gap_args(request)))
+        return Response(
+            gaps.gap_counts(by=request.query_params.get("by", "community"), **_gap_args(request))
+        )
 
 
 class GapsCsvApi(StaffApi):
-    @extend_schema(summary="Coverage gaps as CSV", parameters=GAP_PARAMS, responses={200: OpenApiTypes.BINARY})
+    @extend_schema(
+        summary="Coverage gaps as CSV", parameters=GAP_PARAMS, responses={200: OpenApiTypes.BINARY}
+    )
     def get(self, request):
         items = gaps.gap_items(**_gap_args(request), geometry=False)
         body = csv_bytes(
             ["kind", "object_type", "object_id", "name", "area_code", "explanation"],
-            ([i["kind"], i["object_type"], i["object_id"], i["name"], i["area_code"], i["explanation"]] for i in items),
+            (
+                [
+                    i["kind"],
+                    i["object_type"],
+                    i["object_id"],
+                    i["name"],
+                    i["area_code"],
+                    i["explanation"],
+                ]
+                for i in items
+            ),
         )
         return _download(body, "gaps.csv", "text/csv; charset=utf-8")
 
@@ -305,8 +347,11 @@ class HotspotsH3Api(StaffApi):
 
 
 class HotspotsH3CsvApi(StaffApi):
-    @extend_schema(summary="H3 hotspot table as CSV", parameters=[*HOTSPOT_PARAMS, *RES_PARAMS],
-                   responses={200: OpenApiTypes.BINARY})
+    @extend_schema(
+        summary="H3 hotspot table as CSV",
+        parameters=[*HOTSPOT_PARAMS, *RES_PARAMS],
+        responses={200: OpenApiTypes.BINARY},
+    )
     def get(self, request):
         import h3
 
@@ -314,15 +359,29 @@ class HotspotsH3CsvApi(StaffApi):
         rows = []
         for u in result["units"]:
             lat, lon = h3.cell_to_latlng(u["h3"])
-            rows.append([u["h3"], u["cell"], result["res"], u["count"], u["z"], u["p"], u["class"],
-                         round(lon, 6), round(lat, 6)])
+            rows.append(
+                [
+                    u["h3"],
+                    u["cell"],
+                    result["res"],
+                    u["count"],
+                    u["z"],
+                    u["p"],
+                    u["class"],
+                    round(lon, 6),
+                    round(lat, 6),
+                ]
+            )
         body = csv_bytes(["h3", "cell", "res", "count", "z", "p", "class", "lon", "lat"], rows)
         return _download(body, "hotspots_h3.csv", "text/csv; charset=utf-8")
 
 
 class HotspotsGridsApi(StaffApi):
-    @extend_schema(summary="Counts and Gi* classes per grid (GeoJSON; queen contiguity)",
-                   parameters=HOTSPOT_PARAMS, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        summary="Counts and Gi* classes per grid (GeoJSON; queen contiguity)",
+        parameters=HOTSPOT_PARAMS,
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request):
         result = hotspots.grid_hotspots(hotspot_query(request))
         geoms = result.pop("geoms")
@@ -333,7 +392,11 @@ class HotspotsGridsApi(StaffApi):
                 "type": "FeatureCollection",
                 "properties": {"method": result["method"], "total": result["total"]},
                 "features": [
-                    {"type": "Feature", "geometry": json.loads(shapely.to_geojson(g)), "properties": u}
+                    {
+                        "type": "Feature",
+                        "geometry": json.loads(shapely.to_geojson(g)),
+                        "properties": u,
+                    }
                     for u, g in zip(result["units"], geoms, strict=True)
                 ],
             }
@@ -341,8 +404,11 @@ class HotspotsGridsApi(StaffApi):
 
 
 class HotspotsGridsCsvApi(StaffApi):
-    @extend_schema(summary="Grid hotspot table as CSV", parameters=HOTSPOT_PARAMS,
-                   responses={200: OpenApiTypes.BINARY})
+    @extend_schema(
+        summary="Grid hotspot table as CSV",
+        parameters=HOTSPOT_PARAMS,
+        responses={200: OpenApiTypes.BINARY},
+    )
     def get(self, request):
         result = hotspots.grid_hotspots(hotspot_query(request))
         cols = ["code", "name", "households", "count", "per_1000_households", "z", "p", "class"]
@@ -379,15 +445,23 @@ class HeatApi(StaffApi):
     def get(self, request):
         counts, how = hotspots.cell_counts(hotspot_query(request), hotspot_res(request))
         h3i = hotspots.h3i
-        points = [[*map(lambda v: round(v, 6), h3i.cell_to_latlng(c)), n] for c, n in counts.items()]
-        return Response({"counts_from": how, "max": max(counts.values(), default=0), "points": points})
+        points = [
+            [*map(lambda v: round(v, 6), h3i.cell_to_latlng(c)), n] for c, n in counts.items()
+        ]
+        return Response(
+            {"counts_from": how, "max": max(counts.values(), default=0), "points": points}
+        )
 
 
 # ---- indicators ---------------------------------------------------------------------------------
 
 INDICATOR_PARAMS = [
-    OpenApiParameter("code", OpenApiTypes.STR, required=True, description="street or community code"),
-    OpenApiParameter("month", OpenApiTypes.STR, description="last month, YYYY-MM (default: this month)"),
+    OpenApiParameter(
+        "code", OpenApiTypes.STR, required=True, description="street or community code"
+    ),
+    OpenApiParameter(
+        "month", OpenApiTypes.STR, description="last month, YYYY-MM (default: this month)"
+    ),
     OpenApiParameter("months", OpenApiTypes.INT, description="months of trend, 1-36 (default 12)"),
 ]
 
@@ -403,15 +477,21 @@ def _indicators(request) -> dict:
 
 
 class IndicatorsApi(StaffApi):
-    @extend_schema(summary="Indicators of a street or community with monthly trend (formulas in docs/ANALYTICS.md)",
-                   parameters=INDICATOR_PARAMS, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        summary="Indicators of a street or community with monthly trend (formulas in docs/ANALYTICS.md)",
+        parameters=INDICATOR_PARAMS,
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request):
         return Response(_indicators(request))
 
 
 class IndicatorsXlsxApi(StaffApi):
-    @extend_schema(summary="Indicators as an .xlsx workbook", parameters=INDICATOR_PARAMS,
-                   responses={200: OpenApiTypes.BINARY})
+    @extend_schema(
+        summary="Indicators as an .xlsx workbook",
+        parameters=INDICATOR_PARAMS,
+        responses={200: OpenApiTypes.BINARY},
+    )
     def get(self, request):
         data = _indicators(request)
         return _download(

@@ -26,7 +26,6 @@ from apps.common.errors import DomainError
 CODE_LENGTH = {"street": 9, "community": 12, "grid": 15}
 
 # Current areas (valid now) are used throughout: gaps describe today.
-CURRENT = "a.valid_from <= now() AND (a.valid_to IS NULL OR a.valid_to > now())"
 
 BUILDING_NO_GRID_SQL = """
 SELECT 'building', b.id, COALESCE(k.name || ' ', '') || b.name, COALESCE(c.code, ''),
@@ -51,11 +50,11 @@ SELECT 'building', b.id, COALESCE(k.name || ' ', '') || b.name, COALESCE(g.code,
  ORDER BY b.id
 """
 
-GRID_NO_LEADER_SQL = f"""
+GRID_NO_LEADER_SQL = """
 SELECT 'grid', a.id, a.name, a.code, ST_AsGeoJSON(a.geom, 7),
        json_build_object('households', a.households)
   FROM territory_area a
- WHERE a.level = 'grid' AND {CURRENT} AND a.code LIKE %(prefix)s
+ WHERE a.level = 'grid' AND a.valid_from <= now() AND (a.valid_to IS NULL OR a.valid_to > now()) AND a.code LIKE %(prefix)s
    AND NOT EXISTS (SELECT 1 FROM people_staffassignment s
                     WHERE s.area_id = a.id AND s.role = 'grid_leader' AND s.active)
  ORDER BY a.code
@@ -64,14 +63,14 @@ SELECT 'grid', a.id, a.name, a.code, ST_AsGeoJSON(a.geom, 7),
 # 无物业: a compound whose management type says none (or was never recorded), or one recorded as
 # commercially/proxy managed that no property company actually serves. Self-managed (自管) counts as
 # managed. Compounds sit in communities; their area_code is the community's code.
-COMPOUND_NO_PROPERTY_SQL = f"""
+COMPOUND_NO_PROPERTY_SQL = """
 SELECT 'compound', a.id, a.name, p.code, ST_AsGeoJSON(a.geom, 7),
        json_build_object('households', a.households, 'management_type', a.management_type,
                          'reason', CASE WHEN a.management_type IN ('commercial', 'proxy')
                                         THEN 'no_company' ELSE 'none' END)
   FROM territory_area a
   JOIN territory_area p ON p.id = a.parent_id
- WHERE a.level = 'compound' AND {CURRENT} AND p.code LIKE %(prefix)s
+ WHERE a.level = 'compound' AND a.valid_from <= now() AND (a.valid_to IS NULL OR a.valid_to > now()) AND p.code LIKE %(prefix)s
    AND (a.management_type IS NULL OR a.management_type = 'none'
         OR (a.management_type IN ('commercial', 'proxy')
             AND NOT EXISTS (SELECT 1 FROM people_propertyservice s WHERE s.compound_id = a.id)))
@@ -80,13 +79,13 @@ SELECT 'compound', a.id, a.name, p.code, ST_AsGeoJSON(a.geom, 7),
 
 # One row per company and community it serves in, so counts per area and `within` work like the other
 # kinds; the geometry is the compounds it serves there. Companies serving no compound have no place.
-COMPANY_NO_PARTY_ORG_SQL = f"""
+COMPANY_NO_PARTY_ORG_SQL = """
 SELECT 'company', co.id, co.name, p.code, ST_AsGeoJSON(ST_Collect(a.geom), 7),
        json_build_object('compounds', count(*), 'households', sum(a.households),
                          'community', p.name)
   FROM people_propertycompany co
   JOIN people_propertyservice s ON s.company_id = co.id
-  JOIN territory_area a ON a.id = s.compound_id AND {CURRENT}
+  JOIN territory_area a ON a.id = s.compound_id AND a.valid_from <= now() AND (a.valid_to IS NULL OR a.valid_to > now())
   JOIN territory_area p ON p.id = a.parent_id
  WHERE NOT co.has_party_org AND p.code LIKE %(prefix)s
  GROUP BY co.id, co.name, p.code, p.name
@@ -176,11 +175,13 @@ register(
         "building_no_grid",
         gettext_lazy("Buildings in no grid"),
         BUILDING_NO_GRID_SQL,
-        lambda name, d, p: _(
-            "Building %(name)s (%(households)s households) lies in no grid, so no grid leader looks "
-            "after it."
-        )
-        % {"name": name, "households": d["households"]},
+        lambda name, d, p: (
+            _(
+                "Building %(name)s (%(households)s households) lies in no grid, so no grid leader looks "
+                "after it."
+            )
+            % {"name": name, "households": d["households"]}
+        ),
     )
 )
 register(
@@ -188,11 +189,13 @@ register(
         "household_no_neighbourhood",
         gettext_lazy("Households in no neighbourhood grid"),
         HOUSEHOLD_NO_NEIGHBOURHOOD_SQL,
-        lambda name, d, p: _(
-            "%(households)s of the %(total)s households of building %(name)s belong to no "
-            "neighbourhood grid."
-        )
-        % {"name": name, "households": d["households"], "total": d["total"]},
+        lambda name, d, p: (
+            _(
+                "%(households)s of the %(total)s households of building %(name)s belong to no "
+                "neighbourhood grid."
+            )
+            % {"name": name, "households": d["households"], "total": d["total"]}
+        ),
     )
 )
 register(
@@ -200,8 +203,10 @@ register(
         "grid_no_leader",
         gettext_lazy("Grids with no grid leader"),
         GRID_NO_LEADER_SQL,
-        lambda name, d, p: _("Grid %(name)s (%(households)s households) has no active grid leader.")
-        % {"name": name, "households": d["households"]},
+        lambda name, d, p: (
+            _("Grid %(name)s (%(households)s households) has no active grid leader.")
+            % {"name": name, "households": d["households"]}
+        ),
         needs=("people",),
     )
 )
@@ -219,16 +224,18 @@ register(
         "company_no_party_org",
         gettext_lazy("Property companies with no party organisation"),
         COMPANY_NO_PARTY_ORG_SQL,
-        lambda name, d, p: _(
-            "%(name)s serves %(compounds)s compounds (%(households)s households) in %(community)s "
-            "and has no party organisation."
-        )
-        % {
-            "name": name,
-            "compounds": d["compounds"],
-            "households": d["households"],
-            "community": d["community"],
-        },
+        lambda name, d, p: (
+            _(
+                "%(name)s serves %(compounds)s compounds (%(households)s households) in %(community)s "
+                "and has no party organisation."
+            )
+            % {
+                "name": name,
+                "compounds": d["compounds"],
+                "households": d["households"],
+                "community": d["community"],
+            }
+        ),
         needs=("people",),
     )
 )
@@ -243,7 +250,11 @@ register(
 
 
 def available_kinds() -> list[str]:
-    return [k for k, kind in KINDS.items() if all(django_apps.is_installed(f"apps.{a}") for a in kind.needs)]
+    return [
+        k
+        for k, kind in KINDS.items()
+        if all(django_apps.is_installed(f"apps.{a}") for a in kind.needs)
+    ]
 
 
 def _params(kinds, within, tier):
@@ -304,7 +315,7 @@ def gap_counts(*, by: str = "community", within: str | None = None, tier=15, kin
     names = {}
     with connection.cursor() as cur:
         cur.execute(
-            f"SELECT a.code, a.name FROM territory_area a WHERE a.level = %s AND {CURRENT} "
+            "SELECT a.code, a.name FROM territory_area a WHERE a.level = %s AND a.valid_from <= now() AND (a.valid_to IS NULL OR a.valid_to > now()) "
             "AND a.code = ANY(%s)",
             [by, [c for c in counts if c]],
         )
@@ -313,7 +324,11 @@ def gap_counts(*, by: str = "community", within: str | None = None, tier=15, kin
         "by": by,
         "kinds": {k: str(KINDS[k].label) for k in kinds},
         "areas": [
-            {"code": code, "name": names.get(code, _("Outside any %(level)s") % {"level": by}), "counts": c}
+            {
+                "code": code,
+                "name": names.get(code, _("Outside any %(level)s") % {"level": by}),
+                "counts": c,
+            }
             for code, c in sorted(counts.items())
         ],
         "total": {k: sum(c[k] for c in counts.values()) for k in kinds},

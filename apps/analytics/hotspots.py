@@ -29,7 +29,7 @@ import h3
 import numpy as np
 from django.conf import settings
 from django.db import connection
-from libpysal.weights import W, Queen
+from libpysal.weights import Queen, W
 
 from apps.analytics.models import HotspotRefreshState
 from apps.analytics.sources import get_source
@@ -153,23 +153,30 @@ def cell_counts(q: Query, res: int, *, use_precomputed: bool = True) -> tuple[di
     # Whole weeks from the table; the table's rows cover ids <= last_id only.
     with connection.cursor() as cur:
         cur.execute(
-            """SELECT cell, sum(n) FROM analytics_hotspotcellcount
+            """SELECT cell, sum(n) FROM analytics_cellcount
                 WHERE source = %(src)s AND res = %(res)s AND week >= %(w0)s AND week < %(w1)s
                   AND (%(all_cats)s OR category = ANY(%(cats)s)) AND community LIKE %(prefix)s
                 GROUP BY cell""",
             params,
         )
         counts = {cell: int(n) for cell, n in cur.fetchall()}
-        # The rest from the points: the partial weeks at both ends, and anything newer than the refresh.
-        cur.execute(
-            f"""SELECT ST_X(geom), ST_Y(geom), count(*) FROM {q.relation} src
-                 WHERE {FILTER}
-                   AND (src.created_at < %(ws)s OR src.created_at >= %(we)s OR src.id > %(last_id)s)
-                 GROUP BY geom""",  # noqa: S608 - relation and filter are code constants
-            params,
-        )
-        for cell, n in _cells_of_points(cur.fetchall(), res).items():
-            counts[cell] = counts.get(cell, 0) + n
+        # The rest from the points, as separate queries so each can use an index and empty ones are
+        # skipped: the partial weeks at both ends (already counted ids only), then points newer than
+        # the refresh (primary key range).
+        parts = [
+            (FILTER + " AND src.id <= %(last_id)s AND src.created_at < %(ws)s", q.start < weeks[0]),
+            (FILTER + " AND src.id <= %(last_id)s AND src.created_at >= %(we)s", weeks[1] < q.end),
+            (FILTER + " AND src.id > %(last_id)s", True),
+        ]
+        for where, needed in parts:
+            if not needed:
+                continue
+            cur.execute(
+                f"SELECT ST_X(geom), ST_Y(geom), count(*) FROM {q.relation} src WHERE {where} GROUP BY geom",  # noqa: S608 - code constants
+                params,
+            )
+            for cell, n in _cells_of_points(cur.fetchall(), res).items():
+                counts[cell] = counts.get(cell, 0) + n
     return counts, "precomputed"
 
 
@@ -372,7 +379,9 @@ def repeat_locations(q: Query, *, min_count: int = 3, days: int = 30) -> list[di
     """Buildings with at least `min_count` points in the last `days` days of the period."""
     if min_count < 2:
         raise DomainError(f"min_count={min_count} must be at least 2", field="min_count")
-    window = Query(q.source, max(q.start, q.end - timedelta(days=days)), q.end, q.categories, q.within)
+    window = Query(
+        q.source, max(q.start, q.end - timedelta(days=days)), q.end, q.categories, q.within
+    )
     with connection.cursor() as cur:
         cur.execute(
             REPEAT_SQL.format(relation=window.relation, filter=FILTER),
@@ -396,7 +405,9 @@ def emerging_hotspots(q: Query, res: int) -> dict:
     now = h3_hotspots(q, res)
     before = h3_hotspots(q.previous(), res)
     was_hot = {u["cell"] for u in before["units"] if u["class"] > 0}
-    now["units"] = [u | {"emerging": u["class"] > 0 and u["cell"] not in was_hot} for u in now["units"]]
+    now["units"] = [
+        u | {"emerging": u["class"] > 0 and u["cell"] not in was_hot} for u in now["units"]
+    ]
     now["previous"] = {"start": q.previous().start, "end": q.previous().end}
     return now
 

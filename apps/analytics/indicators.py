@@ -19,8 +19,16 @@ from apps.territory.models import Area
 # key, label, unit ("ratio": shown as %, "per1000", "count")
 INDICATORS = [
     ("property_coverage", gettext_lazy("Property-management coverage of compounds"), "ratio"),
-    ("party_org_coverage", gettext_lazy("Party-organisation coverage of property companies"), "ratio"),
-    ("committee_party_share", gettext_lazy("Party members among owners' committee members"), "ratio"),
+    (
+        "party_org_coverage",
+        gettext_lazy("Party-organisation coverage of property companies"),
+        "ratio",
+    ),
+    (
+        "committee_party_share",
+        gettext_lazy("Party members among owners' committee members"),
+        "ratio",
+    ),
     ("complaints_per_1000", gettext_lazy("Complaints per 1,000 households"), "per1000"),
     ("closure_rate", gettext_lazy("Closure rate (结案率)"), "ratio"),
     ("on_time_rate", gettext_lazy("On-time closure rate (按期结案率)"), "ratio"),
@@ -33,18 +41,17 @@ LABELS = {k: label for k, label, _unit in INDICATORS}
 UNITS = {k: unit for k, _label, unit in INDICATORS}
 MAX_MONTHS = 36
 
-# The version of each compound in force at `at`; a compound first recorded later counts with its first
-# version (the territory existed before it was digitised); one whose versions all ended before does not.
-COMPOUNDS_AT = """
-SELECT DISTINCT ON (a.code) a.id, a.management_type
-  FROM territory_area a
- WHERE a.level = 'compound' AND a.code LIKE %(prefix)s AND (a.valid_to IS NULL OR a.valid_to > %(at)s)
- ORDER BY a.code, (a.valid_from > %(at)s), a.valid_from
-"""
-
+# `c`: the version of each compound in force at `at`; a compound first recorded later counts with its
+# first version (the territory existed before it was digitised); one whose versions all ended does not.
 # Managed: self-managed, or commercial/proxy with a property company serving it since before `at`.
-PROPERTY_SQL = f"""
-WITH c AS ({COMPOUNDS_AT})
+PROPERTY_SQL = """
+WITH c AS (
+    SELECT DISTINCT ON (a.code) a.id, a.management_type
+      FROM territory_area a
+     WHERE a.level = 'compound' AND a.code LIKE %(prefix)s
+       AND (a.valid_to IS NULL OR a.valid_to > %(at)s)
+     ORDER BY a.code, (a.valid_from > %(at)s), a.valid_from
+)
 SELECT count(*),
        count(*) FILTER (WHERE c.management_type = 'self' OR (c.management_type IN ('commercial', 'proxy')
             AND EXISTS (SELECT 1 FROM people_propertyservice s
@@ -54,8 +61,14 @@ SELECT count(*),
 
 # Companies serving at least one compound of the area (at `at`), and those with a party organisation.
 # has_party_org has no history: the trend shows today's answer for past months (docs/ANALYTICS.md).
-PARTY_ORG_SQL = f"""
-WITH c AS ({COMPOUNDS_AT})
+PARTY_ORG_SQL = """
+WITH c AS (
+    SELECT DISTINCT ON (a.code) a.id, a.management_type
+      FROM territory_area a
+     WHERE a.level = 'compound' AND a.code LIKE %(prefix)s
+       AND (a.valid_to IS NULL OR a.valid_to > %(at)s)
+     ORDER BY a.code, (a.valid_from > %(at)s), a.valid_from
+)
 SELECT count(DISTINCT co.id), count(DISTINCT co.id) FILTER (WHERE co.has_party_org)
   FROM c JOIN people_propertyservice s ON s.compound_id = c.id
          AND (s.since IS NULL OR s.since < %(at)s::date)
@@ -134,8 +147,16 @@ def month_indicators(*, code: str, month: date, households: int) -> dict:
         compounds, managed = cur.fetchone()
         cur.execute(PARTY_ORG_SQL, params)
         companies, with_org = cur.fetchone()
-    row["property_coverage"] = {"value": ratio(managed, compounds), "num": managed, "den": compounds}
-    row["party_org_coverage"] = {"value": ratio(with_org, companies), "num": with_org, "den": companies}
+    row["property_coverage"] = {
+        "value": ratio(managed, compounds),
+        "num": managed,
+        "den": compounds,
+    }
+    row["party_org_coverage"] = {
+        "value": ratio(with_org, companies),
+        "num": with_org,
+        "den": companies,
+    }
 
     issue_ind = _issue_indicators()
     if issue_ind is not None:
@@ -145,13 +166,21 @@ def month_indicators(*, code: str, month: date, households: int) -> dict:
             "num": i["received"],
             "den": i["households"],
         }
-        row["closure_rate"] = {"value": i["closure_rate"], "num": i["closed"], "den": i["due_to_close"]}
+        row["closure_rate"] = {
+            "value": i["closure_rate"],
+            "num": i["closed"],
+            "den": i["due_to_close"],
+        }
         row["on_time_rate"] = {
             "value": i["on_time_rate"],
             "num": i["closed_on_time"],
             "den": i["due_to_close"],
         }
-        row["rework_rate"] = {"value": i["rework_rate"], "num": i["reworked"], "den": i["ever_resolved"]}
+        row["rework_rate"] = {
+            "value": i["rework_rate"],
+            "num": i["reworked"],
+            "den": i["ever_resolved"],
+        }
         row["satisfaction"] = {"value": i["satisfaction"], "num": i["satisfied"], "den": i["rated"]}
     people = _people_extras()
     if people is not None:
@@ -194,7 +223,12 @@ def dashboard(*, code: str, month=None, months: int = 12) -> dict:
             )
     missing = [k for k in LABELS if all(r[k].get("missing") for r in trend)]
     return {
-        "area": {"code": area.code, "name": area.name, "level": area.level, "households": area.households},
+        "area": {
+            "code": area.code,
+            "name": area.name,
+            "level": area.level,
+            "households": area.households,
+        },
         "month": last.strftime("%Y-%m"),
         "indicators": [
             {"key": k, "label": str(LABELS[k]), "unit": UNITS[k], "available": k not in missing}
@@ -224,7 +258,8 @@ def dashboard_xlsx(data: dict) -> bytes:
         _("Numerators"): (
             [_("Month")] + [f"{LABELS[k]} ({_('numerator')}/{_('denominator')})" for k in keys],
             [
-                [r["month"]] + [f"{r[k]['num']}/{r[k]['den']}" if r[k]["den"] is not None else "" for k in keys]
+                [r["month"]]
+                + [f"{r[k]['num']}/{r[k]['den']}" if r[k]["den"] is not None else "" for k in keys]
                 for r in data["trend"]
             ],
         ),

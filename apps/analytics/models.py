@@ -62,6 +62,8 @@ class HotspotCellCount(models.Model):
     n = models.PositiveIntegerField()
 
     class Meta:
+        # Derived data: the audit log skips this table (apps/audit/triggers.py EXCLUDED).
+        db_table = "analytics_cellcount"
         constraints = [
             models.UniqueConstraint(
                 fields=["source", "res", "cell", "category", "week", "community"],

@@ -1,6 +1,5 @@
 """Writes of the analytics app: service stations and the precomputed hotspot counts."""
 
-from collections import Counter
 from collections.abc import Callable
 
 import h3
@@ -20,14 +19,17 @@ h3i = h3.api.basic_int
 
 
 @transaction.atomic
-def station_create(*, name: str, lon: float, lat: float, kind: str = StationKind.STATION,
-                   address: str = "") -> ServiceStation:
+def station_create(
+    *, name: str, lon: float, lat: float, kind: str = StationKind.STATION, address: str = ""
+) -> ServiceStation:
     """A new station; its community is the current one covering the point (None outside)."""
     if not name or not name.strip():
         raise DomainError("a station needs a name", field="name")
     if kind not in StationKind.values:
-        raise DomainError(f"unknown station kind {kind!r}; use one of {', '.join(StationKind.values)}",
-                          field="kind")
+        raise DomainError(
+            f"unknown station kind {kind!r}; use one of {', '.join(StationKind.values)}",
+            field="kind",
+        )
     point = Point(lon, lat, srid=4326)
     now = timezone.now()
     community = (
@@ -41,24 +43,33 @@ def station_create(*, name: str, lon: float, lat: float, kind: str = StationKind
     )
 
 
-# The points not counted yet, in id order. The week is the Monday of the local (settings.TIME_ZONE)
-# week; the community is the first 12 characters of the intake area code.
-NEW_POINTS_SQL = """
-SELECT src.id, ST_X(src.geom), ST_Y(src.geom), src.category,
-       date_trunc('week', src.created_at AT TIME ZONE %(tz)s)::date,
-       CASE WHEN length(src.area_code) >= 12 THEN left(src.area_code, 12) ELSE '' END
-  FROM {relation} src
- WHERE src.id > %(after)s
- ORDER BY src.id
- LIMIT %(batch)s
+# Batches by id: the upper id of the next batch, then its distinct spots (H3 cells are computed in Python
+# once per spot, at every precomputed resolution: H3 is not exactly nested, so a coarse cell is not
+# always the parent of the fine one), then one INSERT ... SELECT that groups the batch's points by
+# cell × category × local week × community inside PostgreSQL and adds them to the table.
+BATCH_END_SQL = """
+SELECT max(id), count(*) FROM (
+    SELECT src.id FROM {relation} src WHERE src.id > %(after)s ORDER BY src.id LIMIT %(batch)s
+) b
+"""
+
+BATCH_SPOTS_SQL = """
+SELECT DISTINCT ST_X(src.geom), ST_Y(src.geom) FROM {relation} src
+ WHERE src.id > %(after)s AND src.id <= %(upto)s
 """
 
 UPSERT_SQL = """
-INSERT INTO analytics_hotspotcellcount (source, res, cell, category, week, community, n)
-SELECT source, res, cell, category, week, community, sum(n) FROM _hotspot_in
- GROUP BY source, res, cell, category, week, community
+INSERT INTO analytics_cellcount (source, res, cell, category, week, community, n)
+SELECT %(source)s, sc.res, sc.cell, src.category,
+       date_trunc('week', src.created_at AT TIME ZONE %(tz)s)::date,
+       CASE WHEN length(src.area_code) >= 12 THEN left(src.area_code, 12) ELSE '' END,
+       count(*)
+  FROM {relation} src
+  JOIN _hotspot_spots sc ON sc.x = ST_X(src.geom) AND sc.y = ST_Y(src.geom)
+ WHERE src.id > %(after)s AND src.id <= %(upto)s
+ GROUP BY 2, 3, 4, 5, 6
 ON CONFLICT (source, res, cell, category, week, community)
-DO UPDATE SET n = analytics_hotspotcellcount.n + EXCLUDED.n
+DO UPDATE SET n = analytics_cellcount.n + EXCLUDED.n
 """
 
 
@@ -82,40 +93,39 @@ def hotspot_counts_refresh(
         state.last_id = 0
     with connection.cursor() as cur:
         cur.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS _hotspot_in (source text, res smallint, cell bigint, "
-            "category text, week date, community text, n int) ON COMMIT DROP"
+            "CREATE TEMP TABLE IF NOT EXISTS _hotspot_spots (x float8, y float8, res smallint, "
+            "cell bigint) ON COMMIT DROP"
         )
     added = 0
+    params = {"source": source, "tz": settings.TIME_ZONE, "batch": batch}
     while True:
+        params["after"] = state.last_id
         with connection.cursor() as cur:
-            cur.execute(
-                NEW_POINTS_SQL.format(relation=relation),
-                {"tz": settings.TIME_ZONE, "after": state.last_id, "batch": batch},
-            )
-            rows = cur.fetchall()
-        if not rows:
-            break
-        # H3 is not exactly nested (a child cell can stick out of its parent), so every resolution
-        # is computed from the point itself, once per distinct spot.
-        base = Counter((lon, lat, category, week, community) for _i, lon, lat, category, week, community in rows)
-        out = Counter()
-        for (lon, lat, category, week, community), n in base.items():
-            for res in PRECOMPUTED_RES:
-                out[(res, h3i.latlng_to_cell(lat, lon, res), category, week, community)] += n
-        with connection.cursor() as cur:
-            cur.execute("TRUNCATE _hotspot_in")
+            cur.execute(BATCH_END_SQL.format(relation=relation), params)
+            upto, count = cur.fetchone()
+            if not count:
+                break
+            params["upto"] = upto
+            cur.execute(BATCH_SPOTS_SQL.format(relation=relation), params)
+            spots = cur.fetchall()
+            cur.execute("TRUNCATE _hotspot_spots")
         copy_rows(
-            "_hotspot_in",
-            ["source", "res", "cell", "category", "week", "community", "n"],
-            ((source, *key, n) for key, n in out.items()),
+            "_hotspot_spots",
+            ["x", "y", "res", "cell"],
+            (
+                (repr(x), repr(y), res, h3i.latlng_to_cell(y, x, res))
+                for x, y in spots
+                for res in PRECOMPUTED_RES
+            ),
         )
         with connection.cursor() as cur:
-            cur.execute(UPSERT_SQL)
-        state.last_id = rows[-1][0]
-        added += len(rows)
+            cur.execute("ANALYZE _hotspot_spots")
+            cur.execute(UPSERT_SQL.format(relation=relation), params)
+        state.last_id = upto
+        added += count
         if progress:
-            progress(len(rows))
-        if len(rows) < batch:
+            progress(count)
+        if count < batch:
             break
     state.refreshed_at = timezone.now()
     state.save()

@@ -42,7 +42,9 @@ def get_source(name: str) -> PointSource:
         return SOURCES[name]
     except KeyError:
         known = ", ".join(sorted(SOURCES)) or "none yet (the issues app is not installed)"
-        raise DomainError(f"unknown point source {name!r}; known: {known}", field="source") from None
+        raise DomainError(
+            f"unknown point source {name!r}; known: {known}", field="source"
+        ) from None
 
 
 def _issues_ready() -> bool:

@@ -141,10 +141,15 @@ def coverage(*, within: str | None = None) -> dict:
 
 def haversine_m(lon1, lat1, lon2, lat2) -> np.ndarray:
     """Great-circle distances in metres between every (lon1, lat1) and every (lon2, lat2)."""
-    lon1, lat1, lon2, lat2 = (np.radians(np.asarray(a, dtype=float)) for a in (lon1, lat1, lon2, lat2))
+    lon1, lat1, lon2, lat2 = (
+        np.radians(np.asarray(a, dtype=float)) for a in (lon1, lat1, lon2, lat2)
+    )
     dlat = lat2[None, :] - lat1[:, None]
     dlon = lon2[None, :] - lon1[:, None]
-    a = np.sin(dlat / 2) ** 2 + np.cos(lat1)[:, None] * np.cos(lat2)[None, :] * np.sin(dlon / 2) ** 2
+    a = (
+        np.sin(dlat / 2) ** 2
+        + np.cos(lat1)[:, None] * np.cos(lat2)[None, :] * np.sin(dlon / 2) ** 2
+    )
     return 2 * 6_371_008.8 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 

@@ -13,8 +13,16 @@ urlpatterns = [
     path("api/analytics/gaps.geojson", api.GapsGeoJsonApi.as_view(), name="analytics-gaps-geojson"),
     path("api/analytics/gaps.csv", api.GapsCsvApi.as_view(), name="analytics-gaps-csv"),
     path("api/analytics/gaps/counts", api.GapCountsApi.as_view(), name="analytics-gap-counts"),
-    path("api/analytics/hotspots/h3.geojson", api.HotspotsH3Api.as_view(), name="analytics-hotspots-h3"),
-    path("api/analytics/hotspots/h3.csv", api.HotspotsH3CsvApi.as_view(), name="analytics-hotspots-h3-csv"),
+    path(
+        "api/analytics/hotspots/h3.geojson",
+        api.HotspotsH3Api.as_view(),
+        name="analytics-hotspots-h3",
+    ),
+    path(
+        "api/analytics/hotspots/h3.csv",
+        api.HotspotsH3CsvApi.as_view(),
+        name="analytics-hotspots-h3-csv",
+    ),
     path(
         "api/analytics/hotspots/grids.geojson",
         api.HotspotsGridsApi.as_view(),

@@ -40,7 +40,6 @@ def _chosen(request, areas):
     return code
 
 
-
 @login_required
 def dashboard_page(request):
     areas = _areas_in_scope(request.user)

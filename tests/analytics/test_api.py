@@ -93,14 +93,20 @@ def test_stations_coverage_and_suggestions(admin_client, world):
         content_type="application/json",
     )
     assert r.status_code == 201
-    r = admin_client.post("/api/analytics/stations", {"name": "", "lon": 1, "lat": 1}, content_type="application/json")
+    r = admin_client.post(
+        "/api/analytics/stations", {"name": "", "lon": 1, "lat": 1}, content_type="application/json"
+    )
     assert r.status_code == 400 and r.json()["field"] == "name"
 
 
 def test_a_station_outside_the_users_scope_is_refused_and_not_written(client, world):
     c = grid_leader_client(client, world["grid2"])
     before = ServiceStation.objects.count()
-    r = c.post("/api/analytics/stations", {"name": "外站", "lon": 100.0, "lat": 20.0}, content_type="application/json")
+    r = c.post(
+        "/api/analytics/stations",
+        {"name": "外站", "lon": 100.0, "lat": 20.0},
+        content_type="application/json",
+    )
     assert r.status_code == 403
     assert ServiceStation.objects.count() == before
 

@@ -34,7 +34,9 @@ def test_dashboard_draws_charts_and_offers_exports(live_demo, artifacts):
         assert page.locator("html").get_attribute("lang") == "zh-hans"
         cards = page.locator(".an-card")
         assert cards.count() == 10
-        coverage = page.locator(".an-card[data-key='property_coverage'] .an-card-value").inner_text()
+        coverage = page.locator(
+            ".an-card[data-key='property_coverage'] .an-card-value"
+        ).inner_text()
         assert coverage.endswith("%")
         assert page.locator("#chart-rates canvas").count() == 1
         assert page.locator("#an-table tbody tr").count() == 12

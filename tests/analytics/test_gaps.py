@@ -20,7 +20,10 @@ def found(kind, **kw):
 def test_each_gap_kind_finds_exactly_the_planted_cases(world):
     assert found("building_no_grid") == [("B_OUT", COMMUNITY)]
     items = gaps.gap_items(kinds=["household_no_neighbourhood"])
-    assert sorted((i["name"], i["detail"]["households"]) for i in items) == [("B2", 3), ("B_OUT", 5)]
+    assert sorted((i["name"], i["detail"]["households"]) for i in items) == [
+        ("B2", 3),
+        ("B_OUT", 5),
+    ]
     assert found("grid_no_leader") == [("二网格", GRID2)]
     items = gaps.gap_items(kinds=["compound_no_property"])
     assert sorted((i["name"], i["detail"]["reason"]) for i in items) == [
@@ -74,7 +77,10 @@ def test_gaps_geojson_draws_every_gap(world):
     assert len(fc["features"]) == 9
     kinds = {f["properties"]["kind"]: f["geometry"]["type"] for f in fc["features"]}
     assert kinds["grid_no_leader"] == "MultiPolygon"
-    assert kinds["company_no_party_org"] == "GeometryCollection" or "Multi" in kinds["company_no_party_org"]
+    assert (
+        kinds["company_no_party_org"] == "GeometryCollection"
+        or "Multi" in kinds["company_no_party_org"]
+    )
     assert all(f["properties"]["explanation"] for f in fc["features"])
 
 

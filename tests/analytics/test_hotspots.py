@@ -88,7 +88,16 @@ def test_refresh_is_incremental_and_new_points_count_before_the_next_refresh(pts
     copy_rows(
         "pts",
         ["id", "geom", "category", "created_at", "building_id", "area_code"],
-        [(5001, f"SRID=4326;POINT({CENTER[0]} {CENTER[1]})", "noise", (T0 + timedelta(days=20)).isoformat(), None, "")],
+        [
+            (
+                5001,
+                f"SRID=4326;POINT({CENTER[0]} {CENTER[1]})",
+                "noise",
+                (T0 + timedelta(days=20)).isoformat(),
+                None,
+                "",
+            )
+        ],
     )
     counts, how = hotspots.cell_counts(q(), 9)
     assert how == "precomputed" and sum(counts.values()) == 3001  # the tail is counted from points
@@ -109,8 +118,15 @@ def test_a_planted_cluster_is_a_99_percent_hot_spot(db):
     rng = np.random.default_rng(3)
     for k in range(300):
         rows.append(
-            (10_000 + k, 117.27 + rng.normal(0, 0.0003), 31.87 + rng.normal(0, 0.0003), "noise",
-             T0 + timedelta(days=k % 60), None, "")
+            (
+                10_000 + k,
+                117.27 + rng.normal(0, 0.0003),
+                31.87 + rng.normal(0, 0.0003),
+                "noise",
+                T0 + timedelta(days=k % 60),
+                None,
+                "",
+            )
         )
     make_source("cl", rows)
     # resolution 10 (~66 m): over 1,000 cells, so analytic z-scores
@@ -132,9 +148,13 @@ def test_a_planted_cluster_is_a_99_percent_hot_spot(db):
 def test_emerging_hotspots_are_hot_now_and_not_before(db):
     rows = list(scattered(1500, seed=4, weeks=8))
     for k in range(200):  # a cluster in the last four weeks only
-        rows.append((20_000 + k, 117.29, 31.85, "noise", T0 + timedelta(weeks=4, hours=3 * k), None, ""))
+        rows.append(
+            (20_000 + k, 117.29, 31.85, "noise", T0 + timedelta(weeks=4, hours=3 * k), None, "")
+        )
     make_source("em", rows)
-    result = hotspots.emerging_hotspots(q("em", start=T0 + timedelta(weeks=4), end=T0 + timedelta(weeks=8)), 10)
+    result = hotspots.emerging_hotspots(
+        q("em", start=T0 + timedelta(weeks=4), end=T0 + timedelta(weeks=8)), 10
+    )
     spot = h3.str_to_int(h3.latlng_to_cell(31.85, 117.29, 10))
     emerging = {u["cell"] for u in result["units"] if u["emerging"]}
     assert spot in emerging
@@ -152,11 +172,17 @@ def test_repeat_locations_and_grid_hotspots_on_the_demo(demo):
     end = T0 + timedelta(weeks=10)
     # 4 at building b within the last 30 days, 2 at `other`, 3 at b but 40 days before the end
     for k in range(4):
-        rows.append((k + 1, p.x, p.y, "noise", end - timedelta(days=k + 1), b.id, grids[0].code + "001"))
+        rows.append(
+            (k + 1, p.x, p.y, "noise", end - timedelta(days=k + 1), b.id, grids[0].code + "001")
+        )
     for k in range(2):
-        rows.append((k + 10, p.x, p.y, "noise", end - timedelta(days=2), other.id, grids[1].code + "001"))
+        rows.append(
+            (k + 10, p.x, p.y, "noise", end - timedelta(days=2), other.id, grids[1].code + "001")
+        )
     for k in range(3):
-        rows.append((k + 20, p.x, p.y, "noise", end - timedelta(days=40), other.id, grids[1].code + "001"))
+        rows.append(
+            (k + 20, p.x, p.y, "noise", end - timedelta(days=40), other.id, grids[1].code + "001")
+        )
     make_source("rp", rows)
     rep = hotspots.repeat_locations(q("rp"), min_count=3)
     assert [(r["building_id"], r["count"]) for r in rep] == [(b.id, 4)]

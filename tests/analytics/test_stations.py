@@ -19,7 +19,11 @@ def test_coverage_puts_each_household_in_the_smallest_tier_that_reaches_it(world
     # B1 65 m walk (5 min), B2 390 m (10), B4 975 m (15), B3 1,430 m and B_OUT 2,730 m beyond
     assert cov["total"]["households"] == {"5": 10, "10": 6, "15": 4, "beyond": 13}
     assert cov["total"]["buildings"] == {"5": 1, "10": 1, "15": 1, "beyond": 2}
-    assert cov["share_within"] == {"5": round(10 / 33, 4), "10": round(16 / 33, 4), "15": round(20 / 33, 4)}
+    assert cov["share_within"] == {
+        "5": round(10 / 33, 4),
+        "10": round(16 / 33, 4),
+        "15": round(20 / 33, 4),
+    }
     assert cov["detour_factor"] == 1.3
     assert list(cov["by_community"]) == [COMMUNITY]
 

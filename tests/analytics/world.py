@@ -67,9 +67,15 @@ def build_world() -> dict:
 
     street = area_create(level="street", code=STREET, name="测试街道", geom=poly(0, 0, 2400, 1000))
     comm = area_create(
-        level="community", code=COMMUNITY, name="测试社区", geom=poly(0, 0, 2400, 1000), parent=street
+        level="community",
+        code=COMMUNITY,
+        name="测试社区",
+        geom=poly(0, 0, 2400, 1000),
+        parent=street,
     )
-    g1 = area_create(level="grid", code=GRID1, name="一网格", geom=poly(0, 0, 1000, 1000), parent=comm)
+    g1 = area_create(
+        level="grid", code=GRID1, name="一网格", geom=poly(0, 0, 1000, 1000), parent=comm
+    )
     g2 = area_create(
         level="grid", code=GRID2, name="二网格", geom=poly(1000, 0, 2000, 1000), parent=comm
     )

@@ -10,7 +10,13 @@ def indicator_value(cell, units, index):
     if value is None:
         return "—"
     unit = units[index]
-    text = f"{value * 100:.1f}%" if unit == "ratio" else f"{value:.2f}" if unit == "per1000" else f"{value:g}"
+    text = (
+        f"{value * 100:.1f}%"
+        if unit == "ratio"
+        else f"{value:.2f}"
+        if unit == "per1000"
+        else f"{value:g}"
+    )
     if cell.get("den") is not None and unit == "ratio":
         text += f" ({cell['num']}/{cell['den']})"
     return text

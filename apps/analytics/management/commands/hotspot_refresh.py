@@ -13,7 +13,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--source", default="issues")
-        parser.add_argument("--rebuild", action="store_true", help="drop the counts and recount all")
+        parser.add_argument(
+            "--rebuild", action="store_true", help="drop the counts and recount all"
+        )
 
     def handle(self, *args, source, rebuild, **options):
         try:
