@@ -59,7 +59,7 @@ SELECT s.i::bigint AS id,
        'cat' || lpad(((s.i * 7) %% 12)::text, 2, '0') AS category,
        %(t0)s::timestamptz + ((s.i * 7919) %% (52 * 7 * 86400)) * interval '1 second' AS created_at,
        b.id AS building_id, b.code || '001' AS area_code
-  FROM generate_series(1, %(n)s) s(i)
+  FROM generate_series(1::bigint, %(n)s::bigint) s(i)
  CROSS JOIN nb
   JOIN b ON b.k = 1 + (hashint4(s.i::int) & 2147483647) %% nb.n
 """

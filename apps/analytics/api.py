@@ -255,6 +255,7 @@ def _gap_args(request):
         "kinds": kinds,
         "within": scoped_within(request, p.get("within")),
         "tier": p.get("tier", 15),
+        "patrol_days": parse_int(p.get("patrol_days"), "patrol_days", 30, 1, 366),
     }
 
 
@@ -264,6 +265,11 @@ GAP_PARAMS = [
     ),
     WITHIN,
     TIER,
+    OpenApiParameter(
+        "patrol_days",
+        OpenApiTypes.INT,
+        description="buildings not patrolled in N days (default 30)",
+    ),
 ]
 
 

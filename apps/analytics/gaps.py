@@ -14,12 +14,16 @@ themselves below only when those models exist (see `available_kinds`).
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.apps import apps as django_apps
+from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from apps.analytics import gaps_patrols, gaps_people
 from apps.analytics.stations import DETOUR_FACTOR, tier_radius, within_prefix
 from apps.common.errors import DomainError
 
@@ -119,9 +123,12 @@ SELECT 'building', b.id, COALESCE(k.name || ' ', '') || b.name, COALESCE(g.code,
 class GapKind:
     key: str
     label: object  # lazy translation
-    sql: str
+    sql: str | None
     explain: Callable[[str, dict, dict], str]  # (name, detail, params) -> sentence
-    needs: tuple = ()  # app labels whose models the SQL reads
+    needs: tuple = ()
+    fetch: Callable[[dict], list] | None = (
+        None  # instead of sql: rows from another app's selector  # "app.Model" labels whose tables the SQL reads
+    )
 
 
 def _mgmt_label(value):
@@ -207,7 +214,7 @@ register(
             _("Grid %(name)s (%(households)s households) has no active grid leader.")
             % {"name": name, "households": d["households"]}
         ),
-        needs=("people",),
+        needs=("people.StaffAssignment", "people.PropertyService"),
     )
 )
 register(
@@ -216,7 +223,7 @@ register(
         gettext_lazy("Compounds with no property management"),
         COMPOUND_NO_PROPERTY_SQL,
         _explain_compound,
-        needs=("people",),
+        needs=("people.StaffAssignment", "people.PropertyService"),
     )
 )
 register(
@@ -236,7 +243,7 @@ register(
                 "community": d["community"],
             }
         ),
-        needs=("people",),
+        needs=("people.StaffAssignment", "people.PropertyService"),
     )
 )
 register(
@@ -249,41 +256,65 @@ register(
 )
 
 
+for _kind in gaps_people.kinds() + gaps_patrols.kinds():
+    register(_kind)
+
+
+def _model_exists(label: str) -> bool:
+    try:
+        django_apps.get_model(label)
+    except (LookupError, ValueError):
+        return False
+    return True
+
+
 def available_kinds() -> list[str]:
-    return [
-        k
-        for k, kind in KINDS.items()
-        if all(django_apps.is_installed(f"apps.{a}") for a in kind.needs)
-    ]
+    """The kinds whose data exists in this installation (people/patrols models may not be there yet)."""
+    return [k for k, kind in KINDS.items() if all(_model_exists(m) for m in kind.needs)]
 
 
-def _params(kinds, within, tier):
+def _params(kinds, within, tier, patrol_days=30):
+    available = available_kinds()
     if kinds is None:
-        kinds = available_kinds()
-    unknown = [k for k in kinds if k not in KINDS]
+        kinds = available
+    unknown = [k for k in kinds if k not in available]
     if unknown:
         raise DomainError(
-            f"unknown gap kind {unknown[0]!r}; use one of {', '.join(KINDS)}", field="kind"
+            f"unknown gap kind {unknown[0]!r}; use one of {', '.join(available)}", field="kind"
         )
     return kinds, {
         "prefix": within_prefix(within),
         "radius": tier_radius(tier),
         "tier": int(tier),
         "factor": DETOUR_FACTOR,
+        "patrol_days": patrol_days,
+        "patrol_since": timezone.now() - timedelta(days=patrol_days),
+        "tz": settings.TIME_ZONE,
     }
 
 
 def gap_items(
-    *, kinds: list[str] | None = None, within: str | None = None, tier=15, geometry: bool = True
+    *,
+    kinds: list[str] | None = None,
+    within: str | None = None,
+    tier=15,
+    patrol_days: int = 30,
+    geometry: bool = True,
 ) -> list[dict]:
-    """Every gap of the given kinds (default: all) in an area, each with its sentence."""
-    kinds, params = _params(kinds, within, tier)
+    """Every gap of the given kinds (default: all available) in an area, each with its sentence."""
+    if not isinstance(patrol_days, int) or not 1 <= patrol_days <= 366:
+        raise DomainError(f"patrol_days={patrol_days!r} must be from 1 to 366", field="patrol_days")
+    kinds, params = _params(kinds, within, tier, patrol_days)
     items = []
     with connection.cursor() as cur:
         for key in kinds:
             kind = KINDS[key]
-            cur.execute(kind.sql, params)
-            for obj_type, obj_id, name, area_code, geom, detail in cur.fetchall():
+            if kind.fetch is not None:
+                rows = kind.fetch(params)
+            else:
+                cur.execute(kind.sql, params)
+                rows = cur.fetchall()
+            for obj_type, obj_id, name, area_code, geom, detail in rows:
                 detail = detail if isinstance(detail, dict) else json.loads(detail)
                 item = {
                     "kind": key,
@@ -300,11 +331,15 @@ def gap_items(
     return items
 
 
-def gap_counts(*, by: str = "community", within: str | None = None, tier=15, kinds=None) -> dict:
+def gap_counts(
+    *, by: str = "community", within: str | None = None, tier=15, kinds=None, patrol_days: int = 30
+) -> dict:
     """Counts of each gap kind per area of a level (street, community or grid), with area names."""
     if by not in CODE_LENGTH:
         raise DomainError(f"by={by!r}: use one of {', '.join(CODE_LENGTH)}", field="by")
-    items = gap_items(kinds=kinds, within=within, tier=tier, geometry=False)
+    items = gap_items(
+        kinds=kinds, within=within, tier=tier, patrol_days=patrol_days, geometry=False
+    )
     kinds = kinds or available_kinds()
     n = CODE_LENGTH[by]
     counts: dict[str, dict] = {}
@@ -335,8 +370,8 @@ def gap_counts(*, by: str = "community", within: str | None = None, tier=15, kin
     }
 
 
-def gaps_geojson(*, kinds=None, within=None, tier=15) -> dict:
-    items = gap_items(kinds=kinds, within=within, tier=tier, geometry=True)
+def gaps_geojson(*, kinds=None, within=None, tier=15, patrol_days: int = 30) -> dict:
+    items = gap_items(kinds=kinds, within=within, tier=tier, patrol_days=patrol_days, geometry=True)
     return {
         "type": "FeatureCollection",
         "features": [
