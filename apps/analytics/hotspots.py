@@ -38,7 +38,9 @@ from apps.common.errors import DomainError
 
 h3i = h3.api.basic_int  # the same functions over integer cell ids
 
-PRECOMPUTED_RES = (6, 7, 8, 9, 10)
+# City-wide views are at zoom ≤ 14 (res ≤ 8); finer resolutions are for zoomed-in views of a street or
+# community, counted from the points. Finer precomputed levels would hold about one row per point.
+PRECOMPUTED_RES = (6, 7, 8)
 PERMUTATION_MAX_UNITS = 500
 PERMUTATIONS = 999
 SEED = 12345

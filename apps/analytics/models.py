@@ -47,7 +47,8 @@ class ServiceStation(models.Model):
 
 
 class HotspotCellCount(models.Model):
-    """Point counts of a source by H3 cell × category × week × community, at resolutions 6-10.
+    """Point counts of a source by H3 cell × category × week × community, at resolutions 6-8
+    (apps.analytics.hotspots.PRECOMPUTED_RES).
 
     Filled and kept up to date by services.hotspot_counts_refresh (incremental, by id watermark) so
     city-wide hotspot requests read a few thousand rows instead of millions of points. The community
