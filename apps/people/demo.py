@@ -1,10 +1,18 @@
 """Demo organisations and staff: property companies for managed compounds, departments per street, a grid
-leader for every grid, staff for every community and street, and demo logins (password `linli-demo`)."""
+leader for every grid, staff for every community and street, and demo logins (password `linli-demo`);
+residents (2-3 per household, valid GB 11643 ID numbers, encrypted), party members (about 4 % of
+residents), the party organisation tree, owners' committees, and an accepted center-household plan."""
+
+from datetime import date, timedelta
 
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
+from django.db import connection
+from django.utils import timezone
 
+from apps.common.db import copy_rows, reserve_ids
+from apps.people import pii
 from apps.people.models import (
     Department,
     DepartmentKind,
@@ -12,7 +20,8 @@ from apps.people.models import (
     PropertyService,
     StaffAssignment,
 )
-from apps.territory.models import Area
+from apps.people.privacy import mask_id
+from apps.territory.models import Area, Building
 
 DEMO_PASSWORD = "linli-demo"
 SURNAMES = list(
@@ -121,8 +130,210 @@ def seed_demo(*, seed: int, scale: float) -> dict:
             )
         assignment.user = user
         assignment.save(update_fields=["user"])
-    return {
+    stats = {
         "property_companies": len(companies),
         "departments": len(departments),
         "staff": len(staff),
+    }
+    stats.update(_seed_people(rng, companies))
+    return stats
+
+
+# Anhui county codes for birthplaces (Hefei districts and counties first).
+COUNTIES = ["340111", "340102", "340103", "340104", "340121", "340122", "341202", "340302"]
+PARTY_SHARE = 0.04
+
+
+def _id_numbers(rng, n):
+    """n distinct valid 18-digit ID numbers: county + birth date + sequence + GB 11643 check digit."""
+    births = date(1940, 1, 1) + np.array(
+        [timedelta(days=int(d)) for d in rng.integers(0, 365 * 65, size=n)]
+    )
+    counties = rng.choice(COUNTIES, size=n)
+    seqs = rng.integers(0, 1000, size=n)
+    out, seen = [], set()
+    for county, born, seq in zip(counties, births, seqs, strict=True):
+        seq = int(seq)
+        while True:
+            first = f"{county}{born:%Y%m%d}{seq:03d}"
+            if first not in seen:
+                break
+            seq = (seq + 1) % 1000
+        seen.add(first)
+        out.append((first + pii.id_check_char(first), born))
+    return out
+
+
+def _seed_people(rng, companies) -> dict:
+    from apps.people import services
+    from apps.people.models import (
+        CommitteeMember,
+        OwnersCommittee,
+        PartyMember,
+        PartyOrganization,
+        Resident,
+    )
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT h.id, b.id, b.grid_id, b.community_id, b.compound_id FROM territory_household h"
+            " JOIN territory_building b ON b.id = h.building_id ORDER BY h.id"
+        )
+        households = cur.fetchall()
+    if not households:
+        return {"residents": 0, "party_members": 0}
+    sizes = rng.choice([1, 2, 3, 4], size=len(households), p=[0.1, 0.45, 0.35, 0.1])
+    n = int(sizes.sum())
+    ids = reserve_ids("people_resident", n)
+    idnums = _id_numbers(rng, n)
+    fernet, hkey = pii.keys()
+    now = timezone.now()
+    rows, residents = [], []  # residents: (resident id, household row, birth)
+    k = 0
+    phones = rng.choice(10**8, size=n, replace=False)
+    prefixes = rng.choice(["138", "139", "158", "159", "186", "187", "135", "177"], size=n)
+    for hh, size in zip(households, sizes, strict=True):
+        for j in range(int(size)):
+            idnum, born = idnums[k]
+            rows.append(
+                (
+                    ids[k],
+                    hh[0],
+                    _name(rng),
+                    f"{prefixes[k]}{int(phones[k]):08d}",
+                    fernet.encrypt(idnum.encode()).decode(),
+                    pii.hmac.new(hkey, idnum.encode(), pii.hashlib.sha256).hexdigest(),
+                    mask_id(idnum),
+                    j == 0,
+                    now,
+                )
+            )
+            residents.append((ids[k], hh, born))
+            k += 1
+    copy_rows(
+        "people_resident",
+        [
+            "id",
+            "household_id",
+            "name",
+            "phone",
+            "id_cipher",
+            "id_hash",
+            "id_masked",
+            "is_head",
+            "created_at",
+        ],
+        rows,
+    )
+
+    # Party organisations: a committee per community, a branch per grid, a red-property alliance branch
+    # per community (its property companies' party organisation), groups in the biggest buildings.
+    communities = list(Area.objects.filter(level="community").order_by("code"))
+    committees = PartyOrganization.objects.bulk_create(
+        PartyOrganization(name=f"{c.name}党委", kind="committee", area=c) for c in communities
+    )
+    committee_of = {c.id: po for c, po in zip(communities, committees, strict=True)}
+    grids = list(Area.objects.filter(level="grid").order_by("code"))
+    branches = PartyOrganization.objects.bulk_create(
+        PartyOrganization(
+            name=f"{g.name}党支部", kind="branch", area=g, parent=committee_of[g.parent_id]
+        )
+        for g in grids
+    )
+    branch_of = {g.id: po for g, po in zip(grids, branches, strict=True)}
+    alliances = PartyOrganization.objects.bulk_create(
+        PartyOrganization(
+            name=f"{c.name}红色物业联盟党支部", kind="alliance", area=c, parent=committee_of[c.id]
+        )
+        for c in communities
+    )
+    alliance_of = {c.id: po for c, po in zip(communities, alliances, strict=True)}
+    big = list(
+        Building.objects.filter(floors__gte=18).order_by("id").values_list("id", "grid_id", "name")
+    )
+    groups = PartyOrganization.objects.bulk_create(
+        PartyOrganization(
+            name=f"{name}党小组", kind="group", building_id=bid, parent=branch_of[gid]
+        )
+        for bid, gid, name in big
+        if gid in branch_of
+    )
+    group_of = {g.building_id: g for g in groups}
+    for company in companies:
+        if company.has_party_org:
+            first = Area.objects.filter(property_service__company=company).order_by("code").first()
+            if first is not None:
+                company.party_org = alliance_of[first.parent_id]
+                company.save(update_fields=["party_org"])
+
+    # Party members: adults, about PARTY_SHARE of residents.
+    adults = [r for r in residents if r[2] <= date(2005, 1, 1)]
+    n_members = round(PARTY_SHARE * len(residents))
+    chosen = rng.choice(len(adults), size=min(n_members, len(adults)), replace=False)
+    members = []
+    for i in sorted(int(c) for c in chosen):
+        rid, hh, born = adults[i]
+        kind = (
+            "retired" if born < date(1962, 1, 1) else str(rng.choice(["community", "in_service"]))
+        )
+        org = group_of.get(hh[1]) or branch_of.get(hh[2])
+        if org is None:
+            continue
+        members.append(
+            PartyMember(
+                resident_id=rid,
+                organization=org,
+                kind=kind,
+                joined=born + timedelta(days=int(rng.integers(18 * 365, 40 * 365))),
+                workplace="包河区某单位" if kind == "in_service" else "",
+            )
+        )
+    for m in members:
+        m.joined = min(m.joined, date(2024, 7, 1))
+    PartyMember.objects.bulk_create(members)
+
+    # Owners' committees for most managed compounds, management committees for some others.
+    member_residents = {m.resident_id for m in members}
+    by_compound: dict[int, list] = {}
+    for rid, hh, _born in residents:
+        by_compound.setdefault(hh[4], []).append(rid)
+    committees_made, committee_members = [], []
+    for cpd in Area.objects.filter(level="compound").order_by("code"):
+        kind = "owners" if cpd.management_type in ("commercial", "proxy") else "management"
+        if rng.random() > (0.7 if kind == "owners" else 0.4) or cpd.id not in by_compound:
+            continue
+        committees_made.append(
+            OwnersCommittee(
+                compound=cpd,
+                kind=kind,
+                formed=date(2015, 1, 1) + timedelta(days=int(rng.integers(0, 3000))),
+            )
+        )
+    OwnersCommittee.objects.bulk_create(committees_made)
+    for oc in committees_made:
+        pool = by_compound[oc.compound_id]
+        party = [r for r in pool if r in member_residents]
+        others = [r for r in pool if r not in member_residents]
+        size = int(rng.integers(5, 8))
+        picked = party[: min(len(party), size // 2 + 1)]
+        picked += [int(r) for r in rng.choice(others, size=size - len(picked), replace=False)]
+        for j, rid in enumerate(picked):
+            role = "chair" if j == 0 else ("deputy" if j == 1 else "member")
+            committee_members.append(CommitteeMember(committee=oc, resident_id=rid, role=role))
+    CommitteeMember.objects.bulk_create(committee_members)
+
+    # The accepted center-household plan of every community.
+    centers = links = 0
+    for community in communities:
+        proposal = services.proposal_create(area=community)
+        done = services.proposal_accept(proposal=proposal)
+        centers += done["centers"]
+        links += done["links"]
+    return {
+        "residents": Resident.objects.count(),
+        "party_members": len(members),
+        "party_organisations": len(committees) + len(branches) + len(alliances) + len(groups),
+        "owners_committees": len(committees_made),
+        "center_households": centers,
+        "center_links": links,
     }

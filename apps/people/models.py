@@ -8,7 +8,7 @@ from django.contrib.gis.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from apps.territory.models import Area, Building
+from apps.territory.models import Area, Building, Household
 
 
 class PropertyCompany(models.Model):
@@ -19,6 +19,14 @@ class PropertyCompany(models.Model):
     phone = models.CharField(_("service phone"), max_length=32, blank=True)
     has_party_org = models.BooleanField(_("has a party organisation"), default=False)
     party_members = models.PositiveIntegerField(_("party members"), default=0)
+    party_org = models.ForeignKey(
+        "PartyOrganization",
+        verbose_name=_("party organisation"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="property_companies",
+    )
 
     class Meta:
         verbose_name = _("property company")
@@ -160,3 +168,302 @@ class StaffAssignment(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.get_role_display()})"
+
+
+# --- Residents and party members -------------------------------------------------------------------
+
+
+class Resident(models.Model):
+    """A person living in a household. Name, phone and ID number are personal data: every list, export
+    and API shows them masked unless apps.people.privacy allows the requesting user to see them.
+    The ID number is stored encrypted (Fernet, key LINLI_PII_KEY) with an HMAC hash for lookups and
+    duplicate detection, and its masked form for display."""
+
+    household = models.ForeignKey(
+        Household, verbose_name=_("household"), on_delete=models.CASCADE, related_name="residents"
+    )
+    name = models.CharField(_("name"), max_length=100)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    id_cipher = models.TextField(_("ID number (encrypted)"), blank=True)
+    # HMAC-SHA256 of the normalised ID number: equality lookups and the duplicate constraint.
+    id_hash = models.CharField(_("ID number hash"), max_length=64, null=True, blank=True)
+    id_masked = models.CharField(_("ID number (masked)"), max_length=18, blank=True)
+    is_head = models.BooleanField(_("head of household"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("resident")
+        verbose_name_plural = _("residents")
+        indexes = [models.Index(fields=["household"], name="resident_household")]
+        constraints = [
+            models.UniqueConstraint(fields=["id_hash"], name="resident_unique_id_hash"),
+        ]
+
+    def __str__(self):
+        from apps.people.privacy import mask_name
+
+        return mask_name(self.name)
+
+
+class PartyOrgKind(models.TextChoices):
+    COMMITTEE = "committee", _("Community party committee")
+    BRANCH = "branch", _("Grid party branch")
+    ALLIANCE = "alliance", _("Red-property alliance branch")
+    GROUP = "group", _("Building party group")
+
+
+# The kinds a party organisation's parent may have (None: the root of a tree).
+PARTY_ORG_PARENT = {
+    PartyOrgKind.COMMITTEE: None,
+    PartyOrgKind.BRANCH: PartyOrgKind.COMMITTEE,
+    PartyOrgKind.ALLIANCE: PartyOrgKind.COMMITTEE,
+    PartyOrgKind.GROUP: PartyOrgKind.BRANCH,
+}
+
+
+class PartyOrganization(models.Model):
+    """A party organisation in the community tree: committee → grid branch / red-property alliance
+    branch → building party group."""
+
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=16, choices=PartyOrgKind.choices)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+    )
+    area = models.ForeignKey(
+        Area,
+        verbose_name=_("area"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    building = models.ForeignKey(
+        Building,
+        verbose_name=_("building"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("party organisation")
+        verbose_name_plural = _("party organisations")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="committee", parent__isnull=True)
+                | (~Q(kind="committee") & Q(parent__isnull=False)),
+                name="partyorg_parent_by_kind",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class PartyMemberKind(models.TextChoices):
+    COMMUNITY = "community", _("Community resident member")
+    IN_SERVICE = "in_service", _("In-service member reporting to the community")
+    RETIRED = "retired", _("Retired member")
+
+
+class PartyMember(models.Model):
+    resident = models.OneToOneField(
+        Resident, verbose_name=_("resident"), on_delete=models.CASCADE, related_name="party_member"
+    )
+    organization = models.ForeignKey(
+        PartyOrganization,
+        verbose_name=_("party organisation"),
+        on_delete=models.PROTECT,
+        related_name="members",
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=PartyMemberKind.choices)
+    joined = models.DateField(_("date joined"), null=True, blank=True)
+    workplace = models.CharField(_("workplace (in-service members)"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("party member")
+        verbose_name_plural = _("party members")
+        indexes = [models.Index(fields=["organization"], name="partymember_org")]
+
+    def __str__(self):
+        return str(self.resident)
+
+
+class CommitteeKind(models.TextChoices):
+    OWNERS = "owners", _("Owners' committee")
+    MANAGEMENT = "management", _("Property management committee")
+
+
+class OwnersCommittee(models.Model):
+    """An owners' committee (业委会) or property management committee (物管会) of one compound."""
+
+    compound = models.OneToOneField(
+        Area,
+        verbose_name=_("compound"),
+        on_delete=models.CASCADE,
+        related_name="owners_committee",
+        limit_choices_to={"level": "compound"},
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=CommitteeKind.choices)
+    formed = models.DateField(_("date formed"))
+    members = models.ManyToManyField(
+        Resident, through="CommitteeMember", related_name="committees", verbose_name=_("members")
+    )
+
+    class Meta:
+        verbose_name = _("owners' committee")
+        verbose_name_plural = _("owners' committees")
+
+    def __str__(self):
+        return f"{self.compound.name} {self.get_kind_display()}"
+
+
+class CommitteeMember(models.Model):
+    committee = models.ForeignKey(OwnersCommittee, on_delete=models.CASCADE)
+    resident = models.ForeignKey(Resident, on_delete=models.CASCADE)
+    role = models.CharField(
+        _("role"),
+        max_length=16,
+        choices=[("chair", _("Chair")), ("deputy", _("Deputy chair")), ("member", _("Member"))],
+        default="member",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["committee", "resident"], name="committee_member_once")
+        ]
+
+
+# --- Center households (党员中心户) ----------------------------------------------------------------
+
+
+class LinkRule(models.TextChoices):
+    NEIGHBOURHOOD = "neighbourhood", _("Same neighbourhood grid")
+    DISTANCE = "distance", _("Within a straight-line distance")
+
+
+class CenterPolicy(models.Model):
+    """Limits and linking rule for center households. One row per community; the row without a
+    community is the default everywhere else. Without any row, the built-in defaults apply
+    (selectors.center_policy)."""
+
+    community = models.OneToOneField(
+        Area,
+        verbose_name=_("community"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="center_policy",
+        limit_choices_to={"level": "community"},
+    )
+    min_links = models.PositiveSmallIntegerField(_("minimum linked households"), default=10)
+    max_links = models.PositiveSmallIntegerField(_("maximum linked households"), default=30)
+    rule = models.CharField(
+        _("linking rule"), max_length=16, choices=LinkRule.choices, default=LinkRule.DISTANCE
+    )
+    max_distance_m = models.PositiveIntegerField(_("maximum distance (m)"), default=200)
+
+    class Meta:
+        verbose_name = _("center household policy")
+        verbose_name_plural = _("center household policies")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(min_links__lte=models.F("max_links")), name="centerpolicy_limits"
+            ),
+            models.UniqueConstraint(
+                fields=["community"],
+                name="centerpolicy_one_per_community",
+                nulls_distinct=False,
+            ),
+        ]
+
+
+class CenterHousehold(models.Model):
+    """A party member's household designated as center household (党员中心户)."""
+
+    household = models.OneToOneField(
+        Household, verbose_name=_("household"), on_delete=models.CASCADE, related_name="center"
+    )
+    party_member = models.ForeignKey(
+        PartyMember,
+        verbose_name=_("party member"),
+        on_delete=models.PROTECT,
+        related_name="centers",
+    )
+    designated_at = models.DateTimeField(_("designated at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("center household")
+        verbose_name_plural = _("center households")
+
+
+class CenterLink(models.Model):
+    """A household looked after by a center household. A household has at most one center
+    (unique household)."""
+
+    center = models.ForeignKey(CenterHousehold, on_delete=models.CASCADE, related_name="links")
+    household = models.OneToOneField(
+        Household, verbose_name=_("household"), on_delete=models.CASCADE, related_name="center_link"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("center household link")
+        verbose_name_plural = _("center household links")
+        indexes = [models.Index(fields=["center"], name="centerlink_center")]
+
+
+class ProposalStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    ACCEPTED = "accepted", _("Accepted")
+    DISCARDED = "discarded", _("Discarded")
+
+
+class CenterProposal(models.Model):
+    """An auto-suggested set of center households and links for a community or grid, which staff
+    review and adjust on the map before accepting it (services.proposal_accept)."""
+
+    area = models.ForeignKey(Area, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(
+        max_length=16, choices=ProposalStatus.choices, default=ProposalStatus.DRAFT
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    policy = models.JSONField(default=dict)  # the limits and rule the solver used
+    stats = models.JSONField(default=dict)  # coverage per grid, total distance, solver status
+
+    class Meta:
+        verbose_name = _("center household proposal")
+        verbose_name_plural = _("center household proposals")
+
+
+class ProposalCenter(models.Model):
+    proposal = models.ForeignKey(CenterProposal, on_delete=models.CASCADE, related_name="centers")
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="+")
+    party_member = models.ForeignKey(PartyMember, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["proposal", "household"], name="proposalcenter_once")
+        ]
+
+
+class ProposalLink(models.Model):
+    proposal = models.ForeignKey(CenterProposal, on_delete=models.CASCADE, related_name="links")
+    center = models.ForeignKey(ProposalCenter, on_delete=models.CASCADE, related_name="links")
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["proposal", "household"], name="proposallink_once")
+        ]

@@ -1,0 +1,200 @@
+"""Staff JSON API for issues (session login required): intake, list, GeoJSON for the map, detail,
+loop actions, nearby duplicates, indicators, joint-meeting decisions. HTTP only: parse, call, render."""
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.common.errors import DomainError
+from apps.issues import selectors, services
+from apps.issues.models import Category
+from apps.territory.selectors import area_current
+
+FILTER_PARAMS = [
+    OpenApiParameter("category", OpenApiTypes.STR, description="category or subcategory code"),
+    OpenApiParameter(
+        "status", OpenApiTypes.STR, description="comma list of statuses, or open/closed"
+    ),
+    OpenApiParameter("start", OpenApiTypes.DATE, description="received on or after"),
+    OpenApiParameter("end", OpenApiTypes.DATE, description="received on or before"),
+    OpenApiParameter("overdue", OpenApiTypes.BOOL),
+    OpenApiParameter("within", OpenApiTypes.STR, description="code of an area (intake areas)"),
+]
+
+
+def _int(raw, name: str, *, default: int, low: int, high: int) -> int:
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise DomainError(f"{name}={raw!r} is not a whole number", field=name) from None
+    if not low <= value <= high:
+        raise DomainError(f"{name}={value} is out of range {low}-{high}", field=name)
+    return value
+
+
+class StaffApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+
+class IssuesApi(StaffApi):
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(summary="Issues, newest first, filtered", parameters=FILTER_PARAMS)
+    def get(self, request):
+        filters = selectors.parse_filter(request.query_params)
+        page = _int(request.query_params.get("page"), "page", default=1, low=1, high=100000)
+        size = _int(request.query_params.get("page_size"), "page_size", default=50, low=1, high=500)
+        total, rows = selectors.issues_list(filters=filters, offset=(page - 1) * size, limit=size)
+        return Response({"count": total, "page": page, "page_size": size, "results": rows})
+
+    @extend_schema(
+        summary="Take in an issue (staff form on the map: click to pin)",
+        request=OpenApiTypes.OBJECT,
+        responses={201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+    )
+    def post(self, request):
+        data = request.data
+        point = services.point_parse(data.get("lon"), data.get("lat"))
+        issue = services.issue_create(
+            point=point,
+            category=data.get("category"),
+            subcategory=data.get("subcategory") or None,
+            description=data.get("description"),
+            address=data.get("address", ""),
+            source=data.get("source") or "patrol",
+            priority=data.get("priority") or "normal",
+            reporter_name=data.get("reporter_name", ""),
+            reporter_phone=data.get("reporter_phone", ""),
+            photos=request.FILES.getlist("photos") if hasattr(request, "FILES") else (),
+            actor=request.user,
+        )
+        body = selectors.issue_detail(selectors.issue_get(issue_id=issue.id), user=request.user)
+        body["duplicates"] = selectors.duplicates_nearby(
+            lon=point.x, lat=point.y, category=issue.category, exclude_id=issue.id
+        )
+        return Response(body, status=201)
+
+
+class IssuesGeoJsonApi(StaffApi):
+    @extend_schema(summary="Issues as GeoJSON points for the map", parameters=FILTER_PARAMS)
+    def get(self, request):
+        filters = selectors.parse_filter(request.query_params)
+        limit = _int(request.query_params.get("limit"), "limit", default=20000, low=1, high=100000)
+        body = selectors.issues_geojson(filters=filters, limit=limit)
+        return HttpResponse(body, content_type="application/geo+json")
+
+
+class IssueDetailApi(StaffApi):
+    @extend_schema(summary="One issue with its history and the actions allowed now")
+    def get(self, request, issue_id: int):
+        issue = selectors.issue_get(issue_id=issue_id)
+        body = selectors.issue_detail(issue, user=request.user)
+        body["grid_now"] = selectors.issue_grid_now(issue=issue)
+        return Response(body)
+
+
+class IssueActionApi(StaffApi):
+    @extend_schema(
+        summary="Move an issue along the loop",
+        request=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+    )
+    def post(self, request, issue_id: int, action: str):
+        data = request.data
+        if action == "note":
+            services.issue_note_add(issue_id=issue_id, note=data.get("note"), actor=request.user)
+        else:
+            services.issue_act(
+                issue_id=issue_id,
+                action=action,
+                user=request.user,
+                note=data.get("note", ""),
+                rating=data.get("rating"),
+                duplicate_of=data.get("duplicate_of"),
+                responsible=data.get("responsible"),
+            )
+        issue = selectors.issue_get(issue_id=issue_id)
+        return Response(selectors.issue_detail(issue, user=request.user))
+
+
+class DuplicatesApi(StaffApi):
+    @extend_schema(
+        summary="Open issues of the same category near a point (the category's radius)",
+        parameters=[
+            OpenApiParameter("lon", OpenApiTypes.DOUBLE, required=True),
+            OpenApiParameter("lat", OpenApiTypes.DOUBLE, required=True),
+            OpenApiParameter("category", OpenApiTypes.STR, required=True),
+        ],
+    )
+    def get(self, request):
+        q = request.query_params
+        point = services.point_parse(q.get("lon"), q.get("lat"))
+        cat, _sub = services.category_resolve(q.get("category"))
+        return Response(
+            {"results": selectors.duplicates_nearby(lon=point.x, lat=point.y, category=cat)}
+        )
+
+
+class IndicatorsApi(StaffApi):
+    @extend_schema(
+        summary="Indicators of an area over a period (formulas in docs/ISSUES.md)",
+        parameters=[
+            OpenApiParameter(
+                "area", OpenApiTypes.STR, description="area code; omitted: everywhere"
+            ),
+            OpenApiParameter("start", OpenApiTypes.DATE, required=True),
+            OpenApiParameter("end", OpenApiTypes.DATE, required=True, description="inclusive day"),
+        ],
+    )
+    def get(self, request):
+        q = request.query_params
+        start = selectors.parse_when(q.get("start"), "start")
+        end = selectors.parse_when(q.get("end"), "end", end=True)
+        if start is None or end is None:
+            raise DomainError(
+                "start and end are required", field="start" if start is None else "end"
+            )
+        area = q.get("area", "")
+        if area and not area.isdigit():
+            raise DomainError(f"area={area!r} is not an area code", field="area")
+        return Response(selectors.indicators(area_code=area, start=start, end=end))
+
+
+class CategoriesApi(StaffApi):
+    @extend_schema(summary="Categories and subcategories")
+    def get(self, request):
+        rows = [
+            {
+                "code": c.code,
+                "name": c.name,
+                "name_en": c.name_en,
+                "parent": c.parent.code if c.parent else None,
+                "responsible_type": c.responsible_type,
+                "sla_hours": c.sla_hours,
+                "duplicate_radius_m": c.duplicate_radius_m,
+            }
+            for c in Category.objects.filter(active=True).select_related("parent")
+        ]
+        return Response({"results": rows})
+
+
+class MeetingDecisionApi(StaffApi):
+    @extend_schema(
+        summary="Record a joint meeting's decision on one issue", request=OpenApiTypes.OBJECT
+    )
+    def post(self, request, code: str, month: str):
+        community = area_current(level="community", code=code)
+        record = services.meeting_decision_record(
+            community=community,
+            month=selectors.parse_month(month),
+            issue_id=_int(request.data.get("issue"), "issue", default=0, low=1, high=2**62),
+            decision=request.data.get("decision"),
+            actor=request.user,
+        )
+        return Response({"issue": record.issue_id, "decision": record.decision}, status=201)

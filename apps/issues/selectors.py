@@ -1,0 +1,593 @@
+"""Reads about issues shared by the APIs, pages, Open311, commands: filters, GeoJSON for the map,
+nearby duplicates, indicators, the joint-meeting agenda. Raw SQL where the ORM cannot say it well,
+parameterised, with the reason beside it."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db import connection
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from apps.common.errors import DomainError, NotFound
+from apps.issues.models import (
+    DISMISSED,
+    FINISHED,
+    OPEN,
+    Category,
+    Issue,
+    Status,
+)
+from apps.territory.models import Area
+from apps.territory.selectors import locate
+
+# ---------------------------------------------------------------- single issues
+
+
+def issue_get(*, issue_id: int | None = None, tracking_code: str | None = None) -> Issue:
+    qs = Issue.objects.select_related(
+        "category",
+        "subcategory",
+        "street",
+        "community",
+        "grid",
+        "neighbourhood",
+        "compound",
+        "responsible_company",
+        "responsible_department",
+        "responsible_staff",
+        "responsible_area",
+    )
+    issue = (
+        qs.filter(pk=issue_id).first()
+        if issue_id is not None
+        else qs.filter(tracking_code=(tracking_code or "").strip().upper()).first()
+    )
+    if issue is None:
+        what = f"id {issue_id}" if issue_id is not None else f"tracking code {tracking_code!r}"
+        raise NotFound(f"no issue with {what}")
+    return issue
+
+
+def issue_grid_now(*, issue: Issue) -> dict | None:
+    """The grid that covers the issue's point today (after redraws), next to the one stored at intake."""
+    return locate(lon=issue.point.x, lat=issue.point.y)["grid"]
+
+
+def responsible_label(issue: Issue) -> str:
+    for obj in (
+        issue.responsible_company,
+        issue.responsible_department,
+        issue.responsible_staff,
+        issue.responsible_area,
+    ):
+        if obj is not None:
+            return str(obj)
+    return ""
+
+
+def issue_detail(issue: Issue, *, user=None) -> dict:
+    """The staff view of an issue, history included (reporter phone masked). `actions`: what this
+    user may do now (services.actions_for); `loop_actions`: what the loop allows anyone."""
+    from apps.issues.services import actions_allowed, actions_for
+
+    areas = {
+        level: ({"id": a.id, "code": a.code, "name": a.name, "version": a.version} if a else None)
+        for level, a in (
+            ("street", issue.street),
+            ("community", issue.community),
+            ("grid", issue.grid),
+            ("neighbourhood", issue.neighbourhood),
+            ("compound", issue.compound),
+        )
+    }
+    return {
+        "id": issue.id,
+        "tracking_code": issue.tracking_code,
+        "status": issue.status,
+        "status_label": str(Status(issue.status).label),
+        "overdue": issue.overdue,
+        "category": issue.category.code,
+        "category_name": issue.category.name,
+        "subcategory": issue.subcategory.code if issue.subcategory else None,
+        "subcategory_name": issue.subcategory.name if issue.subcategory else None,
+        "description": issue.description,
+        "address": issue.address,
+        "lon": issue.point.x,
+        "lat": issue.point.y,
+        "source": issue.source,
+        "priority": issue.priority,
+        "created_at": issue.created_at.isoformat(),
+        "due_at": issue.due_at.isoformat(),
+        "resolved_at": issue.resolved_at.isoformat() if issue.resolved_at else None,
+        "closed_at": issue.closed_at.isoformat() if issue.closed_at else None,
+        "rework_count": issue.rework_count,
+        "rating": issue.rating,
+        "rating_comment": issue.rating_comment,
+        "outside": issue.outside,
+        "areas": areas,
+        "building_id": issue.building_id,
+        "responsible": {"kind": issue.responsible_kind, "name": responsible_label(issue)},
+        "reporter": {"name": issue.reporter_name, "phone": mask_phone(issue.reporter_phone)},
+        "duplicate_of": issue.duplicate_of_id,
+        "photos": [p.image.url for p in issue.photos.all()],
+        "actions": actions_for(issue=issue, user=user) if user is not None else [],
+        "loop_actions": actions_allowed(issue.status),
+        "history": [
+            {
+                "action": e.action,
+                "from": e.from_status,
+                "to": e.to_status,
+                "actor": e.actor_name,
+                "note": e.note,
+                "at": e.at.isoformat(),
+            }
+            for e in issue.events.all()
+        ],
+    }
+
+
+def mask_phone(phone: str) -> str:
+    """138****5678: enough to recognise a caller, not to call them."""
+    if len(phone) < 7:
+        return "*" * len(phone)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+# ---------------------------------------------------------------- filters
+
+
+@dataclass
+class IssueFilter:
+    category: str | None = None
+    status: list[str] | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    overdue: bool | None = None
+    within: str | None = None
+
+    def sql(self) -> tuple[str, dict]:
+        """A WHERE clause over alias i (issues_issue) and its parameters."""
+        where = ["TRUE"]
+        params: dict = {"now": timezone.now(), "open": list(OPEN)}
+        if self.category:
+            where.append("(c.code = %(category)s OR sc.code = %(category)s)")
+            params["category"] = self.category
+        if self.status:
+            where.append("i.status = ANY(%(status)s)")
+            params["status"] = self.status
+        if self.start:
+            where.append("i.created_at >= %(start)s")
+            params["start"] = self.start
+        if self.end:
+            where.append("i.created_at < %(end)s")
+            params["end"] = self.end
+        if self.overdue is True:
+            where.append(f"({OVERDUE_SQL})")
+        elif self.overdue is False:
+            where.append(f"NOT ({OVERDUE_SQL})")
+        if self.within:
+            where.append("i.area_code LIKE %(within)s")
+            params["within"] = self.within + "%"
+        return " AND ".join(where), params
+
+
+# Overdue: still open (not finished, not dismissed) and past due. Same rule as Issue.overdue.
+OVERDUE_SQL = "i.status = ANY(%(open)s) AND i.due_at < %(now)s"
+
+
+def parse_when(raw: str | None, name: str, *, end: bool = False) -> datetime | None:
+    """ISO date or datetime from a query parameter; a date alone means its start (or, for an end, the
+    start of the next day). Malformed values are refused naming the parameter."""
+    if raw is None or str(raw).strip() == "":
+        return None
+    raw = str(raw).strip()
+    try:
+        value = parse_datetime(raw)
+    except ValueError:
+        value = None
+    if value is None:
+        try:
+            day = parse_date(raw)
+        except ValueError:
+            day = None
+        if day is None:
+            raise DomainError(
+                f"{name}={raw!r} is not a date (use YYYY-MM-DD or ISO 8601 date-time)", field=name
+            )
+        value = datetime.combine(day + timedelta(days=1) if end else day, time.min)
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    return value
+
+
+def parse_filter(params) -> IssueFilter:
+    """IssueFilter from query parameters: category, status (comma list), start, end, overdue, within."""
+    f = IssueFilter()
+    category = params.get("category")
+    if category:
+        if not Category.objects.filter(code=category).exists():
+            raise DomainError(f"unknown category {category!r}", field="category")
+        f.category = category
+    status = params.get("status")
+    if status:
+        f.status = [s.strip() for s in status.split(",") if s.strip()]
+        bad = [s for s in f.status if s not in Status.values and s not in ("open", "closed")]
+        if bad:
+            raise DomainError(
+                f"unknown status {bad[0]!r}; use {', '.join(Status.values)}, open or closed",
+                field="status",
+            )
+        expanded = []
+        for s in f.status:
+            expanded += (
+                list(OPEN) if s == "open" else list(FINISHED + DISMISSED) if s == "closed" else [s]
+            )
+        f.status = expanded
+    f.start = parse_when(params.get("start"), "start")
+    f.end = parse_when(params.get("end"), "end", end=True)
+    if f.start and f.end and f.end <= f.start:
+        raise DomainError("end must be after start", field="end")
+    overdue = params.get("overdue")
+    if overdue not in (None, ""):
+        if overdue.lower() not in ("true", "false", "1", "0"):
+            raise DomainError(f"overdue={overdue!r}: use true or false", field="overdue")
+        f.overdue = overdue.lower() in ("true", "1")
+    within = params.get("within")
+    if within:
+        if not within.isdigit():
+            raise DomainError(f"within={within!r} is not an area code", field="within")
+        f.within = within
+    return f
+
+
+# ---------------------------------------------------------------- map GeoJSON and lists
+
+# Built by PostGIS (json_agg): the map loads thousands of pins; serialising row by row in Python is
+# 10-50x slower. Coordinates rounded to 6 decimals (~0.1 m).
+ISSUES_GEOJSON_SQL = """
+SELECT json_build_object('type', 'FeatureCollection', 'features', COALESCE(json_agg(json_build_object(
+    'type', 'Feature',
+    'id', f.id,
+    'geometry', ST_AsGeoJSON(f.point, 6)::json,
+    'properties', json_build_object(
+        'id', f.id, 'code', f.tracking_code, 'status', f.status, 'category', f.category,
+        'category_name', f.category_name, 'subcategory', f.subcategory, 'priority', f.priority,
+        'source', f.source, 'created_at', f.created_at, 'due_at', f.due_at, 'rework', f.rework_count,
+        'overdue', f.overdue, 'responsible_kind', f.responsible_kind, 'area_code', f.area_code,
+        'outside', f.outside
+    )
+) ORDER BY f.id), '[]'::json))::text
+FROM (
+    SELECT i.id, i.point, i.tracking_code, i.status, c.code AS category, c.name AS category_name,
+           sc.code AS subcategory, i.priority, i.source, i.created_at, i.due_at, i.rework_count,
+           (i.status = ANY(%(open)s) AND i.due_at < %(now)s) AS overdue,
+           i.responsible_kind, i.area_code, i.outside
+      FROM issues_issue i
+      JOIN issues_category c ON c.id = i.category_id
+      LEFT JOIN issues_category sc ON sc.id = i.subcategory_id
+     WHERE {where}
+     ORDER BY i.id DESC
+     LIMIT %(limit)s
+) f
+"""
+
+
+def issues_geojson(*, filters: IssueFilter, limit: int = 20000) -> str:
+    """The filtered issues as a GeoJSON FeatureCollection (newest `limit` of them)."""
+    where, params = filters.sql()
+    params["limit"] = limit
+    with connection.cursor() as cur:
+        # `where` is assembled from constant fragments by IssueFilter.sql; values are parameters.
+        cur.execute(ISSUES_GEOJSON_SQL.replace("{where}", where), params)
+        return cur.fetchone()[0]
+
+
+def issues_list(
+    *, filters: IssueFilter, offset: int = 0, limit: int = 100
+) -> tuple[int, list[dict]]:
+    where, params = filters.sql()
+    params.update(offset=offset, limit=limit)
+    sql = f"""
+        SELECT i.id, i.tracking_code, i.status, c.code, c.name, sc.code, i.description, i.address,
+               ST_X(i.point), ST_Y(i.point), i.created_at, i.due_at, i.rework_count,
+               (i.status = ANY(%(open)s) AND i.due_at < %(now)s) AS overdue,
+               i.responsible_kind, i.area_code, count(*) OVER () AS total
+          FROM issues_issue i
+          JOIN issues_category c ON c.id = i.category_id
+          LEFT JOIN issues_category sc ON sc.id = i.subcategory_id
+         WHERE {where}
+         ORDER BY i.created_at DESC, i.id DESC
+         OFFSET %(offset)s LIMIT %(limit)s
+    """  # noqa: S608 -- `where` is built from constant fragments; values are parameters
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    keys = [
+        "id",
+        "tracking_code",
+        "status",
+        "category",
+        "category_name",
+        "subcategory",
+        "description",
+        "address",
+        "lon",
+        "lat",
+        "created_at",
+        "due_at",
+        "rework_count",
+        "overdue",
+        "responsible_kind",
+        "area_code",
+    ]
+    total = rows[0][-1] if rows else 0
+    return total, [dict(zip(keys, row[:-1], strict=True)) for row in rows]
+
+
+# ---------------------------------------------------------------- duplicates
+
+# geography ST_DWithin: metres on the spheroid, using the GiST index on the point cast to geography
+# would need an expression index; the bounding filter on the 4326 index keeps it cheap (a degree of
+# latitude is >= 110 km, so radius/100000 degrees is a safe superset box).
+DUPLICATES_SQL = """
+SELECT i.id, i.tracking_code, i.status, i.description, i.created_at,
+       ST_Distance(i.point::geography, p.g::geography) AS metres
+  FROM issues_issue i,
+       (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS g) p
+ WHERE i.category_id = %(category)s
+   AND i.status = ANY(%(open)s)
+   AND i.id <> %(exclude)s
+   AND i.point && ST_Expand(p.g, %(deg)s)
+   AND ST_DWithin(i.point::geography, p.g::geography, %(radius)s)
+ ORDER BY metres, i.id
+ LIMIT 20
+"""
+
+
+def duplicates_nearby(
+    *, lon: float, lat: float, category: Category, exclude_id: int = 0
+) -> list[dict]:
+    """Open issues of the same (top) category within the category's duplicate radius."""
+    top = category.top
+    radius = top.duplicate_radius_m
+    with connection.cursor() as cur:
+        cur.execute(
+            DUPLICATES_SQL,
+            {
+                "lon": lon,
+                "lat": lat,
+                "category": top.id,
+                "open": list(OPEN),
+                "exclude": exclude_id,
+                "radius": radius,
+                "deg": radius / 100000 * 1.5 + 1e-6,
+            },
+        )
+        return [
+            {
+                "id": r[0],
+                "tracking_code": r[1],
+                "status": r[2],
+                "description": r[3][:200],
+                "created_at": r[4].isoformat(),
+                "metres": round(r[5], 1),
+            }
+            for r in cur.fetchall()
+        ]
+
+
+# ---------------------------------------------------------------- indicators
+
+# One pass over the cohort (issues received in the period whose intake area code starts with the
+# area's code). Formulas in docs/ISSUES.md. `ref` = min(period end, now): an issue is due to close when
+# its due time passed by then, or when it is already finished.
+INDICATORS_SQL = """
+WITH cohort AS (
+    SELECT i.* FROM issues_issue i
+     WHERE i.area_code LIKE %(prefix)s
+       AND i.created_at >= %(start)s AND i.created_at < %(end)s
+), base AS (
+    SELECT * FROM cohort WHERE status <> ALL(%(dismissed)s)
+)
+SELECT
+    (SELECT count(*) FROM cohort) AS received,
+    (SELECT count(*) FROM cohort WHERE status = ANY(%(dismissed)s)) AS dismissed,
+    count(*) FILTER (WHERE status = ANY(%(finished)s) OR due_at <= %(ref)s) AS due_to_close,
+    count(*) FILTER (WHERE status = ANY(%(finished)s)) AS closed,
+    count(*) FILTER (WHERE status = ANY(%(finished)s) AND resolved_at <= due_at) AS closed_on_time,
+    count(*) FILTER (WHERE rework_count > 0) AS reworked,
+    count(*) FILTER (WHERE status = ANY(%(finished)s) OR rework_count > 0) AS ever_resolved,
+    avg(EXTRACT(EPOCH FROM resolved_at - created_at) / 3600.0)
+        FILTER (WHERE status = ANY(%(finished)s)) AS avg_handling_hours,
+    count(*) FILTER (WHERE rating >= 4) AS satisfied,
+    count(*) FILTER (WHERE rating IS NOT NULL) AS rated
+FROM base
+"""
+
+
+def _ratio(a, b):
+    return round(a / b, 6) if b else None
+
+
+def indicators(*, area_code: str = "", start: datetime, end: datetime) -> dict:
+    """Indicators of one area (by code prefix; "" = everywhere) over [start, end)."""
+    if end <= start:
+        raise DomainError("end must be after start", field="end")
+    ref = min(end, timezone.now())
+    with connection.cursor() as cur:
+        cur.execute(
+            INDICATORS_SQL,
+            {
+                "prefix": area_code + "%",
+                "start": start,
+                "end": end,
+                "ref": ref,
+                "finished": list(FINISHED),
+                "dismissed": list(DISMISSED),
+            },
+        )
+        cols = [c[0] for c in cur.description]
+        row = dict(zip(cols, cur.fetchone(), strict=True))
+    households = None
+    if area_code:
+        # The version valid at the end of the period, else today's (territory loaded after it).
+        versions = Area.objects.filter(code=area_code)
+        area = (
+            versions.filter(valid_from__lte=ref).exclude(valid_to__lte=ref).first()
+            or versions.filter(valid_to__isnull=True).first()
+        )
+        households = area.households if area else None
+    avg_hours = row["avg_handling_hours"]
+    return {
+        "area_code": area_code,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        **{k: row[k] for k in cols if k != "avg_handling_hours"},
+        "closure_rate": _ratio(row["closed"], row["due_to_close"]),
+        "on_time_rate": _ratio(row["closed_on_time"], row["due_to_close"]),
+        "rework_rate": _ratio(row["reworked"], row["ever_resolved"]),
+        "avg_handling_hours": round(float(avg_hours), 4) if avg_hours is not None else None,
+        "satisfaction": _ratio(row["satisfied"], row["rated"]),
+        "households": households,
+        "per_1000_households": (
+            round(row["received"] * 1000 / households, 4) if households else None
+        ),
+    }
+
+
+def month_range(month: date) -> tuple[datetime, datetime]:
+    first = month.replace(day=1)
+    nxt = (first + timedelta(days=32)).replace(day=1)
+    tz = timezone.get_current_timezone()
+    return (
+        datetime.combine(first, time.min, tzinfo=tz),
+        datetime.combine(nxt, time.min, tzinfo=tz),
+    )
+
+
+def parse_month(raw: str | None) -> date:
+    raw = (raw or "").strip()
+    try:
+        year, month = raw.split("-")
+        return date(int(year), int(month), 1)
+    except ValueError:
+        raise DomainError(f"month={raw!r} is not a month (use YYYY-MM)", field="month") from None
+
+
+# ---------------------------------------------------------------- joint meeting agenda
+
+
+def agenda(*, community: Area, month: date) -> dict:
+    """Issues for the community's joint meeting of a month: everything still unresolved at the end of
+    the month (received up to then), with overdue and reopened ones marked, grouped by category and
+    responsible party. Decisions already recorded for the month are attached."""
+    from apps.issues.models import MeetingDecision
+
+    _start, end = month_range(month)
+    now = timezone.now()
+    ref = min(end, now)
+    qs = (
+        Issue.objects.filter(
+            area_code__startswith=community.code, created_at__lt=end, status__in=OPEN
+        )
+        .select_related(
+            "category",
+            "subcategory",
+            "responsible_company",
+            "responsible_department",
+            "responsible_staff",
+            "responsible_area",
+            "grid",
+        )
+        .order_by("category__sort", "responsible_kind", "created_at", "id")
+    )
+    decisions = {
+        d.issue_id: d.decision
+        for d in MeetingDecision.objects.filter(
+            meeting__community__code=community.code, meeting__month=month.replace(day=1)
+        )
+    }
+    groups: dict[tuple, dict] = {}
+    counts = {"unresolved": 0, "overdue": 0, "reopened": 0}
+    for issue in qs:
+        overdue = issue.due_at < ref
+        reopened = issue.rework_count > 0
+        party = responsible_label(issue) or "—"
+        key = (issue.category.name, party)
+        group = groups.setdefault(
+            key, {"category": issue.category.name, "responsible": party, "issues": []}
+        )
+        group["issues"].append(
+            {
+                "id": issue.id,
+                "tracking_code": issue.tracking_code,
+                "subcategory": issue.subcategory.name if issue.subcategory else "",
+                "description": issue.description,
+                "address": issue.address,
+                "grid": issue.grid.name if issue.grid else "",
+                "status": issue.status,
+                "status_label": str(Status(issue.status).label),
+                "created_at": issue.created_at,
+                "due_at": issue.due_at,
+                "overdue": overdue,
+                "reopened": reopened,
+                "rework_count": issue.rework_count,
+                "decision": decisions.get(issue.id, ""),
+            }
+        )
+        counts["unresolved"] += 1
+        counts["overdue"] += overdue
+        counts["reopened"] += reopened
+    return {
+        "community": {"id": community.id, "code": community.code, "name": community.name},
+        "month": month.strftime("%Y-%m"),
+        "counts": counts,
+        "groups": list(groups.values()),
+    }
+
+
+# ---------------------------------------------------------------- bulk locate for imports
+
+# Many points in one statement: unnest the coordinate arrays, then the same DISTINCT ON (level) rule as
+# apps.territory.selectors.locate per point (lowest code wins on shared edges). One round trip for a
+# whole import instead of one per row.
+LOCATE_MANY_SQL = """
+WITH pts AS (
+    SELECT n, ST_SetSRID(ST_MakePoint(x, y), 4326) AS g, t
+      FROM unnest(%(xs)s::float8[], %(ys)s::float8[], %(ts)s::timestamptz[])
+           WITH ORDINALITY AS u(x, y, t, n)
+)
+SELECT DISTINCT ON (pts.n, p.level) pts.n, p.level, a.id, a.code
+  FROM pts
+  JOIN territory_areapart p
+    ON ST_Intersects(p.geom, pts.g)
+   AND p.valid_from <= pts.t AND (p.valid_to IS NULL OR p.valid_to > pts.t)
+  JOIN territory_area a ON a.id = p.area_id
+ ORDER BY pts.n, p.level, a.code, a.id
+"""
+
+LOCATE_MANY_BUILDINGS_SQL = """
+SELECT DISTINCT ON (u.n) u.n, b.id
+  FROM unnest(%(xs)s::float8[], %(ys)s::float8[]) WITH ORDINALITY AS u(x, y, n)
+  JOIN territory_building b ON ST_Intersects(b.footprint, ST_SetSRID(ST_MakePoint(u.x, u.y), 4326))
+ ORDER BY u.n, b.id
+"""
+
+
+def locate_many(points: list[tuple[float, float, datetime]]) -> list[dict]:
+    """For each (lon, lat, at): {level: (area id, code), "building": id}; missing levels absent."""
+    if not points:
+        return []
+    xs = [float(p[0]) for p in points]
+    ys = [float(p[1]) for p in points]
+    ts = [p[2] for p in points]
+    out: list[dict] = [{} for _ in points]
+    with connection.cursor() as cur:
+        cur.execute(LOCATE_MANY_SQL, {"xs": xs, "ys": ys, "ts": ts})
+        for n, level, area_id, code in cur.fetchall():
+            out[n - 1][level] = (area_id, code)
+        cur.execute(LOCATE_MANY_BUILDINGS_SQL, {"xs": xs, "ys": ys})
+        for n, building_id in cur.fetchall():
+            out[n - 1]["building"] = building_id
+    return out

@@ -1,0 +1,675 @@
+"""Writes about issues: intake (validate, locate, route), the loop's transitions, photos, meeting decisions.
+
+The loop is the table TRANSITIONS: an action may run only from the statuses listed for it. A transition
+is a conditional UPDATE (`WHERE id = %s AND status = <the status we read>`): when two people act on the
+same issue at once, the database lets exactly one UPDATE match and the other is told (Conflict) and
+writes nothing."""
+
+import math
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.contrib.gis.geos import Point
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.common.errors import Conflict, DomainError, NotFound
+from apps.issues.categories import load_categories
+from apps.issues.models import (
+    DESCRIPTION_MAX,
+    Category,
+    Issue,
+    IssueEvent,
+    IssuePhoto,
+    JointMeeting,
+    MeetingDecision,
+    Priority,
+    ResponsibleKind,
+    ResponsibleType,
+    Source,
+    Status,
+)
+from apps.people import selectors as people
+from apps.people.models import Department, PropertyCompany, StaffAssignment
+from apps.territory.models import Area, Household
+from apps.territory.selectors import locate
+
+S = Status
+
+
+@dataclass(frozen=True)
+class Transition:
+    sources: tuple[str, ...]
+    target: str
+    note_required: bool = False
+
+
+# The loop. Keys are actions; reopen is rework (返工) and counts in Issue.rework_count.
+TRANSITIONS: dict[str, Transition] = {
+    "consult": Transition((S.COLLECTED,), S.CONSULTED),
+    "dispatch": Transition((S.COLLECTED, S.CONSULTED, S.RETURNED), S.DISPATCHED),
+    "accept": Transition((S.DISPATCHED,), S.ACCEPTED),
+    "return": Transition((S.DISPATCHED, S.ACCEPTED), S.RETURNED, note_required=True),
+    "resolve": Transition((S.ACCEPTED,), S.RESOLVED),
+    "rate": Transition((S.RESOLVED,), S.RATED),
+    "close": Transition((S.RESOLVED, S.RATED), S.CLOSED),
+    "reject": Transition((S.COLLECTED, S.CONSULTED, S.RETURNED), S.REJECTED, note_required=True),
+    "duplicate": Transition((S.COLLECTED, S.CONSULTED, S.RETURNED), S.DUPLICATE),
+    "reopen": Transition((S.RESOLVED, S.RATED, S.CLOSED), S.DISPATCHED, note_required=True),
+}
+
+PHOTO_MAX_BYTES = 5 * 1024 * 1024
+PHOTO_MAX_COUNT = 6
+PHOTO_FORMATS = {"JPEG", "PNG", "WEBP"}
+_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read out over the phone
+
+
+def tracking_code_new() -> str:
+    return "LL" + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
+
+
+# ---------------------------------------------------------------- validation of intake fields
+
+
+def point_parse(lon, lat, *, field_lon: str = "lon", field_lat: str = "lat") -> Point:
+    """A WGS84 point from raw values. Names the bad value; says so when lon and lat look swapped."""
+    if lon in (None, "") or lat in (None, ""):
+        missing = field_lon if lon in (None, "") else field_lat
+        raise DomainError(f"location is required: {missing} is missing", field=missing)
+    values = {}
+    for name, raw in ((field_lon, lon), (field_lat, lat)):
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise DomainError(f"{name}={raw!r} is not a number", field=name) from None
+        if not math.isfinite(value):
+            raise DomainError(f"{name}={raw!r} is not a finite number", field=name)
+        values[name] = value
+    x, y = values[field_lon], values[field_lat]
+    if not -90 <= y <= 90:
+        hint = (
+            f"; {field_lon} and {field_lat} look swapped"
+            if -90 <= x <= 90 and abs(y) <= 180
+            else ""
+        )
+        raise DomainError(f"{field_lat}={y} is out of range [-90, 90]{hint}", field=field_lat)
+    if not -180 <= x <= 180:
+        raise DomainError(f"{field_lon}={x} is out of range [-180, 180]", field=field_lon)
+    return Point(x, y, srid=4326)
+
+
+def category_resolve(code_or_obj, subcategory=None) -> tuple[Category, Category | None]:
+    """(top category, subcategory or None) from codes or objects; a subcategory code alone is enough."""
+
+    def get(value, field_name):
+        if isinstance(value, Category):
+            return value
+        if value in (None, ""):
+            return None
+        obj = Category.objects.filter(code=str(value), active=True).select_related("parent").first()
+        if obj is None:
+            known = ", ".join(Category.objects.filter(parent=None).values_list("code", flat=True))
+            raise DomainError(
+                f"unknown category {value!r} (known: {known})",
+                field=field_name,
+                code="unknown_category",
+            )
+        return obj
+
+    cat = get(code_or_obj, "category")
+    sub = get(subcategory, "subcategory")
+    if cat is None and sub is None:
+        raise DomainError("category is required", field="category")
+    if cat is not None and cat.parent_id is not None:  # a subcategory given as the category
+        if sub is not None and sub.pk != cat.pk:
+            raise DomainError(
+                f"{cat.code!r} is a subcategory; give its parent as the category", field="category"
+            )
+        cat, sub = cat.parent, cat
+    if cat is None:
+        cat = sub.parent
+    if sub is not None and sub.parent_id != cat.pk:
+        raise DomainError(
+            f"subcategory {sub.code!r} does not belong to category {cat.code!r}",
+            field="subcategory",
+        )
+    return cat, sub
+
+
+def description_clean(text) -> str:
+    text = "" if text is None else str(text).strip()
+    if not text:
+        raise DomainError("description is required", field="description")
+    if len(text) > DESCRIPTION_MAX:
+        raise DomainError(
+            f"description is {len(text)} characters; at most {DESCRIPTION_MAX} allowed",
+            field="description",
+        )
+    return text  # stored as typed; every page escapes it (Django autoescape, textContent in JS)
+
+
+def photo_check(upload: UploadedFile) -> None:
+    """Refuse photos over PHOTO_MAX_BYTES or that Pillow cannot read as JPEG/PNG/WebP."""
+    from PIL import Image, UnidentifiedImageError
+
+    name = getattr(upload, "name", "photo")
+    if upload.size > PHOTO_MAX_BYTES:
+        raise DomainError(
+            f"photo {name!r} is {upload.size / 1048576:.1f} MB; at most "
+            f"{PHOTO_MAX_BYTES // 1048576} MB allowed",
+            field="photos",
+        )
+    upload.seek(0)
+    try:
+        with Image.open(upload) as img:
+            fmt = img.format
+            img.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise DomainError(f"photo {name!r} is not an image", field="photos") from None
+    finally:
+        upload.seek(0)
+    if fmt not in PHOTO_FORMATS:
+        raise DomainError(f"photo {name!r} is {fmt}; use JPEG, PNG or WebP", field="photos")
+
+
+# ---------------------------------------------------------------- routing
+
+
+@dataclass
+class Route:
+    kind: str
+    reason: str
+    company: PropertyCompany | None = None
+    department: Department | None = None
+    staff: StaffAssignment | None = None
+    area: Area | None = None
+    fields: dict = field(default_factory=dict)
+
+    def as_fields(self) -> dict:
+        return {
+            "responsible_kind": self.kind,
+            "responsible_company": self.company,
+            "responsible_department": self.department,
+            "responsible_staff": self.staff,
+            "responsible_area": self.area,
+        }
+
+
+def route_for(*, category: Category, subcategory: Category | None, areas: dict) -> Route:
+    """Who handles an issue of this category at these intake areas, and why (written to history).
+
+    property → the compound's property company, else the grid leader, else the community;
+    department → the department of the (sub)category's kind serving the street, else the community;
+    community → the community. Outside the territory: not routed."""
+    community = areas.get("community")
+    if areas.get("street") is None:
+        return Route(ResponsibleKind.NONE, "outside the territory: not routed, staff decide")
+
+    def to_community(prefix: str) -> Route:
+        if community is None:
+            return Route(ResponsibleKind.NONE, f"{prefix}no community covers the point: not routed")
+        return Route(
+            ResponsibleKind.COMMUNITY,
+            f"{prefix}community {community.name} ({community.code})",
+            area=community,
+        )
+
+    rtype = category.responsible_type
+    if rtype == ResponsibleType.PROPERTY:
+        compound, grid = areas.get("compound"), areas.get("grid")
+        company = people.compound_property_company(compound_id=compound.id if compound else None)
+        if company is not None:
+            return Route(
+                ResponsibleKind.PROPERTY_COMPANY,
+                f"compound {compound.name} → property company {company.name}",
+                company=company,
+            )
+        why = (
+            f"compound {compound.name} has no property company"
+            if compound
+            else "not inside a compound"
+        )
+        leader = people.grid_leader(grid_id=grid.id if grid else None)
+        if leader is not None:
+            return Route(
+                ResponsibleKind.GRID_LEADER,
+                f"{why} → grid leader {leader.name} of grid {grid.name}",
+                staff=leader,
+                area=grid,
+            )
+        return to_community(f"{why}, no grid leader → ")
+    if rtype == ResponsibleType.DEPARTMENT:
+        kind = (subcategory.department_kind if subcategory else "") or category.department_kind
+        street = areas["street"]
+        dept = people.department_for(kind=kind, street_id=street.id)
+        label = subcategory.name if subcategory else category.name
+        if dept is not None:
+            return Route(
+                ResponsibleKind.DEPARTMENT,
+                f"category {label} → department {dept.name} ({kind})",
+                department=dept,
+            )
+        return to_community(f"no {kind} department serves street {street.name} → ")
+    return to_community(f"category {category.name} → ")
+
+
+def areas_at(point: Point, at: datetime | None = None) -> dict:
+    """The Area versions (and building) covering a point at a moment, as model instances."""
+    found = locate(lon=point.x, lat=point.y, at=at)
+    ids = [
+        found[lv]["id"]
+        for lv in ("street", "community", "grid", "neighbourhood", "compound")
+        if found[lv]
+    ]
+    by_id = Area.objects.in_bulk(ids)
+    out = {
+        lv: by_id[found[lv]["id"]] if found[lv] else None
+        for lv in ("street", "community", "grid", "neighbourhood", "compound")
+    }
+    out["building_id"] = found["building"]["id"] if found["building"] else None
+    return out
+
+
+def area_code_of(areas: dict) -> str:
+    for level in ("neighbourhood", "grid", "community", "street"):
+        if areas.get(level) is not None:
+            return areas[level].code
+    return ""
+
+
+# ---------------------------------------------------------------- intake
+
+
+@transaction.atomic
+def issue_create(
+    *,
+    point: Point,
+    category,
+    description: str,
+    source: str,
+    subcategory=None,
+    address: str = "",
+    reporter_household: Household | None = None,
+    reporter_name: str = "",
+    reporter_phone: str = "",
+    reporter_email: str = "",
+    priority: str = Priority.NORMAL,
+    photos=(),
+    actor=None,
+    actor_name: str = "",
+    created_at: datetime | None = None,
+    ext_ref: str = "",
+    media_url: str = "",
+    attributes: dict | None = None,
+) -> Issue:
+    """Take in an issue: validate, locate (areas stored as the versions valid now), route, due time from
+    the (sub)category SLA; history gets `create` and `route` (with the reason). A point outside every
+    street is accepted and flagged `outside`, left unrouted."""
+    if not isinstance(point, Point):
+        raise DomainError("location is required", field="point")
+    point_parse(point.x, point.y)
+    cat, sub = category_resolve(category, subcategory)
+    text = description_clean(description)
+    if source not in Source.values:
+        raise DomainError(
+            f"unknown source {source!r}; use one of {', '.join(Source.values)}", field="source"
+        )
+    if priority not in Priority.values:
+        raise DomainError(
+            f"unknown priority {priority!r}; use one of {', '.join(Priority.values)}",
+            field="priority",
+        )
+    if len(address or "") > 300:
+        raise DomainError("address is longer than 300 characters", field="address")
+    photos = list(photos or [])
+    if len(photos) > PHOTO_MAX_COUNT:
+        raise DomainError(f"at most {PHOTO_MAX_COUNT} photos per issue", field="photos")
+    for photo in photos:
+        photo_check(photo)
+
+    now = timezone.now()
+    created_at = created_at or now
+    areas = areas_at(point, at=min(created_at, now))
+    if areas["street"] is None and created_at < now:
+        # A record older than the territory (history replayed on a new map): the current areas.
+        areas = areas_at(point, at=now)
+    route = route_for(category=cat, subcategory=sub, areas=areas)
+    sla = (sub.sla_hours if sub else None) or cat.sla_hours
+    issue = Issue.objects.create(
+        tracking_code=tracking_code_new(),
+        point=point,
+        address=(address or "").strip(),
+        category=cat,
+        subcategory=sub,
+        description=text,
+        reporter_household=reporter_household,
+        reporter_name=(reporter_name or "").strip()[:100],
+        reporter_phone=(reporter_phone or "").strip()[:32],
+        reporter_email=(reporter_email or "").strip()[:200],
+        source=source,
+        priority=priority,
+        status=Status.COLLECTED,
+        created_at=created_at,
+        updated_at=created_at,
+        due_at=created_at + timedelta(hours=sla),
+        street=areas["street"],
+        community=areas["community"],
+        grid=areas["grid"],
+        neighbourhood=areas["neighbourhood"],
+        compound=areas["compound"],
+        building_id=areas["building_id"],
+        outside=areas["street"] is None,
+        area_code=area_code_of(areas),
+        ext_ref=ext_ref,
+        token=str(uuid.uuid4()),
+        media_url=media_url or "",
+        attributes=attributes or {},
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        **route.as_fields(),
+    )
+    who = _actor_name(actor, actor_name)
+    IssueEvent.objects.bulk_create(
+        [
+            IssueEvent(
+                issue=issue,
+                action="create",
+                to_status=Status.COLLECTED,
+                actor=_user(actor),
+                actor_name=who,
+                note=f"received from {source}",
+                at=created_at,
+            ),
+            IssueEvent(
+                issue=issue,
+                action="route",
+                from_status=Status.COLLECTED,
+                to_status=Status.COLLECTED,
+                actor=_user(actor),
+                actor_name=who,
+                note=route.reason,
+                at=created_at,
+            ),
+        ]
+    )
+    for photo in photos:
+        IssuePhoto.objects.create(issue=issue, image=photo, size=photo.size)
+    return issue
+
+
+def _user(actor):
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
+def _actor_name(actor, fallback: str = "") -> str:
+    if getattr(actor, "is_authenticated", False):
+        return actor.get_full_name() or actor.get_username()
+    return fallback
+
+
+# ---------------------------------------------------------------- the loop
+
+
+def issue_transition(
+    *,
+    issue_id: int,
+    action: str,
+    actor=None,
+    actor_name: str = "",
+    note: str = "",
+    rating: int | None = None,
+    duplicate_of: int | None = None,
+    responsible: dict | None = None,
+    at: datetime | None = None,
+) -> Issue:
+    """Move an issue along the loop. Refuses an action not allowed from the current status (400, with
+    the allowed actions), and reports a lost race (409) when someone else moved it first."""
+    rule = TRANSITIONS.get(action)
+    if rule is None:
+        raise DomainError(
+            f"unknown action {action!r}; use one of {', '.join(TRANSITIONS)}", field="action"
+        )
+    note = (note or "").strip()
+    with transaction.atomic():
+        issue = Issue.objects.select_related("category", "subcategory").filter(pk=issue_id).first()
+        if issue is None:
+            raise NotFound(f"no issue with id {issue_id}")
+        current = issue.status
+        if current not in rule.sources:
+            allowed = actions_allowed(current)
+            raise DomainError(
+                f"cannot {action} an issue that is {current}; allowed now: "
+                f"{', '.join(allowed) or 'nothing (the loop has ended)'}",
+                field="action",
+                code="illegal_transition",
+            )
+        if rule.note_required and not note:
+            raise DomainError(f"a note is required to {action}", field="note")
+        if len(note) > DESCRIPTION_MAX:
+            raise DomainError(f"note is longer than {DESCRIPTION_MAX} characters", field="note")
+        now = at or timezone.now()
+        values = {"status": rule.target, "updated_at": now}
+        extra_note = ""
+        if action == "dispatch" and responsible:
+            route = _manual_route(responsible)
+            values.update(route.as_fields())
+            extra_note = route.reason
+        elif action == "dispatch" and issue.responsible_kind == ResponsibleKind.NONE:
+            raise DomainError(
+                "the issue has no responsible party; choose one to dispatch", field="responsible"
+            )
+        if action == "resolve":
+            values["resolved_at"] = now
+        if action == "rate":
+            if rating is None or str(rating).strip() == "":
+                raise DomainError("a rating of 1-5 is required", field="rating")
+            try:
+                rating = int(rating)
+            except (TypeError, ValueError):
+                raise DomainError(
+                    f"rating={rating!r} is not a whole number", field="rating"
+                ) from None
+            if not 1 <= rating <= 5:
+                raise DomainError(f"rating={rating} is out of range 1-5", field="rating")
+            values.update(rating=rating, rating_comment=note[:1000])
+        if action in ("close", "reject", "duplicate"):
+            values["closed_at"] = now
+        if action == "duplicate":
+            if not duplicate_of:
+                raise DomainError(
+                    "duplicate_of (the issue this repeats) is required", field="duplicate_of"
+                )
+            original = Issue.objects.filter(pk=duplicate_of).first()
+            if original is None or original.pk == issue.pk:
+                raise DomainError(
+                    f"duplicate_of={duplicate_of} is not another issue", field="duplicate_of"
+                )
+            values["duplicate_of"] = original
+            extra_note = f"duplicate of {original.tracking_code}"
+        if action == "reopen":
+            sla = (
+                issue.subcategory.sla_hours if issue.subcategory else None
+            ) or issue.category.sla_hours
+            values.update(
+                rework_count=F("rework_count") + 1,
+                resolved_at=None,
+                closed_at=None,
+                rating=None,
+                rating_comment="",
+                due_at=now + timedelta(hours=sla),
+            )
+        # The race guard: only the row still in the status we read is updated.
+        updated = Issue.objects.filter(pk=issue.pk, status=current).update(**values)
+        if updated != 1:
+            raise Conflict(
+                f"issue {issue.tracking_code} was changed by someone else meanwhile; reload and retry"
+            )
+        text = "; ".join(
+            t
+            for t in (
+                note if action != "rate" else f"rating {rating}: {note}".rstrip(": "),
+                extra_note,
+            )
+            if t
+        )
+        IssueEvent.objects.create(
+            issue=issue,
+            action=action,
+            from_status=current,
+            to_status=rule.target,
+            actor=_user(actor),
+            actor_name=_actor_name(actor, actor_name),
+            note=text,
+            at=now,
+        )
+    return Issue.objects.get(pk=issue.pk)
+
+
+def actions_allowed(status: str) -> list[str]:
+    return [name for name, rule in TRANSITIONS.items() if status in rule.sources]
+
+
+def _manual_route(responsible: dict) -> Route:
+    kind = responsible.get("kind")
+    ident = responsible.get("id")
+    models_by_kind = {
+        ResponsibleKind.PROPERTY_COMPANY: (PropertyCompany, "company"),
+        ResponsibleKind.DEPARTMENT: (Department, "department"),
+        ResponsibleKind.GRID_LEADER: (StaffAssignment, "staff"),
+        ResponsibleKind.COMMUNITY: (Area, "area"),
+    }
+    if kind not in models_by_kind:
+        raise DomainError(
+            f"unknown responsible kind {kind!r}; use one of {', '.join(models_by_kind)}",
+            field="responsible",
+        )
+    model, attr = models_by_kind[kind]
+    obj = model.objects.filter(pk=ident).first()
+    if obj is None:
+        raise DomainError(f"no {kind} with id {ident!r}", field="responsible")
+    if kind == ResponsibleKind.COMMUNITY and obj.level != "community":
+        raise DomainError(f"area {obj.code} is not a community", field="responsible")
+    return Route(kind, f"dispatched by hand → {kind} {obj}", **{attr: obj})
+
+
+@transaction.atomic
+def issue_note_add(*, issue_id: int, note: str, actor=None, actor_name: str = "") -> IssueEvent:
+    issue = Issue.objects.filter(pk=issue_id).first()
+    if issue is None:
+        raise NotFound(f"no issue with id {issue_id}")
+    note = (note or "").strip()
+    if not note:
+        raise DomainError("note is required", field="note")
+    return IssueEvent.objects.create(
+        issue=issue,
+        action="note",
+        from_status=issue.status,
+        to_status=issue.status,
+        actor=_user(actor),
+        actor_name=_actor_name(actor, actor_name),
+        note=note[:DESCRIPTION_MAX],
+    )
+
+
+# ---------------------------------------------------------------- joint meetings
+
+
+@transaction.atomic
+def meeting_decision_record(
+    *, community: Area, month, issue_id: int, decision: str, actor=None
+) -> MeetingDecision:
+    """Record what the month's joint meeting decided about one issue (一事一议); also in its history."""
+    month = month.replace(day=1)
+    decision = (decision or "").strip()
+    if not decision:
+        raise DomainError("decision is required", field="decision")
+    issue = Issue.objects.filter(pk=issue_id).first()
+    if issue is None:
+        raise NotFound(f"no issue with id {issue_id}")
+    if issue.community_id is None or not issue.area_code.startswith(community.code):
+        raise DomainError(
+            f"issue {issue.tracking_code} is not in community {community.code}", field="issue"
+        )
+    meeting, _ = JointMeeting.objects.get_or_create(community=community, month=month)
+    record, _ = MeetingDecision.objects.update_or_create(
+        meeting=meeting, issue=issue, defaults={"decision": decision, "decided_by": _user(actor)}
+    )
+    IssueEvent.objects.create(
+        issue=issue,
+        action="decision",
+        from_status=issue.status,
+        to_status=issue.status,
+        actor=_user(actor),
+        actor_name=_actor_name(actor),
+        note=f"joint meeting {month:%Y-%m}: {decision}",
+    )
+    return record
+
+
+def categories_load(*, overwrite: bool = False) -> int:
+    with transaction.atomic():
+        return load_categories(Category, overwrite=overwrite)
+
+
+# ---------------------------------------------------------------- who may do what
+
+# Coordinators (社区派单 and the resident-facing steps) act on issues received in their area;
+# handlers (接单, 回退, 处置) act on issues they are responsible for.
+COORDINATOR_ACTIONS = {"consult", "dispatch", "reject", "duplicate", "rate", "close", "reopen"}
+HANDLER_ACTIONS = {"accept", "return", "resolve"}
+COORDINATOR_ROLES = {"street_staff", "community_staff"}
+
+
+class Forbidden(DomainError):
+    status = 403
+
+    def __init__(self, message: str):
+        super().__init__(message, field="action", code="forbidden")
+
+
+def actions_for(*, issue: Issue, user) -> list[str]:
+    """The loop actions this user may take on this issue now (a subset of actions_allowed)."""
+    allowed = actions_allowed(issue.status)
+    if not getattr(user, "is_authenticated", False):
+        return []
+    if user.is_superuser:
+        return allowed
+    mine: set[str] = set()
+    for a in StaffAssignment.objects.filter(user=user, active=True).select_related("area"):
+        if a.role == "city_admin":
+            return allowed
+        in_area = a.area is not None and issue.area_code.startswith(a.area.code)
+        if a.role in COORDINATOR_ROLES and in_area:
+            mine |= COORDINATOR_ACTIONS
+        if a.role in ("grid_leader", "grid_worker") and in_area:
+            mine.add("consult")
+        responsible = (
+            (a.role == "property_company" and a.company_id == issue.responsible_company_id)
+            or (a.role == "department" and a.department_id == issue.responsible_department_id)
+            or (a.role == "grid_leader" and a.id == issue.responsible_staff_id)
+            or (
+                a.role == "community_staff"
+                and issue.responsible_kind == ResponsibleKind.COMMUNITY
+                and a.area_id == issue.responsible_area_id
+            )
+        )
+        if responsible and issue.responsible_kind != ResponsibleKind.NONE:
+            mine |= HANDLER_ACTIONS
+    return [action for action in allowed if action in mine]
+
+
+def issue_act(*, issue_id: int, action: str, user, **kwargs) -> Issue:
+    """issue_transition for a person: refused (403) when the action is not theirs to take."""
+    issue = Issue.objects.filter(pk=issue_id).first()
+    if issue is None:
+        raise NotFound(f"no issue with id {issue_id}")
+    if action in TRANSITIONS and action in actions_allowed(issue.status):
+        if action not in actions_for(issue=issue, user=user):
+            raise Forbidden(
+                f"you may not {action} issue {issue.tracking_code}: it is neither in your area "
+                "nor yours to handle"
+            )
+    return issue_transition(issue_id=issue_id, action=action, actor=user, **kwargs)

@@ -1,0 +1,411 @@
+"""HTTP API of people and organisations: parse, call a service or selector, render. Every response that
+contains a person goes through apps.people.privacy (masked unless the user's role allows)."""
+
+import csv
+import io
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.common.errors import DomainError, NotFound
+from apps.people import selectors, services
+from apps.people.models import (
+    CenterHousehold,
+    CenterProposal,
+    OwnersCommittee,
+    PartyMember,
+    PartyOrganization,
+    Resident,
+)
+from apps.people.privacy import access_for
+from apps.territory.models import Area, Household
+
+PAGE = 200
+
+
+def _int(request, name, *, required=False):
+    raw = request.query_params.get(
+        name, request.data.get(name) if hasattr(request, "data") else None
+    )
+    if raw in (None, ""):
+        if required:
+            raise DomainError(f"{name} is required", field=name)
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise DomainError(f"{name}={raw!r} is not an integer", field=name) from None
+
+
+def _area(request) -> Area:
+    area_id = _int(request, "area", required=True)
+    try:
+        return Area.objects.get(pk=area_id)
+    except Area.DoesNotExist:
+        raise NotFound(f"no area with id {area_id}") from None
+
+
+def _person(access, resident) -> dict:
+    b = resident.household.building
+    return {
+        "id": resident.id,
+        "household": resident.household_id,
+        **access.render_person(resident, grid_id=b.grid_id, community_id=b.community_id),
+        "is_head": resident.is_head,
+    }
+
+
+class ResidentsApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="Residents of a household, building or grid (masked unless your role allows)",
+        parameters=[
+            OpenApiParameter("household", OpenApiTypes.INT),
+            OpenApiParameter("building", OpenApiTypes.INT),
+            OpenApiParameter("grid", OpenApiTypes.INT),
+            OpenApiParameter("offset", OpenApiTypes.INT),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        qs = Resident.objects.select_related("household__building").order_by("id")
+        filters = {
+            "household": "household_id",
+            "building": "household__building_id",
+            "grid": "household__building__grid_id",
+        }
+        given = {k: _int(request, k) for k in filters}
+        if all(v is None for v in given.values()):
+            raise DomainError("give a household, building or grid", field="household")
+        for k, v in given.items():
+            if v is not None:
+                qs = qs.filter(**{filters[k]: v})
+        offset = _int(request, "offset") or 0
+        access = access_for(request.user)
+        rows = list(qs[offset : offset + PAGE + 1])
+        return Response(
+            {
+                "results": [_person(access, r) for r in rows[:PAGE]],
+                "next_offset": offset + PAGE if len(rows) > PAGE else None,
+            }
+        )
+
+
+class PartyMembersApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="Party members of an organisation or grid (masked unless your role allows)",
+        parameters=[
+            OpenApiParameter("organization", OpenApiTypes.INT),
+            OpenApiParameter("grid", OpenApiTypes.INT),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        qs = PartyMember.objects.select_related(
+            "resident__household__building", "organization"
+        ).order_by("id")
+        org, grid = _int(request, "organization"), _int(request, "grid")
+        if org is None and grid is None:
+            raise DomainError("give an organization or a grid", field="organization")
+        if org is not None:
+            qs = qs.filter(organization_id=org)
+        if grid is not None:
+            qs = qs.filter(resident__household__building__grid_id=grid)
+        access = access_for(request.user)
+        return Response(
+            {
+                "results": [
+                    {
+                        **_person(access, m.resident),
+                        "id": m.id,
+                        "resident": m.resident_id,
+                        "organization": {"id": m.organization_id, "name": m.organization.name},
+                        "kind": m.kind,
+                        "joined": m.joined,
+                    }
+                    for m in qs[: PAGE * 5]
+                ]
+            }
+        )
+
+
+class PartyOrgsApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(summary="The party organisation tree", responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        orgs = list(
+            PartyOrganization.objects.order_by("id").values(
+                "id", "name", "kind", "parent_id", "area_id", "building_id"
+            )
+        )
+        counts = {}
+        for org_id in PartyMember.objects.values_list("organization_id", flat=True):
+            counts[org_id] = counts.get(org_id, 0) + 1
+        nodes = {o["id"]: {**o, "members": counts.get(o["id"], 0), "children": []} for o in orgs}
+        roots = []
+        for o in nodes.values():
+            (nodes[o["parent_id"]]["children"] if o["parent_id"] else roots).append(o)
+        return Response({"results": roots})
+
+
+class CommitteesApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(summary="Owners' committees with members", responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        access = access_for(request.user)
+        party = set(PartyMember.objects.values_list("resident_id", flat=True))
+        out = []
+        for oc in OwnersCommittee.objects.select_related("compound").prefetch_related(
+            "committeemember_set__resident__household__building"
+        ):
+            out.append(
+                {
+                    "id": oc.id,
+                    "compound": {"id": oc.compound_id, "name": oc.compound.name},
+                    "kind": oc.kind,
+                    "formed": oc.formed,
+                    "members": [
+                        {
+                            **_person(access, cm.resident),
+                            "role": cm.role,
+                            "party_member": cm.resident_id in party,
+                        }
+                        for cm in oc.committeemember_set.all()
+                    ],
+                }
+            )
+        return Response({"results": out})
+
+
+class CentersApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="Center households and their links in a community or grid (live or a proposal)",
+        parameters=[
+            OpenApiParameter("area", OpenApiTypes.INT, required=True),
+            OpenApiParameter("proposal", OpenApiTypes.INT),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        area = _area(request)
+        proposal_id = _int(request, "proposal")
+        proposal = get_object_or_404(CenterProposal, pk=proposal_id) if proposal_id else None
+        data = selectors.center_map(area=area, access=access_for(request.user), proposal=proposal)
+        data["coverage"] = selectors.coverage(area=area)
+        return Response(data)
+
+    @extend_schema(
+        summary="Designate a party member's household as center household",
+        request=OpenApiTypes.OBJECT,
+        responses={201: OpenApiTypes.OBJECT},
+    )
+    def post(self, request):
+        household = _household(request, "household")
+        center = services.center_designate(household=household)
+        return Response({"id": center.id, "household": household.id}, status=201)
+
+
+def _household(request, name) -> Household:
+    hid = request.data.get(name)
+    try:
+        return Household.objects.get(pk=int(hid))
+    except (TypeError, ValueError):
+        raise DomainError(f"{name} must be a household id", field=name) from None
+    except Household.DoesNotExist:
+        raise NotFound(f"no household with id {hid}", field=name) from None
+
+
+class CenterLinksApi(APIView):
+    """POST {household, center_household} links (in a proposal if `proposal` is given); DELETE unlinks."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request):
+        household = _household(request, "household")
+        center_household = _household(request, "center_household")
+        proposal_id = request.data.get("proposal")
+        if proposal_id:
+            proposal = get_object_or_404(CenterProposal, pk=proposal_id)
+            services.proposal_link_set(
+                proposal=proposal, household=household, center_household=center_household
+            )
+        else:
+            center = CenterHousehold.objects.filter(household=center_household).first()
+            if center is None:
+                raise DomainError(
+                    "that household is not a center household", field="center_household"
+                )
+            services.center_link(
+                center=center, household=household, move=bool(request.data.get("move"))
+            )
+        return Response(
+            {"household": household.id, "center_household": center_household.id}, status=201
+        )
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={204: None})
+    def delete(self, request):
+        household = _household(request, "household")
+        proposal_id = request.data.get("proposal")
+        if proposal_id:
+            proposal = get_object_or_404(CenterProposal, pk=proposal_id)
+            services.proposal_link_set(
+                proposal=proposal, household=household, center_household=None
+            )
+        else:
+            services.center_unlink(household=household)
+        return Response(status=204)
+
+
+class CenterLassoApi(APIView):
+    """POST {center_household, polygon: GeoJSON geometry}: link the buildings' unlinked households."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request):
+        import json
+
+        from django.contrib.gis.geos import GEOSException, GEOSGeometry
+
+        center_household = _household(request, "center_household")
+        center = CenterHousehold.objects.filter(household=center_household).first()
+        if center is None:
+            raise DomainError("that household is not a center household", field="center_household")
+        try:
+            polygon = GEOSGeometry(json.dumps(request.data.get("polygon")), srid=4326)
+        except (GEOSException, ValueError, TypeError):
+            raise DomainError("polygon must be a GeoJSON polygon", field="polygon") from None
+        return Response(services.center_link_area(center=center, polygon=polygon), status=201)
+
+
+class ProposalsApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="Auto-suggest center households for a community or grid (a draft proposal)",
+        request=OpenApiTypes.OBJECT,
+        responses={201: OpenApiTypes.OBJECT},
+    )
+    def post(self, request):
+        area = _area(request)
+        proposal = services.proposal_create(area=area, user=request.user)
+        return Response(
+            {"id": proposal.id, "status": proposal.status, **proposal.stats}, status=201
+        )
+
+
+class ProposalAcceptApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request, proposal_id: int):
+        proposal = get_object_or_404(CenterProposal, pk=proposal_id)
+        return Response(services.proposal_accept(proposal=proposal, user=request.user))
+
+
+class HouseholdsApi(APIView):
+    """Households of a building, with their center (for clicking buildings on the map)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("building", OpenApiTypes.INT, required=True)],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        building = _int(request, "building", required=True)
+        members = set(
+            PartyMember.objects.filter(resident__household__building_id=building).values_list(
+                "resident__household_id", flat=True
+            )
+        )
+        rows = (
+            Household.objects.filter(building_id=building)
+            .order_by("unit__number", "floor", "room")
+            .values(
+                "id",
+                "unit__number",
+                "floor",
+                "room",
+                "center_link__center__household_id",
+                "center__id",
+            )
+        )
+        return Response(
+            {
+                "results": [
+                    {
+                        "id": r["id"],
+                        "unit": r["unit__number"],
+                        "floor": r["floor"],
+                        "room": r["room"],
+                        "center_household": r["center_link__center__household_id"],
+                        "is_center": r["center__id"] is not None,
+                        "has_party_member": r["id"] in members,
+                    }
+                    for r in rows
+                ]
+            }
+        )
+
+
+class ResidentsCsvApi(APIView):
+    """CSV export of a grid's or building's residents, masked by the same rule as every list."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="Residents as CSV (masked unless your role allows)",
+        parameters=[
+            OpenApiParameter("grid", OpenApiTypes.INT),
+            OpenApiParameter("building", OpenApiTypes.INT),
+        ],
+        responses={200: OpenApiTypes.STR},
+    )
+    def get(self, request):
+        grid, building = _int(request, "grid"), _int(request, "building")
+        if grid is None and building is None:
+            raise DomainError("give a grid or a building", field="grid")
+        qs = Resident.objects.select_related("household__building", "household__unit").order_by(
+            "household__building__address", "household__unit__number", "household__room", "id"
+        )
+        if grid is not None:
+            qs = qs.filter(household__building__grid_id=grid)
+        if building is not None:
+            qs = qs.filter(household__building_id=building)
+        access = access_for(request.user)
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["楼栋地址", "单元", "房号", "姓名", "手机号", "身份证号", "户主"])
+        for r in qs.iterator(chunk_size=2000):
+            hh = r.household
+            person = access.render_person(
+                r, grid_id=hh.building.grid_id, community_id=hh.building.community_id
+            )
+            writer.writerow(
+                [
+                    hh.building.address,
+                    hh.unit.number if hh.unit else "",
+                    hh.room,
+                    person["name"],
+                    person["phone"],
+                    person["id_number"],
+                    "是" if r.is_head else "",
+                ]
+            )
+        response = HttpResponse("\ufeff" + buf.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="residents.csv"'
+        return response

@@ -1,0 +1,169 @@
+"""Bad input at intake gets a clear error naming the problem and changes nothing."""
+
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+from rest_framework.test import APIClient
+
+from apps.common.errors import DomainError
+from apps.issues import services
+from apps.issues.models import Issue, IssuePhoto
+from tests.issues.conftest import point_in
+
+
+def png_bytes(size=(4, 4)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def client_staff(staff_user):
+    c = APIClient()
+    c.force_authenticate(staff_user)
+    return c
+
+
+@pytest.fixture
+def here(a_grid):
+    return point_in(a_grid)
+
+
+def post(client, here, **over):
+    data = {"lon": here.x, "lat": here.y, "category": "dispute", "description": "楼上漏水"}
+    data.update(over)
+    return client.post("/api/issues", data, format="json")
+
+
+def test_staff_intake_returns_detail_and_duplicates(client_staff, here):
+    first = post(client_staff, here)
+    assert first.status_code == 201, first.content
+    body = first.json()
+    assert body["status"] == "collected" and body["responsible"]["kind"] == "community"
+    assert body["areas"]["grid"]["code"] and body["overdue"] is False
+    assert [h["action"] for h in body["history"]] == ["create", "route"]
+    second = post(client_staff, here).json()
+    assert [d["id"] for d in second["duplicates"]] == [body["id"]]
+
+
+def test_login_required(db, here):
+    response = APIClient().post("/api/issues", {"lon": here.x, "lat": here.y}, format="json")
+    assert response.status_code == 403
+    assert APIClient().get("/api/issues.geojson").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "over,field,message",
+    [
+        ({"category": "potholes"}, "category", "unknown category 'potholes'"),
+        ({"lon": None}, "lon", "location is required"),
+        ({"lon": "", "lat": ""}, "lon", "location is required"),
+        ({"lat": "abc"}, "lat", "is not a number"),
+        ({"lon": 31.86, "lat": 117.28}, "lat", "look swapped"),
+        ({"lon": 190.0}, "lon", "out of range"),
+        ({"lat": -91}, "lat", "out of range"),
+        ({"lon": "nan"}, "lon", "not a finite number"),
+        ({"description": "x" * 4001}, "description", "4001 characters; at most 4000"),
+        ({"description": "   "}, "description", "description is required"),
+        ({"source": "pigeon"}, "source", "unknown source"),
+        ({"subcategory": "property-repair"}, "subcategory", "does not belong"),
+    ],
+)
+def test_bad_intake_is_refused_naming_the_field(client_staff, here, over, field, message):
+    before = Issue.objects.count()
+    response = post(client_staff, here, **over)
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["field"] == field and message in body["error"]
+    assert Issue.objects.count() == before
+
+
+def test_description_of_exactly_4000_is_fine(client_staff, here):
+    assert post(client_staff, here, description="好" * 4000).status_code == 201
+
+
+def test_html_is_stored_as_text_and_escaped_on_pages(client_staff, here, client):
+    script = '<script>alert("x")</script><b>漏水</b>'
+    body = post(client_staff, here, description=script).json()
+    issue = Issue.objects.get(pk=body["id"])
+    assert issue.description == script  # stored exactly as typed
+    page = client.get(f"/track?code={issue.tracking_code}").content.decode()
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+
+
+def test_photos_are_checked(client_staff, here, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    good = SimpleUploadedFile("a.png", png_bytes(), content_type="image/png")
+    data = {
+        "lon": here.x,
+        "lat": here.y,
+        "category": "dispute",
+        "description": "x",
+        "photos": [good],
+    }
+    response = client_staff.post("/api/issues", data, format="multipart")
+    assert response.status_code == 201, response.content
+    photo = IssuePhoto.objects.get(issue_id=response.json()["id"])
+    assert (photo.width, photo.height) == (4, 4)
+
+    before = Issue.objects.count()
+    fake = SimpleUploadedFile("b.jpg", b"MZ\x90\x00 not an image", content_type="image/jpeg")
+    data["photos"] = [fake]
+    response = client_staff.post("/api/issues", data, format="multipart")
+    assert response.status_code == 400 and "is not an image" in response.json()["error"]
+    big = SimpleUploadedFile(
+        "c.png", png_bytes() + b"\0" * (services.PHOTO_MAX_BYTES), content_type="image/png"
+    )
+    data["photos"] = [big]
+    response = client_staff.post("/api/issues", data, format="multipart")
+    assert response.status_code == 400 and "MB; at most 5 MB" in response.json()["error"]
+    buf = io.BytesIO()
+    Image.new("RGB", (2, 2)).save(buf, format="GIF")
+    data["photos"] = [SimpleUploadedFile("d.gif", buf.getvalue(), content_type="image/gif")]
+    response = client_staff.post("/api/issues", data, format="multipart")
+    assert response.status_code == 400 and "GIF; use JPEG, PNG or WebP" in response.json()["error"]
+    assert Issue.objects.count() == before
+
+
+def test_service_refuses_missing_point(demo):
+    with pytest.raises(DomainError, match="location is required"):
+        services.issue_create(point=None, category="dispute", description="x", source="resident")
+
+
+def test_actions_through_the_api_and_illegal_one(client_staff, here):
+    issue_id = post(client_staff, here).json()["id"]
+    r = client_staff.post(f"/api/issues/{issue_id}/actions/accept", {}, format="json")
+    assert r.status_code == 400 and r.json()["code"] == "illegal_transition"
+    assert "allowed now: consult, dispatch, reject, duplicate" in r.json()["error"]
+    r = client_staff.post(
+        f"/api/issues/{issue_id}/actions/dispatch", {"note": "派单"}, format="json"
+    )
+    assert r.status_code == 200 and r.json()["status"] == "dispatched"
+    assert r.json()["actions"] == ["accept", "return"]
+    detail = client_staff.get(f"/api/issues/{issue_id}").json()
+    assert detail["grid_now"]["id"] == detail["areas"]["grid"]["id"]
+    assert client_staff.get("/api/issues/999999999").status_code == 404
+
+
+def test_list_and_geojson_filters(client_staff, here, a_grid):
+    post(client_staff, here, category="assistance")
+    r = client_staff.get("/api/issues.geojson", {"category": "assistance", "within": a_grid.code})
+    assert r.status_code == 200 and r["Content-Type"] == "application/geo+json"
+    features = r.json()["features"]
+    assert features and all(f["properties"]["category"] == "assistance" for f in features)
+    assert {"overdue", "status", "code", "due_at"} <= set(features[0]["properties"])
+    lst = client_staff.get("/api/issues", {"status": "collected", "overdue": "false"}).json()
+    assert lst["count"] >= 1 and all(not r["overdue"] for r in lst["results"])
+    for params, field in [
+        ({"start": "2024-13-45"}, "start"),
+        ({"end": "yesterday"}, "end"),
+        ({"status": "lost"}, "status"),
+        ({"overdue": "maybe"}, "overdue"),
+        ({"within": "abc"}, "within"),
+        ({"category": "nope"}, "category"),
+    ]:
+        bad = client_staff.get("/api/issues.geojson", params)
+        assert bad.status_code == 400 and bad.json()["field"] == field, params

@@ -1,0 +1,103 @@
+"""Who may move an issue: coordinators (street/community staff) in their area, handlers (the property
+company, department, grid leader or community responsible for it); everyone else is refused (403)."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.issues import services
+from apps.issues.models import ResponsibleKind
+from apps.people.models import StaffAssignment
+from apps.territory.models import Area
+from tests.issues.conftest import point_in
+
+
+def user_with(django_user_model, name, **assignment):
+    user = django_user_model.objects.create_user(name, password="pw", is_staff=True)
+    StaffAssignment.objects.create(user=user, name=name, **assignment)
+    client = APIClient()
+    client.force_authenticate(user)
+    return user, client
+
+
+def act(client, issue, action, **data):
+    return client.post(f"/api/issues/{issue.id}/actions/{action}", data, format="json")
+
+
+def test_property_company_handles_only_its_own(managed_compound, django_user_model):
+    issue = services.issue_create(
+        point=point_in(managed_compound), category="property", description="漏水", source="resident"
+    )
+    company = issue.responsible_company
+    community = Area.objects.get(pk=issue.community_id)
+    _u, coordinator = user_with(django_user_model, "c1", role="community_staff", area=community)
+    _u, handler = user_with(django_user_model, "p1", role="property_company", company=company)
+    other_company = type(company).objects.exclude(pk=company.pk).first()
+    _u, stranger = user_with(
+        django_user_model, "p2", role="property_company", company=other_company
+    )
+    _u, planner = user_with(django_user_model, "pl", role="planner", area=community)
+
+    r = act(handler, issue, "dispatch")
+    assert r.status_code == 403 and r.json()["code"] == "forbidden"
+    assert act(planner, issue, "dispatch").status_code == 403
+    r = act(coordinator, issue, "dispatch")
+    assert r.status_code == 200 and r.json()["actions"] == []  # accepting is the company's job
+    assert act(stranger, issue, "accept").status_code == 403
+    r = act(handler, issue, "accept")
+    assert r.status_code == 200 and r.json()["actions"] == ["return", "resolve"]
+    assert act(handler, issue, "resolve").status_code == 200
+    assert act(handler, issue, "close").status_code == 403  # closing is the community's
+    r = act(coordinator, issue, "close", note="回访满意")
+    assert r.status_code == 200 and r.json()["status"] == "closed"
+
+
+def test_coordinator_outside_their_area_is_refused(a_grid, django_user_model):
+    issue = services.issue_create(
+        point=point_in(a_grid), category="dispute", description="x", source="resident"
+    )
+    street = Area.objects.get(pk=issue.street_id)
+    far = Area.objects.create(
+        level="community",
+        code=street.code + "998",
+        name="远处社区",
+        parent=street,
+        geom=Area.objects.get(pk=issue.community_id).geom,
+    )
+    _u, outsider = user_with(django_user_model, "o1", role="community_staff", area=far)
+    assert act(outsider, issue, "dispatch").status_code == 403
+    _u, street_staff = user_with(django_user_model, "s1", role="street_staff", area=street)
+    assert act(street_staff, issue, "dispatch").status_code == 200
+
+
+def test_grid_leader_handles_what_was_routed_to_them(unmanaged_compound, django_user_model):
+    issue = services.issue_create(
+        point=point_in(unmanaged_compound), category="property", description="x", source="patrol"
+    )
+    assert issue.responsible_kind == ResponsibleKind.GRID_LEADER
+    leader = issue.responsible_staff
+    user = django_user_model.objects.create_user("gl", password="pw")
+    StaffAssignment.objects.filter(pk=leader.pk).update(user=user)
+    client = APIClient()
+    client.force_authenticate(user)
+    assert act(client, issue, "consult").status_code == 200  # in their grid
+    assert act(client, issue, "dispatch").status_code == 403
+    services.issue_transition(issue_id=issue.id, action="dispatch")
+    assert act(client, issue, "accept").status_code == 200
+
+
+@pytest.mark.parametrize("who", ["nobody"])
+def test_staff_without_assignment_may_read_but_not_act(a_grid, django_user_model, who):
+    issue = services.issue_create(
+        point=point_in(a_grid), category="dispute", description="x", source="resident"
+    )
+    user = django_user_model.objects.create_user(who, password="pw", is_staff=True)
+    client = APIClient()
+    client.force_authenticate(user)
+    detail = client.get(f"/api/issues/{issue.id}").json()
+    assert detail["actions"] == [] and detail["loop_actions"] == [
+        "consult",
+        "dispatch",
+        "reject",
+        "duplicate",
+    ]
+    assert act(client, issue, "dispatch").status_code == 403

@@ -1,0 +1,130 @@
+import pytest
+
+from apps.common.demo import seed_all
+from apps.people.models import CenterHousehold, CenterLink, CenterPolicy
+from apps.territory.models import Area
+from tests.browser import browser_page
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def live_demo(live_server):
+    if not Area.objects.exists():
+        seed_all(seed=7, scale=0.2)
+    return live_server
+
+
+def login(page, errors, url, username="community"):
+    page.goto(url + "/people/centers/")
+    assert "/admin/login/" in page.url  # login required
+    page.fill("#id_username", username)
+    page.fill("#id_password", "linli-demo")
+    errors.clear()  # Django's admin login page asks for a /favicon.ico that does not exist
+    page.click("input[type=submit]")
+    page.wait_for_selector("body[data-map-ready='ready']", timeout=30_000)
+
+
+def test_staff_link_and_unlink_households_on_the_map(live_demo, artifacts):
+    center = (
+        CenterHousehold.objects.filter(household__building__grid__code__endswith="001")
+        .select_related("household")
+        .order_by("id")
+        .first()
+    )
+    same_building = CenterLink.objects.filter(
+        center=center, household__building=center.household.building_id
+    ).first()
+    assert same_building is not None
+    count = center.links.count()
+    with browser_page() as (page, errors):
+        login(page, errors, live_demo.url)
+        assert (
+            int(page.locator("body").get_attribute("data-centers"))
+            == CenterHousehold.objects.count()
+        )
+        cells = page.locator("#coverage td.num:last-child").all_inner_texts()
+        assert cells == ["100.0%"] * 6
+        page.locator(f"path.center-marker[data-household='{center.household_id}']").click()
+        assert page.locator("#center-count").inner_text() == str(count)
+        page.locator(f"path[data-building='{center.household.building_id}']").click(
+            position={"x": 2, "y": 2}
+        )
+        page.locator(
+            f"li[data-household='{same_building.household_id}'] button[data-unlink]"
+        ).click()
+        page.wait_for_function(
+            f"document.getElementById('center-count').textContent == '{count - 1}'"
+        )
+        assert not CenterLink.objects.filter(household_id=same_building.household_id).exists()
+        assert "100.0%" not in page.locator("#coverage tr.low").inner_text()
+        page.screenshot(path=str(artifacts / "centers-unlinked.png"))
+        # relink; then at capacity the page warns before the click and the server refuses
+        page.locator(f"li[data-household='{same_building.household_id}'] button[data-link]").click()
+        page.wait_for_function(f"document.getElementById('center-count').textContent == '{count}'")
+        CenterPolicy.objects.create(
+            community=center.household.building.community, min_links=1, max_links=count
+        )
+        page.reload()
+        page.wait_for_selector("body[data-map-ready='ready']", timeout=30_000)
+        page.locator(f"path.center-marker[data-household='{center.household_id}']").click()
+        page.locator(f"path[data-building='{center.household.building_id}']").click(
+            position={"x": 2, "y": 2}
+        )
+        page.wait_for_selector("[data-warning='full']")
+        page.locator("li button[data-link]").first.click()
+        page.wait_for_selector(".status.error")
+        assert "the limit is" in page.locator("#status").inner_text()
+        assert center.links.count() == count
+        page.screenshot(path=str(artifacts / "centers-full.png"))
+        errors = [e for e in errors if "400 (Bad Request)" not in e]  # the refusal we asked for
+        assert errors == []
+
+
+def test_lasso_links_a_building(live_demo, artifacts):
+    center = (
+        CenterHousehold.objects.filter(household__building__grid__code__endswith="003")
+        .select_related("household")
+        .order_by("id")
+        .first()
+    )
+    freed = list(
+        CenterLink.objects.filter(center=center, household__building=center.household.building_id)
+        .order_by("id")
+        .values_list("id", flat=True)[:3]
+    )
+    assert len(freed) == 3
+    CenterLink.objects.filter(id__in=freed).delete()
+    count = center.links.count()
+    with browser_page() as (page, errors):
+        login(page, errors, live_demo.url)
+        page.locator(f"path.center-marker[data-household='{center.household_id}']").click()
+        assert page.locator("#center-count").inner_text() == str(count)
+        box = page.locator(f"path[data-building='{center.household.building_id}']").bounding_box()
+        page.click("#lasso")
+        x0, y0 = box["x"] - 6, box["y"] - 6
+        x1, y1 = box["x"] + box["width"] + 6, box["y"] + box["height"] + 6
+        for x, y in [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]:
+            page.mouse.click(x, y)
+        page.wait_for_function(
+            f"document.getElementById('center-count') && "
+            f"document.getElementById('center-count').textContent == '{count + 3}'"
+        )
+        assert center.links.count() == count + 3
+        page.screenshot(path=str(artifacts / "centers-lasso.png"))
+        assert errors == []
+
+
+def test_auto_suggest_review_and_accept(live_demo, artifacts):
+    CenterLink.objects.filter(household__building__grid__code__endswith="002").delete()
+    with browser_page() as (page, errors):
+        login(page, errors, live_demo.url)
+        assert page.locator("#coverage tr.low").count() == 1
+        page.click("#suggest")
+        page.wait_for_selector(".mode.draft", timeout=60_000)
+        assert page.locator("#coverage tr.low").count() == 0
+        page.screenshot(path=str(artifacts / "centers-proposal.png"))
+        page.click("#accept")
+        page.wait_for_function("document.getElementById('accept').hidden")
+        assert page.locator("#coverage tr.low").count() == 0
+        assert errors == []
