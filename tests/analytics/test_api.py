@@ -9,6 +9,7 @@ from openpyxl import load_workbook
 
 from apps.analytics.models import ServiceStation
 from apps.people.models import StaffAssignment
+from tests.analytics.test_gaps import BASE
 from tests.analytics.world import COMMUNITY, GRID1, GRID2, STREET, build_world
 
 
@@ -37,7 +38,8 @@ def test_anonymous_users_get_nothing(client, world):
 
 
 def test_gaps_api_lists_counts_and_draws(admin_client, world):
-    body = admin_client.get("/api/analytics/gaps").json()
+    base = ",".join(BASE)
+    body = admin_client.get(f"/api/analytics/gaps?kind={base}").json()
     assert body["count"] == 9
     assert {i["kind"] for i in body["items"]} == {
         "building_no_grid",
@@ -50,10 +52,10 @@ def test_gaps_api_lists_counts_and_draws(admin_client, world):
     assert "无物业" in " ".join(i["explanation"] for i in body["items"])  # Chinese by default
     en = admin_client.get("/api/analytics/gaps?kind=grid_no_leader&lang=en").json()
     assert en["items"][0]["explanation"] == "Grid 二网格 (8 households) has no active grid leader."
-    geo = admin_client.get(f"/api/analytics/gaps.geojson?within={STREET}")
+    geo = admin_client.get(f"/api/analytics/gaps.geojson?within={STREET}&kind={base}")
     assert geo["Content-Type"] == "application/geo+json"
     assert len(geo.json()["features"]) == 9
-    counts = admin_client.get("/api/analytics/gaps/counts?by=grid").json()
+    counts = admin_client.get(f"/api/analytics/gaps/counts?by=grid&kind={base}").json()
     assert {a["code"] for a in counts["areas"]} == {"", GRID1, GRID2}
     csv = admin_client.get("/api/analytics/gaps.csv?kind=station_far").content.decode("utf-8-sig")
     assert csv.splitlines()[0] == "kind,object_type,object_id,name,area_code,explanation"
@@ -73,7 +75,7 @@ def test_bad_parameters_are_400_naming_the_field(admin_client, world):
 
 def test_a_grid_leader_sees_only_their_grid(client, world):
     c = grid_leader_client(client, world["grid2"])
-    body = c.get("/api/analytics/gaps").json()
+    body = c.get(f"/api/analytics/gaps?kind={','.join(BASE)}").json()
     assert {i["area_code"] for i in body["items"]} == {GRID2}
     assert c.get(f"/api/analytics/gaps?within={GRID1}").status_code == 403
     assert c.get(f"/api/analytics/gaps?within={COMMUNITY}").status_code == 403
