@@ -134,7 +134,7 @@ def run(*, quick: bool) -> list[dict]:
                 refresh_s,
                 "s",
                 target="(scheduled)",
-                note=f"{stats['points_added']:,} points into cell × category × week × community, res 6-10",
+                note=f"{stats['points_added']:,} points into cell × category × week, res 6-8",
             )
         )
 

@@ -132,7 +132,9 @@ def week_span(q: Query) -> tuple[datetime, datetime] | None:
 
 
 def can_use_precomputed(q: Query, res: int) -> bool:
-    return res in PRECOMPUTED_RES and (q.within is None or len(q.within) <= 12)
+    """City-wide requests at a precomputed resolution; an area filter is answered from the points
+    (the area-code index makes those small)."""
+    return res in PRECOMPUTED_RES and not q.within
 
 
 def cell_counts(q: Query, res: int, *, use_precomputed: bool = True) -> tuple[dict[int, int], str]:
@@ -157,7 +159,7 @@ def cell_counts(q: Query, res: int, *, use_precomputed: bool = True) -> tuple[di
         cur.execute(
             """SELECT cell, sum(n) FROM analytics_cellcount
                 WHERE source = %(src)s AND res = %(res)s AND week >= %(w0)s AND week < %(w1)s
-                  AND (%(all_cats)s OR category = ANY(%(cats)s)) AND community LIKE %(prefix)s
+                  AND (%(all_cats)s OR category = ANY(%(cats)s))
                 GROUP BY cell""",
             params,
         )

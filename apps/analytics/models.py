@@ -47,19 +47,18 @@ class ServiceStation(models.Model):
 
 
 class HotspotCellCount(models.Model):
-    """Point counts of a source by H3 cell × category × week × community, at resolutions 6-8
+    """Point counts of a source by H3 cell × category × week, at resolutions 6-8
     (apps.analytics.hotspots.PRECOMPUTED_RES).
 
     Filled and kept up to date by services.hotspot_counts_refresh (incremental, by id watermark) so
-    city-wide hotspot requests read a few thousand rows instead of millions of points. The community
-    code (12 digits, '' when the point fell in none) lets street/community filters use the table."""
+    city-wide hotspot requests read a few thousand rows instead of millions of points. Requests
+    limited to an area count from the points (the area-code index keeps those small)."""
 
     source = models.CharField(max_length=32)
     res = models.PositiveSmallIntegerField()
     cell = models.BigIntegerField()  # the H3 index as a 64-bit integer
     category = models.CharField(max_length=64)
     week = models.DateField()  # Monday of the ISO week, local time (Asia/Shanghai)
-    community = models.CharField(max_length=24)
     n = models.PositiveIntegerField()
 
     class Meta:
@@ -67,7 +66,7 @@ class HotspotCellCount(models.Model):
         db_table = "analytics_cellcount"
         constraints = [
             models.UniqueConstraint(
-                fields=["source", "res", "cell", "category", "week", "community"],
+                fields=["source", "res", "cell", "category", "week"],
                 name="hotspot_count_key",
             ),
             models.CheckConstraint(condition=Q(res__gte=0, res__lte=15), name="hotspot_res"),

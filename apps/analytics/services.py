@@ -46,7 +46,7 @@ def station_create(
 # Batches by id: the upper id of the next batch, then its distinct spots (H3 cells are computed in Python
 # once per spot, at every precomputed resolution: H3 is not exactly nested, so a coarse cell is not
 # always the parent of the fine one), then one INSERT ... SELECT that groups the batch's points by
-# cell × category × local week × community inside PostgreSQL and adds them to the table.
+# cell × category × local week inside PostgreSQL and adds them to the table.
 BATCH_END_SQL = """
 SELECT max(id), count(*) FROM (
     SELECT src.id FROM {relation} src WHERE src.id > %(after)s ORDER BY src.id LIMIT %(batch)s
@@ -59,16 +59,15 @@ SELECT DISTINCT ST_X(src.geom), ST_Y(src.geom) FROM {relation} src
 """
 
 UPSERT_SQL = """
-INSERT INTO analytics_cellcount (source, res, cell, category, week, community, n)
+INSERT INTO analytics_cellcount (source, res, cell, category, week, n)
 SELECT %(source)s, sc.res, sc.cell, src.category,
        date_trunc('week', src.created_at AT TIME ZONE %(tz)s)::date,
-       CASE WHEN length(src.area_code) >= 12 THEN left(src.area_code, 12) ELSE '' END,
        count(*)
   FROM {relation} src
   JOIN _hotspot_spots sc ON sc.x = ST_X(src.geom) AND sc.y = ST_Y(src.geom)
  WHERE src.id > %(after)s AND src.id <= %(upto)s
- GROUP BY 2, 3, 4, 5, 6
-ON CONFLICT (source, res, cell, category, week, community)
+ GROUP BY 2, 3, 4, 5
+ON CONFLICT (source, res, cell, category, week)
 DO UPDATE SET n = analytics_cellcount.n + EXCLUDED.n
 """
 

@@ -76,10 +76,12 @@
       control.addOverlay(stationLayer, esc(t.stations) + " (" + stations.features.length + ") · " + esc(t.walk));
       // counts table and the list
       const kinds = Object.keys(cfg.kinds);
-      document.getElementById("gap-counts").innerHTML = "<table class='counts'><tr><th></th>" +
-        counts.areas.map((a) => "<th>" + esc(a.name) + "</th>").join("") + "<th>" + esc(t.total) + "</th></tr>" +
-        kinds.map((k) => "<tr><th><span class='legend-swatch' style='background:" + (GAP_COLORS[k] || "#ea580c") + "'></span>" + esc(cfg.kinds[k]) + "</th>" +
-          counts.areas.map((a) => "<td>" + a.counts[k] + "</td>").join("") + "<td><b>" + counts.total[k] + "</b></td></tr>").join("") + "</table>";
+      // counts per kind: the total, then the areas that have any
+      document.getElementById("gap-counts").innerHTML = "<ul class='counts'>" + kinds.map((k) => {
+        const areas = counts.areas.filter((a) => a.counts[k]).map((a) => esc(a.name) + " " + a.counts[k]).join(" · ");
+        return "<li data-kind='" + esc(k) + "'><span class='legend-swatch' style='background:" + (GAP_COLORS[k] || "#ea580c") + "'></span>" +
+          esc(cfg.kinds[k]) + " <b>" + counts.total[k] + "</b>" + (areas ? "<br><small>" + areas + "</small>" : "") + "</li>";
+      }).join("") + "</ul>";
       const list = document.getElementById("gap-list");
       list.innerHTML = gapsFc.features.slice(0, 300).map((f, i) =>
         "<li data-i='" + i + "' style='border-left-color:" + (GAP_COLORS[f.properties.kind] || "#ea580c") + "'>" + esc(f.properties.explanation) + "</li>").join("");
