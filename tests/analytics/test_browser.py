@@ -57,6 +57,7 @@ def test_gaps_map_shows_gaps_stations_and_suggestions(live_demo, artifacts):
         overlays = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
         joined = " ".join(overlays)
         assert "无物业管理的小区" in joined and "党群服务站" in joined
+        assert "热点（Gi*）" in joined  # the demo has residents' issues
         assert page.locator("#gap-list li").count() > 0
         page.locator("#gap-list li").first.click()
         assert page.locator("#gap-detail p").inner_text() != ""
