@@ -1,0 +1,1 @@
+"""Linli benchmarks: `python -m bench quick|all|<module>` (see bench/__main__.py)."""

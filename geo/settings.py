@@ -61,18 +61,30 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 
-_db_url = os.environ.get("DATABASE_URL", "postgis://linli@127.0.0.1:54329/linli")
-if not _db_url.startswith(("postgis://", "postgres://", "postgresql://")):
-    raise ImproperlyConfigured(
-        f"DATABASE_URL={_db_url!r}: Linli needs PostGIS (postgis://user@host:port/db)"
-    )
-try:
-    _db = dj_database_url.parse(_db_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
-except ValueError as exc:
-    raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
-_db["ENGINE"] = "django.contrib.gis.db.backends.postgis"
-_db.setdefault("OPTIONS", {})["application_name"] = "linli"
-DATABASES = {"default": _db}
+
+def env_database(name: str, default: str) -> dict:
+    url = os.environ.get(name, default)
+    if not url.startswith(("postgis://", "postgres://", "postgresql://")):
+        raise ImproperlyConfigured(
+            f"{name}={url!r}: Linli needs PostGIS (postgis://user@host:port/db)"
+        )
+    try:
+        db = dj_database_url.parse(url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} is malformed: {exc}") from None
+    if not db.get("NAME"):
+        raise ImproperlyConfigured(f"{name}={url!r} names no database")
+    db["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+    db.setdefault("OPTIONS", {})["application_name"] = "linli"
+    return db
+
+
+DATABASES = {"default": env_database("DATABASE_URL", "postgis://linli@127.0.0.1:54329/linli")}
+# An optional read replica for tile and analytics reads (apps/common/routers.py); writes stay on default.
+if os.environ.get("REPLICA_DATABASE_URL", "").strip():
+    DATABASES["replica"] = env_database("REPLICA_DATABASE_URL", "")
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["apps.common.routers.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [
@@ -197,6 +209,7 @@ STATICFILES_DIRS = [
     ("vendor/heat", _NPM / "leaflet.heat" / "dist"),
     ("vendor/geoman", _NPM / "@geoman-io" / "leaflet-geoman-free" / "dist"),
     ("vendor/echarts", _NPM / "echarts" / "dist"),
+    ("vendor/protomaps", _NPM / "protomaps-leaflet" / "dist"),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -19,8 +19,13 @@ Layout, in metres in UTM zone 50N, then transformed to EPSG:4326:
 trigger fills the subdivided parts.
 """
 
+import bisect
+import io
 import math
-from dataclasses import dataclass, field
+import queue
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import shapely
@@ -103,36 +108,69 @@ class Piece:
     """A run of households that goes into one neighbourhood grid: a whole building, a unit, or floors of a unit."""
 
     building: int  # index into the block's building list
-    households: list = field(default_factory=list)  # (unit_no, floor, room)
+    units: range  # unit numbers
+    floors: range  # floor numbers (of each of those units)
+    hpf: int  # households per floor: rooms <floor>01 .. <floor><hpf>
     share: tuple = (0.0, 1.0)  # x-range of the building's lot, as fractions
+
+    @property
+    def count(self) -> int:
+        return len(self.units) * len(self.floors) * self.hpf
+
+    def csv_lines(self, building_id: int, unit_ids: dict, nbh_id: int) -> str:
+        """Household rows (building, unit, floor, room, neighbourhood) as COPY csv text, unit by unit,
+        floor by floor, room by room."""
+        return "".join(
+            f"{building_id},{unit_ids[u]},{f},{f}{r:02d},{nbh_id}\n"
+            for u in self.units
+            for f in self.floors
+            for r in range(1, self.hpf + 1)
+        )
+
+
+def _cdf(p):
+    """Cumulative weights exactly as numpy's Generator.choice computes them."""
+    cdf = np.asarray(p, dtype=float).cumsum()
+    cdf /= cdf[-1]
+    return cdf.tolist()
+
+
+def _choice(rng, options, cdf=None):
+    """rng.choice(options[, p]) drawing the same random numbers, ~10x faster for one draw:
+    with weights one rng.random() located in the cdf, without them one rng.integers(0, n)."""
+    if cdf is None:
+        return options[int(rng.integers(0, len(options)))]
+    return options[bisect.bisect_right(cdf, rng.random())]
+
+
+KIND_CDF = _cdf([0.72, 0.22, 0.06])
+WALKUP_UNITS_CDF = _cdf([0.6, 0.4])
+MGMT_CDF = _cdf(MGMT_P)
 
 
 def _building_spec(rng):
-    kind = rng.choice(3, p=[0.72, 0.22, 0.06])
+    kind = _choice(rng, (0, 1, 2), KIND_CDF)
     if kind == 0:
-        return int(rng.integers(6, 8)), int(rng.choice([2, 3], p=[0.6, 0.4])), 2
+        return int(rng.integers(6, 8)), _choice(rng, (2, 3), WALKUP_UNITS_CDF), 2
     if kind == 1:
-        return int(rng.integers(9, 13)), int(rng.choice([2, 3])), 2
-    return int(rng.integers(18, 31)), 2, int(rng.choice([3, 4]))
+        return int(rng.integers(9, 13)), _choice(rng, (2, 3)), 2
+    return int(rng.integers(18, 31)), 2, _choice(rng, (3, 4))
 
 
 def _pieces(b_index, floors, units, hpf):
     """Split a building into pieces of at most NBH_MAX households, whole units first, then floor ranges."""
-    rooms = lambda u, fl: [(u, f, f"{f}{r:02d}") for f in fl for r in range(1, hpf + 1)]  # noqa: E731
     total = floors * units * hpf
     if total <= NBH_MAX:
-        return [
-            Piece(b_index, [h for u in range(1, units + 1) for h in rooms(u, range(1, floors + 1))])
-        ]
+        return [Piece(b_index, range(1, units + 1), range(1, floors + 1), hpf)]
     pieces = []
     for u in range(1, units + 1):
         unit_hh = floors * hpf
         k = 1 if unit_hh <= NBH_MAX else math.ceil(unit_hh / NBH_TARGET)
         bounds = np.linspace(0, floors, k + 1).round().astype(int)
         for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-            pieces.append(Piece(b_index, rooms(u, range(a + 1, b + 1))))
+            pieces.append(Piece(b_index, range(u, u + 1), range(a + 1, b + 1), hpf))
     # Strips of the lot in proportion to households, so neighbourhood polygons still tile the block.
-    edges = np.cumsum([0] + [len(p.households) for p in pieces]) / total
+    edges = np.cumsum([0] + [p.count for p in pieces]) / total
     for p, a, b in zip(pieces, edges[:-1], edges[1:], strict=True):
         p.share = (float(a), float(b))
     return pieces
@@ -142,7 +180,7 @@ def _pack(pieces):
     """Greedy packing of consecutive pieces into groups near NBH_TARGET, within [NBH_MIN, NBH_MAX]."""
     groups, cur, n = [], [], 0
     for p in pieces:
-        k = len(p.households)
+        k = p.count
         if cur and (
             n + k > NBH_MAX or (n >= NBH_MIN and abs(n + k - NBH_TARGET) > abs(n - NBH_TARGET))
         ):
@@ -151,7 +189,7 @@ def _pack(pieces):
         cur.append(p)
         n += k
     if cur:
-        if groups and n < NBH_MIN and n + sum(len(p.households) for p in groups[-1]) <= NBH_MAX:
+        if groups and n < NBH_MIN and n + sum(p.count for p in groups[-1]) <= NBH_MAX:
             groups[-1].extend(cur)
         else:
             groups.append(cur)
@@ -193,6 +231,10 @@ class DemoWriter:
         return shapely.to_wkb(arr, hex=True, include_srid=True)
 
     def street(self, street_index: int, n_communities: int, x0: float, y0: float):
+        self._write(*self.street_plan(street_index, n_communities, x0, y0))
+
+    def street_plan(self, street_index: int, n_communities: int, x0: float, y0: float):
+        """The areas and buildings of one street, in memory (no database access: safe in a thread)."""
         rng = self.rng
         county = f"{int(COUNTY) + street_index // 999:06d}"
         street_code = f"{county}{street_index % 999 + 1:03d}"
@@ -242,7 +284,7 @@ class DemoWriter:
                         None,
                     )
                 )
-                cpd_name = rng.choice(COMPOUND_PREFIX) + rng.choice(COMPOUND_SUFFIX)
+                cpd_name = _choice(rng, COMPOUND_PREFIX) + _choice(rng, COMPOUND_SUFFIX)
                 cpd_i = len(areas)
                 areas.append(
                     (
@@ -256,11 +298,11 @@ class DemoWriter:
                             bx + BLOCK - COMPOUND_INSET,
                             by + BLOCK - COMPOUND_INSET,
                         ),
-                        str(rng.choice(MGMT_TYPES, p=MGMT_P)),
+                        _choice(rng, MGMT_TYPES, MGMT_CDF),
                     )
                 )
                 self._block(areas, buildings, grid_i, grid_code, comm_i, cpd_i, cpd_name, bx, by)
-        self._write(areas, buildings)
+        return areas, buildings
 
     def _block(self, areas, buildings, grid_i, grid_code, comm_i, cpd_i, cpd_name, bx, by):
         rng = self.rng
@@ -303,7 +345,7 @@ class DemoWriter:
                     "grid_i": grid_i,
                     "comm_i": comm_i,
                     "cpd_i": cpd_i,
-                    "nbh": {},
+                    "nbh": [],  # (piece, index of its neighbourhood area), in household order
                 }
             )
             for p in _pieces(bi, floors, n_units, hpf):
@@ -359,15 +401,26 @@ class DemoWriter:
                 )
             )
             for p in group:
-                for hh in p.households:
-                    buildings[p.building]["nbh"][hh] = nbh_i
+                buildings[p.building]["nbh"].append((p, nbh_i))
 
     def _write(self, areas, buildings):
         area_ids = reserve_ids("territory_area", len(areas))
         geoms = self._hex([a[4] for a in areas])
+        # Household and building counts per area, as services.area_counts_refresh would compute them:
+        # known here, so the load needs no aggregate pass over millions of households afterwards.
+        hh, bc = [0] * len(areas), [0] * len(areas)
+        for b in buildings:
+            n = b["floors"] * b["units"] * b["hpf"]
+            for i in (0, b["comm_i"], b["grid_i"], b["cpd_i"]):  # areas[0] is the street
+                hh[i] += n
+                bc[i] += 1
+            for nbh_i in {nbh_i for _p, nbh_i in b["nbh"]}:
+                bc[nbh_i] += 1
+            for p, nbh_i in b["nbh"]:
+                hh[nbh_i] += p.count
         rows = []
-        for (level, code, name, parent_i, _g, mgmt), aid, g in zip(
-            areas, area_ids, geoms, strict=True
+        for (level, code, name, parent_i, _g, mgmt), aid, g, n_hh, n_b in zip(
+            areas, area_ids, geoms, hh, bc, strict=True
         ):
             rows.append(
                 (
@@ -382,8 +435,8 @@ class DemoWriter:
                     1,
                     "",
                     mgmt,
-                    0,
-                    0,
+                    n_hh,
+                    n_b,
                     self.now,
                 )
             )
@@ -458,18 +511,119 @@ class DemoWriter:
             u_rows.append((uid, bid, u, None))
         copy_rows("territory_unit", ["id", "building_id", "number", "floors"], u_rows)
 
-        def household_rows():
-            for b, bid in zip(buildings, b_ids, strict=True):
-                for (u, floor, room), nbh_i in b["nbh"].items():
-                    yield (bid, unit_id[(bid, u)], floor, room, area_ids[nbh_i])
-
-        self.stats["households"] += copy_rows(
-            "territory_household",
-            ["building_id", "unit_id", "floor", "room", "neighbourhood_id"],
-            household_rows(),
-        )
+        # Households are most of the rows (~40 per building): their COPY text is written directly,
+        # piece by piece, without a Python object per household.
+        buf, n = io.StringIO(), 0
+        for b, bid in zip(buildings, b_ids, strict=True):
+            units = {u: unit_id[(bid, u)] for u in range(1, b["units"] + 1)}
+            for p, nbh_i in b["nbh"]:
+                buf.write(p.csv_lines(bid, units, area_ids[nbh_i]))
+                n += p.count
+        buf.seek(0)
+        with connection.cursor() as cur:
+            cur.cursor.copy_expert(
+                "COPY territory_household (building_id, unit_id, floor, room, neighbourhood_id)"
+                " FROM STDIN WITH (FORMAT csv)",
+                buf,
+            )
+        self.stats["households"] += n
         self.stats["buildings"] += len(buildings)
         self.stats["units"] += len(u_rows)
+
+
+def _ahead(items, *, depth: int):
+    """Iterate `items` with a thread computing up to `depth` items ahead; re-raises its errors here."""
+    done = object()
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce():
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            q.put(exc)
+
+    thread = threading.Thread(target=produce, name="demo-planner", daemon=True)
+    thread.start()
+    try:
+        while (item := q.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+# Tables the generator fills, children first.
+BULK_TABLES = [
+    "territory_household",
+    "territory_unit",
+    "territory_building",
+    "territory_areapart",
+    "territory_area",
+]
+
+
+@contextmanager
+def _bulk_load():
+    """Load an empty territory fast: drop the secondary indexes, foreign keys and unique constraints
+    of the generated tables and the per-row areapart trigger, COPY, then rebuild all of it
+    in bulk (one sorted index build and one validating join per constraint instead of millions of
+    per-row checks). Runs inside the caller's transaction, so a failure leaves everything as it was.
+    Does nothing when the territory is not empty (the per-row machinery then stays in charge).
+    The exclusion constraint on area code versions stays: building its btree_gist index afterwards over
+    hundreds of thousands of areas with one level and one validity range is far slower (minutes) than
+    maintaining it row by row."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT EXISTS (SELECT 1 FROM territory_area) OR EXISTS (SELECT 1 FROM territory_building)"
+        )
+        if cur.fetchone()[0]:
+            yield False
+            return
+        cur.execute(
+            """SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), contype
+                 FROM pg_constraint
+                WHERE conrelid = ANY(%s::regclass[]) AND contype IN ('f', 'u')
+                ORDER BY contype = 'f', conname""",
+            [BULK_TABLES],
+        )
+        constraints = cur.fetchall()
+        cur.execute(
+            """SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+                 FROM pg_index i
+                WHERE i.indrelid = ANY(%s::regclass[])
+                  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)""",
+            [BULK_TABLES],
+        )
+        indexes = cur.fetchall()
+        for table, name, _def, _type in constraints:
+            cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        for name, _def in indexes:
+            cur.execute(f'DROP INDEX "{name}"')
+        cur.execute("ALTER TABLE territory_area DISABLE TRIGGER territory_area_sync_parts")
+    yield True
+    with connection.cursor() as cur:
+        # What the trigger would have done, row by row (migration 0002 of territory).
+        cur.execute(
+            """INSERT INTO territory_areapart (area_id, level, valid_from, valid_to, geom)
+               SELECT id, level, valid_from, valid_to, ST_Subdivide(geom, 64) FROM territory_area"""
+        )
+        cur.execute("ALTER TABLE territory_area ENABLE TRIGGER territory_area_sync_parts")
+        for _name, definition in indexes:
+            cur.execute(definition)
+        for table, name, definition, _type in constraints:
+            cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
 
 
 def seed_demo(*, seed: int = 7, scale: float = 1.0, progress=None) -> dict:
@@ -483,15 +637,23 @@ def seed_demo(*, seed: int = 7, scale: float = 1.0, progress=None) -> dict:
     cols = max(1, math.ceil(math.sqrt(n_streets * street_h / street_w)))
     writer = DemoWriter(seed)
     ox, oy = writer.origin
-    with transaction.atomic():  # all or nothing
+
+    def plans():
         for s in range(n_streets):
             comms = min(STREET_COMMS, n_comms - s * STREET_COMMS)
             x0 = ox + (s % cols) * (street_w + 60)
             y0 = oy + (s // cols) * (street_h + 60)
-            writer.street(s, comms, x0, y0)
+            yield writer.street_plan(s, comms, x0, y0)
+
+    with transaction.atomic(), _bulk_load() as bulk:  # all or nothing
+        # Streets are planned in a thread while the previous ones are written: the database's work
+        # (COPY, index upkeep) overlaps with Python's. Order, and so the output, stays the same.
+        for areas, buildings in _ahead(plans(), depth=3):
+            writer._write(areas, buildings)
             if progress:
                 progress(1)
-        area_counts_refresh()
+        if not bulk:  # other areas and buildings were there before: recount everything
+            area_counts_refresh()
     with connection.cursor() as cur:
         cur.execute(
             "ANALYZE territory_area, territory_areapart, territory_building, territory_unit, territory_household"

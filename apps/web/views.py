@@ -1,12 +1,49 @@
+from django.conf import settings
+from django.db.models import Q, Sum
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.territory.models import Level, ManagementType
+from apps.territory.models import Area, Level, ManagementType
+from apps.tiles.layers import LAYERS as TILE_LAYERS
+
+# Above this many features a layer is drawn from vector tiles (/tiles/...) instead of one GeoJSON
+# download: a browser copes with a few thousand SVG paths, not with a city's buildings.
+GEOJSON_MAX_FEATURES = 3000  # settings.LINLI_GEOJSON_MAX_FEATURES overrides
+# Layers that can grow past that: the buildings and the neighbourhood grids (~30 households each).
+TILED_LAYERS = {"buildings": "buildings", "neighbourhood": "neighbourhood"}
+
+
+def _feature_counts() -> dict:
+    """Features per big layer, from the cached area counts (no scan of the buildings table)."""
+    now = timezone.now()
+    current = Area.objects.filter(valid_from__lte=now).filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gt=now)
+    )
+    return {
+        "buildings": current.filter(level=Level.STREET).aggregate(n=Sum("buildings"))["n"] or 0,
+        "neighbourhood": current.filter(level=Level.NEIGHBOURHOOD).count(),
+    }
+
+
+def _tiles_spec(key: str, count: int) -> dict:
+    layer = TILE_LAYERS[TILED_LAYERS[key]]
+    url = reverse("tile", args=[layer.name, 0, 0, 0]).replace("/0/0/0.mvt", "/{z}/{x}/{y}.mvt")
+    return {"url": url, "layer": layer.name, "minZoom": layer.min_zoom, "count": count}
 
 
 def map_page(request):
-    """The territory map: every level as a layer, click for the chain."""
+    """The territory map: every level as a layer, click for the chain. Layers too big for GeoJSON
+    (or all tileable ones with ?tiles=1) come as vector tiles."""
+    counts = _feature_counts()
+    force_tiles = request.GET.get("tiles") == "1"
+    limit = getattr(settings, "LINLI_GEOJSON_MAX_FEATURES", GEOJSON_MAX_FEATURES)
+    tiled = {
+        key: _tiles_spec(key, count)
+        for key, count in counts.items()
+        if force_tiles or count > limit
+    }
     levels = {value: str(label) for value, label in Level.choices} | {"building": _("Building")}
     layer_specs = [
         ("street", True),
@@ -23,6 +60,7 @@ def map_page(request):
                 "label": levels[key],
                 "visible": visible,
                 "url": f"{reverse('areas-geojson')}?level={key}",
+                "tiles": tiled.get(key),
             }
             for key, visible in layer_specs
         ]
@@ -32,6 +70,7 @@ def map_page(request):
                 "label": _("Buildings"),
                 "visible": True,
                 "url": reverse("buildings-geojson"),
+                "tiles": tiled.get("buildings"),
             }
         ],
         "labels": {

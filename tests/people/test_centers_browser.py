@@ -1,4 +1,5 @@
 import pytest
+from playwright.sync_api import expect
 
 from apps.common.demo import seed_all
 from apps.people.models import CenterHousehold, CenterLink, CenterPolicy
@@ -53,15 +54,13 @@ def test_staff_link_and_unlink_households_on_the_map(live_demo, artifacts):
         page.locator(
             f"li[data-household='{same_building.household_id}'] button[data-unlink]"
         ).click()
-        page.wait_for_function(
-            f"document.getElementById('center-count').textContent == '{count - 1}'"
-        )
+        expect(page.locator("#center-count")).to_have_text(str(count - 1))
         assert not CenterLink.objects.filter(household_id=same_building.household_id).exists()
         assert "100.0%" not in page.locator("#coverage tr.low").inner_text()
         page.screenshot(path=str(artifacts / "centers-unlinked.png"))
         # relink; then at capacity the page warns before the click and the server refuses
         page.locator(f"li[data-household='{same_building.household_id}'] button[data-link]").click()
-        page.wait_for_function(f"document.getElementById('center-count').textContent == '{count}'")
+        expect(page.locator("#center-count")).to_have_text(str(count))
         CenterPolicy.objects.create(
             community=center.household.building.community, min_links=1, max_links=count
         )
@@ -106,10 +105,7 @@ def test_lasso_links_a_building(live_demo, artifacts):
         x1, y1 = box["x"] + box["width"] + 6, box["y"] + box["height"] + 6
         for x, y in [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]:
             page.mouse.click(x, y)
-        page.wait_for_function(
-            f"document.getElementById('center-count') && "
-            f"document.getElementById('center-count').textContent == '{count + 3}'"
-        )
+        expect(page.locator("#center-count")).to_have_text(str(count + 3))
         assert center.links.count() == count + 3
         page.screenshot(path=str(artifacts / "centers-lasso.png"))
         assert errors == []
@@ -125,6 +121,6 @@ def test_auto_suggest_review_and_accept(live_demo, artifacts):
         assert page.locator("#coverage tr.low").count() == 0
         page.screenshot(path=str(artifacts / "centers-proposal.png"))
         page.click("#accept")
-        page.wait_for_function("document.getElementById('accept').hidden")
+        expect(page.locator("#accept")).to_be_hidden()
         assert page.locator("#coverage tr.low").count() == 0
         assert errors == []

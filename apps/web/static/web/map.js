@@ -1,5 +1,7 @@
-/* The territory map: one GeoJSON layer per level, a layer switcher, and a side panel that shows the
-   clicked area or building with its chain (from /api/locate). Hooked through django-leaflet's callback. */
+/* The territory map: one layer per level, a layer switcher, and a side panel that shows the clicked
+   area or building with its chain (from /api/locate). Hooked through django-leaflet's callback.
+   Small layers are one GeoJSON download; layers too big for that (a city's buildings) come as vector
+   tiles from /tiles/{layer}/{z}/{x}/{y}.mvt, drawn on canvas by protomaps-leaflet. */
 (function () {
   "use strict";
   const cfg = JSON.parse(document.getElementById("map-config").textContent);
@@ -66,6 +68,29 @@
     }
   }
 
+  // A vector tile layer: fills and outlines on canvas, tiles fetched at the map's own zoom (levelDiff 0)
+  // so the server's minimum zoom per layer is the map's. Clicks fall through to the map (locate).
+  function tileLayer(map, spec) {
+    if (!map.getPane("linliTiles")) {
+      map.createPane("linliTiles").style.zIndex = 450;  // above GeoJSON fills, below tooltips
+    }
+    const st = STYLES[spec.key];
+    const rules = [];
+    if (st.fill !== false) {
+      rules.push({ dataLayer: spec.tiles.layer, symbolizer: new protomapsL.PolygonSymbolizer({
+        fill: st.fillColor || st.color, opacity: st.fillOpacity, width: 0 }) });
+    }
+    rules.push({ dataLayer: spec.tiles.layer, symbolizer: new protomapsL.LineSymbolizer({
+      color: st.color, width: st.weight, dash: st.dashArray ? st.dashArray.split(" ").map(Number) : undefined }) });
+    const layer = protomapsL.leafletLayer({
+      url: spec.tiles.url, levelDiff: 0, maxDataZoom: 16, pane: "linliTiles", attribution: "",
+      paintRules: rules, labelRules: [],
+    });
+    layer.linliLabel = spec.label + " (" + spec.tiles.count + ")";
+    layer.linliTiles = true;
+    return layer;
+  }
+
   window.linliMapInit = async function (map) {
     window.linliMap = map;
     const control = L.control.layers(null, null, { collapsed: false }).addTo(map);
@@ -73,6 +98,10 @@
     let failures = 0;
     status(t.loading);
     const jobs = cfg.layers.map(async (spec) => {
+      if (spec.tiles) {
+        layers[spec.key] = tileLayer(map, spec);
+        return;
+      }
       try {
         const data = await getJSON(spec.url);
         const layer = L.geoJSON(data, {
@@ -99,8 +128,8 @@
       if (spec.visible) layer.addTo(map);
     });
     // Keep the finer layers on top so they receive clicks.
-    ["compound", "neighbourhood", "buildings"].forEach((k) => layers[k] && map.hasLayer(layers[k]) && layers[k].bringToFront());
-    map.on("overlayadd", () => layers.buildings && map.hasLayer(layers.buildings) && layers.buildings.bringToFront());
+    ["compound", "neighbourhood", "buildings"].forEach((k) => layers[k] && !layers[k].linliTiles && map.hasLayer(layers[k]) && layers[k].bringToFront());
+    map.on("overlayadd", () => layers.buildings && !layers.buildings.linliTiles && map.hasLayer(layers.buildings) && layers.buildings.bringToFront());
     const extent = layers.street || layers.community;
     if (extent && extent.getLayers().length) {
       map.fitBounds(extent.getBounds(), { padding: [20, 20] });

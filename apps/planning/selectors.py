@@ -1,0 +1,123 @@
+"""Reads for planning: the input of a proposal, plans as GeoJSON, local metric CRSs."""
+
+from collections import defaultdict
+
+import numpy as np
+import shapely
+from django.db import connection
+from pyproj import Transformer
+
+from apps.common.errors import NotFound
+from apps.planning.models import Plan
+from apps.planning.proposal import BuildingIn, GridIn
+from apps.territory.models import Area
+from apps.territory.selectors import area_current
+
+
+def utm_epsg(lon: float, lat: float) -> int:
+    """The UTM zone covering a point (EPSG:32650 for Hefei, 32635 for Helsinki): metres with little
+    distortion across a community."""
+    zone = int((lon + 180) // 6) + 1
+    return (32600 if lat >= 0 else 32700) + zone
+
+
+class Projector:
+    """EPSG:4326 <-> the community's UTM zone, vectorised over shapely arrays."""
+
+    def __init__(self, lon: float, lat: float):
+        self.epsg = utm_epsg(lon, lat)
+        self._fwd = Transformer.from_crs(4326, self.epsg, always_xy=True)
+        self._inv = Transformer.from_crs(self.epsg, 4326, always_xy=True)
+
+    def _apply(self, geoms, tr):
+        arr = np.asarray(geoms, dtype=object)
+        return shapely.transform(arr, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+
+    def to_metric(self, geoms):
+        return self._apply(geoms, self._fwd)
+
+    def to_wgs84(self, geoms):
+        return self._apply(geoms, self._inv)
+
+
+def can_publish(*, user, community: Area) -> bool:
+    """Publishing changes the territory: superusers, and planners attached to the community or its
+    street (apps.people StaffAssignment, role planner, active)."""
+    from apps.people.models import StaffAssignment, StaffRole
+
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    return StaffAssignment.objects.filter(
+        user=user,
+        role=StaffRole.PLANNER,
+        active=True,
+        area__code__in=[community.code, community.code[:9]],
+    ).exists()
+
+
+def community_get(*, code: str) -> Area:
+    return area_current(level="community", code=code)
+
+
+def plan_get(*, plan_id: int) -> Plan:
+    try:
+        return Plan.objects.select_related("community").get(pk=plan_id)
+    except Plan.DoesNotExist:
+        raise NotFound(f"no plan with id {plan_id}") from None
+
+
+# Hand-written: one round trip for the community's buildings (attached to its current grids) with their
+# footprints as WKB, and a second for their household records; the ORM would build objects per row.
+BUILDINGS_SQL = """
+SELECT b.id, b.name, ST_AsBinary(b.footprint), b.households, b.grid_id, b.compound_id
+  FROM territory_building b
+ WHERE b.grid_id = ANY(%(grids)s)
+ ORDER BY b.id
+"""
+HOUSEHOLDS_SQL = """
+SELECT h.id, h.building_id, COALESCE(u.number, 0), h.floor
+  FROM territory_household h
+  LEFT JOIN territory_unit u ON u.id = h.unit_id
+ WHERE h.building_id = ANY(%(buildings)s)
+"""
+
+
+def proposal_input(*, community: Area):
+    """Grids (current, of the community) and their buildings with household records, in metres."""
+    grids = list(
+        Area.objects.filter(level="grid", parent__code=community.code, valid_to__isnull=True)
+        .order_by("code")
+        .only("id", "code", "geom")
+    )
+    c = community.geom.centroid
+    proj = Projector(c.x, c.y)
+    grid_geoms = proj.to_metric(shapely.from_wkb([bytes(g.geom.wkb) for g in grids]))
+    grid_index = {g.id: i for i, g in enumerate(grids)}
+    with connection.cursor() as cur:
+        cur.execute(BUILDINGS_SQL, {"grids": list(grid_index)})
+        rows = cur.fetchall()
+        ids = [r[0] for r in rows]
+        cur.execute(HOUSEHOLDS_SQL, {"buildings": ids})
+        records = defaultdict(list)
+        for hid, bid, unit, floor in cur.fetchall():
+            records[bid].append((hid, unit, floor))
+    footprints = proj.to_metric(shapely.from_wkb([bytes(r[2]) for r in rows]))
+    buildings = [
+        BuildingIn(
+            id=r[0],
+            name=r[1],
+            footprint=fp,
+            households=r[3],
+            grid=grid_index[r[4]],
+            compound=r[5],
+            records=records.get(r[0], []),
+        )
+        for r, fp in zip(rows, footprints, strict=True)
+    ]
+    return (
+        [GridIn(g.id, g.code, geom) for g, geom in zip(grids, grid_geoms, strict=True)],
+        buildings,
+        proj,
+    )

@@ -1,0 +1,208 @@
+"""The registry of vector tile layers: what each layer serves, from which zoom, which attributes at
+which zoom, and which filters a client may pass. Everything here is a code constant: the tile SQL is
+composed from these fragments only, and request values reach the database as parameters.
+
+Adding a layer is one `TileLayer(...)` in `LAYERS` (its table also needs the data-version trigger, see
+migrations/0001_initial.py). A layer whose features are not rows of one table (issues aggregated into
+counts below zoom 14, say) subclasses TileLayer and overrides `feature_sql(z)` to return a different
+SELECT per zoom; the envelope, simplification, cap, MVT encoding, cache and ETag stay the same.
+"""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from apps.common.errors import DomainError
+from apps.territory.models import HouseholdSource, Level, ManagementType
+
+EXTENT = 4096  # MVT coordinate units per tile side
+BUFFER = 64  # units of geometry kept beyond the tile edge, so strokes do not break at tile seams
+MAX_ZOOM = 24
+
+
+# ---- filter value parsers: each returns the SQL parameter or raises DomainError naming the field ----
+
+
+def parse_code_prefix(name: str, raw: str) -> str:
+    if not re.fullmatch(r"[0-9]{6,18}(C[0-9]{0,3})?", raw):
+        raise DomainError(
+            f"{name}={raw!r} is not an area code (digits, compounds with C)", field=name
+        )
+    return raw + "%"
+
+
+def parse_whole(name: str, raw: str, *, low: int = 0, high: int = 1_000_000) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise DomainError(f"{name}={raw!r} is not a whole number", field=name) from None
+    if not low <= value <= high:
+        raise DomainError(f"{name}={value} is out of range [{low}, {high}]", field=name)
+    return value
+
+
+def choice(values: list[str]) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        if raw not in values:
+            raise DomainError(f"{name}={raw!r} is not one of {', '.join(values)}", field=name)
+        return raw
+
+    return parse
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A query parameter a layer accepts: `sql` is a constant condition using %(<name>)s."""
+
+    name: str
+    sql: str
+    parse: Callable[[str, str], object]
+    description: str
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """A feature property, sent from `min_zoom` on (details only where a person can read them)."""
+
+    name: str
+    min_zoom: int = 0
+
+
+@dataclass(frozen=True)
+class TileLayer:
+    name: str
+    # SELECT id, g (geometry in EPSG:4326), <attributes> FROM ... , bounds WHERE <bbox test on bounds.box>
+    # The WHERE clause must be open: filters are appended with AND.
+    select: str
+    min_zoom: int
+    attributes: tuple[Attribute, ...]
+    tables: tuple[str, ...]  # source tables, whose data versions key the cache and the ETag
+    filters: tuple[Filter, ...] = ()
+    order_by: str = "id"  # which features survive the cap: deterministic, most useful first
+    max_features: int = 10_000
+    simplify_px: float = (
+        0.5  # tolerance of ST_Simplify, in screen pixels (256 per tile side); 0: none
+    )
+
+    def attributes_at(self, z: int) -> list[str]:
+        return [a.name for a in self.attributes if z >= a.min_zoom]
+
+    def feature_sql(self, z: int, filter_names: list[str]) -> str:
+        """The SELECT of candidate features for zoom z with the given filters applied."""
+        by_name = {f.name: f for f in self.filters}
+        conditions = "".join(f"\n       AND ({by_name[n].sql})" for n in filter_names)
+        return f"{self.select}{conditions}\n     ORDER BY {self.order_by}"
+
+
+# ---- the layers ----
+
+# Current versions only; the composite GiST index tiles_area_level_geom (migration 0002) finds the areas
+# of one level in the tile's box without reading the other levels.
+AREA_SELECT = """
+    SELECT a.id, a.geom AS g, a.code, a.name, a.level, a.households, a.buildings{extra}
+      FROM territory_area a, bounds
+     WHERE a.level = '{level}' AND a.geom && bounds.box
+       AND a.valid_from <= now() AND (a.valid_to IS NULL OR a.valid_to > now())"""
+
+AREA_FILTERS = (
+    Filter(
+        "within",
+        "a.code LIKE %(within)s",
+        parse_code_prefix,
+        "code prefix of an ancestor area (or the area itself)",
+    ),
+    Filter(
+        "min_households",
+        "a.households >= %(min_households)s",
+        parse_whole,
+        "only areas with at least this many households",
+    ),
+)
+
+
+def area_layer(level: str, *, min_zoom: int, name_zoom: int, max_features: int = 10_000):
+    extra = ", a.management_type" if level == Level.COMPOUND else ""
+    attributes = [
+        Attribute("code"),
+        Attribute("level"),
+        Attribute("households"),
+        Attribute("buildings"),
+        Attribute("name", name_zoom),
+    ]
+    filters = AREA_FILTERS
+    if level == Level.COMPOUND:
+        attributes.append(Attribute("management_type"))
+        filters += (
+            Filter(
+                "management_type",
+                "a.management_type = %(management_type)s",
+                choice(ManagementType.values),
+                "compounds with this kind of property management",
+            ),
+        )
+    return TileLayer(
+        name=str(level),
+        select=AREA_SELECT.format(level=level, extra=extra),
+        min_zoom=min_zoom,
+        attributes=tuple(attributes),
+        tables=("territory_area",),
+        filters=filters,
+        order_by="a.code, a.id",
+        max_features=max_features,
+    )
+
+
+BUILDINGS = TileLayer(
+    name="buildings",
+    select="""
+    SELECT b.id, b.footprint AS g, b.households, b.floors, b.name, b.address,
+           b.units_count AS units, b.households_source
+      FROM territory_building b, bounds
+     WHERE b.footprint && bounds.box""",
+    min_zoom=14,
+    attributes=(
+        Attribute("households"),
+        Attribute("floors"),
+        Attribute("name", 16),
+        Attribute("address", 16),
+        Attribute("units", 16),
+        Attribute("households_source", 16),
+    ),
+    tables=("territory_building",),
+    filters=(
+        Filter(
+            "within",
+            "b.community_id IN (SELECT c.id FROM territory_area c"
+            " WHERE c.level IN ('street', 'community') AND c.code LIKE %(within)s)",
+            parse_code_prefix,
+            "code prefix of the street or community the buildings belong to",
+        ),
+        Filter(
+            "min_floors",
+            "b.floors >= %(min_floors)s",
+            lambda name, raw: parse_whole(name, raw, low=1, high=300),
+            "only buildings with at least this many floors",
+        ),
+        Filter(
+            "households_source",
+            "b.households_source = %(households_source)s",
+            choice(HouseholdSource.values),
+            "where the household count comes from",
+        ),
+    ),
+    order_by="b.id",
+    max_features=10_000,
+    simplify_px=0,  # footprints are a few vertices: ST_AsMVTGeom's snapping to the tile grid is enough
+)
+
+LAYERS: dict[str, TileLayer] = {
+    layer.name: layer
+    for layer in [
+        area_layer(Level.STREET, min_zoom=8, name_zoom=8),
+        area_layer(Level.COMMUNITY, min_zoom=10, name_zoom=10),
+        area_layer(Level.GRID, min_zoom=12, name_zoom=14),
+        area_layer(Level.NEIGHBOURHOOD, min_zoom=14, name_zoom=16),
+        area_layer(Level.COMPOUND, min_zoom=13, name_zoom=15),
+        BUILDINGS,
+    ]
+}

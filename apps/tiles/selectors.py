@@ -1,0 +1,181 @@
+"""Reads behind the tile endpoint: parse a tile request, build it with one SQL statement, cache it.
+
+Tiles are assembled entirely inside PostGIS (ST_AsMVTGeom + ST_AsMVT over ST_TileEnvelope): Python never
+sees a feature. The statement is composed from the constant fragments of `layers.LAYERS`; every value
+(z, x, y, filter values, the cap) is a parameter.
+"""
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import caches
+from django.db import connections
+from django.http import QueryDict
+
+from apps.common.errors import DomainError, NotFound
+from apps.common.routers import read_alias
+from apps.tiles.layers import BUFFER, EXTENT, LAYERS, MAX_ZOOM, TileLayer
+
+WORLD_M = 2 * math.pi * 6378137  # width of the Web Mercator square, metres
+
+# Why raw SQL: ST_AsMVT over a CTE is the whole point (the ORM cannot express it), and one statement per
+# tile keeps it to a single round trip. `bounds.box` is the tile (with the MVT buffer as margin) in
+# EPSG:4326, so the GiST indexes on the stored 4326 geometries are used; only the features found are
+# transformed to 3857, simplified for the zoom and clipped/quantised by ST_AsMVTGeom. feats takes one
+# feature more than the cap so the response can say whether the tile was capped. ST_AsMVT skips the
+# features ST_AsMVTGeom clipped away (NULL); a `WHERE geom IS NOT NULL` there would make the planner
+# compute ST_AsMVTGeom twice per feature (measured: 2.4x the raw query instead of ~1.1x).
+TILE_SQL = """
+WITH bounds AS (
+    SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env,
+           ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => %(margin)s), 4326) AS box
+),
+feats AS MATERIALIZED ({features}
+     LIMIT %(limit)s
+),
+mvt AS (
+    SELECT ST_AsMVTGeom({geom}, bounds.env, {extent}, {buffer}, true) AS geom,
+           f.id{columns}
+      FROM (SELECT * FROM feats LIMIT %(cap)s) f, bounds
+)
+SELECT COALESCE((SELECT ST_AsMVT(mvt.*, %(layer)s, {extent}, 'geom', 'id') FROM mvt), ''::bytea),
+       (SELECT count(*) FROM feats) > %(cap)s
+"""
+
+VERSIONS_SQL = """
+SELECT COALESCE(string_agg("table" || ':' || version, ',' ORDER BY "table"), '')
+  FROM tiles_dataversion WHERE "table" = ANY(%(tables)s)
+"""
+
+
+@dataclass(frozen=True)
+class TileRequest:
+    layer: TileLayer
+    z: int
+    x: int
+    y: int
+    filters: dict  # filter name -> parsed value, only allowlisted names
+
+    def cache_key(self, versions: str) -> str:
+        raw = f"{self.layer.name}/{self.z}/{self.x}/{self.y}?{sorted(self.filters.items())}@{versions}"
+        return hashlib.sha1(raw.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Tile:
+    body: bytes
+    capped: (
+        bool  # more features matched than the layer's cap; the tile holds the first max_features
+    )
+    etag: str
+
+
+def layer_get(name: str) -> TileLayer:
+    try:
+        return LAYERS[name]
+    except KeyError:
+        raise NotFound(
+            f"no tile layer {name!r}; layers are {', '.join(LAYERS)}", field="layer"
+        ) from None
+
+
+def tile_request_parse(*, layer: str, z: str, x: str, y: str, query: QueryDict) -> TileRequest:
+    """Strictly parse a tile address and its filters; DomainError names the bad part."""
+    tile_layer = layer_get(layer)
+    values = {}
+    for name, raw in (("z", z), ("x", x), ("y", y)):
+        if not raw.isascii() or not raw.isdigit():
+            raise DomainError(f"{name}={raw!r} is not a whole number", field=name)
+        values[name] = int(raw)
+    if values["z"] > MAX_ZOOM:
+        raise DomainError(f"z={values['z']} is above the maximum zoom {MAX_ZOOM}", field="z")
+    size = 1 << values["z"]
+    for name in ("x", "y"):
+        if values[name] >= size:
+            raise DomainError(
+                f"{name}={values[name]} is outside zoom {values['z']} (0 to {size - 1})", field=name
+            )
+    allowed = {f.name: f for f in tile_layer.filters}
+    filters = {}
+    for name in query:
+        if name not in allowed:
+            hint = ", ".join(allowed) or "none"
+            raise DomainError(
+                f"unknown filter {name!r} for layer {tile_layer.name}; allowed: {hint}", field=name
+            )
+        raw = query.getlist(name)
+        if len(raw) != 1:
+            raise DomainError(f"{name} is given {len(raw)} times", field=name)
+        filters[name] = allowed[name].parse(name, raw[0].strip())
+    return TileRequest(tile_layer, values["z"], values["x"], values["y"], filters)
+
+
+def data_versions(layer: TileLayer, *, using: str) -> str:
+    with connections[using].cursor() as cur:
+        cur.execute(VERSIONS_SQL, {"tables": list(layer.tables)})
+        return cur.fetchone()[0]
+
+
+def tile_sql(req: TileRequest) -> tuple[str, dict]:
+    """The one statement that builds the tile, and its parameters."""
+    layer = req.layer
+    columns = "".join(f", f.{name}" for name in layer.attributes_at(req.z))
+    sql = TILE_SQL.format(
+        features=layer.feature_sql(req.z, sorted(req.filters)),
+        columns=columns,
+        geom="ST_Simplify(ST_Transform(f.g, 3857), %(tolerance)s, true)"
+        if layer.simplify_px
+        else "ST_Transform(f.g, 3857)",
+        extent=EXTENT,
+        buffer=BUFFER,
+    )
+    tile_m = WORLD_M / (1 << req.z)
+    params = {
+        "z": req.z,
+        "x": req.x,
+        "y": req.y,
+        "margin": BUFFER / EXTENT,
+        "tolerance": tile_m / 256 * layer.simplify_px,
+        "limit": layer.max_features + 1,
+        "cap": layer.max_features,
+        "layer": layer.name,
+        **req.filters,
+    }
+    return sql, params
+
+
+def tile_render(req: TileRequest, *, using: str) -> tuple[bytes, bool]:
+    if req.z < req.layer.min_zoom:
+        return b"", False  # below the layer's minimum zoom: an empty tile, without a query
+    sql, params = tile_sql(req)
+    with connections[using].cursor() as cur:
+        cur.execute(sql, params)
+        body, capped = cur.fetchone()
+    return bytes(body), bool(capped)
+
+
+def tile_etag(req: TileRequest, *, using: str | None = None) -> tuple[str, str]:
+    """(ETag, cache key): both change whenever a source table of the layer changes."""
+    using = using or read_alias()
+    key = req.cache_key(data_versions(req.layer, using=using))
+    return f'"{req.layer.name}-{key[:20]}"', f"tile:{key}"
+
+
+def tile_fetch(req: TileRequest, *, etag: str, key: str, using: str | None = None) -> Tile:
+    """The tile under `key` (from tile_etag), from the cache or built and cached."""
+    cache = caches[getattr(settings, "TILES_CACHE", "default")]
+    hit = cache.get(key)
+    if hit is None:
+        hit = tile_render(req, using=using or read_alias())
+        cache.set(key, hit, timeout=getattr(settings, "TILES_CACHE_SECONDS", 24 * 3600))
+    body, capped = hit
+    return Tile(body=body, capped=capped, etag=etag)
+
+
+def tile_get(req: TileRequest, *, using: str | None = None) -> Tile:
+    """The tile, from the cache when the layer's data has not changed since it was built."""
+    using = using or read_alias()
+    etag, key = tile_etag(req, using=using)
+    return tile_fetch(req, etag=etag, key=key, using=using)

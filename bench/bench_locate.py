@@ -1,0 +1,218 @@
+"""Locate: the service call against its raw SQL, and HTTP requests/s through a real WSGI server.
+
+Floors measured in the same run:
+* service: `selectors.LOCATE_SQL` executed on the raw psycopg2 cursor with the same points (what PostGIS
+  itself costs); the service adds Django's cursor wrapper and building the result dict.
+* HTTP: the same gunicorn and load generator against /tiles/layers.json, a view that touches no
+  database (what the framework, WSGI server and loopback cost per request).
+
+The load generator runs here too (Python threads in two processes, keep-alive HTTP/1.1 on 127.0.0.1
+only, bounded in time), so it shares the cores with gunicorn and PostgreSQL: req/s are a lower bound.
+"""
+
+import http.client
+import multiprocessing
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.db import connection
+
+from bench.common import dataset, measure_dataset, row, timed_each
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def sample_points(n: int, seed: int = 1) -> list[tuple[float, float]]:
+    """Half on buildings, half anywhere in the territory's extent (some hit nothing but areas)."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM"
+            " (SELECT ST_Extent(geom) e FROM territory_area WHERE level = 'street') s"
+        )
+        x0, y0, x1, y1 = cur.fetchone()
+        cur.execute("SELECT count(*) FROM territory_building")
+        total = cur.fetchone()[0]
+        rng = random.Random(seed)
+        ids = sorted(rng.sample(range(total), min(total, n // 2)))
+        cur.execute(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(footprint) p,"
+            " row_number() OVER (ORDER BY id) - 1 AS i FROM territory_building) s WHERE i = ANY(%s)",
+            [ids],
+        )
+        points = [tuple(r) for r in cur.fetchall()]
+    while len(points) < n:
+        points.append((rng.uniform(x0, x1), rng.uniform(y0, y1)))
+    rng.shuffle(points)
+    return points
+
+
+def service_vs_raw(points) -> tuple[float, float]:
+    from django.utils import timezone
+
+    from apps.territory.selectors import LOCATE_SQL, locate
+
+    raw = connection.cursor().cursor  # the psycopg2 cursor under Django's wrapper
+    at = timezone.now()
+    for lon, lat in points[:50]:  # warm the cache and the plan
+        raw.execute(LOCATE_SQL, {"lon": lon, "lat": lat, "at": at})
+        raw.fetchall()
+    raw_ms, svc_ms = [], []
+    for point in points:  # interleaved, so both see the same cache state
+        raw_ms += timed_each(lambda p: _raw(raw, p, at), [point])
+        svc_ms += timed_each(lambda p: locate(lon=p[0], lat=p[1]), [point])
+    return sum(svc_ms) / len(svc_ms), sum(raw_ms) / len(raw_ms)
+
+
+def _raw(cur, point, at):
+    from apps.territory.selectors import LOCATE_SQL
+
+    cur.execute(LOCATE_SQL, {"lon": point[0], "lat": point[1], "at": at})
+    return cur.fetchall()
+
+
+# ---- HTTP load ----
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(port: int, workers: int, threads: int) -> subprocess.Popen:
+    env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1"}
+    env.setdefault("SECRET_KEY", "bench-only-not-secret")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "geo.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            "-k",
+            "gthread",
+            "--threads",
+            str(threads),
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", "/tiles/layers.json")
+            if c.getresponse().status == 200:
+                return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.terminate()
+    raise RuntimeError("gunicorn did not start within 30 s")
+
+
+def _client(port, paths, stop_at, counts, index):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    ok = bad = 0
+    i = index
+    while time.time() < stop_at:
+        try:
+            conn.request("GET", paths[i % len(paths)])
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status == 200:
+                ok += 1
+            else:
+                bad += 1
+        except (OSError, http.client.HTTPException):
+            bad += 1
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        i += 7
+    counts.append((ok, bad))
+
+
+def _load_process(port, paths, seconds, threads, queue):
+    import threading
+
+    counts: list = []
+    stop_at = time.time() + seconds
+    workers = [
+        threading.Thread(target=_client, args=(port, paths, stop_at, counts, n))
+        for n in range(threads)
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    queue.put((sum(c[0] for c in counts), sum(c[1] for c in counts)))
+
+
+def load(port: int, paths: list[str], seconds: float, processes=2, threads=8) -> tuple[float, int]:
+    """(successful requests/s, failures) from `processes` × `threads` keep-alive clients."""
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [
+        ctx.Process(target=_load_process, args=(port, paths, seconds, threads, queue))
+        for _ in range(processes)
+    ]
+    start = time.time()
+    for p in procs:
+        p.start()
+    results = [queue.get() for _ in procs]
+    for p in procs:
+        p.join()
+    elapsed = max(seconds, time.time() - start - 1.0)  # minus process start-up, roughly
+    return sum(r[0] for r in results) / elapsed, sum(r[1] for r in results)
+
+
+def run(*, quick: bool) -> list[dict]:
+    name = measure_dataset(quick)
+    dataset(name)
+    points = sample_points(400 if quick else 2000)
+    svc, raw = service_vs_raw(points)
+    rows = [
+        row(
+            "locate: service call",
+            svc,
+            "ms",
+            floor=raw,
+            target="≤ 1.5× raw SQL",
+            note=f"mean of {len(points)} points, dataset {name}",
+        ),
+    ]
+    port = free_port()
+    cores = os.cpu_count() or 2
+    server = start_gunicorn(port, workers=cores + 1, threads=4)
+    try:
+        seconds = 5 if quick else 20
+        paths = [f"/api/locate?lon={lon:.7f}&lat={lat:.7f}" for lon, lat in points]
+        load(port, paths[:50], 1)  # warm-up: connections, plans, caches
+        floor_rps, _ = load(port, ["/tiles/layers.json"], seconds)
+        rps, failures = load(port, paths, seconds)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    rows.append(
+        row(
+            "locate: HTTP requests/s",
+            rps,
+            "req/s",
+            floor=floor_rps,
+            target=f"≥ 800 on {cores} cores",
+            note=f"gunicorn {cores + 1}×4 gthread, 16 keep-alive clients, {seconds} s, {failures} failures;"
+            " floor = no-database view",
+        )
+    )
+    return rows

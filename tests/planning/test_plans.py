@@ -1,0 +1,379 @@
+"""Plans on the demo district: proposal constraints, validation findings, publish, diff, re-attachment,
+conflicts. Every test runs on the real PostGIS demo and rolls back."""
+
+from collections import defaultdict
+from datetime import timedelta
+
+import pytest
+import shapely
+from django.contrib.auth import get_user_model
+from django.contrib.gis.geos import GEOSGeometry, MultiPolygon
+from django.core.management import CommandError, call_command
+from rest_framework.test import APIClient
+
+from apps.common.errors import Conflict, DomainError
+from apps.people.models import StaffAssignment
+from apps.planning import services
+from apps.planning.models import PlanArea, PlanStatus
+from apps.territory.models import Area, Building, Household
+from apps.territory.selectors import locate
+
+
+@pytest.fixture
+def community(demo):
+    return Area.objects.filter(level="community", valid_to__isnull=True).order_by("code").first()
+
+
+def _areas(plan):
+    return [
+        {"id": a.id, "code": a.code, "name": a.name, "geom": a.geom}
+        for a in plan.areas.order_by("code")
+    ]
+
+
+# --- the proposal -----------------------------------------------------------------------------------
+
+
+def test_proposal_meets_every_constraint_on_the_demo(community):
+    plan = services.plan_propose(community=community, target=30, min_hh=20, max_hh=40)
+    r = plan.report
+    assert r["contiguous"] == 1.0
+    assert r["households"] == Household.objects.filter(building__community=community).count()
+    # out-of-range groups carry a reason; the rest are within range
+    rows = list(plan.areas.all())
+    out = [a for a in rows if not 20 <= a.households <= 40]
+    assert len(out) == len(r["out_of_range"])
+    assert all(a.note for a in out)
+    assert r["within_range"] >= 0.9
+    # every household in exactly one neighbourhood grid, and the polygons are contiguous
+    seen = defaultdict(int)
+    for a in rows:
+        for h in a.household_ids:
+            seen[h] += 1
+        assert a.geom.num_geom == 1, f"{a.code} is not one polygon"
+    assert set(seen.values()) == {1}
+    assert len(seen) == r["households"]
+    # never split a household or a building of at most 40 households; a split building goes by units,
+    # and a unit only by consecutive floor ranges when it holds more than 40
+    group_of = {h: a.id for a in rows for h in a.household_ids}
+    by_building = defaultdict(list)
+    for h in Household.objects.filter(id__in=list(group_of)).select_related("unit"):
+        by_building[h.building_id].append(h)
+    for hhs in by_building.values():
+        groups = {group_of[h.id] for h in hhs}
+        if len(hhs) <= 40:
+            assert len(groups) == 1
+            continue
+        by_unit = defaultdict(list)
+        for h in hhs:
+            by_unit[h.unit.number].append(h)
+        for unit_hhs in by_unit.values():
+            unit_groups = defaultdict(list)
+            for h in unit_hhs:
+                unit_groups[group_of[h.id]].append(h.floor)
+            if len(unit_hhs) <= 40:
+                assert len(unit_groups) == 1
+            else:
+                ranges = sorted((min(f), max(f)) for f in unit_groups.values())
+                for (_a, b), (c, _d) in zip(ranges[:-1], ranges[1:], strict=True):
+                    assert b <= c, "floor ranges of one unit overlap"
+    # validation: no gap, no overlap, nothing outside, everyone placed
+    check = services.plan_check(plan=plan)
+    assert check["valid"], [f["message"] for f in check["findings"] if f["severity"] == "error"]
+    kinds = {f["kind"] for f in check["findings"]}
+    assert kinds <= {"count"}
+
+
+def test_neighbourhood_grids_never_cross_a_grid_line(community):
+    plan = services.plan_propose(community=community)
+    grids = list(Area.objects.filter(level="grid", parent=community, valid_to__isnull=True))
+    for a in plan.areas.all():
+        owners = [g for g in grids if g.geom.intersection(a.geom).area > 1e-10]
+        assert len(owners) == 1, a.code
+        assert a.code == "" or a.code.startswith(owners[0].code)
+
+
+def test_propose_grids_command_reports_quality(community, capsys):
+    call_command("propose_grids", community=community.code, target=30, min_hh=20, max_hh=40)
+    out = capsys.readouterr().out
+    assert "neighbourhood grids" in out and "contiguous: 100.0%" in out and "[25, 35]" in out
+    with pytest.raises(CommandError, match="no current community with code '999'"):
+        call_command("propose_grids", community="999")
+    with pytest.raises(CommandError, match=r"need 0 < min \(50\)"):
+        call_command("propose_grids", community=community.code, min_hh=50)
+
+
+# --- validation findings ----------------------------------------------------------------------------
+
+
+def test_a_removed_grid_leaves_a_gap_and_unassigned_buildings(community):
+    plan = services.plan_create_from_current(community=community, level="grid")
+    assert services.plan_check(plan=plan)["valid"]
+    areas = _areas(plan)[1:]
+    result = services.plan_check(plan=plan, areas=areas)
+    kinds = {f["kind"] for f in result["findings"] if f["severity"] == "error"}
+    assert {"gap", "unassigned"} <= kinds
+    gap = next(f for f in result["findings"] if f["kind"] == "gap")
+    assert gap["geometry"]["type"] == "Polygon"
+    # the gap is where the first grid was
+    first = plan.areas.order_by("code").first()
+    assert GEOSGeometry(str(gap["geometry"]).replace("'", '"')).intersects(first.geom)
+
+
+def test_overlap_and_outside_are_found_with_their_geometry(community):
+    plan = services.plan_create_from_current(community=community, level="grid")
+    areas = _areas(plan)
+    first = areas[0]["geom"]
+    grown = first.buffer(0.0003)  # ~30 m over its neighbours and out of the community
+    areas[0]["geom"] = MultiPolygon(grown, srid=4326) if grown.geom_type == "Polygon" else grown
+    result = services.plan_check(plan=plan, areas=areas)
+    kinds = {f["kind"] for f in result["findings"]}
+    assert {"overlap", "outside"} <= kinds
+    overlap = next(f for f in result["findings"] if f["kind"] == "overlap")
+    assert len(overlap["codes"]) == 2 and overlap["geometry"] is not None
+    assert not result["valid"]
+
+
+def test_counts_out_of_range_are_warnings_with_counts(community):
+    plan = services.plan_create_from_current(community=community, level="neighbourhood")
+    plan.min_households, plan.max_households = 29, 31
+    plan.save()
+    result = services.plan_check(plan=plan)
+    counts = [f for f in result["findings"] if f["kind"] == "count"]
+    assert counts and all(f["severity"] == "warning" for f in counts)
+    assert sum(c["households"] for c in result["counts"]) == len(
+        {h for a in plan.areas.all() for h in a.household_ids}
+    )
+
+
+def test_bad_input_names_the_area_and_changes_nothing(community):
+    plan = services.plan_create_from_current(community=community, level="grid")
+    before = list(plan.areas.values_list("id", flat=True))
+    areas = _areas(plan)
+    areas[2]["geom"] = {"type": "LineString", "coordinates": [[117.27, 31.86], [117.28, 31.86]]}
+    with pytest.raises(DomainError, match="expected a Polygon or MultiPolygon") as exc:
+        services.plan_save(plan=plan, revision=plan.revision, areas=areas)
+    assert exc.value.field == "areas[2].geom"
+    areas[2]["geom"] = {"type": "Polygon", "coordinates": "nonsense"}
+    with pytest.raises(DomainError, match="area #3: the geometry cannot be read"):
+        services.plan_save(plan=plan, revision=plan.revision, areas=areas)
+    plan.refresh_from_db()
+    assert plan.revision == 1
+    assert list(plan.areas.values_list("id", flat=True)) == before
+
+
+# --- conflicts ----------------------------------------------------------------------------------------
+
+
+def test_a_stale_save_is_refused_and_nothing_is_lost(community):
+    plan = services.plan_create_from_current(community=community, level="grid")
+    first = _areas(plan)
+    first[0]["name"] = "第一位规划员的名字"
+    services.plan_save(plan=plan, revision=1, areas=first)
+    second = _areas(plan)
+    second[0]["name"] = "第二位规划员的名字"
+    with pytest.raises(Conflict, match=r"saved by someone else \(revision 2, yours was 1\)"):
+        services.plan_save(plan=plan, revision=1, areas=second)
+    plan.refresh_from_db()
+    assert plan.revision == 2
+    assert plan.areas.filter(name="第一位规划员的名字").count() == 1
+    assert not plan.areas.filter(name="第二位规划员的名字").exists()
+    with pytest.raises(Conflict):
+        services.plan_publish(plan=plan, revision=1)
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.DRAFT
+
+
+# --- publish, versions, re-attachment, diff ---------------------------------------------------------
+
+
+def test_publishing_a_proposal_makes_new_versions_and_moves_households(community):
+    before = timezone_now()
+    old_nbh = {
+        a.code: a.id
+        for a in Area.objects.filter(
+            level="neighbourhood", code__startswith=community.code, valid_to__isnull=True
+        )
+    }
+    some_household = Household.objects.filter(neighbourhood_id__in=old_nbh.values()).first()
+    old_id = some_household.neighbourhood_id
+    plan = services.plan_propose(community=community)
+    expected = services.plan_diff(plan=plan)
+    assert expected["households_moved"] > 0
+    diff = services.plan_publish(plan=plan, revision=plan.revision)
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.PUBLISHED and plan.published_at is not None
+    assert set(diff["removed"]) == set(expected["removed"])
+    assert set(diff["changed"]) == set(expected["changed"])
+    assert len(diff["new_codes"]) == len(expected["added"])
+    # the old versions are closed but still there, and still answer for an earlier moment
+    old = Area.objects.get(pk=old_id)
+    assert old.valid_to is not None
+    b = some_household.building
+    p = b.footprint.point_on_surface
+    then = locate(lon=p.x, lat=p.y, at=before - timedelta(seconds=1))
+    assert then["neighbourhood"]["id"] in old_nbh.values()
+    # every household of the community now points at a current neighbourhood grid of the plan
+    current = set(diff["versions"].values())
+    hh = Household.objects.filter(building__community=community)
+    assert hh.exclude(neighbourhood_id__in=current).count() == 0
+    for a in plan.areas.all():
+        v = Area.objects.get(pk=diff["versions"][a.code])
+        assert v.valid_to is None and v.code == a.code
+        assert v.households == len(a.household_ids)  # counts refreshed
+        assert v.parent.valid_to is None and a.code.startswith(v.parent.code)
+    assert (
+        sum(Area.objects.filter(pk__in=current).values_list("households", flat=True)) == hh.count()
+    )
+    # the stored diff is what the diff view shows afterwards
+    assert services.plan_diff(plan=plan) == plan.diff
+
+
+def test_publishing_a_grid_plan_moves_buildings_staff_and_children(community):
+    plan = services.plan_create_from_current(community=community, level="grid")
+    areas = _areas(plan)
+    g1, g2 = areas[0], areas[1]  # side by side in the demo
+    strip = g2["geom"].intersection(g1["geom"].buffer(0.0004))  # ~40 m of grid 2 go to grid 1
+    new1 = g1["geom"].union(strip)
+    new2 = g2["geom"].difference(strip)
+    g1["geom"] = new1 if new1.geom_type == "MultiPolygon" else MultiPolygon(new1, srid=4326)
+    g2["geom"] = new2 if new2.geom_type == "MultiPolygon" else MultiPolygon(new2, srid=4326)
+    plan = services.plan_save(plan=plan, revision=1, areas=areas)
+    check = services.plan_check(plan=plan)
+    assert check["valid"], [f["message"] for f in check["findings"]]
+    old1 = Area.objects.get(level="grid", code=g1["code"], valid_to__isnull=True)
+    old2 = Area.objects.get(level="grid", code=g2["code"], valid_to__isnull=True)
+    leader = StaffAssignment.objects.filter(area=old1).first()
+    moved = [
+        b.id
+        for b in Building.objects.filter(grid=old2)
+        if strip.contains(b.footprint.point_on_surface)
+    ]
+    assert moved, "the demo has a building in the strip"
+    diff = services.plan_publish(plan=plan, revision=plan.revision)
+    assert sorted(diff["changed"]) == sorted([g1["code"], g2["code"]])
+    assert diff["households_moved"] == sum(
+        Building.objects.filter(id__in=moved).values_list("households", flat=True)
+    )
+    new1_area = Area.objects.get(pk=diff["versions"][g1["code"]])
+    assert new1_area.version == old1.version + 1
+    assert Building.objects.filter(id__in=moved, grid=new1_area).count() == len(moved)
+    leader.refresh_from_db()
+    assert leader.area_id == new1_area.id
+    assert diff["staff_moved"] >= 1
+    # neighbourhood grids hang from the new version of their grid
+    assert not Area.objects.filter(
+        level="neighbourhood", parent__in=[old1, old2], valid_to__isnull=True
+    ).exists()
+    new1_area.refresh_from_db()
+    assert new1_area.households == sum(
+        Building.objects.filter(grid=new1_area).values_list("households", flat=True)
+    )
+
+
+def test_an_invalid_plan_is_not_published(community):
+    plan = services.plan_create_from_current(community=community, level="grid")
+    plan = services.plan_save(plan=plan, revision=1, areas=_areas(plan)[1:])
+    with pytest.raises(DomainError, match="the plan has .* errors"):
+        services.plan_publish(plan=plan, revision=plan.revision)
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.DRAFT
+    assert Area.objects.filter(level="grid", code__startswith=community.code).count() == 6
+
+
+def test_removing_a_grid_with_neighbourhood_grids_is_an_error(community):
+    plan = services.plan_create_from_current(community=community, level="grid")
+    areas = _areas(plan)
+    merged = areas[0]["geom"].union(areas[1]["geom"])
+    areas = [{**areas[0], "geom": merged}] + areas[2:]
+    result = services.plan_check(plan=plan, areas=areas)
+    assert any(f["kind"] == "orphans" for f in result["findings"])
+
+
+def test_saving_keeps_split_towers_and_moves_whole_buildings(community):
+    plan = services.plan_create_from_current(community=community, level="neighbourhood")
+    rows = list(plan.areas.order_by("code"))
+    # merge two neighbouring areas in the editor: their households add up
+    a, b = next(
+        (x, y)
+        for x in rows
+        for y in rows
+        if x.code < y.code and x.code[:15] == y.code[:15] and x.geom.touches(y.geom)
+    )
+    areas = [{"id": r.id, "code": r.code, "geom": r.geom} for r in rows if r.id != b.id]
+    for item in areas:
+        if item["id"] == a.id:
+            item["geom"] = a.geom.union(b.geom)
+    services.plan_save(plan=plan, revision=1, areas=areas)
+    merged = PlanArea.objects.get(plan=plan, code=a.code)
+    assert set(merged.household_ids) == set(a.household_ids) | set(b.household_ids)
+    # areas untouched keep exactly their households (split towers included)
+    for r in rows:
+        if r.id not in (a.id, b.id):
+            assert set(PlanArea.objects.get(plan=plan, code=r.code).household_ids) == set(
+                r.household_ids
+            )
+
+
+# --- API ---------------------------------------------------------------------------------------------
+
+
+def test_api_requires_login_and_serves_plans(community):
+    client = APIClient()
+    assert client.get(f"/api/planning/plans?community={community.code}").status_code == 403
+    user = get_user_model().objects.create_user("p1", password="x")
+    client.force_authenticate(user)
+    res = client.post(
+        "/api/planning/proposals", {"community": community.code, "target": 30}, format="json"
+    )
+    assert res.status_code == 201, res.json()
+    body = res.json()
+    assert body["areas"]["type"] == "FeatureCollection" and body["report"]["groups"] > 0
+    pid = body["id"]
+    res = client.post(f"/api/planning/plans/{pid}/check", {}, format="json")
+    assert res.json()["valid"] is True
+    stale = client.put(f"/api/planning/plans/{pid}", {"revision": 99, "areas": []}, format="json")
+    assert stale.status_code == 409 and stale.json()["code"] == "conflict"
+    bad = client.post("/api/planning/proposals", {"community": community.code, "min": "x"})
+    assert bad.status_code == 400 and bad.json()["field"] == "min"
+    # split a polygon by a line, merge it back
+    poly = {
+        "type": "Polygon",
+        "coordinates": [[[0, 0], [2, 0], [2, 1], [0, 1], [0, 0]]],
+    }
+    line = {"type": "LineString", "coordinates": [[1, -1], [1, 2]]}
+    pieces = client.post(
+        "/api/planning/geometry/split", {"polygon": poly, "line": line}, format="json"
+    ).json()["pieces"]
+    assert len(pieces) == 2
+    merged = client.post(
+        "/api/planning/geometry/merge", {"polygons": pieces}, format="json"
+    ).json()["geometry"]
+    assert shapely.from_geojson(str(merged).replace("'", '"')).area == pytest.approx(2.0)
+    miss = client.post(
+        "/api/planning/geometry/split",
+        {"polygon": poly, "line": {"type": "LineString", "coordinates": [[5, 5], [6, 6]]}},
+        format="json",
+    )
+    assert miss.status_code == 400 and miss.json()["field"] == "line"
+
+
+def timezone_now():
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+def test_only_a_planner_of_the_community_may_publish(community):
+    from apps.people.services import staff_assign
+
+    plan = services.plan_create_from_current(community=community, level="grid")
+    user = get_user_model().objects.create_user("p2", password="x")
+    client = APIClient()
+    client.force_authenticate(user)
+    res = client.post(f"/api/planning/plans/{plan.id}/publish", {"revision": 1}, format="json")
+    assert res.status_code == 403 and community.code in res.json()["error"]
+    staff_assign(name="规划员", role="planner", area=community, user=user)
+    res = client.post(f"/api/planning/plans/{plan.id}/publish", {"revision": 1}, format="json")
+    assert res.status_code == 200, res.json()
+    assert res.json()["diff"]["changed"] == [] and res.json()["diff"]["unchanged"] == 6
