@@ -1,5 +1,6 @@
 """Writes of the analytics app: service stations and the precomputed hotspot counts."""
 
+import math
 from collections.abc import Callable
 
 import h3
@@ -30,6 +31,9 @@ def station_create(
             f"unknown station kind {kind!r}; use one of {', '.join(StationKind.values)}",
             field="kind",
         )
+    for name, value, limit in (("lon", lon, 180), ("lat", lat, 90)):
+        if not math.isfinite(value) or not -limit <= value <= limit:
+            raise DomainError(f"{name}={value} is out of range [-{limit}, {limit}]", field=name)
     point = Point(lon, lat, srid=4326)
     now = timezone.now()
     community = (

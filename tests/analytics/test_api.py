@@ -146,3 +146,37 @@ def test_openapi_schema_documents_the_analytics_endpoints(admin_client, db):
     ]:
         assert p in paths, p
     assert "tier" in {prm["name"] for prm in paths["/api/analytics/gaps"]["get"]["parameters"]}
+
+
+def test_hotspot_apis_on_the_demo_issues(admin_client, demo):
+    from apps.issues.models import Issue
+
+    first = Issue.objects.order_by("created_at").first()
+    start = first.created_at.date().isoformat()
+    base = f"?start={start}"
+    fc = admin_client.get(f"/api/analytics/hotspots/h3.geojson{base}&zoom=16")
+    assert fc.status_code == 200 and fc["Content-Type"] == "application/geo+json"
+    body = fc.json()
+    total = Issue.objects.exclude(status__in=["rejected", "duplicate"]).filter(
+        created_at__gte=first.created_at.replace(hour=0, minute=0, second=0, microsecond=0)
+    )
+    assert sum(f["properties"]["count"] for f in body["features"]) == body["properties"]["total"]
+    assert body["properties"]["res"] == 10
+    assert body["properties"]["total"] <= total.count()
+    assert {f["properties"]["class"] for f in body["features"]} <= {-3, -2, -1, 0, 1, 2, 3}
+    emerging = admin_client.get(f"/api/analytics/hotspots/h3.geojson{base}&res=9&emerging=1").json()
+    assert all("emerging" in f["properties"] for f in emerging["features"])
+    csv = admin_client.get(f"/api/analytics/hotspots/h3.csv{base}&res=9").content.decode(
+        "utf-8-sig"
+    )
+    assert csv.splitlines()[0] == "h3,cell,res,count,z,p,class,lon,lat"
+    grids = admin_client.get(f"/api/analytics/hotspots/grids.geojson{base}").json()
+    assert len(grids["features"]) == 6  # the session demo's grids
+    gcsv = admin_client.get(f"/api/analytics/hotspots/grids.csv{base}").content.decode("utf-8-sig")
+    assert len(gcsv.splitlines()) == 7
+    reps = admin_client.get(f"/api/analytics/hotspots/repeats{base}&min_count=2&days=366").json()
+    assert all(r["count"] >= 2 for r in reps["items"])
+    heat = admin_client.get(f"/api/analytics/heat{base}&zoom=12").json()
+    assert sum(p[2] for p in heat["points"]) == body["properties"]["total"]
+    bad = admin_client.get("/api/analytics/hotspots/h3.geojson?zoom=99")
+    assert bad.status_code == 400 and bad.json()["field"] == "zoom"
