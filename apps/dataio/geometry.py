@@ -65,7 +65,7 @@ def clean_polygons(geoms, *, strict: bool, known: dict[int, str] | None = None) 
     types = np.full(len(geoms), -1)
     types[~missing] = shapely.get_type_id(geoms[~missing])
     for i in np.flatnonzero(missing | empty):
-        rejected.setdefault(int(i), "empty geometry")
+        rejected.setdefault(int(i), "empty or unreadable geometry")
     for i in np.flatnonzero(~(missing | empty) & ~np.isin(types, (POLYGON, MULTIPOLYGON, COLLECTION))):
         rejected.setdefault(int(i), f"not a polygon ({TYPE_NAMES.get(int(types[i]), 'unknown')})")
 

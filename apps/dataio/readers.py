@@ -132,6 +132,12 @@ def read_source(
 
     if path.suffix.lower() == ".csv":
         frame, driver, layer = _read_csv(path, wkt_field, lon_field, lat_field), "CSV", path.stem
+        prj = path.with_suffix(".prj")
+        if prj.exists():  # a sidecar .prj, as GDAL and our CSV export write it
+            try:
+                frame = frame.set_crs(CRS.from_wkt(prj.read_text()))
+            except CRSError:
+                raise DomainError(f"{prj.name} is not a readable CRS definition", field="file") from None
     else:
         frame, driver, layer = _read_gdal(path, layer, where)
 
