@@ -12,9 +12,9 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 import shapely
-from pyproj import CRS
 from django.db import connection
 from django.utils import timezone
+from pyproj import CRS
 
 from apps.common.errors import DomainError
 from apps.territory.models import Level
@@ -84,8 +84,12 @@ def _frame(sql: str, params: dict) -> gpd.GeoDataFrame:
 
 def areas_frame(*, level: str, within: str | None = None, at: datetime | None = None):
     if level not in Level.values:
-        raise DomainError(f"unknown level {level!r}; use one of {', '.join(Level.values)}", field="level")
-    return _frame(AREAS_SQL, {"level": level, "prefix": _prefix(within), "at": at or timezone.now()})
+        raise DomainError(
+            f"unknown level {level!r}; use one of {', '.join(Level.values)}", field="level"
+        )
+    return _frame(
+        AREAS_SQL, {"level": level, "prefix": _prefix(within), "at": at or timezone.now()}
+    )
 
 
 def buildings_frame(*, within: str | None = None):
@@ -95,7 +99,9 @@ def buildings_frame(*, within: str | None = None):
 def write_frame(frame: gpd.GeoDataFrame, path: str | Path, fmt: str, *, layer: str) -> Path:
     """Write with GDAL; returns the path written (the .shp of a Shapefile)."""
     if fmt not in FORMATS:
-        raise DomainError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}", field="format")
+        raise DomainError(
+            f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}", field="format"
+        )
     if len(frame) == 0:
         raise DomainError("nothing to export: no features match", field="within")
     driver, suffix = FORMATS[fmt]
@@ -111,6 +117,8 @@ def write_frame(frame: gpd.GeoDataFrame, path: str | Path, fmt: str, *, layer: s
     if path.exists() and fmt != "shp":
         path.unlink()
     pyogrio.write_dataframe(frame, path, layer=layer, driver=driver, **kwargs)
-    if fmt == "csv":  # GDAL's CSV driver keeps no CRS; a sidecar .prj says EPSG:4326 to GDAL and to us
+    if (
+        fmt == "csv"
+    ):  # GDAL's CSV driver keeps no CRS; a sidecar .prj says EPSG:4326 to GDAL and to us
         path.with_suffix(".prj").write_text(CRS.from_epsg(4326).to_wkt("WKT1_ESRI"))
     return path

@@ -66,7 +66,9 @@ def clean_polygons(geoms, *, strict: bool, known: dict[int, str] | None = None) 
     types[~missing] = shapely.get_type_id(geoms[~missing])
     for i in np.flatnonzero(missing | empty):
         rejected.setdefault(int(i), "empty or unreadable geometry")
-    for i in np.flatnonzero(~(missing | empty) & ~np.isin(types, (POLYGON, MULTIPOLYGON, COLLECTION))):
+    for i in np.flatnonzero(
+        ~(missing | empty) & ~np.isin(types, (POLYGON, MULTIPOLYGON, COLLECTION))
+    ):
         rejected.setdefault(int(i), f"not a polygon ({TYPE_NAMES.get(int(types[i]), 'unknown')})")
 
     ok = np.ones(len(geoms), dtype=bool)
@@ -90,8 +92,10 @@ def clean_polygons(geoms, *, strict: bool, known: dict[int, str] | None = None) 
             continue
         fixed = _polygonal_part(g if is_valid else shapely.make_valid(g))
         if fixed is None:
-            rejected[i] = f"no polygon left after repair ({reason})" if not is_valid else (
-                "a geometry collection without polygons"
+            rejected[i] = (
+                f"no polygon left after repair ({reason})"
+                if not is_valid
+                else ("a geometry collection without polygons")
             )
             continue
         out[i] = fixed

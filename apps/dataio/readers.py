@@ -96,7 +96,8 @@ def list_layers(path: str | Path) -> list[str]:
         return [str(name) for name, _geom in pyogrio.list_layers(_gdal_path(path))]
     except pyogrio.errors.DataSourceError as exc:
         raise DomainError(
-            f"cannot read {path.name}: not a format GDAL can open ({_first_line(exc)})", field="file"
+            f"cannot read {path.name}: not a format GDAL can open ({_first_line(exc)})",
+            field="file",
         ) from None
 
 
@@ -137,7 +138,9 @@ def read_source(
             try:
                 frame = frame.set_crs(CRS.from_wkt(prj.read_text()))
             except CRSError:
-                raise DomainError(f"{prj.name} is not a readable CRS definition", field="file") from None
+                raise DomainError(
+                    f"{prj.name} is not a readable CRS definition", field="file"
+                ) from None
     else:
         frame, driver, layer = _read_gdal(path, layer, where)
 
@@ -224,7 +227,8 @@ def _read_gdal(path: Path, layer: str | None, where: str | None):
         ) from None
     except pyogrio.errors.DataSourceError as exc:
         raise DomainError(
-            f"cannot read {path.name}: not a format GDAL can open ({_first_line(exc)})", field="file"
+            f"cannot read {path.name}: not a format GDAL can open ({_first_line(exc)})",
+            field="file",
         ) from None
     if not isinstance(frame, gpd.GeoDataFrame):
         raise DomainError(f"layer {layer!r} of {path.name} has no geometry column", field="layer")
@@ -248,7 +252,9 @@ def _read_csv(path: Path, wkt_field, lon_field, lat_field) -> gpd.GeoDataFrame:
     try:
         df = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DomainError(f"cannot read {path.name} as CSV: {_first_line(exc)}", field="file") from None
+        raise DomainError(
+            f"cannot read {path.name} as CSV: {_first_line(exc)}", field="file"
+        ) from None
     cols = list(df.columns)
     wkt = _find(cols, WKT_NAMES, wkt_field, "wkt-field") if lon_field is None else None
     if wkt is not None:

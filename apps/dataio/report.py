@@ -126,7 +126,9 @@ class ImportReport:
             if rows:
                 lines += ["", f"{title}:", f"  {'row':>6}  {'code':<14} {'name':<24} reason"]
                 for r in rows[:limit]:
-                    lines.append(f"  {r.row:>6}  {r.ext_code[:14]:<14} {r.name[:24]:<24} {r.reason}")
+                    lines.append(
+                        f"  {r.row:>6}  {r.ext_code[:14]:<14} {r.name[:24]:<24} {r.reason}"
+                    )
                 if len(rows) > limit:
                     lines.append(f"  ... and {len(rows) - limit} more")
         if self.duplicates:

@@ -32,7 +32,9 @@ from apps.territory.models import PARENT_LEVEL, Area, HouseholdSource, Level
 
 NAME_FIELDS = ("name", "NAME", "Name", "名称", "name:zh")
 MAX_MAP_FEATURES = 5000
-DEFAULT_DWELLING_AREA = 90.0  # m² of floor area per dwelling, gross (China's urban average is 90-100)
+DEFAULT_DWELLING_AREA = (
+    90.0  # m² of floor area per dwelling, gross (China's urban average is 90-100)
+)
 DEFAULT_STOREY_HEIGHT = 3.0  # m per storey, residential
 
 
@@ -157,12 +159,16 @@ def areas_import(
 ) -> ImportReport:
     """Read, check and (with commit=True) write the areas of one level from a file."""
     if level not in Level.values:
-        raise DomainError(f"unknown level {level!r}; use one of {', '.join(Level.values)}", field="level")
+        raise DomainError(
+            f"unknown level {level!r}; use one of {', '.join(Level.values)}", field="level"
+        )
     parent_level = PARENT_LEVEL[level]
     if parent_level is None and parent_field:
         raise DomainError("a street has no parent area; drop --parent-field", field="parent-field")
     if keep_codes and not code_field:
-        raise DomainError("--keep-codes needs --code-field (the column holding Linli codes)", field="code-field")
+        raise DomainError(
+            "--keep-codes needs --code-field (the column holding Linli codes)", field="code-field"
+        )
     if level == Level.STREET and not keep_codes:
         if county is None or not (len(county) == 6 and county.isdigit()):
             raise DomainError(
@@ -189,7 +195,9 @@ def areas_import(
     )
     rows = report.rows
     for i in range(n):
-        r = RowResult(row=i + 1, status="ok", name=names[i] or ext[i] or f"{level} {i + 1}", ext_code=ext[i])
+        r = RowResult(
+            row=i + 1, status="ok", name=names[i] or ext[i] or f"{level} {i + 1}", ext_code=ext[i]
+        )
         if i in cleaned.rejected:
             r.status, r.reason = "rejected", cleaned.rejected[i]
         elif i in cleaned.repaired:
@@ -199,9 +207,13 @@ def areas_import(
     if keep_codes:
         for r in rows:
             if r.status != "rejected" and not _code_ok(level, r.ext_code):
-                _reject(r, f"code {r.ext_code!r} is not a {level} code (expected {PATTERNS[level]})")
+                _reject(
+                    r, f"code {r.ext_code!r} is not a {level} code (expected {PATTERNS[level]})"
+                )
 
-    parents = _match_parents(level, parent_level, rows, cleaned.geoms, parent_keys, parent_field, keep_codes)
+    parents = _match_parents(
+        level, parent_level, rows, cleaned.geoms, parent_keys, parent_field, keep_codes
+    )
     geoms = cleaned.geoms
     existing = _existing_versions(level, rows, parents, keep_codes)
     _assign_codes(level, rows, parents, existing, geoms, county, keep_codes)
@@ -248,7 +260,9 @@ def _code_ok(level: str, code: str) -> bool:
     return bool(re.match(PATTERNS[level], code))
 
 
-def _match_parents(level, parent_level, rows, geoms, parent_keys, parent_field, keep_codes) -> dict[int, Area]:
+def _match_parents(
+    level, parent_level, rows, geoms, parent_keys, parent_field, keep_codes
+) -> dict[int, Area]:
     """Row index -> parent area (current version), rejecting rows without one."""
     if parent_level is None:
         return {}
@@ -256,9 +270,12 @@ def _match_parents(level, parent_level, rows, geoms, parent_keys, parent_field, 
     parents: dict[int, Area] = {}
     if keep_codes or parent_field:
         wanted = {
-            i: (parent_code_of(level, rows[i].ext_code) if keep_codes else parent_keys[i]) for i in usable
+            i: (parent_code_of(level, rows[i].ext_code) if keep_codes else parent_keys[i])
+            for i in usable
         }
-        found = selectors.current_by_keys(level=parent_level, values={v for v in wanted.values() if v})
+        found = selectors.current_by_keys(
+            level=parent_level, values={v for v in wanted.values() if v}
+        )
         for i, key in wanted.items():
             cands = found.get(key, [])
             if not key:
@@ -266,7 +283,9 @@ def _match_parents(level, parent_level, rows, geoms, parent_keys, parent_field, 
             elif not cands:
                 _reject(rows[i], f"no current {parent_level} with code {key!r}")
             elif len(cands) > 1:
-                _reject(rows[i], f"parent code {key!r} matches {len(cands)} current {parent_level}s")
+                _reject(
+                    rows[i], f"parent code {key!r} matches {len(cands)} current {parent_level}s"
+                )
             else:
                 parents[i] = cands[0]
     else:
@@ -275,7 +294,10 @@ def _match_parents(level, parent_level, rows, geoms, parent_keys, parent_field, 
         parents = selectors.parents_by_point(level=parent_level, points=wkt)
         for i in usable:
             if i not in parents:
-                _reject(rows[i], f"no parent {parent_level}: its point-on-surface is outside every current {parent_level}")
+                _reject(
+                    rows[i],
+                    f"no parent {parent_level}: its point-on-surface is outside every current {parent_level}",
+                )
     for i, p in parents.items():
         rows[i].parent_code = p.code
     return parents
@@ -295,8 +317,15 @@ def _existing_versions(level, rows, parents, keep_codes) -> dict[int, Area]:
             match = [
                 a
                 for a in found.get(r.ext_code, [])
-                if a.ext_code == r.ext_code and (a.parent_id == parent_id or (
-                    parent_id is not None and a.parent is not None and a.parent.code == parents[i].code))
+                if a.ext_code == r.ext_code
+                and (
+                    a.parent_id == parent_id
+                    or (
+                        parent_id is not None
+                        and a.parent is not None
+                        and a.parent.code == parents[i].code
+                    )
+                )
             ]
         if len(match) == 1:
             out[i] = match[0]
@@ -340,7 +369,9 @@ def _assign_codes(level, rows, parents, existing, geoms, county, keep_codes) -> 
                 _reject(r, f"no {level} code left under {prefix} (999 in use)")
                 continue
             parent_code = prefix[:-1] if level == Level.COMPOUND else prefix
-            r.code = child_code(level, None if level == Level.STREET else parent_code, seq, county=county)
+            r.code = child_code(
+                level, None if level == Level.STREET else parent_code, seq, county=county
+            )
 
 
 def _progress(items, enabled: bool, unit: str):
@@ -364,7 +395,11 @@ def _numbers(values: pd.Series | None, n: int) -> np.ndarray:
     """First number in each value ('6', '6;7', '12 m' -> 6, 6, 12); NaN where none."""
     if values is None:
         return np.full(n, np.nan)
-    s = values.astype("string").str.extract(r"(-?\d+(?:[.,]\d+)?)", expand=False).str.replace(",", ".")
+    s = (
+        values.astype("string")
+        .str.extract(r"(-?\d+(?:[.,]\d+)?)", expand=False)
+        .str.replace(",", ".")
+    )
     return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
@@ -432,11 +467,15 @@ def buildings_import(
 ) -> ImportReport:
     """Read, check, estimate households and (with commit=True) COPY buildings from a file."""
     if dwelling_area <= 0:
-        raise DomainError("--dwelling-area must be positive (m² per dwelling)", field="dwelling-area")
+        raise DomainError(
+            "--dwelling-area must be positive (m² per dwelling)", field="dwelling-area"
+        )
     if storey_height <= 0:
         raise DomainError("--storey-height must be positive (m)", field="storey-height")
     if units_field and units_per_floor:
-        raise DomainError("give --units-field or --units-per-floor, not both", field="units-per-floor")
+        raise DomainError(
+            "give --units-field or --units-per-floor, not both", field="units-per-floor"
+        )
     read = read or ReadOptions()
     osm = str(path).lower().endswith((".pbf", ".osm"))
     if osm:
@@ -446,7 +485,9 @@ def buildings_import(
     n = len(frame)
     if osm:
         floors_field = floors_field or OSM_DEFAULTS["floors_field"]
-        height_field = height_field or (OSM_DEFAULTS["height_field"] if _has(src, "height") else None)
+        height_field = height_field or (
+            OSM_DEFAULTS["height_field"] if _has(src, "height") else None
+        )
 
     name_field = _default_name_field(src, name_field)
     names = _text(src.column(name_field, option="name-field") if name_field else None, n)
@@ -454,7 +495,12 @@ def buildings_import(
         addresses = _text(src.column(address_field, option="address-field"), n)
     elif osm and _has(src, "addr:street"):
         street = _text(src.column("addr:street", option="address-field"), n)
-        number = _text(src.column("addr:housenumber", option="address-field") if _has(src, "addr:housenumber") else None, n)
+        number = _text(
+            src.column("addr:housenumber", option="address-field")
+            if _has(src, "addr:housenumber")
+            else None,
+            n,
+        )
         addresses = [f"{s} {h}".strip() for s, h in zip(street, number, strict=True)]
     else:
         addresses = [""] * n
@@ -463,12 +509,19 @@ def buildings_import(
     elif osm:
         way = _text(frame.get("osm_way_id"), n)
         rel = _text(frame.get("osm_id"), n)
-        refs = [f"way/{w}" if w else (f"relation/{r}" if r else "") for w, r in zip(way, rel, strict=True)]
+        refs = [
+            f"way/{w}" if w else (f"relation/{r}" if r else "")
+            for w, r in zip(way, rel, strict=True)
+        ]
     else:
         refs = [""] * n
     households = _numbers(src.column(households_field, option="households-field"), n)
-    floors = _numbers(src.column(floors_field, option="floors-field") if floors_field and (
-        not osm or _has(src, floors_field)) else None, n)
+    floors = _numbers(
+        src.column(floors_field, option="floors-field")
+        if floors_field and (not osm or _has(src, floors_field))
+        else None,
+        n,
+    )
     height = _numbers(src.column(height_field, option="height-field") if height_field else None, n)
     upf = (
         np.full(n, float(units_per_floor))
@@ -497,7 +550,12 @@ def buildings_import(
     )
 
     report = ImportReport(
-        kind="buildings", file=str(path), layer=src.layer, driver=src.driver, crs=src.crs_in, datum=read.datum
+        kind="buildings",
+        file=str(path),
+        layer=src.layer,
+        driver=src.driver,
+        crs=src.crs_in,
+        datum=read.datum,
     )
     rows = report.rows
     existing = selectors.existing_building_refs(refs=[x for x in refs if x])
@@ -547,7 +605,16 @@ def buildings_import(
 
         written = copy_rows(
             "territory_building",
-            ["id", "name", "address", "footprint", "floors", "households", "households_source", "ext_ref"],
+            [
+                "id",
+                "name",
+                "address",
+                "footprint",
+                "floors",
+                "households",
+                "households_source",
+                "ext_ref",
+            ],
             _progress_iter(copy_source(), len(idx), progress),
         )
         territory.buildings_attach(ids=ids)

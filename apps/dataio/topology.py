@@ -27,16 +27,12 @@ CHILD_LEVELS = [Level.COMMUNITY, Level.GRID, Level.NEIGHBOURHOOD, Level.COMPOUND
 
 # All statements are raw SQL: they are set operations (ST_Union, ST_Difference, ST_Intersection) over
 # whole levels, which the ORM cannot express. `cur` is the set of current versions.
-CUR = """
-WITH cur AS (
+
+
+GAPS_SQL = """WITH cur AS (
     SELECT id, level, code, name, geom FROM territory_area
      WHERE valid_from <= %(at)s AND (valid_to IS NULL OR valid_to > %(at)s)
 )
-"""
-
-GAPS_SQL = (
-    CUR
-    + """
 , par AS (
     -- parents where this level is drawn at all (a parent without children is not a gap but undrawn)
     SELECT * FROM cur p WHERE p.level = %(parent_level)s AND p.code LIKE %(prefix)s
@@ -54,11 +50,11 @@ SELECT code, name, ST_Area(g::geography), ST_AsGeoJSON(g, 7) FROM holes
  WHERE ST_Area(g::geography) >= %(min_area)s
  ORDER BY code, ST_Area(g::geography) DESC
 """
-)
 
-OVERLAPS_SQL = (
-    CUR
-    + """
+OVERLAPS_SQL = """WITH cur AS (
+    SELECT id, level, code, name, geom FROM territory_area
+     WHERE valid_from <= %(at)s AND (valid_to IS NULL OR valid_to > %(at)s)
+)
 , pairs AS (
     SELECT a.code AS a_code, a.name AS a_name, b.code AS b_code, b.name AS b_name,
            ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3) AS g
@@ -70,11 +66,11 @@ SELECT a_code, a_name, b_code, b_name, ST_Area(g::geography), ST_AsGeoJSON(g, 7)
  WHERE NOT ST_IsEmpty(g) AND ST_Area(g::geography) >= %(min_area)s
  ORDER BY a_code, b_code
 """
-)
 
-CROSSING_SQL = (
-    CUR
-    + """
+CROSSING_SQL = """WITH cur AS (
+    SELECT id, level, code, name, geom FROM territory_area
+     WHERE valid_from <= %(at)s AND (valid_to IS NULL OR valid_to > %(at)s)
+)
 , outside AS (
     SELECT c.code, c.name, p.code AS parent_code,
            ST_CollectionExtract(ST_Difference(c.geom, p.geom), 3) AS g
@@ -87,12 +83,12 @@ SELECT code, name, parent_code, ST_Area(g::geography), ST_AsGeoJSON(g, 7) FROM o
  WHERE NOT ST_IsEmpty(g) AND ST_Area(g::geography) >= %(min_area)s
  ORDER BY code
 """
-)
 
 # Buildings in scope: all, or those whose point-on-surface lies in the `within` area.
-BUILDINGS_SQL = (
-    CUR
-    + """
+BUILDINGS_SQL = """WITH cur AS (
+    SELECT id, level, code, name, geom FROM territory_area
+     WHERE valid_from <= %(at)s AND (valid_to IS NULL OR valid_to > %(at)s)
+)
 , b AS (
     SELECT bl.id, bl.name, bl.footprint, ST_PointOnSurface(bl.footprint) AS p
       FROM territory_building bl
@@ -114,11 +110,11 @@ SELECT b.id, b.name,
     OR cardinality(grids.codes) >= 2
  ORDER BY b.id
 """
-)
 
-EMPTY_SQL = (
-    CUR
-    + """
+EMPTY_SQL = """WITH cur AS (
+    SELECT id, level, code, name, geom FROM territory_area
+     WHERE valid_from <= %(at)s AND (valid_to IS NULL OR valid_to > %(at)s)
+)
 SELECT a.code, a.name, ST_Area(a.geom::geography), ST_AsGeoJSON(a.geom, 7)
   FROM cur a
  WHERE a.level = %(level)s AND a.code LIKE %(prefix)s
@@ -130,7 +126,6 @@ SELECT a.code, a.name, ST_Area(a.geom::geography), ST_AsGeoJSON(a.geom, 7)
        END
  ORDER BY a.code
 """
-)
 
 
 def _rows(sql: str, params: dict) -> list[tuple]:
@@ -148,7 +143,9 @@ def topology_check(
 ) -> list[dict]:
     """Findings as dicts: kind, level, code, name, area_m2, message, geometry (GeoJSON dict)."""
     if level is not None and level not in Level.values:
-        raise DomainError(f"unknown level {level!r}; use one of {', '.join(Level.values)}", field="level")
+        raise DomainError(
+            f"unknown level {level!r}; use one of {', '.join(Level.values)}", field="level"
+        )
     if within and not within.replace("C", "").isdigit():
         raise DomainError(f"within={within!r} is not an area code", field="within")
     if min_area < 0:
@@ -175,23 +172,55 @@ def topology_check(
         params = {**base, "level": lvl, "parent_level": PARENT_LEVEL[lvl]}
         if lvl in (Level.COMMUNITY, Level.GRID, Level.NEIGHBOURHOOD):
             for code, name, area, gj in _rows(GAPS_SQL, params):
-                add("gap", lvl, code, name, area, gj,
-                    f"{area:,.0f} m² of {name} ({code}) is in no {lvl}")
+                add(
+                    "gap",
+                    lvl,
+                    code,
+                    name,
+                    area,
+                    gj,
+                    f"{area:,.0f} m² of {name} ({code}) is in no {lvl}",
+                )
         for a_code, a_name, b_code, b_name, area, gj in _rows(OVERLAPS_SQL, params):
-            add("overlap", lvl, a_code, a_name, area, gj,
+            add(
+                "overlap",
+                lvl,
+                a_code,
+                a_name,
+                area,
+                gj,
                 f"{a_name} ({a_code}) and {b_name} ({b_code}) overlap by {area:,.0f} m²",
-                other_code=b_code)
+                other_code=b_code,
+            )
         if lvl in CHILD_LEVELS:
             for code, name, parent_code, area, gj in _rows(CROSSING_SQL, params):
-                add("crossing", lvl, code, name, area, gj,
+                add(
+                    "crossing",
+                    lvl,
+                    code,
+                    name,
+                    area,
+                    gj,
                     f"{area:,.0f} m² of {name} ({code}) lies outside its parent {parent_code}",
-                    parent_code=parent_code)
+                    parent_code=parent_code,
+                )
         if lvl != Level.STREET:
             for code, name, area, gj in _rows(EMPTY_SQL, params):
-                add("empty", lvl, code, name, area, gj, f"{name} ({code}) has no buildings"
-                    if lvl != Level.NEIGHBOURHOOD else f"{name} ({code}) has no households")
+                add(
+                    "empty",
+                    lvl,
+                    code,
+                    name,
+                    area,
+                    gj,
+                    f"{name} ({code}) has no buildings"
+                    if lvl != Level.NEIGHBOURHOOD
+                    else f"{name} ({code}) has no households",
+                )
     if level in (None, Level.GRID):
-        for bid, name, kind, codes, area, gj in _rows(BUILDINGS_SQL, {**base, "within": within or ""}):
+        for bid, name, kind, codes, area, gj in _rows(
+            BUILDINGS_SQL, {**base, "within": within or ""}
+        ):
             msg = (
                 f"building {name} (id {bid}) is in no grid"
                 if kind == "building_no_grid"

@@ -9,9 +9,11 @@ from apps.dataio.services import ReadOptions
 
 
 def add_read_arguments(parser) -> None:
-    parser.add_argument("file", help="GeoJSON, Shapefile (.shp or .zip), GeoPackage, OSM PBF or CSV")
+    parser.add_argument(
+        "file", help="GeoJSON, Shapefile (.shp or .zip), GeoPackage, OSM PBF or CSV"
+    )
     parser.add_argument("--layer", help="layer to read (GeoPackage, OSM: default multipolygons)")
-    parser.add_argument("--where", help="OGR SQL filter on attributes, e.g. \"building IS NOT NULL\"")
+    parser.add_argument("--where", help='OGR SQL filter on attributes, e.g. "building IS NOT NULL"')
     parser.add_argument("--srid", type=int, help="EPSG code, only for files without a CRS")
     parser.add_argument(
         "--datum",
@@ -23,11 +25,17 @@ def add_read_arguments(parser) -> None:
     parser.add_argument("--lon-field", help="CSV: the longitude column")
     parser.add_argument("--lat-field", help="CSV: the latitude column")
     parser.add_argument("--name-field", help="field holding the name (default: name if present)")
-    parser.add_argument("--strict", action="store_true", help="reject invalid geometries instead of repairing")
     parser.add_argument(
-        "--skip-bad", action="store_true", help="with --commit, write the good rows and skip rejected ones"
+        "--strict", action="store_true", help="reject invalid geometries instead of repairing"
     )
-    parser.add_argument("--commit", action="store_true", help="write to the database (default: dry run)")
+    parser.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="with --commit, write the good rows and skip rejected ones",
+    )
+    parser.add_argument(
+        "--commit", action="store_true", help="write to the database (default: dry run)"
+    )
 
 
 def read_options(options) -> ReadOptions:

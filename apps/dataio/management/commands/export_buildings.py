@@ -7,7 +7,9 @@ from apps.dataio.exports import FORMATS, buildings_frame, write_frame
 
 
 class Command(BaseCommand):
-    help = "Export buildings with the codes of their street, community, grid and compound (EPSG:4326)."
+    help = (
+        "Export buildings with the codes of their street, community, grid and compound (EPSG:4326)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--within", help="code of a street or community (prefix)")

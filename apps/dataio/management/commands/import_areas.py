@@ -14,7 +14,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         add_read_arguments(parser)
         parser.add_argument("--level", required=True, choices=Level.values)
-        parser.add_argument("--code-field", help="field holding the file's own code (kept as ext_code)")
+        parser.add_argument(
+            "--code-field", help="field holding the file's own code (kept as ext_code)"
+        )
         parser.add_argument(
             "--parent-field",
             help="field holding the parent's code or ext_code (default: parents found spatially)",

@@ -21,9 +21,13 @@ class Command(BaseCommand):
         parser.add_argument("--id-field", help="the file's id of a building (kept as ext_ref)")
         parser.add_argument("--households-field", help="households / dwellings per building")
         parser.add_argument("--floors-field", help="floors (OSM default: building:levels)")
-        parser.add_argument("--height-field", help="height in metres (floors = height ÷ storey height)")
+        parser.add_argument(
+            "--height-field", help="height in metres (floors = height ÷ storey height)"
+        )
         parser.add_argument("--units-field", help="dwellings per floor")
-        parser.add_argument("--units-per-floor", type=float, help="dwellings per floor for every building")
+        parser.add_argument(
+            "--units-per-floor", type=float, help="dwellings per floor for every building"
+        )
         parser.add_argument(
             "--dwelling-area", type=float, default=DEFAULT_DWELLING_AREA, help="m² per dwelling"
         )
