@@ -19,6 +19,14 @@ SELECT t.i,
 """
 
 
+def db_now():
+    """The database's now(): the start of the current transaction. Imported areas start then, so the
+    statements of the same transaction (parent matching, buildings_attach) already see them as current."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT now()")
+        return cur.fetchone()[0]
+
+
 def parents_by_point(*, level: str, points: dict[int, str]) -> dict[int, Area]:
     """{row index: WKT point} -> {row index: current `level` area covering it} (rows with none left out)."""
     if not points:

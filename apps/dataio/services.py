@@ -18,7 +18,6 @@ import pandas as pd
 import shapely
 from django.contrib.gis.geos import GEOSGeometry
 from django.db import transaction
-from django.utils import timezone
 
 from apps.common.db import copy_rows, reserve_ids
 from apps.common.errors import DomainError
@@ -228,7 +227,7 @@ def areas_import(
         written = 0
         todo = [r for r in rows if r.status != "rejected" and r.action in ("new", "new_version")]
         it = _progress(todo, progress, "areas")
-        at = valid_from or timezone.now()
+        at = valid_from or selectors.db_now()
         for r in it:
             i = r.row - 1
             geom = GEOSGeometry(shapely.to_wkb(geoms[i], hex=True), srid=4326)
