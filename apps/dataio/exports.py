@@ -120,5 +120,5 @@ def write_frame(frame: gpd.GeoDataFrame, path: str | Path, fmt: str, *, layer: s
     if (
         fmt == "csv"
     ):  # GDAL's CSV driver keeps no CRS; a sidecar .prj says EPSG:4326 to GDAL and to us
-        path.with_suffix(".prj").write_text(CRS.from_epsg(4326).to_wkt("WKT1_ESRI"))
+        path.with_suffix(".prj").write_text(CRS.from_epsg(4326).to_wkt("WKT1_GDAL"))
     return path
