@@ -17,7 +17,9 @@ def _geojson(body: str, request=None, next_after=None) -> HttpResponse:
         # The next page, as an RFC 8288 link (the body stays a plain FeatureCollection for GIS tools).
         params = request.query_params.copy()
         params["after"] = str(next_after)
-        response["Link"] = f'<{request.build_absolute_uri(request.path)}?{params.urlencode()}>; rel="next"'
+        response["Link"] = (
+            f'<{request.build_absolute_uri(request.path)}?{params.urlencode()}>; rel="next"'
+        )
     return response
 
 

@@ -49,7 +49,9 @@ def media(settings, tmp_path):
 
 @pytest.fixture
 def staff(client, db):
-    user = get_user_model().objects.create_user("dataio-staff", password="pw-dataio-1", is_staff=True)
+    user = get_user_model().objects.create_user(
+        "dataio-staff", password="pw-dataio-1", is_staff=True
+    )
     client.force_login(user)
     return client
 

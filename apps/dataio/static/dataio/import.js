@@ -72,7 +72,7 @@
       rep.kind === "areas" ? ["parents_matched", "new", "new_version", "unchanged"] : ["existing", "households"]);
     let html = "<table class='summary'>" + keys.map((k) =>
       "<tr class='" + k + "'><th>" + esc(t[k]) + "</th><td data-key='" + k + "'>" + esc(s[k]) + "</td></tr>").join("") + "</table>";
-    if (committed) html = "<p class='ok'>" + esc(t.committed.replace("%(n)s", s.written)) + "</p>" + html;
+    if (committed) html = "<p class='done'>" + esc(t.committed.replace("%(n)s", s.written)) + "</p>" + html;
     const bad = (rep.rows || []).filter((r) => r.status !== "ok");
     if (bad.length) {
       html += "<table class='rows'><tr><th>" + esc(t.row) + "</th><th>" + esc(t.name) + "</th><th>" + esc(t.reason) + "</th></tr>" +
@@ -127,6 +127,7 @@
     try {
       const rep = await send(cfg.previewUrl.replace("UPLOAD", upload.id), options(), true);
       renderReport(rep, false);
+      reportEl.scrollIntoView({ block: "start" });
       showFeatures(rep.geojson);
       $("#commit").disabled = false;
       status("");
