@@ -7,13 +7,14 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.parsers import JSONParser, MultiPartParser
-from rest_framework.permissions import AllowAny, IsAdminUser
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.errors import DomainError
 from apps.dataio import services, uploads
 from apps.dataio.topology import findings_geojson, topology_check
+from apps.people.scope import CityWide
 from apps.territory.models import Level
 
 
@@ -45,7 +46,7 @@ class TopologyApi(APIView):
 
 
 class UploadApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [CityWide]  # territory imports: city administrators
     parser_classes = [MultiPartParser]
 
     @extend_schema(
@@ -127,7 +128,7 @@ def _run(upload_id: str, body: dict, *, commit: bool):
 
 
 class PreviewApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [CityWide]  # territory imports: city administrators
     parser_classes = [JSONParser]
 
     @extend_schema(
@@ -141,7 +142,7 @@ class PreviewApi(APIView):
 
 
 class CommitApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [CityWide]  # territory imports: city administrators
     parser_classes = [JSONParser]
 
     @extend_schema(

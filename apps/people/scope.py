@@ -188,3 +188,13 @@ class ScopedStaff:
 
     def has_object_permission(self, request, view, obj) -> bool:
         return True
+
+
+class CityWide(ScopedStaff):
+    """DRF permission for city-wide work (territory imports): a scope over everything (superusers,
+    city administrators; auditors read only)."""
+
+    message = "only city administrators may do this"
+
+    def has_permission(self, request, view) -> bool:
+        return super().has_permission(request, view) and request_scope(request).everything

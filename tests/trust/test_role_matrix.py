@@ -27,6 +27,10 @@ from tests.tiles.test_tiles import decode, tile_of
 PUBLIC = "public"  # anyone: resident pages, the map's base layers, Open311 (GeoReport is public)
 STAFF = "staff"  # signed-in staff with a role, narrowed to their scope
 ADMIN = "admin"  # Django admin: superusers and holders of model permissions
+# Staff endpoints of apps that narrow to the scope themselves (analytics: apps.analytics.api
+# scoped_within; dataio: city administrators only). The matrix checks that anonymous users are refused
+# and that no role gets a server error; their per-role contents are those apps' own tests.
+APP_SCOPED = "app-scoped"
 
 # Every URL name of the project. A new endpoint fails test_every_url_is_classified until it is added
 # here (and, if it is staff, to staff_requests below).
@@ -51,6 +55,7 @@ CLASSIFIED = {
     "open311-token": PUBLIC,
     "open311-updates": PUBLIC,
     "planning-login": PUBLIC,
+    "topology": PUBLIC,  # topology findings of the territory layers (geometry only), like the map
     "phone-sw": PUBLIC,  # the phone page's service worker script
     "phone": STAFF,
     # Patrols are their walker's own (others get 404), compound-head visits narrowed to the scope.
@@ -95,6 +100,31 @@ CLASSIFIED = {
     "planning-split": STAFF,
     "planning-merge": STAFF,
 }
+APP_SCOPED_GETS = {
+    "dataio-upload": "/api/dataio/uploads",
+    "dataio-preview": "/api/dataio/uploads/nope/preview",
+    "dataio-commit": "/api/dataio/uploads/nope/commit",
+    "dataio-import": "/dataio/import",
+    "analytics-dashboard": "/analytics/",
+    "analytics-print": "/analytics/print",
+    "analytics-map": "/analytics/map",
+    "analytics-stations": "/api/analytics/stations",
+    "analytics-coverage": "/api/analytics/stations/coverage",
+    "analytics-suggest": "/api/analytics/stations/suggest",
+    "analytics-gaps": "/api/analytics/gaps",
+    "analytics-gaps-geojson": "/api/analytics/gaps.geojson",
+    "analytics-gaps-csv": "/api/analytics/gaps.csv",
+    "analytics-gap-counts": "/api/analytics/gaps/counts",
+    "analytics-hotspots-h3": "/api/analytics/hotspots/h3.geojson",
+    "analytics-hotspots-h3-csv": "/api/analytics/hotspots/h3.csv",
+    "analytics-hotspots-grids": "/api/analytics/hotspots/grids.geojson",
+    "analytics-hotspots-grids-csv": "/api/analytics/hotspots/grids.csv",
+    "analytics-repeats": "/api/analytics/hotspots/repeats",
+    "analytics-heat": "/api/analytics/heat",
+    "analytics-indicators": "/api/analytics/indicators",
+    "analytics-indicators-xlsx": "/api/analytics/indicators.xlsx",
+}
+CLASSIFIED.update(dict.fromkeys(APP_SCOPED_GETS, APP_SCOPED))
 UNNAMED = {
     "^media/(?P<path>.*)$": PUBLIC
 }  # uploaded photos, DEBUG only (a web server in production)
@@ -362,6 +392,10 @@ def test_anonymous_is_refused_on_every_staff_endpoint(world):
             redirected_to_login = r.status_code == 302 and "login" in r["Location"]
             assert r.status_code in (401, 403) or redirected_to_login, (name, r.status_code)
     assert Issue.objects.count() == before
+    for name, path in APP_SCOPED_GETS.items():
+        r = client.get(path)
+        redirected_to_login = r.status_code == 302 and "login" in r["Location"]
+        assert r.status_code in (401, 403) or redirected_to_login, (name, r.status_code)
     z, x, y = tile_of(world["issue_b"].point.x, world["issue_b"].point.y, 14)
     assert client.get(f"/tiles/issues/{z}/{x}/{y}.mvt").status_code == 401
     assert client.get(f"/tiles/grid/{z}/{x}/{y}.mvt").status_code == 200  # the base map is public
@@ -388,6 +422,17 @@ def test_every_staff_endpoint_answers_every_role_without_a_server_error(world, r
                 # grid B's objects do not exist for grid A's staff
                 if name in ("issue-detail", "issue-action", "people-centers"):
                     assert r.status_code == 404, (role, name, r.status_code)
+
+
+@pytest.mark.parametrize("role", [r for r in ROLES if r != "anonymous"])
+def test_app_scoped_endpoints_answer_every_role_without_a_server_error(world, role):
+    client = client_as(world, role)
+    for name, path in APP_SCOPED_GETS.items():
+        r = client.get(path)
+        assert r.status_code < 500, (role, name, r.status_code, r.content[:300])
+        if name.startswith("dataio-") and name != "dataio-import":
+            city_wide = role in ("city_admin", "auditor")
+            assert (r.status_code in (401, 403)) is not city_wide, (role, name, r.status_code)
 
 
 @pytest.mark.parametrize("role", [r for r in ROLES if r != "anonymous"])
