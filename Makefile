@@ -16,7 +16,7 @@ export DEBUG ?= true
 export SECRET_KEY ?= dev-only-not-secret-linli-local-cluster
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test setup system db stop migrate demo lint format bench bench-quick lock reset-db backup restore fuzz shell
+.PHONY: run test setup system db stop migrate demo lint format bench bench-quick lock reset-db backup restore fuzz shell load faults
 
 ## The two commands ##########################################################
 
@@ -86,6 +86,12 @@ bench-quick: setup  ## benchmarks on the demo and a small city, a few minutes
 fuzz: setup  ## fuzz the HTTP API from its OpenAPI schema (schemathesis); FUZZ_SECONDS=300
 	$(PY) -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[dev,fuzz]'
 	$(PY) bench/fuzz.py
+
+load: setup  ## 50 users on gunicorn: map reads, tiles, Open311 intake; LOAD_SECONDS=600 LOAD_USERS=50
+	$(PY) bench/load.py
+
+faults: setup  ## kill -9 the server, stop PostGIS -m immediate, kill an import: nothing lost or partial
+	$(PY) bench/faults.py
 
 lock: $(STAMPS)/venv  ## refresh requirements.lock from the installed environment
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,fuzz]'

@@ -3,6 +3,7 @@ database (common_ratebucket), incremented with one INSERT ... ON CONFLICT statem
 never both let the n+1-th hit through. Used by the public report form (per IP) and Open311 POST (per
 API key and per IP); the login lockout has its own table (apps.common.auth)."""
 
+import os
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -19,8 +20,12 @@ PRUNE_SQL = "DELETE FROM common_ratebucket WHERE window_start < %(before)s"
 
 
 def limit_setting(name: str, default: int) -> int:
-    """A limit from settings (LINLI_<NAME>), e.g. LINLI_OPEN311_PER_KEY."""
-    return int(getattr(settings, f"LINLI_{name}", default))
+    """A limit from settings (LINLI_<NAME>, e.g. LINLI_OPEN311_PER_KEY), else the environment variable
+    of the same name (deployments and bench/load.py set it there), else `default`."""
+    value = getattr(settings, f"LINLI_{name}", None)
+    if value is None:
+        value = os.environ.get(f"LINLI_{name}") or default
+    return int(value)
 
 
 def hit(key: str, *, limit: int, window_seconds: int) -> bool:
