@@ -56,6 +56,16 @@ def psql(env, sql: str, db: str = DB) -> str:
     return out.stdout.strip()
 
 
+def count_codes(codes: list[str], db: str = DB) -> int:
+    """How many of these tracking codes are stored (one parameterised query)."""
+    import psycopg2
+
+    with psycopg2.connect(host="127.0.0.1", port=PGPORT, user="linli", dbname=db) as conn:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM issues_issue WHERE tracking_code = ANY(%s)", [codes])
+            return cur.fetchone()[0]
+
+
 def tile_xy(lon: float, lat: float, z: int) -> tuple[int, int]:
     n = 1 << z
     x = int((lon + 180) / 360 * n)
@@ -251,13 +261,7 @@ def main():
         server.wait(timeout=30)
     stored = int(psql(env, "SELECT count(*) FROM issues_issue")) - before
     codes = stats.acknowledged
-    found = 0
-    for i in range(0, len(codes), 1000):
-        chunk = ",".join(f"'{c}'" for c in codes[i : i + 1000] if c.isalnum() or "-" in c)
-        if chunk:
-            found += int(
-                psql(env, f"SELECT count(*) FROM issues_issue WHERE tracking_code IN ({chunk})")
-            )
+    found = count_codes(codes)
     total = sum(len(v) for v in stats.latency.values())
     lines = [
         f"load test {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {USERS} users, "
