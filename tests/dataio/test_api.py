@@ -52,6 +52,10 @@ def staff(client, db):
     user = get_user_model().objects.create_user(
         "dataio-staff", password="pw-dataio-1", is_staff=True
     )
+    from apps.people.services import staff_assign
+
+    # territory imports are city-wide work: a city administrator (apps.people.scope.CityWide)
+    staff_assign(name="市级管理员", role="city_admin", user=user)
     client.force_login(user)
     return client
 
