@@ -298,6 +298,7 @@
   let issueLayer = null;
   let heatLayer = null;
   let issueRequest = 0;
+  let chunkDone = () => {};
   const countEl = document.getElementById("issue-count");
   const filtersEl = document.getElementById("filters");
 
@@ -329,7 +330,12 @@
         heat.push([c[1], c[0], p.overdue ? 1 : 0.5]);
       }
       issueLayer.clearLayers();
+      // markercluster adds big batches in chunks between frames; "ready" waits for the last chunk
+      const added = new Promise((resolve) => { chunkDone = resolve; });
       issueLayer.addLayers(markers);
+      if (!markers.length || !issueLayer._map) chunkDone();
+      await added;
+      if (req !== issueRequest) return;
       heatLayer.setLatLngs(heat);
       const n = data.features.length;
       countEl.textContent = n + " " + t.issueCount;
@@ -559,7 +565,14 @@
     });
 
     if (user) {
-      issueLayer = L.markerClusterGroup({ chunkedLoading: true, maxClusterRadius: 50, disableClusteringAtZoom: 19, showCoverageOnHover: false });
+      issueLayer = L.markerClusterGroup({
+        chunkedLoading: true, chunkInterval: 100, maxClusterRadius: 50,  // clustered up to the max zoom, then spiderfied
+        showCoverageOnHover: false, animate: false,  // no zoom animation of thousands of pins
+        chunkProgress: (done, total) => {
+          if (done < total) countEl.textContent = t.loading + " " + done + "/" + total;
+          else chunkDone();
+        },
+      });
       issueLayer.on("click", (e) => { if (e.layer.linliIssue) selectIssue(e.layer.linliIssue); });
       heatLayer = L.heatLayer([], { radius: 20, blur: 15, minOpacity: 0.3 });
       control.addOverlay(issueLayer, t.issues);
