@@ -24,8 +24,9 @@ run: setup demo  ## serve the demo district on http://$(HOST):$(PORT)
 	@echo "Linli on http://$(HOST):$(PORT)  (Ctrl-C to stop; 'make stop' stops the database)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-test: setup  ## run the whole test suite against the local PostGIS
-	$(PY) -m pytest $(PYTEST_ARGS)
+PYTEST_WORKERS ?= 2
+test: setup  ## run the whole test suite against the local PostGIS (PYTEST_WORKERS processes)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 ## Set-up steps ###############################################################
 

@@ -75,6 +75,9 @@ def env_database(name: str, default: str) -> dict:
     if not db.get("NAME"):
         raise ImproperlyConfigured(f"{name}={url!r} names no database")
     db["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+    # Check a persistent connection before reusing it: after a database restart (or a killed backend)
+    # the next request reconnects instead of failing.
+    db["CONN_HEALTH_CHECKS"] = True
     db.setdefault("OPTIONS", {})["application_name"] = "linli"
     return db
 
@@ -227,6 +230,9 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
 SPECTACULAR_SETTINGS = {
+    # The schema is validated by tests/test_openapi.py and fuzzed by `make fuzz`; keep `check --deploy`
+    # about deployment settings.
+    "ENABLE_DJANGO_DEPLOY_CHECK": False,
     "TITLE": "Linli API",
     "DESCRIPTION": "Spatial grid management for neighbourhood governance",
     "VERSION": "0.1.0",

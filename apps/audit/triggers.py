@@ -14,6 +14,7 @@ EXCLUDED = {
     "audit_auditentry",
     "territory_areapart",  # derived from territory_area by a trigger
     "patrols_patrolpoint",  # raw GPS points, kept in the patrol itself
+    "patrols_patrolvisit",  # rebuilt from the points and check-ins at every stop
     "tiles_dataversion",
     "analytics_cellcount",
     "analytics_weeklycount",

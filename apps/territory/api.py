@@ -11,8 +11,36 @@ from apps.common.errors import DomainError
 from apps.territory import selectors
 
 
-def _geojson(body: str) -> HttpResponse:
-    return HttpResponse(body, content_type="application/geo+json")
+def _geojson(body: str, request=None, next_after=None) -> HttpResponse:
+    response = HttpResponse(body, content_type="application/geo+json")
+    if next_after is not None:
+        # The next page, as an RFC 8288 link (the body stays a plain FeatureCollection for GIS tools).
+        params = request.query_params.copy()
+        params["after"] = str(next_after)
+        response["Link"] = (
+            f'<{request.build_absolute_uri(request.path)}?{params.urlencode()}>; rel="next"'
+        )
+    return response
+
+
+def _int_param(request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise DomainError(f"{name}={raw!r} is not an integer", field=name) from None
+
+
+PAGE_PARAMS = [
+    OpenApiParameter(
+        "limit",
+        OpenApiTypes.INT,
+        description="page size (1-10000); the next page's URL is in the Link header (rel=next)",
+    ),
+    OpenApiParameter("after", OpenApiTypes.STR, description="continue after this code / id"),
+]
 
 
 class LocateApi(APIView):
@@ -52,6 +80,7 @@ class AreasGeoJsonApi(APIView):
             OpenApiParameter(
                 "within", OpenApiTypes.STR, description="code prefix of an ancestor area"
             ),
+            *PAGE_PARAMS,
         ],
         responses={200: OpenApiTypes.OBJECT},
     )
@@ -59,9 +88,13 @@ class AreasGeoJsonApi(APIView):
         level = request.query_params.get("level")
         if not level:
             raise DomainError("level is required", field="level")
-        return _geojson(
-            selectors.areas_geojson(level=level, within=request.query_params.get("within"))
+        body, next_after = selectors.areas_geojson_page(
+            level=level,
+            within=request.query_params.get("within"),
+            after=request.query_params.get("after"),
+            limit=_int_param(request, "limit"),
         )
+        return _geojson(body, request, next_after)
 
 
 class BuildingsGeoJsonApi(APIView):
@@ -72,12 +105,18 @@ class BuildingsGeoJsonApi(APIView):
         parameters=[
             OpenApiParameter(
                 "within", OpenApiTypes.STR, description="code prefix of a community or street"
-            )
+            ),
+            *PAGE_PARAMS,
         ],
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request):
-        return _geojson(selectors.buildings_geojson(within=request.query_params.get("within")))
+        body, next_after = selectors.buildings_geojson_page(
+            within=request.query_params.get("within"),
+            after=_int_param(request, "after"),
+            limit=_int_param(request, "limit"),
+        )
+        return _geojson(body, request, next_after)
 
 
 class AreaDetailApi(APIView):

@@ -126,9 +126,11 @@ class Area(models.Model):
             # Two versions of one code may not be valid at the same time.
             ExclusionConstraint(
                 name="area_code_versions_disjoint",
+                # code first: it is nearly unique, so the GiST index behind the constraint stays
+                # selective (building it over 96k areas: 17 s with code first, 71 s with level first).
                 expressions=[
-                    ("level", RangeOperators.EQUAL),
                     ("code", RangeOperators.EQUAL),
+                    ("level", RangeOperators.EQUAL),
                     (TsTzRange("valid_from", "valid_to"), RangeOperators.OVERLAPS),
                 ],
             ),

@@ -118,64 +118,139 @@ def current_areas(
 
 
 # GeoJSON is built by PostGIS (ST_AsGeoJSON, json_agg): 10-50x faster than serialising in Python.
+# Every feature carries the codes of its ancestors (street, community, grid) for GIS tools; they come from
+# the parent links (at most three joins: the hierarchy is four levels deep). Pages are keyset-paged on the
+# code (unique among the current versions of one level), so page N costs the same as page 1.
 AREAS_GEOJSON_SQL = """
-SELECT json_build_object(
+SELECT count(*), max(code), json_build_object(
     'type', 'FeatureCollection',
-    'features', COALESCE(json_agg(json_build_object(
+    'features', COALESCE(json_agg(f ORDER BY code), '[]'::json)
+)::text
+FROM (
+    SELECT a.code, json_build_object(
         'type', 'Feature',
         'id', a.id,
         'geometry', ST_AsGeoJSON(a.geom, 7)::json,
         'properties', json_build_object(
             'id', a.id, 'level', a.level, 'code', a.code, 'name', a.name, 'version', a.version,
-            'parent_id', a.parent_id, 'households', a.households, 'buildings', a.buildings,
+            'parent_id', a.parent_id, 'parent_code', p1.code, 'ext_code', a.ext_code,
+            'street', COALESCE(CASE WHEN a.level = 'street' THEN a.code END,
+                               CASE WHEN p1.level = 'street' THEN p1.code END,
+                               CASE WHEN p2.level = 'street' THEN p2.code END,
+                               CASE WHEN p3.level = 'street' THEN p3.code END),
+            'community', COALESCE(CASE WHEN p1.level = 'community' THEN p1.code END,
+                                  CASE WHEN p2.level = 'community' THEN p2.code END),
+            'grid', CASE WHEN p1.level = 'grid' THEN p1.code END,
+            'households', a.households, 'buildings', a.buildings,
             'management_type', a.management_type,
             'valid_from', a.valid_from, 'valid_to', a.valid_to
         )
-    ) ORDER BY a.code), '[]'::json)
-)::text
-FROM territory_area a
-WHERE a.level = %(level)s
-  AND a.code LIKE %(prefix)s
-  AND a.valid_from <= %(at)s AND (a.valid_to IS NULL OR a.valid_to > %(at)s)
+    ) AS f
+    FROM territory_area a
+    LEFT JOIN territory_area p1 ON p1.id = a.parent_id
+    LEFT JOIN territory_area p2 ON p2.id = p1.parent_id
+    LEFT JOIN territory_area p3 ON p3.id = p2.parent_id
+    WHERE a.level = %(level)s
+      AND a.code LIKE %(prefix)s
+      AND a.code > %(after)s
+      AND a.valid_from <= %(at)s AND (a.valid_to IS NULL OR a.valid_to > %(at)s)
+    ORDER BY a.code
+    LIMIT %(limit)s
+) page
 """
 
+# Buildings with the codes of the areas they are attached to (the street through the community's
+# parent), keyset-paged on id.
 BUILDINGS_GEOJSON_SQL = """
-SELECT json_build_object(
+SELECT count(*), max(id), json_build_object(
     'type', 'FeatureCollection',
-    'features', COALESCE(json_agg(json_build_object(
+    'features', COALESCE(json_agg(f ORDER BY id), '[]'::json)
+)::text
+FROM (
+    SELECT b.id, json_build_object(
         'type', 'Feature',
         'id', b.id,
         'geometry', ST_AsGeoJSON(b.footprint, 7)::json,
         'properties', json_build_object(
             'id', b.id, 'name', b.name, 'address', b.address, 'floors', b.floors,
             'units', b.units_count, 'households', b.households, 'households_source', b.households_source,
-            'grid_id', b.grid_id, 'compound_id', b.compound_id, 'community_id', b.community_id
+            'ext_ref', b.ext_ref,
+            'grid_id', b.grid_id, 'compound_id', b.compound_id, 'community_id', b.community_id,
+            'street', s.code, 'community', c.code, 'grid', g.code, 'compound', k.code
         )
-    ) ORDER BY b.id), '[]'::json)
-)::text
-FROM territory_building b
-LEFT JOIN territory_area c ON c.id = b.community_id
-WHERE (%(prefix)s = '%%' OR c.code LIKE %(prefix)s)
+    ) AS f
+    FROM territory_building b
+    LEFT JOIN territory_area c ON c.id = b.community_id
+    LEFT JOIN territory_area s ON s.id = c.parent_id
+    LEFT JOIN territory_area g ON g.id = b.grid_id
+    LEFT JOIN territory_area k ON k.id = b.compound_id
+    WHERE (%(prefix)s = '%%' OR c.code LIKE %(prefix)s)
+      AND b.id > %(after)s
+    ORDER BY b.id
+    LIMIT %(limit)s
+) page
 """
 
+MAX_PAGE = 10_000
 
-def areas_geojson(*, level: str, within: str | None = None, at: datetime | None = None) -> str:
+
+def _limit(limit: int | None) -> int | None:
+    if limit is None:
+        return None
+    if not 1 <= limit <= MAX_PAGE:
+        raise DomainError(f"limit={limit} is out of range [1, {MAX_PAGE}]", field="limit")
+    return limit
+
+
+def areas_geojson_page(
+    *,
+    level: str,
+    within: str | None = None,
+    at: datetime | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+) -> tuple[str, str | None]:
+    """(FeatureCollection text, the code to pass as `after` for the next page or None when done).
+    Without `limit`, every area in one collection."""
     if level not in Level.values:
         raise DomainError(
             f"unknown level {level!r}; use one of {', '.join(Level.values)}", field="level"
         )
+    limit = _limit(limit)
     with connection.cursor() as cur:
         cur.execute(
             AREAS_GEOJSON_SQL,
-            {"level": level, "prefix": _prefix(within), "at": at or timezone.now()},
+            {
+                "level": level,
+                "prefix": _prefix(within),
+                "at": at or timezone.now(),
+                "after": after or "",
+                "limit": limit,
+            },
         )
-        return cur.fetchone()[0]
+        count, last, body = cur.fetchone()
+    return body, (last if limit is not None and count == limit else None)
+
+
+def areas_geojson(*, level: str, within: str | None = None, at: datetime | None = None) -> str:
+    return areas_geojson_page(level=level, within=within, at=at)[0]
+
+
+def buildings_geojson_page(
+    *, within: str | None = None, after: int | None = None, limit: int | None = None
+) -> tuple[str, int | None]:
+    limit = _limit(limit)
+    with connection.cursor() as cur:
+        cur.execute(
+            BUILDINGS_GEOJSON_SQL,
+            {"prefix": _prefix(within), "after": after or 0, "limit": limit},
+        )
+        count, last, body = cur.fetchone()
+    return body, (last if limit is not None and count == limit else None)
 
 
 def buildings_geojson(*, within: str | None = None) -> str:
-    with connection.cursor() as cur:
-        cur.execute(BUILDINGS_GEOJSON_SQL, {"prefix": _prefix(within)})
-        return cur.fetchone()[0]
+    return buildings_geojson_page(within=within)[0]
 
 
 def _prefix(within: str | None) -> str:

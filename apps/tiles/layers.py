@@ -195,6 +195,135 @@ BUILDINGS = TileLayer(
     simplify_px=0,  # footprints are a few vertices: ST_AsMVTGeom's snapping to the tile grid is enough
 )
 
+# ---- residents' issues: points from zoom 14, counts per screen cell below ----
+
+
+def parse_statuses(name: str, raw: str) -> list[str]:
+    from apps.issues.models import Status
+
+    values = [v.strip() for v in raw.split(",") if v.strip()]
+    unknown = [v for v in values if v not in Status.values]
+    if not values or unknown:
+        raise DomainError(
+            f"{name}={raw!r}: use a comma list of {', '.join(Status.values)}", field=name
+        )
+    return values
+
+
+def parse_slug(name: str, raw: str) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,49}", raw):
+        raise DomainError(f"{name}={raw!r} is not a category code", field=name)
+    return raw
+
+
+def parse_local_day(name: str, raw: str, *, end: bool = False):
+    """A YYYY-MM-DD day in the site's time zone (Asia/Shanghai) as an aware datetime: its midnight, or
+    with end=True the next midnight, so "until 2026-11-01" includes all of that local day."""
+    from datetime import date, datetime, time, timedelta
+
+    from django.utils import timezone
+
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        raise DomainError(f"{name}={raw!r} is not a date (YYYY-MM-DD)", field=name) from None
+    if end:
+        day += timedelta(days=1)
+    return timezone.make_aware(datetime.combine(day, time()), timezone.get_default_timezone())
+
+
+OPEN_STATUSES = "('collected', 'consulted', 'dispatched', 'accepted', 'returned')"
+POINTS_FROM_ZOOM = 14
+CELL_PX = 32  # below POINTS_FROM_ZOOM, issues are counted per square of this many screen pixels
+
+
+@dataclass(frozen=True)
+class IssuesLayer(TileLayer):
+    """Issues as points from zoom 14 (status, category, overdue; details at 16), and below it as counts
+    per CELL_PX screen cell (count, open, overdue) placed at the cell's mean position, so a city-wide
+    view carries a few thousand features however many issues there are."""
+
+    def attributes_at(self, z: int) -> list[str]:
+        if z < POINTS_FROM_ZOOM:
+            return ["count", "open", "overdue"]
+        return super().attributes_at(z)
+
+    def feature_sql(self, z: int, filter_names: list[str]) -> str:
+        by_name = {f.name: f for f in self.filters}
+        conditions = "".join(f"\n       AND ({by_name[n].sql})" for n in filter_names)
+        if z >= POINTS_FROM_ZOOM:
+            return f"{self.select}{conditions}\n     ORDER BY i.created_at DESC, i.id"
+        cell_m = WORLD_M / (1 << z) / 256 * CELL_PX  # a code constant of z, not user input
+        # Composed only of code constants (filters' SQL, the cell size); values are parameters.
+        return f"""
+    SELECT min(i.id) AS id,
+           ST_Transform(ST_SetSRID(ST_MakePoint(avg(ST_X(m)), avg(ST_Y(m))), 3857), 4326) AS g,
+           count(*) AS count,
+           count(*) FILTER (WHERE i.status IN {OPEN_STATUSES}) AS open,
+           count(*) FILTER (WHERE i.status IN {OPEN_STATUSES} AND i.due_at < now()) AS overdue
+      FROM issues_issue i
+      JOIN issues_category c ON c.id = i.category_id
+      CROSS JOIN bounds
+      CROSS JOIN LATERAL ST_Transform(i.point, 3857) AS m
+     WHERE i.point && bounds.box{conditions}
+     GROUP BY ST_SnapToGrid(m, {cell_m:.3f})
+     ORDER BY count(*) DESC"""  # noqa: S608
+
+
+WORLD_M = 2 * 3.141592653589793 * 6378137
+
+ISSUES = IssuesLayer(
+    name="issues",
+    # OPEN_STATUSES is a code constant.
+    select=f"""
+    SELECT i.id, i.point AS g, i.status, c.code AS category,
+           (i.status IN {OPEN_STATUSES} AND i.due_at < now()) AS overdue,
+           i.tracking_code, to_char(i.created_at, 'YYYY-MM-DD') AS received
+      FROM issues_issue i
+      JOIN issues_category c ON c.id = i.category_id, bounds
+     WHERE i.point && bounds.box""",  # noqa: S608
+    min_zoom=8,
+    attributes=(
+        Attribute("status"),
+        Attribute("category"),
+        Attribute("overdue"),
+        Attribute("tracking_code", 16),
+        Attribute("received", 16),
+    ),
+    tables=("issues_issue",),
+    filters=(
+        Filter(
+            "within",
+            "i.area_code LIKE %(within)s",
+            parse_code_prefix,
+            "code prefix of the area the issue was received in",
+        ),
+        Filter("status", "i.status = ANY(%(status)s)", parse_statuses, "comma list of statuses"),
+        Filter(
+            "category",
+            "(c.code = %(category)s OR c.parent_id IN"
+            " (SELECT id FROM issues_category WHERE code = %(category)s))",
+            parse_slug,
+            "category or parent category code",
+        ),
+        Filter(
+            "since",
+            "i.created_at >= %(since)s",
+            parse_local_day,
+            "received on or after this day (YYYY-MM-DD, local time)",
+        ),
+        Filter(
+            "until",
+            "i.created_at < %(until)s",
+            lambda n, r: parse_local_day(n, r, end=True),
+            "received on or before this day (YYYY-MM-DD, local time)",
+        ),
+    ),
+    order_by="i.created_at DESC, i.id",
+    max_features=10_000,
+    simplify_px=0,
+)
+
 LAYERS: dict[str, TileLayer] = {
     layer.name: layer
     for layer in [
@@ -204,5 +333,6 @@ LAYERS: dict[str, TileLayer] = {
         area_layer(Level.NEIGHBOURHOOD, min_zoom=14, name_zoom=16),
         area_layer(Level.COMPOUND, min_zoom=13, name_zoom=15),
         BUILDINGS,
+        ISSUES,
     ]
 }

@@ -42,20 +42,6 @@ def test_resident_reports_on_a_phone_and_tracks_it(live_server, artifacts):
         assert "<script>x</script>" in page.inner_text(".desc")  # shown as text, not run
         page.screenshot(path=str(artifacts / "issues-track-phone.png"), full_page=True)
         assert errors == []
-    wait_for_server_connections_closed()
-
-
-def wait_for_server_connections_closed():
-    """A live-server request thread can keep its database connection (CONN_MAX_AGE) while parked on the
-    browser's keep-alive socket, which blocks dropping the test database at the end of the session.
-    End this test database's idle sessions that the live server opened. Never fails the test."""
-    from django.db import connection
-
-    with connection.cursor() as cur:
-        cur.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle'"
-        )
 
 
 def test_agenda_page_prints(live_server, artifacts, django_user_model):
@@ -104,4 +90,3 @@ def test_agenda_page_prints(live_server, artifacts, django_user_model):
         assert not page.locator(".topbar").is_visible()
         page.screenshot(path=str(artifacts / "issues-agenda-print.png"), full_page=True)
         assert errors == []
-    wait_for_server_connections_closed()

@@ -1,0 +1,385 @@
+"""Coverage gaps: places and organisations nobody is looking after, each explained in a sentence.
+
+Every gap kind is one SQL statement returning the same columns:
+    object_type, object_id, name, area_code, geometry (GeoJSON text, may be NULL), detail (json)
+`area_code` is the code of the deepest current area the object belongs to (grid, else community, else
+''), so `within=CODE` (a street, community or grid) is one prefix match and counts per area are a
+truncation of the code (street 9, community 12, grid 15 characters). The sentence is built in Python
+from `detail` with gettext, so it follows the request's language (Chinese by default).
+
+Kinds that need the people app's residents/committees/center households or the patrols app register
+themselves below only when those models exist (see `available_kinds`).
+"""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.apps import apps as django_apps
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from apps.analytics import gaps_patrols, gaps_people
+from apps.analytics.stations import DETOUR_FACTOR, tier_radius, within_prefix
+from apps.common.errors import DomainError
+
+CODE_LENGTH = {"street": 9, "community": 12, "grid": 15}
+
+# Current areas (valid now) are used throughout: gaps describe today.
+
+BUILDING_NO_GRID_SQL = """
+SELECT 'building', b.id, COALESCE(k.name || ' ', '') || b.name, COALESCE(c.code, ''),
+       ST_AsGeoJSON(b.footprint, 7), json_build_object('households', b.households)
+  FROM territory_building b
+  LEFT JOIN territory_area c ON c.id = b.community_id
+  LEFT JOIN territory_area k ON k.id = b.compound_id
+ WHERE b.grid_id IS NULL AND COALESCE(c.code, '') LIKE %(prefix)s
+ ORDER BY b.id
+"""
+
+HOUSEHOLD_NO_NEIGHBOURHOOD_SQL = """
+SELECT 'building', b.id, COALESCE(k.name || ' ', '') || b.name, COALESCE(g.code, c.code, ''),
+       ST_AsGeoJSON(b.footprint, 7), json_build_object('households', x.n, 'total', b.households)
+  FROM (SELECT building_id, count(*) AS n FROM territory_household
+         WHERE neighbourhood_id IS NULL GROUP BY building_id) x
+  JOIN territory_building b ON b.id = x.building_id
+  LEFT JOIN territory_area c ON c.id = b.community_id
+  LEFT JOIN territory_area k ON k.id = b.compound_id
+  LEFT JOIN territory_area g ON g.id = b.grid_id
+ WHERE COALESCE(g.code, c.code, '') LIKE %(prefix)s
+ ORDER BY b.id
+"""
+
+GRID_NO_LEADER_SQL = """
+SELECT 'grid', a.id, a.name, a.code, ST_AsGeoJSON(a.geom, 7),
+       json_build_object('households', a.households)
+  FROM territory_area a
+ WHERE a.level = 'grid' AND a.valid_from <= now() AND (a.valid_to IS NULL OR a.valid_to > now()) AND a.code LIKE %(prefix)s
+   AND NOT EXISTS (SELECT 1 FROM people_staffassignment s
+                    WHERE s.area_id = a.id AND s.role = 'grid_leader' AND s.active)
+ ORDER BY a.code
+"""
+
+# 无物业: a compound whose management type says none (or was never recorded), or one recorded as
+# commercially/proxy managed that no property company actually serves. Self-managed (自管) counts as
+# managed. Compounds sit in communities; their area_code is the community's code.
+COMPOUND_NO_PROPERTY_SQL = """
+SELECT 'compound', a.id, a.name, p.code, ST_AsGeoJSON(a.geom, 7),
+       json_build_object('households', a.households, 'management_type', a.management_type,
+                         'reason', CASE WHEN a.management_type IN ('commercial', 'proxy')
+                                        THEN 'no_company' ELSE 'none' END)
+  FROM territory_area a
+  JOIN territory_area p ON p.id = a.parent_id
+ WHERE a.level = 'compound' AND a.valid_from <= now() AND (a.valid_to IS NULL OR a.valid_to > now()) AND p.code LIKE %(prefix)s
+   AND (a.management_type IS NULL OR a.management_type = 'none'
+        OR (a.management_type IN ('commercial', 'proxy')
+            AND NOT EXISTS (SELECT 1 FROM people_propertyservice s WHERE s.compound_id = a.id)))
+ ORDER BY a.code
+"""
+
+# One row per company and community it serves in, so counts per area and `within` work like the other
+# kinds; the geometry is the compounds it serves there. Companies serving no compound have no place.
+COMPANY_NO_PARTY_ORG_SQL = """
+SELECT 'company', co.id, co.name, p.code, ST_AsGeoJSON(ST_Collect(a.geom), 7),
+       json_build_object('compounds', count(*), 'households', sum(a.households),
+                         'community', p.name)
+  FROM people_propertycompany co
+  JOIN people_propertyservice s ON s.company_id = co.id
+  JOIN territory_area a ON a.id = s.compound_id AND a.valid_from <= now() AND (a.valid_to IS NULL OR a.valid_to > now())
+  JOIN territory_area p ON p.id = a.parent_id
+ WHERE NOT co.has_party_org AND p.code LIKE %(prefix)s
+ GROUP BY co.id, co.name, p.code, p.name
+ ORDER BY co.id, p.code
+"""
+
+# Buildings whose walking distance (straight line × detour factor) to the nearest station exceeds the
+# tier's radius, or with no station at all. Same nearest-station rule as stations.BUILDING_STATION_SQL.
+STATION_FAR_SQL = """
+SELECT 'building', b.id, COALESCE(k.name || ' ', '') || b.name, COALESCE(g.code, c.code, ''), ST_AsGeoJSON(b.footprint, 7),
+       json_build_object('households', b.households, 'station', ns.name,
+                         'straight_m', round(ns.d::numeric), 'walk_m', round((ns.d * %(factor)s)::numeric))
+  FROM territory_building b
+  LEFT JOIN territory_area c ON c.id = b.community_id
+  LEFT JOIN territory_area k ON k.id = b.compound_id
+  LEFT JOIN territory_area g ON g.id = b.grid_id
+ CROSS JOIN LATERAL (SELECT ST_PointOnSurface(b.footprint) AS p) pp
+  LEFT JOIN LATERAL (
+        SELECT k.name, ST_Distance(k.point::geography, pp.p::geography) AS d
+          FROM (SELECT s.id, s.name, s.point FROM analytics_servicestation s
+                 ORDER BY s.point <-> pp.p LIMIT 4) k
+         ORDER BY 2, k.id LIMIT 1
+  ) ns ON true
+ WHERE COALESCE(g.code, c.code, '') LIKE %(prefix)s AND b.households > 0
+   AND (ns.d IS NULL OR ns.d * %(factor)s > %(radius)s)
+ ORDER BY b.id
+"""
+
+
+@dataclass(frozen=True)
+class GapKind:
+    key: str
+    label: object  # lazy translation
+    sql: str | None
+    explain: Callable[[str, dict, dict], str]  # (name, detail, params) -> sentence
+    needs: tuple = ()
+    fetch: Callable[[dict], list] | None = (
+        None  # instead of sql: rows from another app's selector  # "app.Model" labels whose tables the SQL reads
+    )
+
+
+def _mgmt_label(value):
+    from apps.territory.models import ManagementType
+
+    return str(dict(ManagementType.choices).get(value, value))
+
+
+def _explain_compound(name, d, p):
+    if d["reason"] == "no_company":
+        return _(
+            "Compound %(name)s (%(households)s households) is recorded as %(type)s, but no "
+            "property company serves it."
+        ) % {"name": name, "households": d["households"], "type": _mgmt_label(d["management_type"])}
+    return _(
+        "Compound %(name)s (%(households)s households) has no property management (无物业)."
+    ) % {"name": name, "households": d["households"]}
+
+
+def _explain_station(name, d, p):
+    if d.get("station") is None:
+        return _(
+            "Building %(name)s (%(households)s households): there is no party-mass service "
+            "station at all."
+        ) % {"name": name, "households": d["households"]}
+    return _(
+        "Building %(name)s (%(households)s households) is about %(walk)s m on foot from the nearest "
+        "service station, %(station)s (%(straight)s m in a straight line × %(factor)s), beyond the "
+        "%(minutes)s-minute walk of %(radius)s m."
+    ) % {
+        "name": name,
+        "households": d["households"],
+        "walk": int(d["walk_m"]),
+        "station": d["station"],
+        "straight": int(d["straight_m"]),
+        "factor": DETOUR_FACTOR,
+        "minutes": p["tier"],
+        "radius": int(p["radius"]),
+    }
+
+
+KINDS: dict[str, GapKind] = {}
+
+
+def register(kind: GapKind) -> None:
+    KINDS[kind.key] = kind
+
+
+register(
+    GapKind(
+        "building_no_grid",
+        gettext_lazy("Buildings in no grid"),
+        BUILDING_NO_GRID_SQL,
+        lambda name, d, p: (
+            _(
+                "Building %(name)s (%(households)s households) lies in no grid, so no grid leader looks "
+                "after it."
+            )
+            % {"name": name, "households": d["households"]}
+        ),
+    )
+)
+register(
+    GapKind(
+        "household_no_neighbourhood",
+        gettext_lazy("Households in no neighbourhood grid"),
+        HOUSEHOLD_NO_NEIGHBOURHOOD_SQL,
+        lambda name, d, p: (
+            _(
+                "%(households)s of the %(total)s households of building %(name)s belong to no "
+                "neighbourhood grid."
+            )
+            % {"name": name, "households": d["households"], "total": d["total"]}
+        ),
+    )
+)
+register(
+    GapKind(
+        "grid_no_leader",
+        gettext_lazy("Grids with no grid leader"),
+        GRID_NO_LEADER_SQL,
+        lambda name, d, p: (
+            _("Grid %(name)s (%(households)s households) has no active grid leader.")
+            % {"name": name, "households": d["households"]}
+        ),
+        needs=("people.StaffAssignment", "people.PropertyService"),
+    )
+)
+register(
+    GapKind(
+        "compound_no_property",
+        gettext_lazy("Compounds with no property management"),
+        COMPOUND_NO_PROPERTY_SQL,
+        _explain_compound,
+        needs=("people.StaffAssignment", "people.PropertyService"),
+    )
+)
+register(
+    GapKind(
+        "company_no_party_org",
+        gettext_lazy("Property companies with no party organisation"),
+        COMPANY_NO_PARTY_ORG_SQL,
+        lambda name, d, p: (
+            _(
+                "%(name)s serves %(compounds)s compounds (%(households)s households) in %(community)s "
+                "and has no party organisation."
+            )
+            % {
+                "name": name,
+                "compounds": d["compounds"],
+                "households": d["households"],
+                "community": d["community"],
+            }
+        ),
+        needs=("people.StaffAssignment", "people.PropertyService"),
+    )
+)
+register(
+    GapKind(
+        "station_far",
+        gettext_lazy("Households beyond walking distance of a service station"),
+        STATION_FAR_SQL,
+        _explain_station,
+    )
+)
+
+
+for _kind in gaps_people.kinds() + gaps_patrols.kinds():
+    register(_kind)
+
+
+def _model_exists(label: str) -> bool:
+    try:
+        django_apps.get_model(label)
+    except (LookupError, ValueError):
+        return False
+    return True
+
+
+def available_kinds() -> list[str]:
+    """The kinds whose data exists in this installation (people/patrols models may not be there yet)."""
+    return [k for k, kind in KINDS.items() if all(_model_exists(m) for m in kind.needs)]
+
+
+def _params(kinds, within, tier, patrol_days=30):
+    available = available_kinds()
+    if kinds is None:
+        kinds = available
+    unknown = [k for k in kinds if k not in available]
+    if unknown:
+        raise DomainError(
+            f"unknown gap kind {unknown[0]!r}; use one of {', '.join(available)}", field="kind"
+        )
+    return kinds, {
+        "prefix": within_prefix(within),
+        "radius": tier_radius(tier),
+        "tier": int(tier),
+        "factor": DETOUR_FACTOR,
+        "patrol_days": patrol_days,
+        "patrol_since": timezone.now() - timedelta(days=patrol_days),
+        "tz": settings.TIME_ZONE,
+    }
+
+
+def gap_items(
+    *,
+    kinds: list[str] | None = None,
+    within: str | None = None,
+    tier=15,
+    patrol_days: int = 30,
+    geometry: bool = True,
+) -> list[dict]:
+    """Every gap of the given kinds (default: all available) in an area, each with its sentence."""
+    if not isinstance(patrol_days, int) or not 1 <= patrol_days <= 366:
+        raise DomainError(f"patrol_days={patrol_days!r} must be from 1 to 366", field="patrol_days")
+    kinds, params = _params(kinds, within, tier, patrol_days)
+    items = []
+    with connection.cursor() as cur:
+        for key in kinds:
+            kind = KINDS[key]
+            if kind.fetch is not None:
+                rows = kind.fetch(params)
+            else:
+                cur.execute(kind.sql, params)
+                rows = cur.fetchall()
+            for obj_type, obj_id, name, area_code, geom, detail in rows:
+                detail = detail if isinstance(detail, dict) else json.loads(detail)
+                item = {
+                    "kind": key,
+                    "object_type": obj_type,
+                    "object_id": obj_id,
+                    "name": name,
+                    "area_code": area_code,
+                    "detail": detail,
+                    "explanation": kind.explain(name, detail, params),
+                }
+                if geometry:
+                    item["geometry"] = json.loads(geom) if geom else None
+                items.append(item)
+    return items
+
+
+def gap_counts(
+    *, by: str = "community", within: str | None = None, tier=15, kinds=None, patrol_days: int = 30
+) -> dict:
+    """Counts of each gap kind per area of a level (street, community or grid), with area names."""
+    if by not in CODE_LENGTH:
+        raise DomainError(f"by={by!r}: use one of {', '.join(CODE_LENGTH)}", field="by")
+    items = gap_items(
+        kinds=kinds, within=within, tier=tier, patrol_days=patrol_days, geometry=False
+    )
+    kinds = kinds or available_kinds()
+    n = CODE_LENGTH[by]
+    counts: dict[str, dict] = {}
+    for it in items:
+        code = it["area_code"][:n] if len(it["area_code"]) >= n else ""
+        row = counts.setdefault(code, dict.fromkeys(kinds, 0))
+        row[it["kind"]] += 1
+    names = {}
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT a.code, a.name FROM territory_area a WHERE a.level = %s AND a.valid_from <= now() AND (a.valid_to IS NULL OR a.valid_to > now()) "
+            "AND a.code = ANY(%s)",
+            [by, [c for c in counts if c]],
+        )
+        names = dict(cur.fetchall())
+    return {
+        "by": by,
+        "kinds": {k: str(KINDS[k].label) for k in kinds},
+        "areas": [
+            {
+                "code": code,
+                "name": names.get(code, _("Outside any %(level)s") % {"level": by}),
+                "counts": c,
+            }
+            for code, c in sorted(counts.items())
+        ],
+        "total": {k: sum(c[k] for c in counts.values()) for k in kinds},
+    }
+
+
+def gaps_geojson(*, kinds=None, within=None, tier=15, patrol_days: int = 30) -> dict:
+    items = gap_items(kinds=kinds, within=within, tier=tier, patrol_days=patrol_days, geometry=True)
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": it.pop("geometry"),
+                "properties": {**it, "label": str(KINDS[it["kind"]].label)},
+            }
+            for it in items
+        ],
+    }

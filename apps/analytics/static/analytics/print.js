@@ -1,0 +1,2 @@
+/* The printable indicators page: a print button (no inline handlers, for the Content-Security-Policy). */
+document.getElementById("print-button")?.addEventListener("click", () => window.print());

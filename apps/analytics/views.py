@@ -1,0 +1,148 @@
+"""Analytics pages: the indicators dashboard (ECharts), its printable version, and the gaps/hotspot map.
+Pages are shells; data comes from the JSON APIs in api.py (the printable page renders on the server)."""
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.analytics import gaps, indicators, sources
+from apps.analytics.stations import DETOUR_FACTOR, TIERS
+from apps.common.errors import DomainError
+from apps.people.scope import user_scope
+from apps.territory.models import Area
+
+
+def _areas_in_scope(user) -> list[Area]:
+    scope = user_scope(user)
+    now = timezone.now()
+    qs = (
+        Area.objects.filter(level__in=["street", "community"], valid_from__lte=now)
+        .exclude(valid_to__lte=now)
+        .order_by("code")
+    )
+    if not scope.everything:
+        if not scope.area_prefixes:
+            raise PermissionDenied
+        # streets/communities inside the user's prefixes, and the one holding a grid-level prefix
+        qs = qs.filter(scope.q("code")) | qs.filter(
+            code__in=[p[:12] for p in scope.area_prefixes if len(p) > 12]
+        )
+    return list(qs.distinct().order_by("code"))
+
+
+def _chosen(request, areas):
+    code = request.GET.get("code") or (areas[0].code if areas else "")
+    if areas and code not in {a.code for a in areas}:
+        raise PermissionDenied
+    return code
+
+
+@login_required
+def dashboard_page(request):
+    areas = _areas_in_scope(request.user)
+    code = _chosen(request, areas)
+    config = {
+        "code": code,
+        "api": reverse("analytics-indicators"),
+        "xlsx": reverse("analytics-indicators-xlsx"),
+        "print": reverse("analytics-print"),
+        "labels": {
+            "trend": _("Monthly trend"),
+            "rates": _("Rates"),
+            "complaints": _("Complaints per 1,000 households"),
+            "communities": _("Communities this month"),
+            "loading": _("Loading…"),
+            "failed": _("Could not load"),
+            "missing": _("not available yet"),
+            "month": _("Month"),
+        },
+    }
+    return render(
+        request,
+        "analytics/dashboard.html",
+        {"areas": areas, "code": code, "config": config, "month": request.GET.get("month", "")},
+    )
+
+
+@login_required
+def print_page(request):
+    areas = _areas_in_scope(request.user)
+    code = _chosen(request, areas)
+    try:
+        data = indicators.dashboard(code=code, month=request.GET.get("month") or None, months=12)
+    except DomainError as exc:
+        return render(request, "analytics/print.html", {"error": exc.message}, status=exc.status)
+    keys = [i["key"] for i in data["indicators"]]
+    rows = [[r["month"]] + [r[k] for k in keys] for r in data["trend"]]
+    children = [[c["name"], c["households"]] + [c[k] for k in keys] for c in data["children"]]
+    return render(
+        request,
+        "analytics/print.html",
+        {
+            "data": data,
+            "labels": [i["label"] for i in data["indicators"]],
+            "units": [i["unit"] for i in data["indicators"]],
+            "rows": rows,
+            "children": children,
+            "generated": timezone.localtime(),
+        },
+    )
+
+
+@login_required
+def map_page(request):
+    areas = _areas_in_scope(request.user)
+    code = request.GET.get("code") or ""
+    if code and code not in {a.code for a in areas}:
+        raise PermissionDenied
+    issues_ready = sources._issues_ready()
+    kinds = gaps.available_kinds()
+    config = {
+        "within": code,
+        "tiers": {str(k): v for k, v in TIERS.items()},
+        "detour": DETOUR_FACTOR,
+        "urls": {
+            "areas": reverse("areas-geojson"),
+            "stations": reverse("analytics-stations"),
+            "gaps": reverse("analytics-gaps-geojson"),
+            "counts": reverse("analytics-gap-counts"),
+            "suggest": reverse("analytics-suggest"),
+            "h3": reverse("analytics-hotspots-h3") if issues_ready else None,
+            "grids": reverse("analytics-hotspots-grids") if issues_ready else None,
+            "heat": reverse("analytics-heat") if issues_ready else None,
+        },
+        "kinds": {k: str(gaps.KINDS[k].label) for k in kinds},
+        "labels": {
+            "stations": _("Service stations"),
+            "walk": _("%(minutes)s-minute walk") % {"minutes": 15},
+            "suggested": _("Suggested stations"),
+            "suggest": _("Suggest 3 new stations"),
+            "reaches": _("reaches %(n)s households"),
+            "hotspots": _("Hotspots (Gi*)"),
+            "heat": _("Heatmap"),
+            "gridHot": _("Grid hotspots"),
+            "loading": _("Loading…"),
+            "failed": _("Could not load"),
+            "gaps": _("Coverage gaps"),
+            "area": _("Area"),
+            "total": _("Total"),
+            "none": _("No gaps of this kind."),
+            "classes": {
+                "3": _("Hot spot, 99 %"),
+                "2": _("Hot spot, 95 %"),
+                "1": _("Hot spot, 90 %"),
+                "0": _("Not significant"),
+                "-1": _("Cold spot, 90 %"),
+                "-2": _("Cold spot, 95 %"),
+                "-3": _("Cold spot, 99 %"),
+            },
+            "noIssues": _("Hotspots appear once residents' issues are recorded."),
+            "allCovered": _("Every household is already within this walk of a station."),
+        },
+    }
+    return render(
+        request, "analytics/map.html", {"areas": areas, "code": code, "map_config": config}
+    )

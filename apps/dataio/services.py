@@ -1,0 +1,638 @@
+"""Imports of areas and buildings from GIS files: dry run by default, all or nothing on commit.
+
+    read (readers.read_source) → clean (geometry.clean_polygons) → match → report → [commit]
+
+Areas get Linli codes in the statistical scheme (apps/territory/codes.py) under their parent, or keep the
+file's codes with `keep_codes` (a round trip of an export); the file's own code goes into Area.ext_code.
+An area whose ext_code already has a current version under the same parent gets a new version
+(territory.services.area_replace) when its boundary or name changed, and is left alone when not.
+Buildings are written with COPY and attached to the areas covering them.
+"""
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import shapely
+from django.contrib.gis.geos import GEOSGeometry
+from django.db import transaction
+
+from apps.common.db import copy_rows, reserve_ids
+from apps.common.errors import DomainError
+from apps.dataio import selectors
+from apps.dataio.geometry import clean_polygons
+from apps.dataio.readers import Source, read_source
+from apps.dataio.report import ImportReport, RowResult
+from apps.territory import services as territory
+from apps.territory.codes import PATTERNS, child_code, parent_code_of
+from apps.territory.models import PARENT_LEVEL, Area, HouseholdSource, Level
+
+NAME_FIELDS = ("name", "NAME", "Name", "名称", "name:zh")
+MAX_MAP_FEATURES = 5000
+DEFAULT_DWELLING_AREA = (
+    90.0  # m² of floor area per dwelling, gross (China's urban average is 90-100)
+)
+DEFAULT_STOREY_HEIGHT = 3.0  # m per storey, residential
+
+
+class ImportRejected(DomainError):
+    """Commit refused because rows were rejected; carries the report so it can still be shown."""
+
+    def __init__(self, report: ImportReport):
+        first = report.rejected[0]
+        super().__init__(
+            f"{len(report.rejected)} of {report.read} features rejected (first: row {first.row}: "
+            f"{first.reason}); nothing was written. Fix the file, or skip the bad rows "
+            "(--skip-bad) to import the rest.",
+            field="file",
+            code="rejected",
+        )
+        self.report = report
+
+
+@dataclass
+class ReadOptions:
+    layer: str | None = None
+    srid: int | None = None
+    datum: str = "wgs84"
+    where: str | None = None
+    wkt_field: str | None = None
+    lon_field: str | None = None
+    lat_field: str | None = None
+
+
+def _read(path, opts: ReadOptions) -> Source:
+    return read_source(
+        path,
+        layer=opts.layer,
+        srid=opts.srid,
+        datum=opts.datum,
+        where=opts.where,
+        wkt_field=opts.wkt_field,
+        lon_field=opts.lon_field,
+        lat_field=opts.lat_field,
+    )
+
+
+def _text(values: pd.Series | None, n: int) -> list[str]:
+    """Field values as clean strings ('' for missing); integral floats lose their '.0'."""
+    if values is None:
+        return [""] * n
+    out = []
+    for v in values.tolist():
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            out.append("")
+        elif isinstance(v, float) and v.is_integer():
+            out.append(str(int(v)))
+        else:
+            out.append(str(v).strip())
+    return out
+
+
+def _default_name_field(src: Source, given: str | None) -> str | None:
+    if given is not None:
+        return given
+    return next((f for f in NAME_FIELDS if f in src.fields), None)
+
+
+def _duplicates(keys: list[str], rows: list[RowResult]) -> dict[str, list[int]]:
+    seen: dict[str, list[int]] = {}
+    for r, key in zip(rows, keys, strict=True):
+        if key:
+            seen.setdefault(key, []).append(r.row)
+    dups = {k: v for k, v in seen.items() if len(v) > 1}
+    for r, key in zip(rows, keys, strict=True):
+        if key in dups and r.status != "rejected":
+            others = [str(x) for x in dups[key] if x != r.row]
+            r.status, r.reason = "rejected", f"code {key} is also at row(s) {', '.join(others)}"
+    return dups
+
+
+def _geojson(rows: list[RowResult], geoms, originals) -> dict:
+    feats = []
+    for r, g, orig in zip(rows, geoms, originals, strict=True):
+        shown = g if g is not None else orig
+        if shown is None or shapely.is_empty(shown) or len(feats) >= MAX_MAP_FEATURES:
+            continue
+        feats.append(
+            {
+                "type": "Feature",
+                "geometry": shapely.geometry.mapping(shown),
+                "properties": r.as_dict(),
+            }
+        )
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def _reject(r: RowResult, reason: str) -> None:
+    if r.status != "rejected":
+        r.status, r.reason = "rejected", reason
+
+
+def _similar(a, b) -> bool:
+    """Same boundary within rounding: symmetric difference under a millionth of the area."""
+    return shapely.area(shapely.symmetric_difference(a, b)) <= 1e-6 * max(shapely.area(a), 1e-12)
+
+
+# ---------------------------------------------------------------------------------------------- areas
+
+
+def areas_import(
+    *,
+    path,
+    level: str,
+    read: ReadOptions | None = None,
+    name_field: str | None = None,
+    code_field: str | None = None,
+    parent_field: str | None = None,
+    county: str | None = None,
+    keep_codes: bool = False,
+    valid_from: datetime | None = None,
+    strict: bool = False,
+    skip_bad: bool = False,
+    commit: bool = False,
+    progress: bool = False,
+    with_geojson: bool = False,
+) -> ImportReport:
+    """Read, check and (with commit=True) write the areas of one level from a file."""
+    if level not in Level.values:
+        raise DomainError(
+            f"unknown level {level!r}; use one of {', '.join(Level.values)}", field="level"
+        )
+    parent_level = PARENT_LEVEL[level]
+    if parent_level is None and parent_field:
+        raise DomainError("a street has no parent area; drop --parent-field", field="parent-field")
+    if keep_codes and not code_field:
+        raise DomainError(
+            "--keep-codes needs --code-field (the column holding Linli codes)", field="code-field"
+        )
+    if level == Level.STREET and not keep_codes:
+        if county is None or not (len(county) == 6 and county.isdigit()):
+            raise DomainError(
+                "streets are coded under a county: pass --county with its 6-digit code (e.g. 340111)",
+                field="county",
+            )
+    read = read or ReadOptions()
+    src = _read(path, read)
+    n = len(src.frame)
+    nf = _default_name_field(src, name_field)
+    names = _text(src.column(nf, option="name-field") if nf else None, n)
+    ext = _text(src.column(code_field, option="code-field"), n)
+    parent_keys = _text(src.column(parent_field, option="parent-field"), n)
+
+    cleaned = clean_polygons(src.frame.geometry.values, strict=strict, known=src.problems)
+    report = ImportReport(
+        kind="areas",
+        file=str(path),
+        layer=src.layer,
+        driver=src.driver,
+        crs=src.crs_in,
+        datum=read.datum,
+        level=level,
+    )
+    rows = report.rows
+    for i in range(n):
+        r = RowResult(
+            row=i + 1, status="ok", name=names[i] or ext[i] or f"{level} {i + 1}", ext_code=ext[i]
+        )
+        if i in cleaned.rejected:
+            r.status, r.reason = "rejected", cleaned.rejected[i]
+        elif i in cleaned.repaired:
+            r.status, r.reason = "repaired", f"repaired: {cleaned.repaired[i]}"
+        rows.append(r)
+    report.duplicates = _duplicates(ext, rows)
+    if keep_codes:
+        for r in rows:
+            if r.status != "rejected" and not _code_ok(level, r.ext_code):
+                _reject(
+                    r, f"code {r.ext_code!r} is not a {level} code (expected {PATTERNS[level]})"
+                )
+
+    parents = _match_parents(
+        level, parent_level, rows, cleaned.geoms, parent_keys, parent_field, keep_codes
+    )
+    geoms = cleaned.geoms
+    existing = _existing_versions(level, rows, parents, keep_codes)
+    _assign_codes(level, rows, parents, existing, geoms, county, keep_codes)
+
+    if with_geojson:
+        report.geojson = _geojson(rows, geoms, src.frame.geometry.values)
+    if not commit:
+        return report
+    if report.rejected and not skip_bad:
+        raise ImportRejected(report)
+    with transaction.atomic():
+        written = 0
+        todo = [r for r in rows if r.status != "rejected" and r.action in ("new", "new_version")]
+        it = _progress(todo, progress, "areas")
+        at = valid_from or selectors.db_now()
+        for r in it:
+            i = r.row - 1
+            geom = GEOSGeometry(shapely.to_wkb(geoms[i], hex=True), srid=4326)
+            if r.action == "new":
+                territory.area_create(
+                    level=level,
+                    code=r.code,
+                    name=r.name[:200],
+                    geom=geom,
+                    parent=parents.get(i),
+                    valid_from=at,
+                    ext_code=r.ext_code[:64],
+                )
+            else:
+                territory.area_replace(
+                    area=existing[i], geom=geom, name=r.name[:200], parent=parents.get(i), at=at
+                )
+            written += 1
+        if level in (Level.COMMUNITY, Level.GRID, Level.COMPOUND):
+            territory.buildings_attach()
+        territory.area_counts_refresh()
+    report.committed, report.written = True, written
+    return report
+
+
+def _code_ok(level: str, code: str) -> bool:
+    import re
+
+    return bool(re.match(PATTERNS[level], code))
+
+
+def _match_parents(
+    level, parent_level, rows, geoms, parent_keys, parent_field, keep_codes
+) -> dict[int, Area]:
+    """Row index -> parent area (current version), rejecting rows without one."""
+    if parent_level is None:
+        return {}
+    usable = [r.row - 1 for r in rows if r.status != "rejected"]
+    parents: dict[int, Area] = {}
+    if keep_codes or parent_field:
+        wanted = {
+            i: (parent_code_of(level, rows[i].ext_code) if keep_codes else parent_keys[i])
+            for i in usable
+        }
+        found = selectors.current_by_keys(
+            level=parent_level, values={v for v in wanted.values() if v}
+        )
+        for i, key in wanted.items():
+            cands = found.get(key, [])
+            if not key:
+                _reject(rows[i], f"no parent {parent_level} code in the file")
+            elif not cands:
+                _reject(rows[i], f"no current {parent_level} with code {key!r}")
+            elif len(cands) > 1:
+                _reject(
+                    rows[i], f"parent code {key!r} matches {len(cands)} current {parent_level}s"
+                )
+            else:
+                parents[i] = cands[0]
+    else:
+        points = shapely.point_on_surface(np.asarray([geoms[i] for i in usable], dtype=object))
+        wkt = dict(zip(usable, shapely.to_wkt(points, rounding_precision=-1), strict=True))
+        parents = selectors.parents_by_point(level=parent_level, points=wkt)
+        for i in usable:
+            if i not in parents:
+                _reject(
+                    rows[i],
+                    f"no parent {parent_level}: its point-on-surface is outside every current {parent_level}",
+                )
+    for i, p in parents.items():
+        rows[i].parent_code = p.code
+    return parents
+
+
+def _existing_versions(level, rows, parents, keep_codes) -> dict[int, Area]:
+    """Row index -> current area the row would replace (same code, or same ext_code under the same parent)."""
+    usable = [r for r in rows if r.status != "rejected" and r.ext_code]
+    found = selectors.current_by_keys(level=level, values={r.ext_code for r in usable})
+    out = {}
+    for r in usable:
+        i = r.row - 1
+        if keep_codes:
+            match = [a for a in found.get(r.ext_code, []) if a.code == r.ext_code]
+        else:
+            parent_id = parents[i].id if i in parents else None
+            match = [
+                a
+                for a in found.get(r.ext_code, [])
+                if a.ext_code == r.ext_code
+                and (
+                    a.parent_id == parent_id
+                    or (
+                        parent_id is not None
+                        and a.parent is not None
+                        and a.parent.code == parents[i].code
+                    )
+                )
+            ]
+        if len(match) == 1:
+            out[i] = match[0]
+    return out
+
+
+def _assign_codes(level, rows, parents, existing, geoms, county, keep_codes) -> None:
+    todo_by_prefix: dict[str, list[RowResult]] = {}
+    for r in rows:
+        if r.status == "rejected":
+            continue
+        i = r.row - 1
+        if i in existing:
+            old = existing[i]
+            r.code = old.code
+            same_parent = parents.get(i) is None or old.parent_id == parents[i].id
+            unchanged = (
+                old.name == r.name
+                and same_parent
+                and _similar(shapely.from_wkb(bytes(old.geom.wkb)), geoms[i])
+            )
+            r.action = "unchanged" if unchanged else "new_version"
+            continue
+        r.action = "new"
+        if keep_codes:
+            r.code = r.ext_code
+            continue
+        if level == Level.STREET:
+            prefix = county
+        elif level == Level.COMPOUND:
+            prefix = parents[i].code + "C"
+        else:
+            prefix = parents[i].code
+        todo_by_prefix.setdefault(prefix, []).append(r)
+    used = selectors.codes_in_use(level=level, prefixes=set(todo_by_prefix))
+    for prefix, todo in todo_by_prefix.items():
+        seq = used[prefix]
+        for r in todo:
+            seq += 1
+            if seq > 999:
+                _reject(r, f"no {level} code left under {prefix} (999 in use)")
+                continue
+            parent_code = prefix[:-1] if level == Level.COMPOUND else prefix
+            r.code = child_code(
+                level, None if level == Level.STREET else parent_code, seq, county=county
+            )
+
+
+def _progress(items, enabled: bool, unit: str):
+    if not enabled or len(items) < 500:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, unit=f" {unit}", leave=False)
+
+
+# ------------------------------------------------------------------------------------------ buildings
+
+OSM_DEFAULTS = {
+    "where": "building IS NOT NULL",
+    "floors_field": "building:levels",
+    "height_field": "height",
+}
+
+
+def _numbers(values: pd.Series | None, n: int) -> np.ndarray:
+    """First number in each value ('6', '6;7', '12 m' -> 6, 6, 12); NaN where none."""
+    if values is None:
+        return np.full(n, np.nan)
+    s = (
+        values.astype("string")
+        .str.extract(r"(-?\d+(?:[.,]\d+)?)", expand=False)
+        .str.replace(",", ".")
+    )
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def estimate_households(
+    *,
+    area_m2: np.ndarray,
+    households: np.ndarray,
+    floors: np.ndarray,
+    height: np.ndarray,
+    units_per_floor: np.ndarray,
+    dwelling_area: float,
+    storey_height: float,
+    default_floors: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Households, their source and floors per building, vectorised. In order of preference:
+    1. a households/dwellings field (> 0)                         -> field
+    2. floors × units per floor                                    -> floors_units
+    3. round(footprint m² × floors ÷ dwelling_area), at least 1   -> area_estimate
+    Floors come from a levels field, else round(height ÷ storey_height), else default_floors."""
+    n = len(area_m2)
+    fl = np.where(np.isfinite(floors) & (floors >= 1), np.round(floors), np.nan)
+    from_height = np.round(height / storey_height)
+    fl = np.where(np.isnan(fl) & np.isfinite(from_height) & (from_height >= 1), from_height, fl)
+    if default_floors:
+        fl = np.where(np.isnan(fl), float(default_floors), fl)
+    fl = np.where(fl > 300, np.nan, fl)  # no residential building has more; a unit mistake
+    hh = np.zeros(n, dtype=np.int64)
+    src = np.full(n, HouseholdSource.UNKNOWN.value, dtype=object)
+
+    est = np.isfinite(fl) & (area_m2 > 0)
+    by_area = np.maximum(1, np.round(np.where(est, area_m2 * np.nan_to_num(fl), 0) / dwelling_area))
+    hh[est] = by_area[est]
+    src[est] = HouseholdSource.AREA_ESTIMATE.value
+
+    fu = np.isfinite(fl) & np.isfinite(units_per_floor) & (units_per_floor > 0)
+    hh[fu] = np.round(fl[fu] * units_per_floor[fu])
+    src[fu] = HouseholdSource.FLOORS_UNITS.value
+
+    fd = np.isfinite(households) & (households > 0)
+    hh[fd] = np.round(households[fd])
+    src[fd] = HouseholdSource.FIELD.value
+    return hh, src, fl
+
+
+def buildings_import(
+    *,
+    path,
+    read: ReadOptions | None = None,
+    name_field: str | None = None,
+    address_field: str | None = None,
+    id_field: str | None = None,
+    households_field: str | None = None,
+    floors_field: str | None = None,
+    height_field: str | None = None,
+    units_field: str | None = None,
+    units_per_floor: float | None = None,
+    dwelling_area: float = DEFAULT_DWELLING_AREA,
+    storey_height: float = DEFAULT_STOREY_HEIGHT,
+    default_floors: int | None = None,
+    strict: bool = False,
+    skip_bad: bool = False,
+    commit: bool = False,
+    progress: bool = False,
+    with_geojson: bool = False,
+) -> ImportReport:
+    """Read, check, estimate households and (with commit=True) COPY buildings from a file."""
+    if dwelling_area <= 0:
+        raise DomainError(
+            "--dwelling-area must be positive (m² per dwelling)", field="dwelling-area"
+        )
+    if storey_height <= 0:
+        raise DomainError("--storey-height must be positive (m)", field="storey-height")
+    if units_field and units_per_floor:
+        raise DomainError(
+            "give --units-field or --units-per-floor, not both", field="units-per-floor"
+        )
+    read = read or ReadOptions()
+    osm = str(path).lower().endswith((".pbf", ".osm"))
+    if osm:
+        read.where = read.where or OSM_DEFAULTS["where"]
+    src = _read(path, read)
+    frame = src.frame
+    n = len(frame)
+    if osm:
+        floors_field = floors_field or OSM_DEFAULTS["floors_field"]
+        height_field = height_field or (
+            OSM_DEFAULTS["height_field"] if _has(src, "height") else None
+        )
+
+    name_field = _default_name_field(src, name_field)
+    names = _text(src.column(name_field, option="name-field") if name_field else None, n)
+    if address_field:
+        addresses = _text(src.column(address_field, option="address-field"), n)
+    elif osm and _has(src, "addr:street"):
+        street = _text(src.column("addr:street", option="address-field"), n)
+        number = _text(
+            src.column("addr:housenumber", option="address-field")
+            if _has(src, "addr:housenumber")
+            else None,
+            n,
+        )
+        addresses = [f"{s} {h}".strip() for s, h in zip(street, number, strict=True)]
+    else:
+        addresses = [""] * n
+    if id_field:
+        refs = _text(src.column(id_field, option="id-field"), n)
+    elif osm:
+        way = _text(frame.get("osm_way_id"), n)
+        rel = _text(frame.get("osm_id"), n)
+        refs = [
+            f"way/{w}" if w else (f"relation/{r}" if r else "")
+            for w, r in zip(way, rel, strict=True)
+        ]
+    else:
+        refs = [""] * n
+    households = _numbers(src.column(households_field, option="households-field"), n)
+    floors = _numbers(
+        src.column(floors_field, option="floors-field")
+        if floors_field and (not osm or _has(src, floors_field))
+        else None,
+        n,
+    )
+    height = _numbers(src.column(height_field, option="height-field") if height_field else None, n)
+    upf = (
+        np.full(n, float(units_per_floor))
+        if units_per_floor
+        else _numbers(src.column(units_field, option="units-field"), n)
+    )
+
+    cleaned = clean_polygons(frame.geometry.values, strict=strict, known=src.problems)
+    geoms = cleaned.geoms
+    have = ~shapely.is_missing(geoms)
+    area_m2 = np.zeros(n)
+    if have.any():
+        import geopandas as gpd
+
+        gs = gpd.GeoSeries(geoms[have], crs="EPSG:4326")
+        area_m2[have] = gs.to_crs(gs.estimate_utm_crs()).area.to_numpy()
+    hh, hh_src, fl = estimate_households(
+        area_m2=area_m2,
+        households=households,
+        floors=floors,
+        height=height,
+        units_per_floor=upf,
+        dwelling_area=dwelling_area,
+        storey_height=storey_height,
+        default_floors=default_floors,
+    )
+
+    report = ImportReport(
+        kind="buildings",
+        file=str(path),
+        layer=src.layer,
+        driver=src.driver,
+        crs=src.crs_in,
+        datum=read.datum,
+    )
+    rows = report.rows
+    existing = selectors.existing_building_refs(refs=[x for x in refs if x])
+    for i in range(n):
+        r = RowResult(
+            row=i + 1,
+            status="ok",
+            name=(names[i] or addresses[i] or refs[i] or f"#{i + 1}")[:200],
+            ext_code=refs[i],
+            action="existing" if refs[i] in existing else "new",
+            households=int(hh[i]),
+            households_source=str(hh_src[i]),
+            floors=None if np.isnan(fl[i]) else int(fl[i]),
+        )
+        if i in cleaned.rejected:
+            r.status, r.reason = "rejected", cleaned.rejected[i]
+        elif i in cleaned.repaired:
+            r.status, r.reason = "repaired", f"repaired: {cleaned.repaired[i]}"
+        rows.append(r)
+    report.duplicates = _duplicates(refs, rows)
+    if with_geojson:
+        report.geojson = _geojson(rows, geoms, frame.geometry.values)
+    if not commit:
+        return report
+    if report.rejected and not skip_bad:
+        raise ImportRejected(report)
+
+    todo = np.array([r.status != "rejected" and r.action == "new" for r in rows], dtype=bool)
+    idx = np.flatnonzero(todo)
+    with transaction.atomic():
+        ids = reserve_ids("territory_building", len(idx))
+        ewkb = shapely.to_wkb(shapely.set_srid(geoms[idx], 4326), hex=True, include_srid=True)
+
+        def copy_source():
+            for k, i in enumerate(idx):
+                r = rows[i]
+                yield (
+                    ids[k],
+                    r.name,
+                    addresses[i][:300],
+                    ewkb[k],
+                    r.floors,
+                    r.households,
+                    r.households_source,
+                    refs[i][:64],
+                )
+
+        written = copy_rows(
+            "territory_building",
+            [
+                "id",
+                "name",
+                "address",
+                "footprint",
+                "floors",
+                "households",
+                "households_source",
+                "ext_ref",
+            ],
+            _progress_iter(copy_source(), len(idx), progress),
+        )
+        territory.buildings_attach(ids=ids)
+        territory.area_counts_refresh()
+    report.committed, report.written = True, written
+    return report
+
+
+def _has(src: Source, name: str) -> bool:
+    try:
+        src.column(name, option="field")
+        return True
+    except DomainError:
+        return False
+
+
+def _progress_iter(it, total: int, enabled: bool):
+    if not enabled or total < 5000:
+        return it
+    from tqdm import tqdm
+
+    return tqdm(it, total=total, unit=" buildings", leave=False)

@@ -1,0 +1,41 @@
+from django.contrib.admin.views.decorators import staff_member_required
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from apps.territory.models import Level
+
+
+@staff_member_required
+def import_page(request):
+    """Upload a GIS file, choose level and fields, see the dry run on a map, then commit."""
+    config = {
+        "uploadUrl": reverse("dataio-upload"),
+        "previewUrl": reverse("dataio-preview", args=["UPLOAD"]),
+        "commitUrl": reverse("dataio-commit", args=["UPLOAD"]),
+        "levels": {value: str(label) for value, label in Level.choices},
+        "labels": {
+            "uploading": _("Uploading…"),
+            "checking": _("Checking…"),
+            "committing": _("Writing…"),
+            "read": _("Features read"),
+            "ok": _("Valid"),
+            "repaired": _("Repaired"),
+            "rejected": _("Rejected"),
+            "parents_matched": _("Parents matched"),
+            "duplicated_codes": _("Codes duplicated"),
+            "new": _("New areas"),
+            "new_version": _("New versions"),
+            "unchanged": _("Unchanged"),
+            "existing": _("Already imported"),
+            "households": _("Households (estimated)"),
+            "row": _("Row"),
+            "code": _("Code"),
+            "name": _("Name"),
+            "reason": _("Reason"),
+            "committed": _("Written: %(n)s"),
+            "none": _("(none)"),
+            "failed": _("Failed"),
+        },
+    }
+    return render(request, "dataio/import.html", {"config": config, "level_choices": Level.choices})

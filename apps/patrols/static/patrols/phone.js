@@ -1,0 +1,582 @@
+/* The grid leader's phone page: my grids and buildings on a map, patrols recorded with
+   navigator.geolocation.watchPosition, an outbox in localStorage that survives reloads and offline periods,
+   check-ins at buildings, and my patrol history. Hooked to Leaflet through django-leaflet's callback.
+
+   Every point, check-in and start carries an id made here (a UUID), so sending twice is harmless: the
+   server recognises what it already has. Nothing is removed from the outbox until the server answered. */
+(function () {
+  "use strict";
+  const cfg = JSON.parse(document.getElementById("phone-config").textContent);
+  const t = cfg.labels;
+  const KEY = "linli.patrol.v1." + cfg.user;
+  const CACHE = "linli-phone-v1";
+  const BATCH = 200;
+  const $ = (id) => document.getElementById(id);
+  const statusEl = $("status");
+  const LOCALE = document.documentElement.lang === "zh-hans" ? "zh-CN" : document.documentElement.lang || undefined;
+
+  let map = null;
+  let myMarker = null;
+  let trackLine = null;
+  let buildingsLayer = null;
+  let historyLayer = null;
+  let buildings = [];
+  let grids = [];
+  let issues = [];
+  let issuesLayer = null;
+  let position = null;
+  let flushing = false;
+  let geoMessage = null;
+
+  // ------------------------------------------------------------------------------------------ state
+  function fresh() {
+    return { patrol: null, pendingStart: null, queue: [], track: [], last: null, rejected: 0,
+             checkins: [], checkedIn: [], stop: null };
+  }
+  function load() {
+    try {
+      return Object.assign(fresh(), JSON.parse(localStorage.getItem(KEY)) || {});
+    } catch (e) {
+      return fresh();
+    }
+  }
+  let state = load();
+  function save() { localStorage.setItem(KEY, JSON.stringify(state)); }
+
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  function esc(s) {
+    return String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  }
+
+  function status(text, kind) {
+    statusEl.textContent = text || "";
+    statusEl.className = "status" + (kind ? " " + kind : "") + (text ? "" : " hidden");
+  }
+
+  // ---------------------------------------------------------------------------------------- network
+  function csrf() {
+    const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+
+  class Offline extends Error {}
+
+  // A request the page makes only when the browser says it is online (so an offline period produces no
+  // failed network requests at all); a request that fails anyway becomes an Offline error for the caller.
+  async function api(method, url, body) {
+    if (!navigator.onLine && method !== "GET") throw new Offline(t.offline);
+    let res;
+    const form = body instanceof FormData;
+    const headers = { Accept: "application/json", "X-CSRFToken": csrf() };
+    if (!form) headers["Content-Type"] = "application/json";
+    try {
+      res = await fetch(url, {
+        method,
+        credentials: "same-origin",
+        headers,
+        body: body === undefined ? undefined : form ? body : JSON.stringify(body),
+      });
+    } catch (e) {
+      throw new Offline(t.offline);
+    }
+    let data = null;
+    try { data = await res.json(); } catch (e) { data = null; }
+    if (!res.ok) {
+      const err = new Error((data && data.error) || res.status + " " + res.statusText);
+      err.status = res.status;
+      err.field = data && data.field;
+      throw err;
+    }
+    return data;
+  }
+
+  function patrolUrl(suffix) { return cfg.urls.patrols + "/" + state.patrol.id + (suffix || ""); }
+
+  // Send the outbox: points in batches, then check-ins, then a pending stop. One flush at a time.
+  async function flush() {
+    if (flushing || !state.patrol || !navigator.onLine) return;
+    flushing = true;
+    try {
+      while (state.queue.length) {
+        const batch = state.queue.slice(0, BATCH);
+        const res = await api("POST", patrolUrl("/points"), { points: batch });
+        const sent = new Set(batch.map((p) => p.id));
+        state.queue = state.queue.filter((p) => !sent.has(p.id));
+        state.rejected += res.rejected.length;
+        save();
+        renderPatrol();
+      }
+      while (state.checkins.length) {
+        const c = state.checkins[0];
+        try {
+          await api("POST", patrolUrl("/checkins"), c);
+          markChecked(c.building_id);
+        } catch (e) {
+          if (e instanceof Offline) throw e;
+          status(t.error + ": " + e.message, "error");  // refused (too far, ended): tell, then drop it
+        }
+        state.checkins.shift();
+        save();
+      }
+      if (state.stop) {
+        const done = await api("POST", patrolUrl("/stop"), { ended_at: state.stop.ended_at });
+        finished(done);
+      }
+      setNet();
+    } catch (e) {
+      if (e instanceof Offline) setNet();
+      else status(t.sendFailed + ": " + e.message, "error");
+    } finally {
+      flushing = false;
+      renderPatrol();
+    }
+  }
+
+  function setNet() {
+    const el = $("net");
+    const waiting = state.queue.length + state.checkins.length;
+    if (!navigator.onLine) {
+      el.textContent = t.offline + (waiting ? " (" + waiting + ")" : "");
+      el.className = "net offline";
+    } else {
+      el.textContent = t.online;
+      el.className = "net online";
+    }
+    document.body.dataset.net = navigator.onLine ? "online" : "offline";
+  }
+
+  // ----------------------------------------------------------------------------------- geolocation
+  function onFix(pos) {
+    const c = pos.coords;
+    position = { lon: c.longitude, lat: c.latitude, accuracy: c.accuracy };
+    const ll = [c.latitude, c.longitude];
+    if (map) {
+      if (!myMarker) {
+        myMarker = L.circleMarker(ll, { radius: 8, color: "#fff", weight: 3, fillColor: "#2563eb", fillOpacity: 1 })
+          .bindTooltip(t.myPosition).addTo(map);
+      } else {
+        myMarker.setLatLng(ll);
+      }
+    }
+    // clear a message about the position (finding it, or it failing), never one about anything else
+    if (statusEl.dataset.geo !== "ok" && [t.locating, geoMessage].includes(statusEl.textContent)) status("");
+    statusEl.dataset.geo = "ok";
+    if (state.patrol && !state.stop) record(position, pos.timestamp || Date.now());
+    renderBuildings();
+    renderIssues();
+  }
+
+  function onGeoError(err) {
+    // A timeout while a position is already known only means the phone stood still: keep the last one.
+    if (err.code === 3 && position) return;
+    statusEl.dataset.geo = "error";
+    geoMessage = err.code === 1 ? t.locationDenied : t.noLocation + (err.message ? ": " + err.message : "");
+    status(geoMessage, "error");
+  }
+
+  // A fix joins the outbox unless it repeats the last one (a phone standing still, or the position the
+  // browser hands back after a reload): nothing is lost by leaving out an identical point.
+  function record(p, time) {
+    const last = state.last;
+    if (last && last.lon === p.lon && last.lat === p.lat && time - last.t < 60000) return;
+    state.queue.push({ id: uuid(), t: new Date(time).toISOString(), lon: p.lon, lat: p.lat,
+                       accuracy: p.accuracy == null ? null : Math.round(p.accuracy * 10) / 10 });
+    state.track.push([p.lat, p.lon]);
+    state.last = { lon: p.lon, lat: p.lat, t: time };
+    save();
+    drawTrack();
+    renderPatrol();
+    flush();
+  }
+
+  // ------------------------------------------------------------------------------------- patrolling
+  async function startPatrol() {
+    const btn = $("patrol-btn");
+    if (!navigator.onLine) { status(t.offline, "error"); return; }
+    const gridId = Number($("grid").value);
+    if (!state.pendingStart || state.pendingStart.grid_id !== gridId) {
+      state.pendingStart = { client_id: uuid(), grid_id: gridId, started_at: new Date().toISOString() };
+      save();
+    }
+    btn.disabled = true;
+    btn.textContent = t.starting;
+    try {
+      adopt(await api("POST", cfg.urls.patrols, state.pendingStart));
+    } catch (e) {
+      if (e.status === 409) {
+        const list = await api("GET", cfg.urls.patrols).catch(() => null);
+        if (list && list.active) { adopt(list.active); return; }
+      }
+      state.pendingStart = e instanceof Offline ? state.pendingStart : null;
+      save();
+      status(t.startFailed + ": " + e.message, "error");
+    } finally {
+      renderPatrol();
+    }
+  }
+
+  function adopt(p) {
+    const same = state.patrol && state.patrol.id === p.id;
+    if (!same) state = fresh();  // only ever reached with no local patrol, so no unsent point is dropped
+    state.patrol = { id: p.id, grid: p.grid, started_at: p.started_at };
+    state.pendingStart = null;
+    save();
+    if (position && !same) record(position, Date.now());
+    status("");
+    renderPatrol();
+    renderBuildings();
+  }
+
+  function stopPatrol() {
+    if (!state.patrol || state.stop) return;
+    state.stop = { ended_at: new Date().toISOString() };
+    save();
+    renderPatrol();
+    flush();
+  }
+
+  function finished(detail) {
+    state = fresh();
+    save();
+    drawTrack();
+    const km = (detail.length_m / 1000).toFixed(2);
+    const msg = t.stopped + ": " + detail.points.filter((p) => p.status === "accepted").length + " " + t.points +
+      ", " + km + " " + t.km + ", " + detail.visits.length + " " + t.visited;
+    status(msg, "ok");
+    $("patrol-info").dataset.lastPatrol = String(detail.id);
+    showHistoryTrack(detail);
+    loadHistory();
+    renderBuildings();
+  }
+
+  function checkin(buildingId) {
+    if (!state.patrol) return;
+    const c = { client_id: uuid(), building_id: buildingId, at: new Date().toISOString() };
+    if (position) { c.lon = position.lon; c.lat = position.lat; }
+    state.checkins.push(c);
+    save();
+    if (!navigator.onLine) status(t.checkinQueued, "ok");
+    flush();
+  }
+
+  function markChecked(id) {
+    if (!state.checkedIn.includes(id)) state.checkedIn.push(id);
+    save();
+    renderBuildings();
+  }
+
+  // ------------------------------------------------------------------------------------- rendering
+  function renderPatrol() {
+    const btn = $("patrol-btn");
+    const info = $("patrol-info");
+    const sel = $("grid");
+    if (state.patrol) {
+      btn.textContent = state.stop ? t.stopping : t.stop;
+      btn.className = "danger";
+      btn.disabled = Boolean(state.stop);
+      sel.disabled = true;
+      if (state.patrol.grid) sel.value = String(state.patrol.grid.id);
+      const started = new Date(state.patrol.started_at);
+      const mins = Math.max(0, Math.round((Date.now() - started) / 60000));
+      info.innerHTML = "<b>" + esc(t.active) + "</b> " + esc(state.patrol.grid ? state.patrol.grid.name : "") +
+        " · " + esc(t.since) + " " + started.toLocaleTimeString(LOCALE, { hour: "2-digit", minute: "2-digit" }) +
+        " (" + mins + " " + esc(t.minutes) + ")<br><span id='recorded'>" + state.track.length + "</span> " +
+        esc(t.recorded) + " · <span id='waiting'>" + state.queue.length + "</span> " + esc(t.waiting) +
+        (state.rejected ? " · " + state.rejected + " " + esc(t.rejected) : "");
+      document.body.dataset.patrol = String(state.patrol.id);
+    } else {
+      btn.textContent = t.start;
+      btn.className = "primary";
+      btn.disabled = !sel.options.length;
+      sel.disabled = false;
+      info.textContent = "";
+      delete document.body.dataset.patrol;
+    }
+    document.body.dataset.recorded = String(state.track.length);
+    document.body.dataset.waiting = String(state.queue.length + state.checkins.length);
+    setNet();
+  }
+
+  function drawTrack() {
+    if (!map) return;
+    if (!trackLine) trackLine = L.polyline([], { color: "#dc2626", weight: 4 }).addTo(map);
+    trackLine.setLatLngs(state.track);
+  }
+
+  function distanceM(a, b) {
+    const r = Math.PI / 180;
+    const dLat = (b.lat - a.lat) * r;
+    const dLon = (b.lon - a.lon) * r;
+    const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * r) * Math.cos(b.lat * r) * Math.sin(dLon / 2) ** 2;
+    return 2 * 6371008.8 * Math.asin(Math.min(1, Math.sqrt(h)));
+  }
+
+  function renderBuildings() {
+    const list = $("buildings");
+    if (!buildings.length) return;
+    const rows = buildings.map((f) => ({ p: f.properties, d: position ? distanceM(position, f.properties) : null }));
+    if (position) rows.sort((a, b) => a.d - b.d);
+    const can = Boolean(state.patrol) && !state.stop;
+    const pending = new Set(state.checkins.map((c) => c.building_id));
+    list.innerHTML = rows.map((r) => {
+      const done = state.checkedIn.includes(r.p.id);
+      const queued = pending.has(r.p.id);
+      return "<li data-building='" + r.p.id + "'><div><b>" + esc(r.p.address || r.p.name) + "</b><br><small>" +
+        (r.d == null ? "" : Math.round(r.d) + " " + esc(t.m) + " · ") + r.p.households + " " + esc(t.households) +
+        "</small></div>" +
+        (done ? "<span class='badge'>" + esc(t.checkedIn) + "</span>"
+              : "<button type='button' class='checkin'" + (can && !queued ? "" : " disabled") +
+                " title='" + esc(can ? "" : t.needsPatrol) + "'>" + esc(t.checkin) + "</button>") + "</li>";
+    }).join("");
+    if (buildingsLayer) {
+      buildingsLayer.eachLayer((l) => {
+        const done = state.checkedIn.includes(l.feature.properties.id);
+        l.setStyle({ fillColor: done ? "#16a34a" : "#94a3b8" });
+      });
+    }
+  }
+
+  async function loadHistory() {
+    const list = $("history");
+    try {
+      const data = await api("GET", cfg.urls.patrols);
+      if (!data.patrols.length) { list.innerHTML = "<li class='hint'>" + esc(t.noHistory) + "</li>"; return data; }
+      list.innerHTML = data.patrols.map((p) => {
+        const s = new Date(p.started_at);
+        const mins = p.ended_at ? Math.round((new Date(p.ended_at) - s) / 60000) + " " + t.minutes : t.active;
+        return "<li data-patrol='" + p.id + "'><div><b>" + esc(s.toLocaleDateString(LOCALE)) + " " +
+          esc(s.toLocaleTimeString(LOCALE, { hour: "2-digit", minute: "2-digit" })) + "</b> " + esc(p.grid.name) +
+          "<br><small>" + esc(mins) + " · " + (p.length_m / 1000).toFixed(2) + " " + esc(t.km) + " · " +
+          p.points + " " + esc(t.points) + " · " + p.buildings_visited + " " + esc(t.visited) +
+          (p.issues ? " · " + p.issues + " " + esc(t.issuesFound) : "") + "</small></div></li>";
+      }).join("");
+      return data;
+    } catch (e) {
+      list.innerHTML = "<li class='error'>" + esc(e instanceof Offline ? t.offline : t.error + ": " + e.message) + "</li>";
+      return null;
+    }
+  }
+
+  function showHistoryTrack(detail) {
+    if (!map) return;
+    if (historyLayer) historyLayer.remove();
+    if (!detail.track) return;
+    historyLayer = L.geoJSON(detail.track, { style: { color: "#7c3aed", weight: 4, dashArray: "6 4" } }).addTo(map);
+    map.fitBounds(historyLayer.getBounds(), { padding: [30, 30], maxZoom: 18 });
+  }
+
+  // ----------------------------------------------------------------------------------------- issues
+  // Open issues of my grids from the issues app's staff API, sorted by distance from my position.
+  async function loadIssues() {
+    if (!cfg.issues || !navigator.onLine) return;
+    const list = $("issues");
+    try {
+      const seen = new Map();
+      for (const g of grids) {
+        const d = await api("GET", cfg.urls.issues + "?status=open&page_size=500&within=" +
+          encodeURIComponent(g.properties.code));
+        d.results.forEach((r) => seen.set(r.id, r));
+      }
+      issues = Array.from(seen.values());
+      renderIssues();
+    } catch (e) {
+      list.innerHTML = "<li class='error'>" + esc(t.error + ": " + e.message) + "</li>";
+    }
+  }
+
+  function renderIssues() {
+    if (!cfg.issues) return;
+    const list = $("issues");
+    const rows = issues.map((r) => ({ r, d: position ? distanceM(position, r) : null }));
+    if (position) rows.sort((a, b) => a.d - b.d);
+    list.innerHTML = rows.length ? rows.map(({ r, d }) =>
+      "<li data-issue='" + r.id + "'><div><b>" + esc(r.category_name) + "</b> <small>" + esc(r.tracking_code) +
+      "</small><br>" + esc((r.description || "").slice(0, 80)) + "<br><small>" +
+      (d == null ? "" : Math.round(d) + " " + esc(t.m) + " · ") + esc((t.statuses || {})[r.status] || r.status) +
+      "</small></div>" +
+      (r.overdue ? "<span class='badge overdue'>" + esc(t.overdue) + "</span>" : "") + "</li>").join("")
+      : "<li class='hint'>" + esc(t.noIssues) + "</li>";
+    document.body.dataset.issues = String(issues.length);
+    if (map) {
+      if (issuesLayer) issuesLayer.remove();
+      issuesLayer = L.layerGroup(issues.map((r) => L.circleMarker([r.lat, r.lon], {
+        radius: 6, color: "#fff", weight: 2, fillColor: r.overdue ? "#b91c1c" : "#f59e0b", fillOpacity: 1,
+      }).bindTooltip(esc(r.category_name + " " + r.tracking_code)))).addTo(map);
+    }
+  }
+
+  let categoriesLoaded = false;
+
+  // Categories and issues come from the network: loaded at start, and again when back online or when
+  // the tab is opened (the page may have been opened offline from the service worker's cache).
+  async function refreshIssues() {
+    if (!cfg.issues || !navigator.onLine) return;
+    if (!categoriesLoaded) await loadCategories();
+    await loadIssues();
+  }
+
+  async function loadCategories() {
+    const sel = $("report-category");
+    try {
+      const d = await api("GET", cfg.urls.categories);
+      const tops = d.results.filter((c) => !c.parent);
+      const en = document.documentElement.lang === "en";
+      const label = (c) => (en && c.name_en) || c.name;
+      sel.innerHTML = tops.map((top) => "<optgroup label='" + esc(label(top)) + "'>" +
+        d.results.filter((c) => c.parent === top.code).map((c) =>
+          "<option value='" + esc(c.code) + "' data-parent='" + esc(top.code) + "'>" + esc(label(c)) + "</option>").join("") +
+        "</optgroup>").join("");
+      categoriesLoaded = true;
+    } catch (e) {
+      sel.innerHTML = "";
+      status(t.error + ": " + e.message, "error");
+    }
+  }
+
+  // Reporting sends the photo at once (a photo is too big for the outbox): it needs a connection.
+  async function reportIssue(ev) {
+    ev.preventDefault();
+    const form = ev.target;
+    if (!navigator.onLine) { status(t.reportNeedsNetwork, "error"); return; }
+    if (!position) { status(t.reportNeedsPosition, "error"); return; }
+    const opt = form.subcategory.selectedOptions[0];
+    const data = new FormData(form);
+    data.set("category", opt ? opt.dataset.parent : "");
+    data.set("lon", position.lon.toFixed(7));
+    data.set("lat", position.lat.toFixed(7));
+    data.set("client_id", uuid());
+    data.set("source", "patrol");
+    if (!form.photos.files.length) data.delete("photos");
+    const btn = form.querySelector("button[type=submit]");
+    btn.disabled = true;
+    try {
+      const url = state.patrol && !state.stop ? patrolUrl("/issues") : cfg.urls.issues;
+      const issue = await api("POST", url, data);
+      status(t.reported + " " + issue.tracking_code, "ok");
+      document.body.dataset.reported = issue.tracking_code;
+      form.reset();
+      $("report").open = false;
+      loadIssues();
+    } catch (e) {
+      status(t.reportFailed + ": " + e.message, "error");
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------- offline
+  // Keep the page and its scripts in the browser's cache and let a service worker answer from it, so a
+  // reload without network still opens the page and resumes the patrol from the outbox.
+  async function prepareOffline() {
+    if (!("serviceWorker" in navigator) || !window.caches) return;
+    try {
+      await navigator.serviceWorker.register(cfg.urls.sw, { scope: cfg.urls.page });
+      if (navigator.onLine) {
+        const assets = Array.from(document.querySelectorAll("script[src], link[rel=stylesheet][href]"))
+          .map((e) => e.src || e.href);
+        const cache = await caches.open(CACHE);
+        await cache.addAll(Array.from(new Set([cfg.urls.page, location.pathname + location.search, cfg.urls.myMap].concat(assets))));
+      }
+      await navigator.serviceWorker.ready;
+      document.body.dataset.offlineReady = "yes";
+    } catch (e) {
+      document.body.dataset.offlineReady = "no";  // the page still works online
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ start
+  function tabs() {
+    document.querySelectorAll(".tabs [role=tab]").forEach((b) => b.addEventListener("click", () => {
+      document.querySelectorAll(".tabs [role=tab]").forEach((x) => x.setAttribute("aria-selected", String(x === b)));
+      document.querySelectorAll(".tab").forEach((s) => { s.hidden = s.id !== "tab-" + b.dataset.tab; });
+    }));
+  }
+
+  window.linliPhoneInit = async function (m) {
+    map = m;
+    window.linliMap = m;
+    tabs();
+    renderPatrol();
+    drawTrack();
+    $("patrol-btn").addEventListener("click", () => (state.patrol ? stopPatrol() : startPatrol()));
+    $("buildings").addEventListener("click", (e) => {
+      const b = e.target.closest("button.checkin");
+      if (b) checkin(Number(b.closest("li").dataset.building));
+    });
+    $("history").addEventListener("click", async (e) => {
+      const li = e.target.closest("li[data-patrol]");
+      if (!li) return;
+      try { showHistoryTrack(await api("GET", cfg.urls.patrols + "/" + li.dataset.patrol)); }
+      catch (err) { status(t.error + ": " + err.message, "error"); }
+    });
+    window.addEventListener("online", () => { setNet(); flush(); refreshIssues(); });
+    window.addEventListener("offline", setNet);
+    setInterval(() => { renderPatrol(); flush(); }, 5000);
+
+    status(t.loading);
+    let ready = "ready";
+    try {
+      if (!navigator.onLine && !(navigator.serviceWorker && navigator.serviceWorker.controller)) throw new Offline(t.offline);
+      const data = await api("GET", cfg.urls.myMap);
+      grids = data.grids.features;
+      buildings = data.buildings.features;
+      const sel = $("grid");
+      sel.innerHTML = grids.map((g) => "<option value='" + g.properties.id + "'>" + esc(g.properties.name) +
+        " " + esc(g.properties.code.slice(-3)) + "</option>").join("");
+      const gridLayer = L.geoJSON(data.grids, { style: { color: "#ea580c", weight: 3, fillOpacity: 0.04 } })
+        .bindTooltip((l) => esc(l.feature.properties.name)).addTo(map);
+      buildingsLayer = L.geoJSON(data.buildings, { style: { color: "#475569", weight: 1, fillColor: "#94a3b8", fillOpacity: 0.8 } })
+        .bindTooltip((l) => esc(l.feature.properties.address || l.feature.properties.name)).addTo(map);
+      if (grids.length) {
+        map.fitBounds(gridLayer.getBounds(), { padding: [10, 10], animate: false });
+        status("");
+      } else {
+        ready = "empty";
+        status(t.noGrids, "error");
+      }
+      renderBuildings();
+    } catch (e) {
+      ready = "error";
+      status(t.loadFailed + ": " + e.message, "error");
+      $("buildings").innerHTML = "<li class='error'>" + esc(t.loadFailed) + "</li>";
+    }
+    renderPatrol();
+    if (state.patrol) status(t.resumed + (state.queue.length ? " · " + state.queue.length + " " + t.waiting : ""), "ok");
+
+    if ("geolocation" in navigator) {
+      if (!position) { statusEl.dataset.geo = "waiting"; if (ready === "ready" && !state.patrol) status(t.locating); }
+      navigator.geolocation.watchPosition(onFix, onGeoError, { enableHighAccuracy: true, maximumAge: 0, timeout: 60000 });
+    } else {
+      status(t.noLocation, "error");
+    }
+
+    if (navigator.onLine) {
+      const list = await loadHistory();
+      // The server is the authority on whether a patrol is running (another phone may have stopped it).
+      if (list) {
+        if (!state.patrol && list.active) adopt(list.active);
+        else if (state.patrol && !state.stop && !(list.active && list.active.id === state.patrol.id)) {
+          state.stop = { ended_at: new Date().toISOString() };
+          save();
+        }
+      }
+      flush();
+    } else {
+      $("history").innerHTML = "<li class='hint'>" + esc(t.offline) + "</li>";
+    }
+    if (cfg.issues) {
+      $("report-form").addEventListener("submit", reportIssue);
+      await refreshIssues();
+      document.querySelector(".tabs [data-tab=issues]").addEventListener("click", refreshIssues);
+    }
+    document.body.dataset.phoneReady = ready;
+    prepareOffline();
+  };
+})();

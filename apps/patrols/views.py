@@ -1,0 +1,113 @@
+"""The grid leader's phone page (/m/) and its service worker (offline shell)."""
+
+from pathlib import Path
+
+from django.apps import apps as django_apps
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from apps.patrols import conf
+
+SW_PATH = Path(__file__).resolve().parent / "static" / "patrols" / "sw.js"
+
+
+def labels() -> dict:
+    return {
+        "loading": _("Loading…"),
+        "loadFailed": _("Could not load your grids"),
+        "noGrids": _("You are not assigned to a grid; ask community staff to assign you."),
+        "locating": _("Finding your position…"),
+        "noLocation": _("Location unavailable"),
+        "locationDenied": _("Location permission denied: allow it in the browser settings."),
+        "myPosition": _("My position"),
+        "start": _("Start patrol"),
+        "stop": _("Stop patrol"),
+        "stopping": _("Stopping…"),
+        "starting": _("Starting…"),
+        "active": _("On patrol"),
+        "since": _("since"),
+        "recorded": _("recorded"),
+        "waiting": _("waiting to send"),
+        "online": pgettext("network", "Online"),
+        "offline": pgettext(
+            "network", "Offline: points are kept on this phone and sent when back online"
+        ),
+        "sendFailed": _("Sending failed"),
+        "rejected": _("left out of the track"),
+        "checkin": _("Check in"),
+        "checkedIn": _("Checked in"),
+        "checkinQueued": _("Check-in saved, will be sent when online"),
+        "buildings": _("Buildings"),
+        "history": _("My patrols"),
+        "noHistory": _("No patrols yet."),
+        "stopped": _("Patrol finished"),
+        "visited": _("buildings visited"),
+        "points": _("points"),
+        "km": _("km"),
+        "m": _("m"),
+        "minutes": _("min"),
+        "grid": _("Grid"),
+        "households": _("households"),
+        "needsPatrol": _("Start a patrol to check in."),
+        "issues": _("Open issues nearby"),
+        "noIssues": _("No open issues in your grids."),
+        "resumed": _("Active patrol resumed"),
+        "startFailed": _("Could not start the patrol"),
+        "error": _("Error"),
+        "reported": _("Issue reported, tracking code"),
+        "reportFailed": _("Could not report the issue"),
+        "reportNeedsNetwork": _("Reporting an issue needs a connection; try again when online."),
+        "reportNeedsPosition": _("Your position is not known yet."),
+        "overdue": _("overdue"),
+        "issuesFound": _("issues reported"),
+    }
+
+
+def issues_installed() -> bool:
+    """The residents' issues app provides an Issue model once it has landed."""
+    try:
+        django_apps.get_model("issues", "Issue")
+    except LookupError:
+        return False
+    return True
+
+
+@never_cache
+@ensure_csrf_cookie
+@login_required
+def phone_page(request):
+    """My grids and buildings on a map, patrols with an offline queue, check-ins, my patrol history."""
+    urls = {
+        "myMap": reverse("patrols-my-map"),
+        "patrols": reverse("patrols"),
+        "sw": reverse("phone-sw"),
+        "page": reverse("phone"),
+    }
+    issues = issues_installed()
+    labels_ = labels()
+    if issues:
+        from apps.issues.models import Status
+
+        urls |= {"issues": reverse("issues"), "categories": reverse("issues-categories")}
+        labels_["statuses"] = {value: str(label) for value, label in Status.choices}
+    config = {
+        "user": request.user.get_username(),
+        "urls": urls,
+        "issues": issues,
+        "visitDistance": conf.visit_distance_m(),
+        "labels": labels_,
+    }
+    return render(request, "patrols/phone.html", {"phone_config": config})
+
+
+def service_worker(request):
+    """Served under /m/ so its scope covers the phone page (a worker's scope is its own folder)."""
+    response = HttpResponse(SW_PATH.read_text(), content_type="text/javascript")
+    response["Cache-Control"] = "no-cache"
+    return response

@@ -1,0 +1,69 @@
+"""The dashboard and the gaps/hotspot map in headless Chromium, logged in as a city administrator."""
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from apps.common.demo import seed_all
+from apps.territory.models import Area
+from tests.browser import browser_page
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def live_demo(live_server):
+    if not Area.objects.exists():
+        seed_all(seed=7, scale=0.2)
+    User = get_user_model()
+    if not User.objects.filter(username="analyst").exists():
+        User.objects.create_superuser("analyst", password="analyst-password-1")
+    return live_server
+
+
+def login(page, base):
+    page.goto(base + "/accounts/login/?next=/analytics/")
+    page.fill("input[name=username]", "analyst")
+    page.fill("input[name=password]", "analyst-password-1")
+    page.click("form button[type=submit]")
+
+
+def test_dashboard_draws_charts_and_offers_exports(live_demo, artifacts):
+    with browser_page() as (page, errors):
+        login(page, live_demo.url)
+        page.wait_for_selector("body[data-dashboard-ready='ready']", timeout=30_000)
+        assert page.locator("html").get_attribute("lang") == "zh-hans"
+        cards = page.locator(".an-card")
+        assert cards.count() == 10
+        coverage = page.locator(
+            ".an-card[data-key='property_coverage'] .an-card-value"
+        ).inner_text()
+        assert coverage.endswith("%")
+        assert page.locator("#chart-rates canvas").count() == 1
+        assert page.locator("#an-table tbody tr").count() == 12
+        page.screenshot(path=str(artifacts / "analytics-dashboard.png"), full_page=True)
+        href = page.locator("#an-xlsx").get_attribute("href")
+        assert href.startswith("/api/analytics/indicators.xlsx?code=")
+        page.goto(live_demo.url + page.locator("#an-print").get_attribute("href"))
+        assert page.locator("table.an-table").first.locator("tbody tr").count() == 12
+        page.screenshot(path=str(artifacts / "analytics-print.png"), full_page=True)
+        assert errors == []
+
+
+def test_gaps_map_shows_gaps_stations_and_suggestions(live_demo, artifacts):
+    with browser_page() as (page, errors):
+        login(page, live_demo.url)
+        page.goto(live_demo.url + "/analytics/map")
+        page.wait_for_selector("body[data-map-ready='ready']", timeout=30_000)
+        overlays = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+        joined = " ".join(overlays)
+        assert "无物业管理的小区" in joined and "党群服务站" in joined
+        assert "热点（Gi*）" in joined  # the demo has residents' issues
+        assert page.locator("#gap-list li").count() > 0
+        page.locator("#gap-list li").first.click()
+        assert page.locator("#gap-detail p").inner_text() != ""
+        page.select_option("#suggest-tier", "5")
+        page.click("#suggest-button")
+        page.wait_for_selector("body[data-suggested]", timeout=60_000)
+        assert int(page.locator("body").get_attribute("data-suggested")) >= 1
+        page.screenshot(path=str(artifacts / "analytics-map.png"))
+        assert errors == []

