@@ -6,6 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from apps.analytics.models import ServiceStation
 from apps.common.demo import seed_all
 from apps.issues import services as issue_services
 from apps.issues.models import Category, Issue
@@ -83,7 +84,7 @@ def test_staff_console_layers_filters_search_and_area_panel(live_demo, artifacts
         labels = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
         names = [label.split(" (")[0].strip() for label in labels]
         assert names[:6] == ["街道", "社区", "网格", "邻里格", "小区", "楼栋"]
-        assert names[6:9] == ["问题", "问题热力图", "党员中心户"]
+        assert names[6:10] == ["问题", "问题热力图", "党员中心户", "党群服务站"]
         total = Issue.objects.count()
         assert shown_count(page) == total
         expect(page.locator(".marker-cluster").first).to_be_visible()
@@ -108,6 +109,10 @@ def test_staff_console_layers_filters_search_and_area_panel(live_demo, artifacts
         expect(page.locator("canvas.leaflet-heatmap-layer")).to_have_count(1)
         page.get_by_label("党员中心户").check()
         expect(page.locator("path.center-marker").first).to_be_attached(timeout=10_000)
+        page.get_by_label("党群服务站").check()
+        stations = ServiceStation.objects.count()
+        assert stations > 0
+        expect(page.locator("path.station-marker")).to_have_count(stations)
         page.get_by_label("问题热力图").uncheck()
         page.get_by_label("问题", exact=True).uncheck()
         expect(page.locator(".marker-cluster")).to_have_count(0)
@@ -196,8 +201,9 @@ def test_clicking_a_pin_opens_the_issue(live_demo, artifacts):
         page.press("#search-q", "Enter")
         page.locator("#search-results button").first.click()
         expect(page.locator("#panel")).to_have_attribute("data-selected", f"building:{building.id}")
+        # zoom 20: pins a few metres apart separate
         page.locator(".leaflet-control-zoom-in").click()
-        page.locator(".leaflet-control-zoom-in").click()  # zoom 20: pins a few metres apart separate
+        page.locator(".leaflet-control-zoom-in").click()
         pin = page.locator(f".issue-pin[title='{issue.tracking_code}']")
         expect(pin).to_be_visible()
         pin.click()

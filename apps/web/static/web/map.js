@@ -392,7 +392,10 @@
     const group = L.geoJSON(null, {
       pointToLayer: (f, ll) => L.circleMarker(ll, { radius: 7, color: "#065f46", weight: 2, fillColor: "#34d399", fillOpacity: 0.9, className: "station-marker" }),
       style: { color: "#065f46", weight: 2, fillOpacity: 0.1 },
-      onEachFeature: (f, l) => l.bindTooltip(esc((f.properties && (f.properties.name || f.properties.label)) || t.stations)),
+      onEachFeature: (f, l) => {
+        const p = f.properties || {};
+        l.bindTooltip(esc(p.name || t.stations) + (p.kind_label ? " · " + esc(p.kind_label) : ""));
+      },
     });
     group.linliLoad = async () => {
       try {
