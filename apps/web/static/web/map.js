@@ -128,7 +128,10 @@
     }
     const isArea = p && kind !== "buildings";
     let extra = "";
-    if (user && isArea) {
+    // The issues API filters by the numeric code prefix of the intake areas; compounds (codes with "C")
+    // are not a level it filters by, so a compound's panel shows the territory facts only.
+    const issuesByCode = isArea && /^\d+$/.test(p.code || "");
+    if (user && issuesByCode) {
       extra += section("sec-issues", t.openIssues) + section("sec-indicators", t.indicators);
       if (p.level === "community" || p.level === "grid") extra += section("sec-people", t.people);
     } else if (user && p && kind === "buildings") {
@@ -144,6 +147,7 @@
     getJSON(chainUrl).then((d) => fill("sec-chain", token, chainHtml(d.chain)), (e) => fillError("sec-chain", token, e));
     if (!user || !p) return;
     if (isArea) {
+      if (!issuesByCode) return;
       loadAreaIssues(p, token);
       loadIndicators(p, token);
       if (p.level === "community" || p.level === "grid") loadCenters(p, token);
@@ -248,6 +252,9 @@
       const d = await getJSON(urls.issue + id);
       if (token !== selection) return;
       panel.innerHTML = issueHtml(d, message);
+      // show the pin: zoom in or spiderfy its cluster until it is on screen (no-op when it already is)
+      const m = markersById[id];
+      if (m && issueLayer._map) issueLayer.zoomToShowLayer(m);
     } catch (e) {
       if (token === selection) panel.innerHTML = "<h2>#" + esc(id) + "</h2><p class='error-text'>" + esc(t.failed) + ": " + esc(e.message) + "</p>";
     }
@@ -299,6 +306,7 @@
   let heatLayer = null;
   let issueRequest = 0;
   let chunkDone = () => {};
+  let markersById = {};
   const countEl = document.getElementById("issue-count");
   const filtersEl = document.getElementById("filters");
 
@@ -321,11 +329,13 @@
       if (req !== issueRequest) return;
       const markers = [];
       const heat = [];
+      markersById = {};
       for (const f of data.features) {
         const c = f.geometry.coordinates;
         const p = f.properties;
         const m = L.marker([c[1], c[0]], { icon: issueIcon(p.status, p.overdue), title: p.code, keyboard: false });
         m.linliIssue = p.id;
+        markersById[p.id] = m;
         markers.push(m);
         heat.push([c[1], c[0], p.overdue ? 1 : 0.5]);
       }
@@ -388,7 +398,9 @@
     return group;
   }
 
-  function stationsLayer() {
+  // Stations per community (the analytics API scopes by `within`; communities outside the user's scope
+  // answer 403 and are skipped).
+  function stationsLayer(communityCodes) {
     const group = L.geoJSON(null, {
       pointToLayer: (f, ll) => L.circleMarker(ll, { radius: 7, color: "#065f46", weight: 2, fillColor: "#34d399", fillOpacity: 0.9, className: "station-marker" }),
       style: { color: "#065f46", weight: 2, fillOpacity: 0.1 },
@@ -398,11 +410,11 @@
       },
     });
     group.linliLoad = async () => {
-      try {
-        const d = await getJSON(urls.stations);
-        group.addData(d.type ? d : { type: "FeatureCollection", features: d.results || d.features || [] });
-      } catch (e) {
-        status(t.failed + " " + t.stations + ": " + e.message, true);
+      for (const code of communityCodes) {
+        const res = await fetch(urls.stations + "?within=" + encodeURIComponent(code), { credentials: "same-origin" });
+        if (res.status === 403) continue;
+        if (!res.ok) { status(t.failed + " " + t.stations + ": " + (await readError(res)).message, true); return; }
+        group.addData(await res.json());
       }
     };
     return group;
@@ -581,9 +593,9 @@
       control.addOverlay(issueLayer, t.issues);
       control.addOverlay(heatLayer, t.heatmap);
       issueLayer.addTo(map);
-      const communities = layers.community && layers.community.getLayers ? layers.community.getLayers().map((l) => l.feature.properties.id) : [];
-      control.addOverlay(centersLayer(communities), t.centers);
-      if (urls.stations) control.addOverlay(stationsLayer(), t.stations);
+      const communities = layers.community && layers.community.getLayers ? layers.community.getLayers().map((l) => l.feature.properties) : [];
+      control.addOverlay(centersLayer(communities.map((p) => p.id)), t.centers);
+      if (urls.stations) control.addOverlay(stationsLayer(communities.map((p) => p.code)), t.stations);
       filtersEl.addEventListener("change", () => loadIssues());
       filtersEl.addEventListener("submit", (ev) => ev.preventDefault());
       document.getElementById("new-issue").addEventListener("click", () => {
