@@ -114,7 +114,7 @@
     fill(id, token, "<p class='error-text'>" + esc(t.failed) + ": " + esc(err.message) + "</p>");
   }
 
-  async function showAt(latlng, feature, kind, layer) {
+  async function showAt(latlng, feature, kind, layer, fromSearch) {
     const token = ++selection;
     highlight(layer);
     const p = feature ? feature.properties : null;
@@ -142,7 +142,8 @@
     panel.innerHTML = head + "<section class='sec' id='sec-chain'><h3>" + esc(t.chain) + "</h3><p class='hint loading'>" +
       esc(t.loading) + "</p></section>" + extra;
     panel.dataset.selected = isArea ? "area:" + p.id : (p ? "building:" + p.id : "point");
-    const chainUrl = isArea ? urls.area + p.id
+    // A click: everything covering the point (grid and compound alike); a search result: the area's own chain.
+    const chainUrl = isArea && fromSearch ? urls.area + p.id
       : cfg.locateUrl + "?lon=" + latlng.lng.toFixed(7) + "&lat=" + latlng.lat.toFixed(7);
     getJSON(chainUrl).then((d) => fill("sec-chain", token, chainHtml(d.chain)), (e) => fillError("sec-chain", token, e));
     if (!user || !p) return;
@@ -452,8 +453,8 @@
       const key = r.kind === "building" ? "buildings" : r.level;
       const hit = index[key] && index[key][r.id];
       const center = bounds ? bounds.getCenter() : map.getCenter();
-      if (hit) showAt(center, hit.feature, key, hit.layer);
-      else showAt(center, { properties: Object.assign({}, r, { name: r.name || r.address }) }, key, null);
+      if (hit) showAt(center, hit.feature, key, hit.layer, true);
+      else showAt(center, { properties: Object.assign({}, r, { name: r.name || r.address }) }, key, null, true);
     });
     document.addEventListener("click", (ev) => { if (!form.contains(ev.target)) list.hidden = true; });
   }
