@@ -128,3 +128,22 @@ class AreaDetailApi(APIView):
     )
     def get(self, request, area_id: int):
         return Response(selectors.area_summary(selectors.area_get(area_id=area_id)))
+
+
+class SearchApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Find current areas by code prefix or name, and buildings by address or name",
+        parameters=[
+            OpenApiParameter("q", OpenApiTypes.STR, required=True),
+            OpenApiParameter("limit", OpenApiTypes.INT, description="1-50, default 20"),
+        ],
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        raw = request.query_params.get("limit") or "20"
+        if not raw.isdigit() or not 1 <= int(raw) <= 50:
+            raise DomainError(f"limit={raw!r} must be a whole number from 1 to 50", field="limit")
+        results = selectors.search(q=request.query_params.get("q", ""), limit=int(raw))
+        return Response({"results": results})

@@ -277,3 +277,63 @@ def area_summary(area: Area) -> dict:
         "chain": area_chain(area),
         "bbox": json.loads(area.geom.envelope.geojson)["coordinates"][0] if area.geom else None,
     }
+
+
+# Hand-written: one statement over current areas (code prefix or name substring) and buildings
+# (address or name substring), each with its bounding box, ranked exact-code first. The ORM would need
+# a UNION of two querysets with annotated extents; this is clearer and one round trip.
+SEARCH_SQL = """
+SELECT * FROM (
+    (SELECT 'area' AS kind, a.id, a.level, a.code, a.name, '' AS address,
+            ST_XMin(a.geom), ST_YMin(a.geom), ST_XMax(a.geom), ST_YMax(a.geom),
+            CASE WHEN a.code = %(q)s THEN 0 WHEN a.code LIKE %(prefix)s THEN 1 ELSE 2 END AS rank
+       FROM territory_area a
+      WHERE a.valid_from <= %(at)s AND (a.valid_to IS NULL OR a.valid_to > %(at)s)
+        AND (a.code LIKE %(prefix)s OR a.name ILIKE %(pattern)s)
+      ORDER BY rank, length(a.code), a.code
+      LIMIT %(limit)s)
+    UNION ALL
+    (SELECT 'building', b.id, 'building', '', b.name, b.address,
+            ST_XMin(b.footprint), ST_YMin(b.footprint), ST_XMax(b.footprint), ST_YMax(b.footprint),
+            3
+       FROM territory_building b
+      WHERE b.address ILIKE %(pattern)s OR b.name ILIKE %(pattern)s
+      ORDER BY b.address, b.id
+      LIMIT %(limit)s)
+) found
+ORDER BY rank
+LIMIT %(limit)s
+"""
+
+
+def search(*, q: str, limit: int = 20) -> list[dict]:
+    """Current areas whose code starts with `q` or whose name contains it, and buildings whose address
+    or name contains it; at most `limit`, exact codes first."""
+    q = (q or "").strip()
+    if len(q) < 1:
+        raise DomainError("give a code, a name or an address to search for", field="q")
+    if len(q) > 100:
+        raise DomainError("the search text is longer than 100 characters", field="q")
+    like = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    params = {
+        "q": q,
+        "prefix": like + "%",
+        "pattern": "%" + like + "%",
+        "limit": limit,
+        "at": timezone.now(),
+    }
+    with connection.cursor() as cur:
+        cur.execute(SEARCH_SQL, params)
+        rows = cur.fetchall()
+    return [
+        {
+            "kind": kind,
+            "id": id_,
+            "level": level,
+            "code": code,
+            "name": name,
+            "address": address,
+            "bbox": [x0, y0, x1, y1] if x0 is not None else None,
+        }
+        for kind, id_, level, code, name, address, x0, y0, x1, y1, _rank in rows
+    ]

@@ -1,10 +1,12 @@
 from django.conf import settings
 from django.db.models import Q, Sum
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from apps.issues.models import Priority, Source, Status
 from apps.territory.models import Area, Level, ManagementType
 from apps.tiles.layers import LAYERS as TILE_LAYERS
 
@@ -93,4 +95,120 @@ def map_page(request):
             "version": _("Version"),
         },
     }
+    config["labels"].update(_console_labels())
+    config["user"] = (
+        {"name": request.user.get_username()} if request.user.is_authenticated else None
+    )
+    config["urls"] = _console_urls(request)
     return render(request, "web/map.html", {"map_config": config})
+
+
+def _url(name: str) -> str | None:
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return None
+
+
+# Service stations come from apps.analytics when it has them; the console shows the layer only then.
+STATION_URL_NAMES = ("analytics-stations", "stations-geojson", "stations")
+
+
+def _console_urls(request) -> dict:
+    urls = {
+        "search": reverse("territory-search"),
+        "area": reverse("area-detail", args=[0]).rsplit("/", 1)[0] + "/",
+    }
+    if not request.user.is_authenticated:
+        return urls
+    return urls | {
+        "issues": reverse("issues"),
+        "issuesGeojson": reverse("issues-geojson"),
+        "issue": reverse("issue-detail", args=[0]).rsplit("/", 1)[0] + "/",
+        "categories": reverse("issues-categories"),
+        "indicators": reverse("issues-indicators"),
+        "centers": reverse("people-centers"),
+        "residents": reverse("people-residents"),
+        "households": reverse("people-households"),
+        "stations": next((u for u in map(_url, STATION_URL_NAMES) if u), None),
+    }
+
+
+ACTION_LABELS = {
+    "consult": gettext_lazy("Consult"),
+    "dispatch": gettext_lazy("Dispatch"),
+    "accept": gettext_lazy("Accept"),
+    "return": gettext_lazy("Return"),
+    "resolve": gettext_lazy("Resolve"),
+    "rate": gettext_lazy("Rate"),
+    "close": gettext_lazy("Close"),
+    "reject": gettext_lazy("Reject"),
+    "duplicate": gettext_lazy("Mark duplicate"),
+    "reopen": gettext_lazy("Reopen (rework)"),
+    # history entries that are not loop actions
+    "create": gettext_lazy("Taken in"),
+    "route": gettext_lazy("Routed"),
+    "note": gettext_lazy("Note"),
+    "decision": gettext_lazy("Joint meeting decision"),
+}
+
+
+def _console_labels() -> dict:
+    return {
+        "statuses": {value: str(label) for value, label in Status.choices},
+        "sources": {value: str(label) for value, label in Source.choices},
+        "priorities": {value: str(label) for value, label in Priority.choices},
+        "actions": {key: str(label) for key, label in ACTION_LABELS.items()},
+        "issues": _("Issues"),
+        "heatmap": _("Issue heatmap"),
+        "centers": _("Center households"),
+        "stations": _("Service stations"),
+        "overdue": _("Overdue"),
+        "openIssues": _("Open issues"),
+        "noOpenIssues": _("No open issues here."),
+        "indicators": _("Indicators (last 12 months)"),
+        "received": _("Received"),
+        "closureRate": _("Closure rate"),
+        "onTimeRate": _("On-time rate"),
+        "reworkRate": _("Rework rate"),
+        "satisfaction": _("Satisfaction"),
+        "per1000": _("Per 1,000 households"),
+        "avgHours": _("Average handling hours"),
+        "people": _("People"),
+        "centerOf": _("Center household"),
+        "linked": _("linked households"),
+        "coverage": _("Coverage"),
+        "residents": _("Residents"),
+        "noPeople": _("No center households here."),
+        "peopleLogin": _("Log in to see issues and people."),
+        "history": _("History"),
+        "actionsTitle": _("Actions"),
+        "noActions": _("Your role may not act on this issue now."),
+        "note": _("Note"),
+        "rating": _("Rating (1-5)"),
+        "duplicateOf": _("Duplicate of issue id"),
+        "done": _("Done"),
+        "category": _("Category"),
+        "subcategory": _("Subcategory"),
+        "status": _("Status"),
+        "priority": _("Priority"),
+        "source": _("Source"),
+        "received_at": _("Received at"),
+        "due": _("Due"),
+        "responsible": _("Responsible"),
+        "reporter": _("Reporter"),
+        "description": _("Description"),
+        "rework": _("Rework count"),
+        "issueCount": _("issues shown"),
+        "searchEmpty": _("Nothing found."),
+        "newIssue": _("New issue"),
+        "pickPoint": _("Click the map where the issue is."),
+        "submit": _("File the issue"),
+        "cancel": _("Cancel"),
+        "filed": _("Issue filed"),
+        "reporterName": _("Reporter name"),
+        "reporterPhone": _("Reporter phone"),
+        "nearby": _("Open issues of this category nearby"),
+        "any": _("Any"),
+        "trackingCode": _("Tracking code"),
+    }

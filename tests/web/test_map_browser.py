@@ -1,4 +1,5 @@
 import pytest
+from playwright.sync_api import expect
 
 from apps.common.demo import seed_all
 from apps.territory.models import Area
@@ -50,7 +51,9 @@ def test_map_speaks_english_on_request_and_fits_a_phone(live_demo, artifacts):
         page.goto(live_demo.url + "/?lang=en")
         page.wait_for_selector("body[data-map-ready='ready']", timeout=20_000)
         assert page.locator("html").get_attribute("lang") == "en"
-        assert "Grid (6)" in page.locator(".leaflet-control-layers").inner_text()
+        # the layer list is folded on a phone; a tap opens it
+        page.locator(".leaflet-control-layers").hover()
+        expect(page.locator(".leaflet-control-layers-overlays")).to_contain_text("Grid (6)")
         page.screenshot(path=str(artifacts / "map-phone-en.png"))
         # the choice is remembered
         page.goto(live_demo.url + "/")

@@ -1,11 +1,17 @@
-/* The territory map: one layer per level, a layer switcher, and a side panel that shows the clicked
-   area or building with its chain (from /api/locate). Hooked through django-leaflet's callback.
+/* The staff console on the territory map: one layer per level, buildings, issues (clustered pins
+   coloured by status, a heatmap), center households and service stations; filters, search, and a side
+   panel for the selected area (chain, households, people, open issues, indicators) or issue (details,
+   history, the actions this user may take). Hooked through django-leaflet's callback.
    Small layers are one GeoJSON download; layers too big for that (a city's buildings) come as vector
-   tiles from /tiles/{layer}/{z}/{x}/{y}.mvt, drawn on canvas by protomaps-leaflet. */
+   tiles from /tiles/{layer}/{z}/{x}/{y}.mvt, drawn on canvas by protomaps-leaflet.
+   No inline handlers and no eval: the page runs under a strict Content-Security-Policy. */
 (function () {
   "use strict";
   const cfg = JSON.parse(document.getElementById("map-config").textContent);
   const t = cfg.labels;
+  const urls = cfg.urls || {};
+  const user = cfg.user;
+  const lang = document.documentElement.lang || "zh-hans";
   const statusEl = document.getElementById("status");
   const panel = document.getElementById("panel");
 
@@ -17,6 +23,7 @@
     compound: { color: "#7c3aed", weight: 1, dashArray: "6 4", fillOpacity: 0.05 },
     buildings: { color: "#475569", weight: 1, fillColor: "#94a3b8", fillOpacity: 0.7 },
   };
+  const SELECTED = { color: "#facc15", weight: 4 };
 
   function status(text, isError) {
     statusEl.textContent = text;
@@ -27,19 +34,49 @@
     return String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   }
 
+  async function readError(res) {
+    let msg = res.status + " " + res.statusText;
+    try { msg = (await res.json()).error || msg; } catch (e) { /* not JSON */ }
+    return new Error(msg);
+  }
+
   async function getJSON(url) {
-    const res = await fetch(url, { headers: { Accept: "application/json" } });
-    if (!res.ok) {
-      let msg = res.status + " " + res.statusText;
-      try { msg = (await res.json()).error || msg; } catch (e) { /* not JSON */ }
-      throw new Error(msg);
-    }
+    const res = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    if (!res.ok) throw await readError(res);
+    return res.json();
+  }
+
+  function csrfToken() {
+    const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+
+  async function postJSON(url, body) {
+    const res = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) throw await readError(res);
     return res.json();
   }
 
   function rows(pairs) {
     return "<table>" + pairs.filter((p) => p[1] !== null && p[1] !== undefined && p[1] !== "")
       .map((p) => "<tr><th>" + esc(p[0]) + "</th><td>" + esc(p[1]) + "</td></tr>").join("") + "</table>";
+  }
+
+  function when(iso) {
+    return iso ? new Date(iso).toLocaleString(lang === "en" ? "en-GB" : "zh-CN", { dateStyle: "short", timeStyle: "short" }) : "";
+  }
+
+  function day(d) {
+    return d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" + String(d.getDate()).padStart(2, "0");
+  }
+
+  function pct(x) {
+    return x === null || x === undefined ? "–" : (x * 100).toFixed(1) + "%";
   }
 
   function chainHtml(chain) {
@@ -49,7 +86,37 @@
       (a.code ? " <code>" + esc(a.code) + "</code>" : "") + "</li>").join("") + "</ul>";
   }
 
-  async function showAt(latlng, feature, kind) {
+  // ------------------------------------------------------------------ side panel: areas and buildings
+
+  let selection = 0;  // bumps on every new selection so late answers for an old one are dropped
+  let highlighted = null;
+
+  function highlight(layer) {
+    if (highlighted && highlighted.linliStyle) highlighted.setStyle(highlighted.linliStyle);
+    highlighted = layer && layer.setStyle ? layer : null;
+    if (highlighted) {
+      highlighted.linliStyle = highlighted.linliStyle || Object.assign({}, highlighted.options);
+      highlighted.setStyle(SELECTED);
+    }
+  }
+
+  function section(id, title) {
+    return "<section class='sec' id='" + id + "'><h3>" + esc(title) + "</h3><p class='hint loading'>" + esc(t.loading) + "</p></section>";
+  }
+
+  function fill(id, token, html) {
+    if (token !== selection) return;
+    const el = document.getElementById(id);
+    if (el) el.querySelector(".loading, .body").outerHTML = "<div class='body'>" + html + "</div>";
+  }
+
+  function fillError(id, token, err) {
+    fill(id, token, "<p class='error-text'>" + esc(t.failed) + ": " + esc(err.message) + "</p>");
+  }
+
+  async function showAt(latlng, feature, kind, layer, fromSearch) {
+    const token = ++selection;
+    highlight(layer);
     const p = feature ? feature.properties : null;
     let head = "<h2>" + esc(p ? p.name : t.point) + "</h2>";
     if (p && kind === "buildings") {
@@ -59,42 +126,415 @@
                     [t.buildings, p.buildings], [t.mgmt, p.management_type ? t.mgmtTypes[p.management_type] : null],
                     [t.version, p.version]]);
     }
-    panel.innerHTML = head + "<p class='hint'>" + esc(t.loading) + "</p>";
-    try {
-      const loc = await getJSON(cfg.locateUrl + "?lon=" + latlng.lng.toFixed(7) + "&lat=" + latlng.lat.toFixed(7));
-      panel.innerHTML = head + "<h3>" + esc(t.chain) + "</h3>" + chainHtml(loc.chain);
-    } catch (err) {
-      panel.innerHTML = head + "<p class='status error'>" + esc(t.failed) + ": " + esc(err.message) + "</p>";
+    const isArea = p && kind !== "buildings";
+    let extra = "";
+    // The issues API filters by the numeric code prefix of the intake areas; compounds (codes with "C")
+    // are not a level it filters by, so a compound's panel shows the territory facts only.
+    const issuesByCode = isArea && /^\d+$/.test(p.code || "");
+    if (user && issuesByCode) {
+      extra += section("sec-issues", t.openIssues) + section("sec-indicators", t.indicators);
+      if (p.level === "community" || p.level === "grid") extra += section("sec-people", t.people);
+    } else if (user && p && kind === "buildings") {
+      extra += section("sec-people", t.residents);
+    } else if (!user && p) {
+      extra = "<p class='hint'>" + esc(t.peopleLogin) + "</p>";
+    }
+    panel.innerHTML = head + "<section class='sec' id='sec-chain'><h3>" + esc(t.chain) + "</h3><p class='hint loading'>" +
+      esc(t.loading) + "</p></section>" + extra;
+    panel.dataset.selected = isArea ? "area:" + p.id : (p ? "building:" + p.id : "point");
+    // A click: everything covering the point (grid and compound alike); a search result: the area's own chain.
+    const chainUrl = isArea && fromSearch ? urls.area + p.id
+      : cfg.locateUrl + "?lon=" + latlng.lng.toFixed(7) + "&lat=" + latlng.lat.toFixed(7);
+    getJSON(chainUrl).then((d) => fill("sec-chain", token, chainHtml(d.chain)), (e) => fillError("sec-chain", token, e));
+    if (!user || !p) return;
+    if (isArea) {
+      if (!issuesByCode) return;
+      loadAreaIssues(p, token);
+      loadIndicators(p, token);
+      if (p.level === "community" || p.level === "grid") loadCenters(p, token);
+    } else {
+      loadResidents("building", p.id, token);
     }
   }
 
-  // A vector tile layer: fills and outlines on canvas, tiles fetched at the map's own zoom (levelDiff 0)
-  // so the server's minimum zoom per layer is the map's. Clicks fall through to the map (locate).
-  function tileLayer(map, spec) {
-    if (!map.getPane("linliTiles")) {
-      map.createPane("linliTiles").style.zIndex = 450;  // above GeoJSON fills, below tooltips
-    }
-    const st = STYLES[spec.key];
-    const rules = [];
-    if (st.fill !== false) {
-      rules.push({ dataLayer: spec.tiles.layer, symbolizer: new protomapsL.PolygonSymbolizer({
-        fill: st.fillColor || st.color, opacity: st.fillOpacity, width: 0 }) });
-    }
-    rules.push({ dataLayer: spec.tiles.layer, symbolizer: new protomapsL.LineSymbolizer({
-      color: st.color, width: st.weight, dash: st.dashArray ? st.dashArray.split(" ").map(Number) : undefined }) });
-    const layer = protomapsL.leafletLayer({
-      url: spec.tiles.url, levelDiff: 0, maxDataZoom: 16, pane: "linliTiles", attribution: "",
-      paintRules: rules, labelRules: [],
-    });
-    layer.linliLabel = spec.label + " (" + spec.tiles.count + ")";
-    layer.linliTiles = true;
-    return layer;
+  function issueListHtml(list, total) {
+    if (!list.length) return "<p class='hint'>" + esc(t.noOpenIssues) + "</p>";
+    return "<p class='hint'>" + esc(total) + " " + esc(t.issueCount) + "</p><ul class='issue-list'>" + list.map((i) =>
+      "<li><button type='button' class='linkish issue-link' data-issue='" + i.id + "'>" +
+      "<span class='dot st-" + esc(i.status) + "'></span>" + esc(i.category_name) + " · " + esc(t.statuses[i.status]) +
+      (i.overdue ? " <span class='badge overdue'>" + esc(t.overdue) + "</span>" : "") +
+      "</button><span class='sub'>" + esc(i.tracking_code) + " " + esc((i.description || "").slice(0, 40)) + "</span></li>").join("") + "</ul>";
   }
+
+  async function loadAreaIssues(p, token) {
+    try {
+      const d = await getJSON(urls.issues + "?within=" + encodeURIComponent(p.code) + "&status=open&page_size=10");
+      fill("sec-issues", token, issueListHtml(d.results, d.count));
+    } catch (e) { fillError("sec-issues", token, e); }
+  }
+
+  async function loadIndicators(p, token) {
+    const end = new Date();
+    const start = new Date(end.getFullYear() - 1, end.getMonth(), end.getDate() + 1);
+    try {
+      const d = await getJSON(urls.indicators + "?area=" + encodeURIComponent(p.code) + "&start=" + day(start) + "&end=" + day(end));
+      fill("sec-indicators", token, "<div class='indicators'>" + rows([
+        [t.received, d.received], [t.closureRate, pct(d.closure_rate)], [t.onTimeRate, pct(d.on_time_rate)],
+        [t.reworkRate, pct(d.rework_rate)], [t.satisfaction, pct(d.satisfaction)],
+        [t.avgHours, d.avg_handling_hours == null ? "–" : Number(d.avg_handling_hours).toFixed(1)],
+        [t.per1000, d.per_1000_households == null ? "–" : Number(d.per_1000_households).toFixed(1)],
+      ]) + "</div>");
+    } catch (e) { fillError("sec-indicators", token, e); }
+  }
+
+  async function loadCenters(p, token) {
+    try {
+      const d = await getJSON(urls.centers + "?area=" + p.id);
+      const cov = (d.coverage || []).map((c) => [c.name || c.code || c.grid, pct(c.coverage != null ? c.coverage : c.ratio)]);
+      const list = d.centers.length ? "<ul class='people'>" + d.centers.slice(0, 12).map((c) =>
+        "<li>" + esc(c.member) + " <span class='sub'>" + esc(c.count) + " " + esc(t.linked) + "</span></li>").join("") +
+        (d.centers.length > 12 ? "<li class='sub'>… +" + (d.centers.length - 12) + "</li>" : "") + "</ul>"
+        : "<p class='hint'>" + esc(t.noPeople) + "</p>";
+      fill("sec-people", token, "<p class='hint'>" + esc(t.centers) + ": " + d.centers.length + "</p>" + list +
+        (cov.length ? "<h4>" + esc(t.coverage) + "</h4>" + rows(cov) : ""));
+    } catch (e) { fillError("sec-people", token, e); }
+  }
+
+  async function loadResidents(key, id, token) {
+    try {
+      const d = await getJSON(urls.residents + "?" + key + "=" + id);
+      const list = d.results.slice(0, 15);
+      fill("sec-people", token, list.length ? "<ul class='people'>" + list.map((r) =>
+        "<li>" + esc(r.name) + " <span class='sub'>" + esc(r.phone || "") + "</span></li>").join("") +
+        (d.results.length > list.length ? "<li class='sub'>… +" + (d.results.length - list.length) + (d.next_offset ? "+" : "") + "</li>" : "") + "</ul>"
+        : "<p class='hint'>–</p>");
+    } catch (e) { fillError("sec-people", token, e); }
+  }
+
+  // ------------------------------------------------------------------ side panel: one issue
+
+  function issueHtml(d, message) {
+    const head = "<h2><span class='dot st-" + esc(d.status) + "'></span>" + esc(d.category_name) +
+      (d.subcategory_name ? " · " + esc(d.subcategory_name) : "") + "</h2>" +
+      (message ? "<p class='notice'>" + esc(message) + "</p>" : "") +
+      "<p class='issue-status'><span class='badge st-" + esc(d.status) + "'>" + esc(d.status_label) + "</span>" +
+      (d.overdue ? " <span class='badge overdue'>" + esc(t.overdue) + "</span>" : "") + "</p>" +
+      rows([[t.trackingCode, d.tracking_code], [t.description, d.description], [t.address, d.address],
+            [t.priority, t.priorities[d.priority]], [t.source, t.sources[d.source]],
+            [t.received_at, when(d.created_at)], [t.due, when(d.due_at)], [t.responsible, d.responsible && d.responsible.name],
+            [t.reporter, d.reporter && [d.reporter.name, d.reporter.phone].filter(Boolean).join(" ")],
+            [t.rework, d.rework_count || null], [t.rating, d.rating]]);
+    const areas = ["street", "community", "grid", "neighbourhood", "compound"].map((k) => d.areas[k] && Object.assign({ level: k }, d.areas[k])).filter(Boolean);
+    let actions = "<section class='sec' id='sec-actions'><h3>" + esc(t.actionsTitle) + "</h3>";
+    if (d.actions.length) {
+      actions += "<form id='action-form' class='form compact' data-issue='" + d.id + "'>" +
+        "<label>" + esc(t.note) + "<textarea name='note' rows='2'></textarea></label>" +
+        (d.actions.includes("rate") ? "<label>" + esc(t.rating) + "<select name='rating'>" + [5, 4, 3, 2, 1].map((n) => "<option>" + n + "</option>").join("") + "</select></label>" : "") +
+        (d.actions.includes("duplicate") ? "<label>" + esc(t.duplicateOf) + "<input name='duplicate_of' inputmode='numeric'></label>" : "") +
+        "<div class='actions'>" + d.actions.map((a) => "<button type='button' class='button small action' data-action='" + esc(a) + "'>" +
+          esc(t.actions[a] || a) + "</button>").join("") + "</div><p class='error-text' id='action-error' hidden></p></form>";
+    } else {
+      actions += "<p class='hint no-actions'>" + esc(t.noActions) + "</p>";
+    }
+    actions += "</section>";
+    const history = "<section class='sec'><h3>" + esc(t.history) + "</h3><ol class='history'>" + d.history.map((e) =>
+      "<li><span class='sub'>" + esc(when(e.at)) + "</span> " + esc(t.actions[e.action] || e.action) +
+      (e.to ? " → " + esc(t.statuses[e.to] || e.to) : "") + (e.actor ? " · " + esc(e.actor) : "") +
+      (e.note ? "<div class='note'>" + esc(e.note) + "</div>" : "") + "</li>").join("") + "</ol></section>";
+    return head + "<section class='sec'><h3>" + esc(t.chain) + "</h3>" + chainHtml(areas) + "</section>" + actions + history;
+  }
+
+  async function selectIssue(id, message) {
+    const token = ++selection;
+    highlight(null);
+    panel.dataset.selected = "issue:" + id;
+    panel.innerHTML = "<h2>" + esc(t.issues) + " #" + esc(id) + "</h2><p class='hint loading'>" + esc(t.loading) + "</p>";
+    try {
+      const d = await getJSON(urls.issue + id);
+      if (token !== selection) return;
+      panel.innerHTML = issueHtml(d, message);
+      // show the pin: zoom in or spiderfy its cluster until it is on screen (no-op when it already is)
+      const m = markersById[id];
+      if (m && issueLayer._map) issueLayer.zoomToShowLayer(m);
+    } catch (e) {
+      if (token === selection) panel.innerHTML = "<h2>#" + esc(id) + "</h2><p class='error-text'>" + esc(t.failed) + ": " + esc(e.message) + "</p>";
+    }
+  }
+
+  panel.addEventListener("click", async (ev) => {
+    const link = ev.target.closest(".issue-link");
+    if (link) { selectIssue(Number(link.dataset.issue)); return; }
+    const btn = ev.target.closest("button.action");
+    if (!btn) return;
+    const form = btn.closest("form");
+    const id = Number(form.dataset.issue);
+    const body = { note: form.note.value };
+    if (btn.dataset.action === "rate" && form.rating) body.rating = Number(form.rating.value);
+    if (btn.dataset.action === "duplicate" && form.duplicate_of) body.duplicate_of = Number(form.duplicate_of.value) || null;
+    form.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+    const errEl = document.getElementById("action-error");
+    try {
+      const d = await postJSON(urls.issue + id + "/actions/" + btn.dataset.action, body);
+      ++selection;
+      panel.innerHTML = issueHtml(d, t.done + ": " + (t.actions[btn.dataset.action] || btn.dataset.action));
+      loadIssues();
+    } catch (e) {
+      errEl.textContent = e.message;
+      errEl.hidden = false;
+      form.querySelectorAll("button").forEach((b) => { b.disabled = false; });
+    }
+  });
+
+  // ------------------------------------------------------------------ issues layer
+
+  const STATUS_COLORS = {
+    collected: "#f59e0b", consulted: "#eab308", dispatched: "#2563eb", accepted: "#7c3aed", returned: "#ea580c",
+    resolved: "#16a34a", rated: "#0d9488", closed: "#6b7280", rejected: "#9ca3af", duplicate: "#9ca3af",
+  };
+  const icons = {};
+  function issueIcon(st, overdue) {
+    const key = st + (overdue ? "!" : "");
+    if (!icons[key]) {
+      icons[key] = L.divIcon({
+        className: "issue-pin st-" + st + (overdue ? " overdue" : ""),
+        html: overdue ? "!" : "", iconSize: [16, 16], iconAnchor: [8, 8],
+      });
+    }
+    return icons[key];
+  }
+
+  let issueLayer = null;
+  let heatLayer = null;
+  let issueRequest = 0;
+  let chunkDone = () => {};
+  let markersById = {};
+  const countEl = document.getElementById("issue-count");
+  const filtersEl = document.getElementById("filters");
+
+  function filterQuery() {
+    if (!filtersEl) return "";
+    const q = new URLSearchParams();
+    ["category", "status", "start", "end"].forEach((k) => { if (filtersEl[k].value) q.set(k, filtersEl[k].value); });
+    if (filtersEl.overdue.checked) q.set("overdue", "true");
+    return q.toString();
+  }
+
+  async function loadIssues() {
+    if (!issueLayer) return;
+    const req = ++issueRequest;
+    const t0 = performance.now();
+    document.body.dataset.issuesReady = "loading";
+    countEl.textContent = t.loading;
+    try {
+      const data = await getJSON(urls.issuesGeojson + "?" + filterQuery());
+      if (req !== issueRequest) return;
+      const markers = [];
+      const heat = [];
+      markersById = {};
+      for (const f of data.features) {
+        const c = f.geometry.coordinates;
+        const p = f.properties;
+        const m = L.marker([c[1], c[0]], { icon: issueIcon(p.status, p.overdue), title: p.code, keyboard: false });
+        m.linliIssue = p.id;
+        markersById[p.id] = m;
+        markers.push(m);
+        heat.push([c[1], c[0], p.overdue ? 1 : 0.5]);
+      }
+      issueLayer.clearLayers();
+      // markercluster adds big batches in chunks between frames; "ready" waits for the last chunk
+      const added = new Promise((resolve) => { chunkDone = resolve; });
+      issueLayer.addLayers(markers);
+      if (!markers.length || !issueLayer._map) chunkDone();
+      await added;
+      if (req !== issueRequest) return;
+      heatLayer.setLatLngs(heat);
+      const n = data.features.length;
+      countEl.textContent = n + " " + t.issueCount;
+      countEl.dataset.count = String(n);
+      countEl.classList.remove("error-text");
+      await new Promise((r) => requestAnimationFrame(() => r()));
+      document.body.dataset.issuesMs = String(Math.round(performance.now() - t0));
+      document.body.dataset.issuesReady = "ready";
+    } catch (e) {
+      if (req !== issueRequest) return;
+      countEl.textContent = t.failed + ": " + e.message;
+      countEl.classList.add("error-text");
+      document.body.dataset.issuesReady = "error";
+    }
+  }
+
+  async function loadCategories() {
+    const sel = document.getElementById("f-category");
+    try {
+      const d = await getJSON(urls.categories);
+      const name = (c) => (lang === "en" && c.name_en ? c.name_en : c.name);
+      const tops = d.results.filter((c) => !c.parent);
+      cfg.categories = d.results;
+      tops.forEach((c) => {
+        sel.add(new Option(name(c), c.code));
+        d.results.filter((s) => s.parent === c.code).forEach((s) => sel.add(new Option("　" + name(s), s.code)));
+      });
+    } catch (e) {
+      status(t.failed + " " + t.category + ": " + e.message, true);
+    }
+  }
+
+  // ------------------------------------------------------------------ center households, stations
+
+  function centersLayer(communityIds) {
+    const group = L.layerGroup();
+    group.linliLoad = async () => {
+      try {
+        for (const id of communityIds) {
+          const d = await getJSON(urls.centers + "?area=" + id);
+          d.centers.forEach((c) => {
+            L.circleMarker([c.lat, c.lon], { radius: 6, color: "#b91c1c", weight: 2, fillColor: "#fde047", fillOpacity: 1, className: "center-marker" })
+              .bindTooltip(t.centerOf + ": " + c.member + " (" + c.count + " " + t.linked + ")").addTo(group);
+          });
+        }
+      } catch (e) {
+        status(t.failed + " " + t.centers + ": " + e.message, true);
+      }
+    };
+    return group;
+  }
+
+  // Stations per community (the analytics API scopes by `within`; communities outside the user's scope
+  // answer 403 and are skipped).
+  function stationsLayer(communityCodes) {
+    const group = L.geoJSON(null, {
+      pointToLayer: (f, ll) => L.circleMarker(ll, { radius: 7, color: "#065f46", weight: 2, fillColor: "#34d399", fillOpacity: 0.9, className: "station-marker" }),
+      style: { color: "#065f46", weight: 2, fillOpacity: 0.1 },
+      onEachFeature: (f, l) => {
+        const p = f.properties || {};
+        l.bindTooltip(esc(p.name || t.stations) + (p.kind_label ? " · " + esc(p.kind_label) : ""));
+      },
+    });
+    group.linliLoad = async () => {
+      for (const code of communityCodes) {
+        const res = await fetch(urls.stations + "?within=" + encodeURIComponent(code), { credentials: "same-origin" });
+        if (res.status === 403) continue;
+        if (!res.ok) { status(t.failed + " " + t.stations + ": " + (await readError(res)).message, true); return; }
+        group.addData(await res.json());
+      }
+    };
+    return group;
+  }
+
+  // ------------------------------------------------------------------ search
+
+  function setupSearch(map, index) {
+    const form = document.getElementById("search");
+    const list = document.getElementById("search-results");
+    let found = [];
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const q = form.q.value.trim();
+      if (!q) return;
+      list.hidden = false;
+      list.innerHTML = "<li class='hint'>" + esc(t.loading) + "</li>";
+      try {
+        found = (await getJSON(urls.search + "?q=" + encodeURIComponent(q))).results;
+        list.innerHTML = found.length ? found.map((r, i) => "<li><button type='button' class='linkish' data-i='" + i + "'>" +
+          "<span class='lvl'>" + esc(t.levels[r.level]) + "</span> " + esc(r.kind === "building" ? r.address || r.name : r.name) +
+          (r.code ? " <code>" + esc(r.code) + "</code>" : "") + "</button></li>").join("")
+          : "<li class='hint'>" + esc(t.searchEmpty) + "</li>";
+      } catch (e) {
+        list.innerHTML = "<li class='error-text'>" + esc(t.failed) + ": " + esc(e.message) + "</li>";
+      }
+    });
+    list.addEventListener("click", (ev) => {
+      const b = ev.target.closest("button[data-i]");
+      if (!b) return;
+      const r = found[Number(b.dataset.i)];
+      list.hidden = true;
+      const bounds = r.bbox ? L.latLngBounds([r.bbox[1], r.bbox[0]], [r.bbox[3], r.bbox[2]]) : null;
+      if (bounds) map.fitBounds(bounds, { padding: [40, 40], maxZoom: 18 });
+      const key = r.kind === "building" ? "buildings" : r.level;
+      const hit = index[key] && index[key][r.id];
+      const center = bounds ? bounds.getCenter() : map.getCenter();
+      if (hit) showAt(center, hit.feature, key, hit.layer, true);
+      else showAt(center, { properties: Object.assign({}, r, { name: r.name || r.address }) }, key, null, true);
+    });
+    document.addEventListener("click", (ev) => { if (!form.contains(ev.target)) list.hidden = true; });
+  }
+
+  // ------------------------------------------------------------------ intake: click to pin, staff form
+
+  let picking = false;
+  let pin = null;
+
+  function intakeForm(latlng, address) {
+    const cats = (cfg.categories || []).filter((c) => !c.parent);
+    const name = (c) => (lang === "en" && c.name_en ? c.name_en : c.name);
+    panel.dataset.selected = "new-issue";
+    panel.innerHTML = "<h2>" + esc(t.newIssue) + "</h2><p class='hint'>" + latlng.lat.toFixed(6) + ", " + latlng.lng.toFixed(6) + "</p>" +
+      "<form id='intake' class='form compact'>" +
+      "<label>" + esc(t.category) + "<select name='category' required>" + cats.map((c) => "<option value='" + esc(c.code) + "'>" + esc(name(c)) + "</option>").join("") + "</select></label>" +
+      "<label>" + esc(t.subcategory) + "<select name='subcategory'></select></label>" +
+      "<label>" + esc(t.source) + "<select name='source'>" + Object.keys(t.sources).map((k) => "<option value='" + k + "'" + (k === "hotline" ? " selected" : "") + ">" + esc(t.sources[k]) + "</option>").join("") + "</select></label>" +
+      "<label>" + esc(t.description) + "<textarea name='description' rows='3' required maxlength='4000'></textarea></label>" +
+      "<label>" + esc(t.address) + "<input name='address' value='" + esc(address || "") + "'></label>" +
+      "<label>" + esc(t.reporterName) + "<input name='reporter_name'></label>" +
+      "<label>" + esc(t.reporterPhone) + "<input name='reporter_phone' inputmode='tel'></label>" +
+      "<p class='error-text' id='intake-error' hidden></p>" +
+      "<div class='actions'><button type='submit' class='button small'>" + esc(t.submit) + "</button> " +
+      "<button type='button' class='button small secondary' id='intake-cancel'>" + esc(t.cancel) + "</button></div></form>";
+    const form = document.getElementById("intake");
+    const subs = () => {
+      form.subcategory.innerHTML = "<option value=''>" + esc(t.any) + "</option>" +
+        (cfg.categories || []).filter((c) => c.parent === form.category.value).map((c) => "<option value='" + esc(c.code) + "'>" + esc(name(c)) + "</option>").join("");
+    };
+    form.category.addEventListener("change", subs);
+    subs();
+    document.getElementById("intake-cancel").addEventListener("click", () => {
+      if (pin) { pin.remove(); pin = null; }
+      panel.innerHTML = "";
+      delete panel.dataset.selected;
+    });
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const err = document.getElementById("intake-error");
+      const body = { lon: latlng.lng, lat: latlng.lat };
+      ["category", "subcategory", "source", "description", "address", "reporter_name", "reporter_phone"].forEach((k) => { body[k] = form[k].value; });
+      form.querySelector("button[type=submit]").disabled = true;
+      try {
+        const d = await postJSON(urls.issues, body);
+        if (pin) { pin.remove(); pin = null; }
+        await selectIssue(d.id, t.filed + ": " + d.tracking_code);
+        if (d.duplicates && d.duplicates.length) {
+          panel.insertAdjacentHTML("beforeend", "<section class='sec'><h3>" + esc(t.nearby) + "</h3>" + issueListHtml(d.duplicates, d.duplicates.length) + "</section>");
+        }
+        loadIssues();
+      } catch (e) {
+        err.textContent = e.message;
+        err.hidden = false;
+        form.querySelector("button[type=submit]").disabled = false;
+      }
+    });
+  }
+
+  async function pick(map, latlng) {
+    picking = false;
+    map.getContainer().classList.remove("picking");
+    status("");
+    if (pin) pin.remove();
+    pin = L.marker(latlng, { icon: L.divIcon({ className: "new-pin", iconSize: [22, 22], iconAnchor: [11, 22] }) }).addTo(map);
+    let address = "";
+    try {
+      const loc = await getJSON(cfg.locateUrl + "?lon=" + latlng.lng.toFixed(7) + "&lat=" + latlng.lat.toFixed(7));
+      address = loc.building ? loc.building.name : "";
+    } catch (e) { /* the address is optional */ }
+    intakeForm(latlng, address);
+  }
+
+  // ------------------------------------------------------------------ the map
 
   window.linliMapInit = async function (map) {
     window.linliMap = map;
-    const control = L.control.layers(null, null, { collapsed: false }).addTo(map);
+    const control = L.control.layers(null, null, { collapsed: window.innerWidth < 700 }).addTo(map);
     const layers = {};
+    const index = {};  // key -> id -> {feature, layer}, for search results
     let failures = 0;
     status(t.loading);
     const jobs = cfg.layers.map(async (spec) => {
@@ -104,10 +544,16 @@
       }
       try {
         const data = await getJSON(spec.url);
+        index[spec.key] = {};
         const layer = L.geoJSON(data, {
           style: STYLES[spec.key],
           onEachFeature: (f, l) => {
-            l.on("click", (e) => { L.DomEvent.stopPropagation(e); showAt(e.latlng, f, spec.key); });
+            index[spec.key][f.properties.id] = { feature: f, layer: l };
+            l.on("click", (e) => {
+              L.DomEvent.stopPropagation(e);
+              if (picking) pick(map, e.latlng);
+              else showAt(e.latlng, f, spec.key, l);
+            });
             if (spec.key !== "buildings" && spec.key !== "neighbourhood") {
               l.bindTooltip(f.properties.name, { sticky: true });
             }
@@ -129,15 +575,71 @@
     });
     // Keep the finer layers on top so they receive clicks.
     ["compound", "neighbourhood", "buildings"].forEach((k) => layers[k] && !layers[k].linliTiles && map.hasLayer(layers[k]) && layers[k].bringToFront());
-    map.on("overlayadd", () => layers.buildings && !layers.buildings.linliTiles && map.hasLayer(layers.buildings) && layers.buildings.bringToFront());
+    map.on("overlayadd", (e) => {
+      if (layers.buildings && !layers.buildings.linliTiles && map.hasLayer(layers.buildings)) layers.buildings.bringToFront();
+      if (e.layer.linliLoad && !e.layer.linliLoaded) { e.layer.linliLoaded = true; e.layer.linliLoad(); }
+    });
+
+    if (user) {
+      issueLayer = L.markerClusterGroup({
+        chunkedLoading: true, chunkInterval: 100, maxClusterRadius: 50,  // clustered up to the max zoom, then spiderfied
+        showCoverageOnHover: false, animate: false,  // no zoom animation of thousands of pins
+        chunkProgress: (done, total) => {
+          if (done < total) countEl.textContent = t.loading + " " + done + "/" + total;
+          else chunkDone();
+        },
+      });
+      issueLayer.on("click", (e) => { if (e.layer.linliIssue) selectIssue(e.layer.linliIssue); });
+      heatLayer = L.heatLayer([], { radius: 20, blur: 15, minOpacity: 0.3 });
+      control.addOverlay(issueLayer, t.issues);
+      control.addOverlay(heatLayer, t.heatmap);
+      issueLayer.addTo(map);
+      const communities = layers.community && layers.community.getLayers ? layers.community.getLayers().map((l) => l.feature.properties) : [];
+      control.addOverlay(centersLayer(communities.map((p) => p.id)), t.centers);
+      if (urls.stations) control.addOverlay(stationsLayer(communities.map((p) => p.code)), t.stations);
+      filtersEl.addEventListener("change", () => loadIssues());
+      filtersEl.addEventListener("submit", (ev) => ev.preventDefault());
+      document.getElementById("new-issue").addEventListener("click", () => {
+        picking = true;
+        map.getContainer().classList.add("picking");
+        status(t.pickPoint);
+      });
+      await loadCategories();
+      loadIssues();
+    }
+    setupSearch(map, index);
+
     const extent = layers.street || layers.community;
-    if (extent && extent.getLayers().length) {
+    if (extent && extent.getLayers && extent.getLayers().length) {
       map.fitBounds(extent.getBounds(), { padding: [20, 20] });
       if (!failures) status("");
     } else if (!failures) {
       status(t.empty, true);
     }
-    map.on("click", (e) => showAt(e.latlng, null, null));
+    map.on("click", (e) => (picking ? pick(map, e.latlng) : showAt(e.latlng, null, null, null)));
     document.body.dataset.mapReady = failures ? "error" : "ready";
   };
+
+  // A vector tile layer: fills and outlines on canvas, tiles fetched at the map's own zoom (levelDiff 0)
+  // so the server's minimum zoom per layer is the map's. Clicks fall through to the map (locate).
+  function tileLayer(map, spec) {
+    if (!map.getPane("linliTiles")) {
+      map.createPane("linliTiles").style.zIndex = 450;  // above GeoJSON fills, below markers and tooltips
+    }
+    const st = STYLES[spec.key];
+    const rules = [];
+    if (st.fill !== false) {
+      rules.push({ dataLayer: spec.tiles.layer, symbolizer: new protomapsL.PolygonSymbolizer({
+        fill: st.fillColor || st.color, opacity: st.fillOpacity, width: 0 }) });
+    }
+    rules.push({ dataLayer: spec.tiles.layer, symbolizer: new protomapsL.LineSymbolizer({
+      color: st.color, width: st.weight, dash: st.dashArray ? st.dashArray.split(" ").map(Number) : undefined }) });
+    const layer = protomapsL.leafletLayer({
+      url: spec.tiles.url, levelDiff: 0, maxDataZoom: 16, pane: "linliTiles", attribution: "",
+      paintRules: rules, labelRules: [],
+    });
+    layer.linliLabel = spec.label + " (" + spec.tiles.count + ")";
+    layer.linliTiles = true;
+    return layer;
+  }
 })();
