@@ -1,6 +1,7 @@
 """Staff JSON API for issues (session login required): intake, list, GeoJSON for the map, detail,
 loop actions, nearby duplicates, indicators, joint-meeting decisions. HTTP only: parse, call, render."""
 
+from django.db import transaction
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -10,7 +11,7 @@ from rest_framework.views import APIView
 
 from apps.common.errors import DomainError, NotFound
 from apps.issues import selectors, services
-from apps.issues.models import Category
+from apps.issues.models import Category, Issue
 from apps.people.scope import ScopedStaff, request_scope
 from apps.territory.selectors import area_current
 
@@ -68,7 +69,32 @@ class IssuesApi(StaffApi):
     def post(self, request):
         data = request.data
         point = services.point_parse(data.get("lon"), data.get("lat"))
-        issue = services.issue_create(
+        scope = request_scope(request)
+        with transaction.atomic():
+            issue = self._create(request, data, point)
+            # Staff file issues where they work: one they could not see afterwards is refused, and the
+            # transaction leaves nothing behind.
+            if not Issue.objects.filter(pk=issue.pk).filter(scope.issues_q()).exists():
+                where = issue.grid or issue.community or issue.street
+                place = f"{where.name} ({where.code})" if where else "no street of the district"
+                raise DomainError(
+                    f"this point lies in {place}, outside your areas; pass it to that area's staff "
+                    "or use the public report form",
+                    field="point",
+                )
+        body = selectors.issue_detail(selectors.issue_get(issue_id=issue.id), user=request.user)
+        body["duplicates"] = selectors.duplicates_nearby(
+            lon=point.x,
+            lat=point.y,
+            category=issue.category,
+            exclude_id=issue.id,
+            scope=scope,
+        )
+        return Response(body, status=201)
+
+    @staticmethod
+    def _create(request, data, point):
+        return services.issue_create(
             point=point,
             category=data.get("category"),
             subcategory=data.get("subcategory") or None,
@@ -81,15 +107,6 @@ class IssuesApi(StaffApi):
             photos=request.FILES.getlist("photos") if hasattr(request, "FILES") else (),
             actor=request.user,
         )
-        body = selectors.issue_detail(selectors.issue_get(issue_id=issue.id), user=request.user)
-        body["duplicates"] = selectors.duplicates_nearby(
-            lon=point.x,
-            lat=point.y,
-            category=issue.category,
-            exclude_id=issue.id,
-            scope=request_scope(request),
-        )
-        return Response(body, status=201)
 
 
 class IssuesGeoJsonApi(StaffApi):

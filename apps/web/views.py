@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.gis.db.models import Extent
 from django.db.models import Q, Sum
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
@@ -7,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from apps.issues.models import Priority, Source, Status
+from apps.people.scope import request_scope
 from apps.territory.models import Area, Level, ManagementType
 from apps.tiles.layers import LAYERS as TILE_LAYERS
 
@@ -100,7 +102,25 @@ def map_page(request):
         {"name": request.user.get_username()} if request.user.is_authenticated else None
     )
     config["urls"] = _console_urls(request)
+    config["home"] = _home_bbox(request)
     return render(request, "web/map.html", {"map_config": config})
+
+
+def _home_bbox(request) -> list[float] | None:
+    """Where the map opens for a signed-in user with areas (a grid leader: their grid), as
+    [west, south, east, north]; None opens on the whole territory."""
+    if not request.user.is_authenticated:
+        return None
+    scope = request_scope(request)
+    if scope.everything or not scope.area_prefixes:
+        return None
+    now = timezone.now()
+    extent = (
+        Area.objects.filter(scope.q("code"), valid_from__lte=now)
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=now))
+        .aggregate(e=Extent("geom"))["e"]
+    )
+    return list(extent) if extent else None
 
 
 def _url(name: str) -> str | None:

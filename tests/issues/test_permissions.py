@@ -5,7 +5,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.issues import services
-from apps.issues.models import ResponsibleKind
+from apps.issues.models import Issue, IssueEvent, ResponsibleKind
 from apps.people.models import StaffAssignment
 from apps.territory.models import Area
 from tests.issues.conftest import point_in
@@ -112,3 +112,24 @@ def test_a_planner_in_the_area_may_read_but_not_act(a_grid, django_user_model):
         "duplicate",
     ]
     assert act(client, issue, "dispatch").status_code == 403
+
+
+def test_staff_file_issues_only_inside_their_areas(demo, django_user_model):
+    """A grid leader takes in issues in their grid; a point in another grid is refused with the grid's
+    name and code, and nothing is written (not even the history)."""
+    mine, other = Area.objects.filter(level="grid", valid_to=None).order_by("code")[:2]
+    _u, leader = user_with(django_user_model, "gl", role="grid_leader", area=mine)
+    before = Issue.objects.count(), IssueEvent.objects.count()
+
+    def file_at(area):
+        p = point_in(area)
+        body = {"lon": p.x, "lat": p.y, "category": "property", "description": "楼道灯坏了"}
+        return leader.post("/api/issues", body, format="json")
+
+    r = file_at(other)
+    assert r.status_code == 400
+    assert r.json()["field"] == "point"
+    assert other.code in r.json()["error"] and "outside your areas" in r.json()["error"]
+    assert (Issue.objects.count(), IssueEvent.objects.count()) == before
+    r = file_at(mine)
+    assert r.status_code == 201 and r.json()["areas"]["grid"]["code"] == mine.code
