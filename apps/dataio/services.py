@@ -463,8 +463,11 @@ def buildings_import(
     commit: bool = False,
     progress: bool = False,
     with_geojson: bool = False,
+    attach: bool = True,
 ) -> ImportReport:
-    """Read, check, estimate households and (with commit=True) COPY buildings from a file."""
+    """Read, check, estimate households and (with commit=True) COPY buildings from a file.
+    attach=False leaves attaching to areas and refreshing counts to the caller (several files in one
+    transaction, then one territory.buildings_attach())."""
     if dwelling_area <= 0:
         raise DomainError(
             "--dwelling-area must be positive (m² per dwelling)", field="dwelling-area"
@@ -533,10 +536,7 @@ def buildings_import(
     have = ~shapely.is_missing(geoms)
     area_m2 = np.zeros(n)
     if have.any():
-        import geopandas as gpd
-
-        gs = gpd.GeoSeries(geoms[have], crs="EPSG:4326")
-        area_m2[have] = gs.to_crs(gs.estimate_utm_crs()).area.to_numpy()
+        area_m2[have] = _metric_area(geoms[have])
     hh, hh_src, fl = estimate_households(
         area_m2=area_m2,
         households=households,
@@ -616,10 +616,24 @@ def buildings_import(
             ],
             _progress_iter(copy_source(), len(idx), progress),
         )
-        territory.buildings_attach(ids=ids)
-        territory.area_counts_refresh()
+        if attach:
+            territory.buildings_attach(ids=ids)
+            territory.area_counts_refresh()
     report.committed, report.written = True, written
     return report
+
+
+def _metric_area(geoms) -> np.ndarray:
+    """Footprint areas in m², in the UTM zone of the data's mean longitude (error < 0.1 % within a
+    city; cheaper than geopandas' estimate_utm_crs, which scans the area-of-use database)."""
+    from pyproj import Transformer
+
+    lon, lat = shapely.get_coordinates(shapely.centroid(geoms)).mean(axis=0)
+    zone = int((lon + 180) // 6) + 1
+    epsg = (32600 if lat >= 0 else 32700) + zone
+    t = Transformer.from_crs(4326, epsg, always_xy=True)
+    projected = shapely.transform(geoms, lambda x, y: t.transform(x, y), interleaved=False)
+    return shapely.area(projected)
 
 
 def _has(src: Source, name: str) -> bool:
