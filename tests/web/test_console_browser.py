@@ -265,7 +265,9 @@ def test_staff_files_an_issue_from_the_console(live_demo, artifacts):
         # the grid leader is responsible for the issue's grid: the phone shows in clear, and the
         # showing is logged (apps.people.privacy, apps.audit.pii)
         expect(page.locator("#panel")).to_contain_text("13812345678")
-        assert PiiAccess.objects.filter(actor__endswith=":grid", subject=f"issue {issue.id} reporter").exists()
+        assert PiiAccess.objects.filter(
+            actor__endswith=":grid", subject=f"issue {issue.id} reporter"
+        ).exists()
         expect(page.locator("#issue-count")).to_have_attribute("data-count", str(shown + 1))
         page.screenshot(path=str(artifacts / "console-filed.png"))
         assert errors == []
