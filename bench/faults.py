@@ -9,8 +9,9 @@ otherwise; scripts/pg.sh honours both), never on the developer's database, loopb
      SIGKILL and are restarted; at 1/2 PostgreSQL is stopped with `pg_ctl -m immediate` (a crash: no
      checkpoint) and started again. Requests that fail during the outages are not acknowledged; every
      acknowledged one (a 201 with a service_request_id) must be in the database afterwards.
-  2. import: `manage.py import_issues` of a large hotline file is killed with SIGKILL while it writes;
-     afterwards none of its rows exist (one transaction); run again, all of them do.
+  2. import: `manage.py import_issues` of a large hotline file is killed with SIGKILL while it writes,
+     then (second run) PostgreSQL is stopped -m immediate under it; each time afterwards none of its
+     rows exist (one transaction); run again, all of them do.
 Prints a summary and writes it to bench/out/faults.txt; exits 1 on any loss or partial import."""
 
 import csv
@@ -153,7 +154,9 @@ def phase_intake(env, out_dir, lines) -> bool:
     return ok
 
 
-def phase_import(env, out_dir, lines) -> bool:
+def phase_import(env, out_dir, lines, how: str) -> bool:
+    """`how`: "sigkill" kills the import process; "database" crashes PostgreSQL under it."""
+    prefix = "FLT" if how == "sigkill" else "FLD"  # each run imports its own rows
     lon, lat = map(
         float,
         load.psql(
@@ -162,12 +165,14 @@ def phase_import(env, out_dir, lines) -> bool:
             " WHERE level = 'grid' AND valid_to IS NULL ORDER BY code LIMIT 1) t",
         ).split("|"),
     )
-    path = out_dir / "faults-hotline.csv"
+    path = out_dir / f"faults-hotline-{how}.csv"
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["工单号", "受理时间", "状态", "类别", "内容", "纬度", "经度"])
         for n in range(IMPORT_ROWS):
-            w.writerow([f"FLT{n:07d}", "2026-10-01 09:00", "处理中", "纠纷", f"导入 {n}", lat, lon])
+            w.writerow(
+                [f"{prefix}{n:07d}", "2026-10-01 09:00", "处理中", "纠纷", f"导入 {n}", lat, lon]
+            )
     mapping = out_dir / "faults-mapping.json"
     mapping.write_text(
         json.dumps(
@@ -187,7 +192,10 @@ def phase_import(env, out_dir, lines) -> bool:
             ensure_ascii=False,
         )
     )
-    count_sql = "SELECT count(*) FROM issues_issue WHERE ext_ref LIKE 'FLT%'"
+    count_sql = {
+        "FLT": "SELECT count(*) FROM issues_issue WHERE ext_ref LIKE 'FLT%'",
+        "FLD": "SELECT count(*) FROM issues_issue WHERE ext_ref LIKE 'FLD%'",
+    }[prefix]
     cmd = [PY, "manage.py", "import_issues", str(path), "--mapping", str(mapping)]
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -206,17 +214,23 @@ def phase_import(env, out_dir, lines) -> bool:
         time.sleep(0.05)
         waited += 0.05
     killed_while_running = proc.poll() is None
-    proc.kill()
-    proc.wait()
+    if how == "sigkill":
+        proc.kill()
+        proc.wait()
+    else:
+        pg_crash(env)
+        proc.wait()  # the command fails on its lost connection
+        pg("start", env)
     time.sleep(1)
     after_kill = int(load.psql(env, count_sql))
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     after_rerun = int(load.psql(env, count_sql))
     ok = killed_while_running and after_kill == 0 and after_rerun == IMPORT_ROWS
     lines += [
-        f"import_issues of {IMPORT_ROWS} rows killed with SIGKILL while writing "
-        f"(after {waited:.1f} s; still running when killed: {killed_while_running})",
-        f"  rows of the import in the database after the kill: {after_kill} (must be 0)",
+        f"import_issues of {IMPORT_ROWS} rows, "
+        + ("killed with SIGKILL" if how == "sigkill" else "PostgreSQL stopped -m immediate")
+        + f" while writing (after {waited:.1f} s; still running then: {killed_while_running})",
+        f"  rows of the import in the database after the fault: {after_kill} (must be 0)",
         f"  after running it again: {after_rerun} (exit {done.returncode})",
         f"  import: {'OK' if ok else 'FAILED'}",
     ]
@@ -233,7 +247,8 @@ def main():
         load.prepare_database(env)
         lines = [f"fault run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"]
         ok = phase_intake(env, out_dir, lines)
-        ok = phase_import(env, out_dir, lines) and ok
+        for how in ("sigkill", "database"):
+            ok = phase_import(env, out_dir, lines, how) and ok
         lines.append("RESULT: " + ("OK" if ok else "FAILED"))
         text = "\n".join(lines)
         print(text)

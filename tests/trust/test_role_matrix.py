@@ -43,6 +43,7 @@ CLASSIFIED = {
     "areas-geojson": PUBLIC,  # boundaries and household counts: the public map
     "buildings-geojson": PUBLIC,  # footprints and household counts: the public map
     "area-detail": PUBLIC,
+    "territory-search": PUBLIC,  # areas and buildings by name or address: what the public map shows
     "map": PUBLIC,
     "tile-layers": PUBLIC,
     "tile": PUBLIC,  # base layers public; the "issues" layer is staff-only (checked below)
