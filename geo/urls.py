@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("apps.tiles.urls")),
     path("", include("apps.patrols.urls")),
     path("", include("apps.analytics.urls")),
+    path("", include("apps.audit.urls")),
     path("", include("apps.web.urls")),
 ]
 if settings.DEBUG:

@@ -23,7 +23,6 @@ from apps.territory.selectors import area_current
 REPORT_LIMIT = 5
 REPORT_WINDOW_SECONDS = 600
 HONEYPOT = "website"
-LOGIN_URL = "/admin/login/"
 
 
 def rate_limited(request, *, bucket: str, limit: int, window: int) -> bool:
@@ -158,7 +157,7 @@ def _agenda_context(code: str, month_raw: str, scope) -> dict:
     }
 
 
-@login_required(login_url=LOGIN_URL)
+@login_required
 @require_http_methods(["GET", "POST"])
 def agenda_page(request, code: str, month: str):
     """Printable agenda of the community's monthly joint meeting; decisions recorded per issue."""
@@ -188,7 +187,7 @@ def agenda_page(request, code: str, month: str):
     return render(request, "issues/agenda.html", context)
 
 
-@login_required(login_url=LOGIN_URL)
+@login_required
 def agenda_xlsx(request, code: str, month: str):
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font

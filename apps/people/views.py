@@ -9,7 +9,7 @@ from apps.people.selectors import center_policy, policy_dict
 from apps.territory.models import Area
 
 
-@login_required(login_url="/admin/login/")
+@login_required
 @ensure_csrf_cookie
 def centers_page(request):
     """Center households on the map: lines to linked households, click buildings to link/unlink,

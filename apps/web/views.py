@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from apps.issues.models import Priority, Source, Status
+from apps.people.models import StaffRole
 from apps.people.scope import request_scope
 from apps.territory.models import Area, Level, ManagementType
 from apps.tiles.layers import LAYERS as TILE_LAYERS
@@ -103,7 +104,28 @@ def map_page(request):
     )
     config["urls"] = _console_urls(request)
     config["home"] = _home_bbox(request)
-    return render(request, "web/map.html", {"map_config": config})
+    return render(request, "web/map.html", {"map_config": config, "pages": _pages(request)})
+
+
+def _pages(request) -> list[tuple[str, str]]:
+    """The staff pages a user's roles open, for the top bar (each page checks access itself)."""
+    if not request.user.is_authenticated:
+        return []
+    scope = request_scope(request)
+    if scope.is_empty and not request.user.is_superuser:
+        return []
+    admin = request.user.is_superuser or scope.has_role(StaffRole.CITY_ADMIN)
+    pages = [
+        ("phone", _("Phone view")),
+        ("planning", _("Grid planning")),
+        ("people-centers-page", _("Center households")),
+        ("analytics-dashboard", _("Analysis")),
+    ]
+    if admin:
+        pages.append(("dataio-import", _("Import")))
+    if admin or scope.has_role(StaffRole.AUDITOR):
+        pages.append(("audit", _("Audit log")))
+    return [(url, str(label)) for name, label in pages if (url := _url(name))]
 
 
 def _home_bbox(request) -> list[float] | None:

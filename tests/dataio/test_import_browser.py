@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from apps.people.models import StaffAssignment
 from apps.territory.models import Area
 from tests.browser import browser_page
 
@@ -16,6 +17,8 @@ def staff_cookie(live_server, settings, tmp_path):
     user = get_user_model().objects.create_user(
         "dataio-browser", password="pw-browser-1", is_staff=True
     )
+    # territory imports are city-wide work (apps.people.scope.CityWide)
+    StaffAssignment.objects.create(user=user, name="导入员", role="city_admin")
     client = Client()
     client.force_login(user)
     return {"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}

@@ -18,11 +18,10 @@ def live_demo(live_server):
 
 def login(page, errors, url, username="community"):
     page.goto(url + "/people/centers/")
-    assert "/admin/login/" in page.url  # login required
-    page.fill("#id_username", username)
-    page.fill("#id_password", "linli-demo")
-    errors.clear()  # Django's admin login page asks for a /favicon.ico that does not exist
-    page.click("input[type=submit]")
+    assert "/accounts/login/" in page.url  # login required
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "linli-demo")
+    page.click("form button[type=submit]")
     page.wait_for_selector("body[data-map-ready='ready']", timeout=30_000)
 
 

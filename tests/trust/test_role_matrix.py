@@ -124,6 +124,7 @@ APP_SCOPED_GETS = {
     "analytics-heat": "/api/analytics/heat",
     "analytics-indicators": "/api/analytics/indicators",
     "analytics-indicators-xlsx": "/api/analytics/indicators.xlsx",
+    "audit": "/audit/",  # city administrators and auditors (tests/trust/test_audit_page.py)
 }
 CLASSIFIED.update(dict.fromkeys(APP_SCOPED_GETS, APP_SCOPED))
 UNNAMED = {
