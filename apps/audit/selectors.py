@@ -8,10 +8,10 @@ needs (see apps.people.privacy)."""
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from django.apps import apps as django_apps
 from django.utils import timezone
 
 from apps.audit.models import AuditEntry, PiiAccess
+from apps.audit.triggers import audited_tables
 from apps.common.errors import DomainError
 from apps.people.privacy import mask_name, mask_phone
 
@@ -38,15 +38,6 @@ class AuditFilter:
     start: date | None = None
     end: date | None = None
     page: int = 1
-
-
-def audited_tables() -> list[str]:
-    """Tables of Linli's own apps (what the triggers audit), for the table filter."""
-    return sorted(
-        m._meta.db_table
-        for m in django_apps.get_models()
-        if m.__module__.startswith("apps.") and m._meta.managed
-    )
 
 
 def _date(raw: str, name: str) -> date | None:
