@@ -9,10 +9,11 @@ import shapely
 from django.contrib.auth import get_user_model
 from django.contrib.gis.geos import GEOSGeometry, MultiPolygon
 from django.core.management import CommandError, call_command
+from django.db.models import Q
 from rest_framework.test import APIClient
 
 from apps.common.errors import Conflict, DomainError
-from apps.people.models import StaffAssignment
+from apps.people.models import CenterLink, StaffAssignment
 from apps.planning import services
 from apps.planning.models import PlanArea, PlanStatus
 from apps.territory.models import Area, Building, Household
@@ -197,6 +198,9 @@ def test_publishing_a_proposal_makes_new_versions_and_moves_households(community
     }
     some_household = Household.objects.filter(neighbourhood_id__in=old_nbh.values()).first()
     old_id = some_household.neighbourhood_id
+    links = CenterLink.objects.filter(center__household__building__community=community)
+    links_before = set(links.values_list("center__household_id", "household_id"))
+    assert links_before  # the demo has center households with linked households
     plan = services.plan_propose(community=community)
     expected = services.plan_diff(plan=plan)
     assert expected["households_moved"] > 0
@@ -227,6 +231,13 @@ def test_publishing_a_proposal_makes_new_versions_and_moves_households(community
     )
     # the stored diff is what the diff view shows afterwards
     assert services.plan_diff(plan=plan) == plan.diff
+    # center-household links join households, not areas: all survive, and both ends now sit in the
+    # new neighbourhood grids
+    assert set(links.values_list("center__household_id", "household_id")) == links_before
+    ends = Household.objects.filter(
+        Q(center__isnull=False, building__community=community) | Q(center_link__in=links)
+    )
+    assert ends.exclude(neighbourhood_id__in=current).count() == 0
 
 
 def test_publishing_a_grid_plan_moves_buildings_staff_and_children(community):
