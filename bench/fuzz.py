@@ -38,6 +38,8 @@ def main():
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "false",
+        # production settings need a PII key (apps.people.pii); a throw-away one for this database
+        "LINLI_PII_KEY": secrets.token_urlsafe(48),
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     psql = [
