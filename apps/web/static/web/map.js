@@ -611,10 +611,10 @@
 
     const extent = layers.street || layers.community;
     if (cfg.home) {  // the user's own areas (a grid leader's grid)
-      map.fitBounds([[cfg.home[1], cfg.home[0]], [cfg.home[3], cfg.home[2]]], { padding: [20, 20] });
+      map.fitBounds([[cfg.home[1], cfg.home[0]], [cfg.home[3], cfg.home[2]]], { padding: [20, 20], animate: false });
       if (!failures) status("");
     } else if (extent && extent.getLayers && extent.getLayers().length) {
-      map.fitBounds(extent.getBounds(), { padding: [20, 20] });
+      map.fitBounds(extent.getBounds(), { padding: [20, 20], animate: false });
       if (!failures) status("");
     } else if (!failures) {
       status(t.empty, true);
