@@ -1,4 +1,8 @@
+from urllib.parse import unquote
+
 from django.conf import settings
+from django.http import JsonResponse
+from django.http.request import RawPostDataException
 from django.utils import translation
 
 
@@ -27,3 +31,39 @@ class LanguageMiddleware:
             )
         translation.deactivate()
         return response
+
+
+class RejectNulMiddleware:
+    """PostgreSQL text cannot hold NUL (U+0000): a query string or a form/JSON body carrying one gets a
+    400 that names the problem here, instead of a ValueError from the driver deep in a view. File
+    uploads (multipart) are binary and pass through; their text fields are checked by Django's forms."""
+
+    TEXT_BODIES = ("application/json", "application/x-www-form-urlencoded", "text/")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if self._has_nul(request):
+            return JsonResponse(
+                {
+                    "error": "text may not contain NUL (\\u0000) characters",
+                    "code": "invalid",
+                },
+                status=400,
+            )
+        return self.get_response(request)
+
+    def _has_nul(self, request) -> bool:
+        if "\x00" in unquote(request.META.get("QUERY_STRING", "")):
+            return True
+        content_type = request.META.get("CONTENT_TYPE", "")
+        if not content_type.startswith(self.TEXT_BODIES):
+            return False
+        try:
+            body = request.body
+        except RawPostDataException:  # already streamed by someone else
+            return False
+        if b"\x00" in body or b"\\u0000" in body:
+            return True
+        return "\x00" in unquote(body.decode("latin-1")) if b"%00" in body else False

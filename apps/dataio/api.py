@@ -6,12 +6,13 @@ import json
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.errors import DomainError
+from apps.common.parsers import ObjectJSONParser
 from apps.dataio import services, uploads
 from apps.dataio.topology import findings_geojson, topology_check
 from apps.people.scope import CityWide
@@ -129,7 +130,7 @@ def _run(upload_id: str, body: dict, *, commit: bool):
 
 class PreviewApi(APIView):
     permission_classes = [CityWide]  # territory imports: city administrators
-    parser_classes = [JSONParser]
+    parser_classes = [ObjectJSONParser]
 
     @extend_schema(
         summary="Dry run of an uploaded file: the report and features by status (staff)",
@@ -143,7 +144,7 @@ class PreviewApi(APIView):
 
 class CommitApi(APIView):
     permission_classes = [CityWide]  # territory imports: city administrators
-    parser_classes = [JSONParser]
+    parser_classes = [ObjectJSONParser]
 
     @extend_schema(
         summary="Write an uploaded file, all or nothing (staff)",

@@ -5,11 +5,12 @@ from django.db import transaction
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.errors import DomainError, NotFound
+from apps.common.parsers import ObjectJSONParser
 from apps.issues import selectors, services
 from apps.issues.models import Category, Issue
 from apps.people.scope import ScopedStaff, request_scope
@@ -46,7 +47,7 @@ class StaffApi(APIView):
 
 
 class IssuesApi(StaffApi):
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [ObjectJSONParser, MultiPartParser, FormParser]
 
     @extend_schema(
         summary="Issues, newest first, filtered",

@@ -8,11 +8,12 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.errors import DomainError
+from apps.common.parsers import ObjectJSONParser
 from apps.patrols import selectors, services
 from apps.people.scope import ScopedStaff, user_scope
 
@@ -117,7 +118,7 @@ class PatrolIssuesApi(PatrolApiView):
     """POST (multipart or JSON) {client_id, lon, lat, category, subcategory?, description, address?,
     photos?}: report an issue found on the patrol; it is taken in by the issues app (source `patrol`)."""
 
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [ObjectJSONParser, MultiPartParser, FormParser]
 
     @extend_schema(request=dict, responses={201: dict})
     def post(self, request, patrol_id: int):

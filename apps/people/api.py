@@ -120,6 +120,8 @@ class ResidentsApi(APIView):
             if v is not None:
                 qs = qs.filter(**{filters[k]: v})
         offset = _int(request, "offset") or 0
+        if offset < 0:
+            raise DomainError(f"offset={offset} must be 0 or more", field="offset")
         access = access_for(request.user)
         rows = list(qs[offset : offset + PAGE + 1])
         results = [_person(access, r) for r in rows[:PAGE]]
