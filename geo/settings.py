@@ -229,6 +229,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "apps.common.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # Sessions only (the login page, with its lockout): HTTP Basic would let anyone guess passwords
+    # against the API without the lockout. Open311 clients use their api_key.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PARSER_CLASSES": [
         "apps.common.parsers.ObjectJSONParser",  # a body is a JSON object, else 400
         "rest_framework.parsers.FormParser",

@@ -61,3 +61,18 @@ def test_a_negative_offset_is_a_400(admin_client, demo):
     grid = admin_client.get("/api/search?q=340111001001001").json()["results"][0]
     r = admin_client.get(f"/api/people/residents?grid={grid['id']}&offset=-5")
     assert r.status_code == 400 and r.json()["field"] == "offset"
+
+
+def test_http_basic_auth_is_not_a_way_around_the_login_lockout(db, client):
+    """DRF's default BasicAuthentication would take a password on every API call, with no lockout
+    (and a NUL in the user name reached the database). Only the session from the login page counts."""
+    import base64
+
+    get_user_model().objects.create_user(
+        "basic-user", password="right-password-1", is_superuser=True
+    )
+    token = base64.b64encode(b"basic-user:right-password-1").decode()
+    r = client.get("/api/issues", HTTP_AUTHORIZATION=f"Basic {token}")
+    assert r.status_code == 403
+    token = base64.b64encode(b"a\x00b:pw").decode()
+    assert client.get("/api/issues", HTTP_AUTHORIZATION=f"Basic {token}").status_code == 403
