@@ -16,6 +16,10 @@ def staff_cookie(live_server, settings, tmp_path):
     user = get_user_model().objects.create_user(
         "dataio-browser", password="pw-browser-1", is_staff=True
     )
+    from apps.people.services import staff_assign
+
+    # territory imports are city-wide work: a city administrator (apps.people.scope.CityWide)
+    staff_assign(name="市级管理员", role="city_admin", user=user)
     client = Client()
     client.force_login(user)
     return {"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}
