@@ -1,7 +1,9 @@
 """Building import speed: apps.dataio's import_buildings against Django's LayerMapping on the same file.
 
 A synthetic GeoPackage of N square footprints near Hefei (with name, levels and id fields) is imported
-twice inside transactions that are rolled back, so the database is left as it was:
+inside transactions that are rolled back, so the database is left as it was. Under the footprints lies a
+synthetic territory (one street, ~1 km² communities, ~300 m grids, a compound on every other block; the
+boundaries densified to 10 m vertices like drawn ones), so attaching makes real lookups:
 
 * floor: `django.contrib.gis.utils.LayerMapping` (one ORM INSERT per feature), the library call a
   GeoDataFrame-less GeoDjango project would use;
@@ -10,7 +12,9 @@ twice inside transactions that are rolled back, so the database is left as it wa
 
 The ratio is ours ÷ LayerMapping in buildings per second. Target (issue 9): ≥ 20,000 buildings/s.
 
-    .venv/bin/python -m bench.bench_import [--quick]
+    .venv/bin/python -m bench import            # 5,000 footprints (quick)
+    .venv/bin/python -m bench import --full     # 50,000 footprints
+    BENCH_IMPORT_N=20000 .venv/bin/python -m bench import
 """
 
 import os
@@ -46,6 +50,76 @@ def _timed(fn) -> float:
     return elapsed
 
 
+X0, Y0, STEP = (
+    600_000.0,
+    3_520_000.0,
+    40.0,
+)  # UTM 50N, east of the demo district; one footprint per 40 m
+
+
+def _make_territory(n: int) -> dict:
+    """Areas covering the footprints' square (with a 100 m margin), written in the caller's transaction."""
+    import numpy as np
+    import shapely
+    from django.contrib.gis.geos import GEOSGeometry
+    from pyproj import Transformer
+
+    from apps.territory import services
+
+    to_wgs = Transformer.from_crs(32650, 4326, always_xy=True)
+    size = int(np.ceil(np.sqrt(n))) * STEP + 200
+
+    def geom(x0, y0, x1, y1):
+        box = shapely.segmentize(
+            shapely.box(X0 - 100 + x0, Y0 - 100 + y0, X0 - 100 + x1, Y0 - 100 + y1), 10
+        )
+        box = shapely.transform(box, lambda x, y: to_wgs.transform(x, y), interleaved=False)
+        return GEOSGeometry(shapely.MultiPolygon([box]).wkt, srid=4326)
+
+    def cells(x0, y0, x1, y1, k):
+        w, h = (x1 - x0) / k, (y1 - y0) / k
+        return [
+            (x0 + i * w, y0 + j * h, x0 + (i + 1) * w, y0 + (j + 1) * h)
+            for i in range(k)
+            for j in range(k)
+        ]
+
+    counts = {"community": 0, "grid": 0, "compound": 0}
+    street = services.area_create(
+        level="street", code="349999001", name="bench", geom=geom(0, 0, size, size)
+    )
+    k_c = max(1, round(size / 1000))
+    for ci, c in enumerate(cells(0, 0, size, size, k_c)):
+        community = services.area_create(
+            level="community",
+            code=f"349999001{ci + 1:03d}",
+            name=f"c{ci}",
+            parent=street,
+            geom=geom(*c),
+        )
+        counts["community"] += 1
+        k_g = max(1, round((c[2] - c[0]) / 300))
+        for gi, g in enumerate(cells(*c, k_g)):
+            services.area_create(
+                level="grid",
+                code=f"{community.code}{gi + 1:03d}",
+                name=f"g{gi}",
+                parent=community,
+                geom=geom(*g),
+            )
+            counts["grid"] += 1
+        for ki, b in enumerate(cells(*c, 2 * k_g)[::2]):
+            services.area_create(
+                level="compound",
+                code=f"{community.code}C{ki + 1:03d}",
+                name=f"k{ki}",
+                parent=community,
+                geom=geom(*b),
+            )
+            counts["compound"] += 1
+    return counts
+
+
 def _make_file(n: int, folder: Path) -> Path:
     import geopandas as gpd
     import numpy as np
@@ -54,8 +128,8 @@ def _make_file(n: int, folder: Path) -> Path:
     rng = np.random.default_rng(9)
     side = int(np.ceil(np.sqrt(n)))
     i = np.arange(n)
-    x0 = 600_000.0 + (i % side) * 40.0  # UTM 50N, east of the demo district
-    y0 = 3_520_000.0 + (i // side) * 40.0
+    x0 = X0 + (i % side) * STEP
+    y0 = Y0 + (i // side) * STEP
     w = rng.uniform(10, 25, n)
     boxes = shapely.box(x0, y0, x0 + w, y0 + rng.uniform(10, 25, n))
     frame = gpd.GeoDataFrame(
@@ -78,13 +152,15 @@ def _make_file(n: int, folder: Path) -> Path:
 def run(*, quick: bool) -> list[dict]:
     _django()
     from django.contrib.gis.utils import LayerMapping
+    from django.db import connection, transaction
 
     from apps.dataio.services import ReadOptions, buildings_import
     from apps.territory.models import Building
 
-    n = 5_000 if quick else 50_000
-    with tempfile.TemporaryDirectory() as tmp:
+    n = int(os.environ.get("BENCH_IMPORT_N") or (5_000 if quick else 50_000))
+    with tempfile.TemporaryDirectory() as tmp, transaction.atomic():
         path = _make_file(n, Path(tmp))
+        areas = _make_territory(n)
 
         def layermapping():
             mapping = {
@@ -97,7 +173,10 @@ def run(*, quick: bool) -> list[dict]:
                 silent=True
             )
 
-        def ours(attach):
+        def ours(attach, audit=True):
+            if not audit:
+                with connection.cursor() as cur:
+                    cur.execute("SET LOCAL linli.audit = 'off'")
             report = buildings_import(
                 path=path,
                 read=ReadOptions(layer="buildings"),
@@ -107,15 +186,28 @@ def run(*, quick: bool) -> list[dict]:
                 attach=attach,
             )
             assert report.written == n, report.summary()
+            if attach:  # every footprint lies in a grid; about half in a compound
+                in_grid = Building.objects.filter(ext_ref__startswith="bench/", grid__isnull=False)
+                assert in_grid.count() == n, in_grid.count()
+            if not audit:
+                with connection.cursor() as cur:
+                    cur.execute("SET LOCAL linli.audit = 'on'")
 
+        _timed(lambda: ours(True))  # warm-up: imports, GDAL and PROJ caches, plans
         floor_s = _timed(layermapping)
         full_s = _timed(lambda: ours(True))
         load_s = _timed(lambda: ours(False))
+        noaudit_s = _timed(lambda: ours(True, audit=False))
+        transaction.set_rollback(True)  # the territory too
     floor_rate = n / floor_s
+    territory = (
+        f"{areas['community']} communities, {areas['grid']} grids, {areas['compound']} compounds"
+    )
     rows = []
     for label, secs in (
-        ("read, repair, estimate, COPY, attach to areas, refresh counts", full_s),
+        (f"read, repair, estimate, COPY, attach ({territory}), refresh counts", full_s),
         ("read, repair, estimate, COPY (attach left to the caller)", load_s),
+        ("as the first, with the audit trigger off (diagnostic: what auditing costs)", noaudit_s),
     ):
         rate = n / secs
         rows.append(

@@ -628,10 +628,10 @@ def _buildings_write(rows, *, attach: bool) -> int:
         return copy_rows("territory_building", BUILDING_COLUMNS, rows)
     cols = ", ".join(BUILDING_COLUMNS)
     insert = (
-        f"INSERT INTO territory_building ({cols}, community_id, grid_id, compound_id) "  # noqa: S608
+        "WITH b AS MATERIALIZED (SELECT *, ST_PointOnSurface(footprint) AS p FROM dataio_building_load) "  # noqa: S608
+        f"INSERT INTO territory_building ({cols}, community_id, grid_id, compound_id) "
         f"SELECT {', '.join('b.' + c for c in BUILDING_COLUMNS)}, {territory.ATTACH_COLUMNS} "
-        "FROM (SELECT *, ST_PointOnSurface(footprint) AS p FROM dataio_building_load) b "
-        f"{territory.ATTACH_LATERAL}"  # code constants; values are parameters
+        f"FROM b {territory.ATTACH_LATERAL}"  # code constants; values are parameters
     )
     # Created and dropped inside the caller's transaction: an error rolls the temporary table back too.
     with connection.cursor() as cur:
