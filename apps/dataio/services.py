@@ -20,6 +20,7 @@ from django.contrib.gis.geos import GEOSGeometry
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.audit.bulk import insert_audited
 from apps.common.db import copy_rows
 from apps.common.errors import DomainError
 from apps.dataio import selectors
@@ -28,7 +29,7 @@ from apps.dataio.readers import Source, read_source
 from apps.dataio.report import ImportReport, RowResult
 from apps.territory import services as territory
 from apps.territory.codes import PATTERNS, child_code, parent_code_of
-from apps.territory.models import PARENT_LEVEL, Area, HouseholdSource, Level
+from apps.territory.models import PARENT_LEVEL, Area, Building, HouseholdSource, Level
 
 NAME_FIELDS = ("name", "NAME", "Name", "名称", "name:zh")
 MAX_MAP_FEATURES = 5000
@@ -620,19 +621,23 @@ BUILDING_COLUMNS = [
 
 
 def _buildings_write(rows, *, attach: bool) -> int:
-    """Write new buildings. Without attach: one COPY into territory_building. With attach: COPY into a
-    temporary table (no indexes, constraints or triggers), then one INSERT ... SELECT that looks up the
-    community, grid and compound of each building on the way in, so each row is written (and audited)
-    once, already attached, instead of being inserted and then updated."""
-    if not attach:
-        return copy_rows("territory_building", BUILDING_COLUMNS, rows)
+    """Write new buildings: COPY into a temporary table (no indexes, constraints or triggers), then one
+    INSERT ... SELECT that (with attach) looks up the community, grid and compound of each building on
+    the way in, so each row is written once, already attached, instead of inserted and then updated.
+    The rows are audited by apps.audit.bulk (the same entries as the trigger's, ~25x cheaper)."""
     cols = ", ".join(BUILDING_COLUMNS)
-    insert = (
-        "WITH b AS MATERIALIZED (SELECT *, ST_PointOnSurface(footprint) AS p FROM dataio_building_load) "  # noqa: S608
-        f"INSERT INTO territory_building ({cols}, community_id, grid_id, compound_id) "
-        f"SELECT {', '.join('b.' + c for c in BUILDING_COLUMNS)}, {territory.ATTACH_COLUMNS} "
-        f"FROM b {territory.ATTACH_LATERAL}"  # code constants; values are parameters
-    )
+    source = ", ".join("b." + c for c in BUILDING_COLUMNS)
+    if attach:
+        ctes = "b AS MATERIALIZED (SELECT *, ST_PointOnSurface(footprint) AS p FROM dataio_building_load)"
+        insert = (
+            f"INSERT INTO territory_building ({cols}, community_id, grid_id, compound_id) "  # noqa: S608
+            f"SELECT {source}, {territory.ATTACH_COLUMNS} FROM b {territory.ATTACH_LATERAL}"
+        )
+    else:
+        ctes = ""
+        insert = (
+            f"INSERT INTO territory_building ({cols}) SELECT {source} FROM dataio_building_load b"  # noqa: S608
+        )
     # Created and dropped inside the caller's transaction: an error rolls the temporary table back too.
     with connection.cursor() as cur:
         cur.execute(
@@ -641,9 +646,8 @@ def _buildings_write(rows, *, attach: bool) -> int:
             "households_source text, ext_ref text) ON COMMIT DROP"
         )
     copy_rows("dataio_building_load", BUILDING_COLUMNS, rows)
+    written = insert_audited(Building, insert, {"at": timezone.now()}, ctes=ctes)
     with connection.cursor() as cur:
-        cur.execute(insert, {"at": timezone.now()})
-        written = cur.rowcount
         cur.execute("DROP TABLE dataio_building_load")
     return written
 
