@@ -51,6 +51,7 @@ class ImportRejected(DomainError):
             field="file",
             code="rejected",
         )
+        report.refused = True
         self.report = report
 
 

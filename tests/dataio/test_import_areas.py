@@ -242,3 +242,22 @@ def test_datav_provinces_keep_their_areas_through_repair_and_datum_shift(
         assert m2 == pytest.approx(expected[code], rel=0.005), code
     # and the country adds up: ~9.6 million km² of land and islands in the file
     assert 9.0e12 < sum(stored.values()) < 10.5e12
+
+
+def test_a_refused_commit_does_not_call_itself_a_dry_run(empty_territory, shared_data):
+    from apps.dataio.services import ImportRejected
+
+    path = shared_data / "china" / "datav_china_provinces_100000_full.json"
+    with pytest.raises(ImportRejected) as caught:
+        areas_import(
+            path=path,
+            level="street",
+            county="100000",
+            code_field="adcode",
+            read=ReadOptions(datum="gcj02"),
+            strict=True,
+            commit=True,
+        )
+    text = caught.value.report.as_text()
+    assert text.endswith("Not committed: rows were rejected, nothing written.")
+    assert "Dry run" not in text and not Area.objects.exists()
