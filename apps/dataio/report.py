@@ -33,6 +33,7 @@ class ImportReport:
     rows: list[RowResult] = field(default_factory=list)
     duplicates: dict[str, list[int]] = field(default_factory=dict)  # ext_code -> rows
     committed: bool = False
+    refused: bool = False  # --commit was asked for but rows were rejected: nothing written
     written: int = 0
     notes: list[str] = field(default_factory=list)
     geojson: dict | None = None  # features with their status, for the map
@@ -141,6 +142,8 @@ class ImportReport:
             "",
             f"Committed: {self.written} written."
             if self.committed
+            else "Not committed: rows were rejected, nothing written."
+            if self.refused
             else "Dry run: nothing written (pass --commit to write).",
         ]
         return "\n".join(lines)

@@ -17,9 +17,11 @@ import numpy as np
 import pandas as pd
 import shapely
 from django.contrib.gis.geos import GEOSGeometry
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
-from apps.common.db import copy_rows, reserve_ids
+from apps.audit.bulk import insert_audited
+from apps.common.db import copy_rows
 from apps.common.errors import DomainError
 from apps.dataio import selectors
 from apps.dataio.geometry import clean_polygons
@@ -27,7 +29,7 @@ from apps.dataio.readers import Source, read_source
 from apps.dataio.report import ImportReport, RowResult
 from apps.territory import services as territory
 from apps.territory.codes import PATTERNS, child_code, parent_code_of
-from apps.territory.models import PARENT_LEVEL, Area, HouseholdSource, Level
+from apps.territory.models import PARENT_LEVEL, Area, Building, HouseholdSource, Level
 
 NAME_FIELDS = ("name", "NAME", "Name", "名称", "name:zh")
 MAX_MAP_FEATURES = 5000
@@ -49,6 +51,7 @@ class ImportRejected(DomainError):
             field="file",
             code="rejected",
         )
+        report.refused = True
         self.report = report
 
 
@@ -584,43 +587,70 @@ def buildings_import(
 
     todo = np.array([r.status != "rejected" and r.action == "new" for r in rows], dtype=bool)
     idx = np.flatnonzero(todo)
+    ewkb = shapely.to_wkb(shapely.set_srid(geoms[idx], 4326), hex=True, include_srid=True)
+
+    def copy_source():
+        for k, i in enumerate(idx):
+            r = rows[i]
+            yield (
+                r.name,
+                addresses[i][:300],
+                ewkb[k],
+                r.floors,
+                r.households,
+                r.households_source,
+                refs[i][:64],
+            )
+
     with transaction.atomic():
-        ids = reserve_ids("territory_building", len(idx))
-        ewkb = shapely.to_wkb(shapely.set_srid(geoms[idx], 4326), hex=True, include_srid=True)
-
-        def copy_source():
-            for k, i in enumerate(idx):
-                r = rows[i]
-                yield (
-                    ids[k],
-                    r.name,
-                    addresses[i][:300],
-                    ewkb[k],
-                    r.floors,
-                    r.households,
-                    r.households_source,
-                    refs[i][:64],
-                )
-
-        written = copy_rows(
-            "territory_building",
-            [
-                "id",
-                "name",
-                "address",
-                "footprint",
-                "floors",
-                "households",
-                "households_source",
-                "ext_ref",
-            ],
-            _progress_iter(copy_source(), len(idx), progress),
-        )
+        written = _buildings_write(_progress_iter(copy_source(), len(idx), progress), attach=attach)
         if attach:
-            territory.buildings_attach(ids=ids)
             territory.area_counts_refresh()
     report.committed, report.written = True, written
     return report
+
+
+BUILDING_COLUMNS = [
+    "name",
+    "address",
+    "footprint",
+    "floors",
+    "households",
+    "households_source",
+    "ext_ref",
+]
+
+
+def _buildings_write(rows, *, attach: bool) -> int:
+    """Write new buildings: COPY into a temporary table (no indexes, constraints or triggers), then one
+    INSERT ... SELECT that (with attach) looks up the community, grid and compound of each building on
+    the way in, so each row is written once, already attached, instead of inserted and then updated.
+    The rows are audited by apps.audit.bulk (the same entries as the trigger's, ~25x cheaper)."""
+    cols = ", ".join(BUILDING_COLUMNS)
+    source = ", ".join("b." + c for c in BUILDING_COLUMNS)
+    if attach:
+        ctes = "b AS MATERIALIZED (SELECT *, ST_PointOnSurface(footprint) AS p FROM dataio_building_load)"
+        insert = (
+            f"INSERT INTO territory_building ({cols}, community_id, grid_id, compound_id) "  # noqa: S608
+            f"SELECT {source}, {territory.ATTACH_COLUMNS} FROM b {territory.ATTACH_LATERAL}"
+        )
+    else:
+        ctes = ""
+        insert = (
+            f"INSERT INTO territory_building ({cols}) SELECT {source} FROM dataio_building_load b"  # noqa: S608
+        )
+    # Created and dropped inside the caller's transaction: an error rolls the temporary table back too.
+    with connection.cursor() as cur:
+        cur.execute(
+            "CREATE TEMP TABLE dataio_building_load (name text, address text, "
+            "footprint geometry(MultiPolygon, 4326), floors smallint, households integer, "
+            "households_source text, ext_ref text) ON COMMIT DROP"
+        )
+    copy_rows("dataio_building_load", BUILDING_COLUMNS, rows)
+    written = insert_audited(Building, insert, {"at": timezone.now()}, ctes=ctes)
+    with connection.cursor() as cur:
+        cur.execute("DROP TABLE dataio_building_load")
+    return written
 
 
 def _metric_area(geoms) -> np.ndarray:

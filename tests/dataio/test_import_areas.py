@@ -2,6 +2,7 @@
 
 import geopandas as gpd
 import pytest
+import shapely
 from django.core.management.base import CommandError
 from django.db import connection
 
@@ -208,3 +209,55 @@ def test_datav_districts_are_moved_from_gcj02_to_wgs84(
     assert 200 < shift < 800  # GCJ-02 is offset by a few hundred metres from WGS84
     # the offset varies smoothly (periods of ~30 km), so areas change by well under 1 %
     assert moved.iloc[0].area == pytest.approx(raw.geometry.iloc[0].area, rel=0.01)
+
+
+def test_datav_provinces_keep_their_areas_through_repair_and_datum_shift(
+    empty_territory, shared_data
+):
+    """Repair keeps the ground a province covers: each stored province (after make_valid and the
+    GCJ-02 → WGS84 shift) has the geodesic area of the file's polygon, made valid, within 0.5 %."""
+    from pyproj import Geod
+
+    path = shared_data / "china" / "datav_china_provinces_100000_full.json"
+    report = areas_import(
+        path=path,
+        level="street",
+        county="100000",
+        code_field="adcode",
+        read=ReadOptions(datum="gcj02"),
+        commit=True,
+    )
+    assert report.written == 35 and report.summary()["repaired"] == 21
+    raw = gpd.read_file(path)
+    geod = Geod(ellps="WGS84")
+    expected = {
+        str(code): abs(geod.geometry_area_perimeter(shapely.make_valid(g))[0])
+        for code, g in zip(raw.adcode, raw.geometry, strict=True)
+    }
+    with connection.cursor() as cur:
+        cur.execute("SELECT ext_code, ST_Area(geom::geography) FROM territory_area")
+        stored = dict(cur.fetchall())
+    assert stored.keys() == expected.keys()
+    for code, m2 in stored.items():
+        assert m2 == pytest.approx(expected[code], rel=0.005), code
+    # and the country adds up: ~9.6 million km² of land and islands in the file
+    assert 9.0e12 < sum(stored.values()) < 10.5e12
+
+
+def test_a_refused_commit_does_not_call_itself_a_dry_run(empty_territory, shared_data):
+    from apps.dataio.services import ImportRejected
+
+    path = shared_data / "china" / "datav_china_provinces_100000_full.json"
+    with pytest.raises(ImportRejected) as caught:
+        areas_import(
+            path=path,
+            level="street",
+            county="100000",
+            code_field="adcode",
+            read=ReadOptions(datum="gcj02"),
+            strict=True,
+            commit=True,
+        )
+    text = caught.value.report.as_text()
+    assert text.endswith("Not committed: rows were rejected, nothing written.")
+    assert "Dry run" not in text and not Area.objects.exists()

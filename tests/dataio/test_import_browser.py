@@ -4,7 +4,6 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from apps.people.models import StaffAssignment
 from apps.territory.models import Area
 from tests.browser import browser_page
 
@@ -17,8 +16,10 @@ def staff_cookie(live_server, settings, tmp_path):
     user = get_user_model().objects.create_user(
         "dataio-browser", password="pw-browser-1", is_staff=True
     )
-    # territory imports are city-wide work (apps.people.scope.CityWide)
-    StaffAssignment.objects.create(user=user, name="导入员", role="city_admin")
+    from apps.people.services import staff_assign
+
+    # territory imports are city-wide work: a city administrator (apps.people.scope.CityWide)
+    staff_assign(name="市级管理员", role="city_admin", user=user)
     client = Client()
     client.force_login(user)
     return {"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}

@@ -134,3 +134,36 @@ def test_buildings_attach_to_the_grid_that_covers_them_and_counts_refresh(demo, 
     assert t1.grid_id == grid.id and t1.community_id == grid.parent_id
     grid.refresh_from_db()
     assert grid.households == before + 12 + (24 if t2.grid_id == grid.id else 0)
+
+
+def test_imported_buildings_are_audited_as_the_trigger_would(empty_territory, shared_data):
+    """apps.audit.bulk writes the audit rows itself (the trigger's to_jsonb is slow on geometries):
+    one INSERT entry per building, by the actor, equal to to_jsonb of the stored row, no UPDATEs."""
+    from apps.audit.context import audit_actor
+
+    path = shared_data / "osm" / "momepy_bubenec.gpkg"
+    with audit_actor("cmd:import_buildings by tester"):
+        buildings_import(
+            path=path, read=ReadOptions(layer="buildings"), id_field="uID", commit=True
+        )
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT count(*), count(*) FILTER (WHERE a.after = to_jsonb(b) AND a.before IS NULL),"
+            "       count(*) FILTER (WHERE a.actor = 'cmd:import_buildings by tester'),"
+            "       count(DISTINCT b.id)"
+            "  FROM audit_auditentry a JOIN territory_building b ON a.row_pk = b.id::text"
+            " WHERE a.table_name = 'territory_building'"
+        )
+        assert cur.fetchone() == (144, 144, 144, 144)
+        cur.execute("SELECT current_setting('linli.audit', true)")
+        assert cur.fetchone()[0] in ("", None)  # the switch is back where it was
+        # with auditing off (the demo generator's setting), nothing is written to the log
+        cur.execute("SET LOCAL linli.audit = 'off'")
+        cur.execute("DELETE FROM territory_building")
+    report = buildings_import(
+        path=path, read=ReadOptions(layer="buildings"), id_field="uID", commit=True, attach=False
+    )
+    assert report.written == 144
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM audit_auditentry WHERE table_name = 'territory_building'")
+        assert cur.fetchone()[0] == 144
