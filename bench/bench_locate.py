@@ -54,12 +54,12 @@ def sample_points(n: int, seed: int = 1) -> list[tuple[float, float]]:
 def service_vs_raw(points) -> tuple[float, float]:
     from django.utils import timezone
 
-    from apps.territory.selectors import LOCATE_SQL, locate
+    from apps.territory.selectors import EDGE_EPS, LOCATE_SQL, locate
 
     raw = connection.cursor().cursor  # the psycopg2 cursor under Django's wrapper
     at = timezone.now()
     for lon, lat in points[:50]:  # warm the cache and the plan
-        raw.execute(LOCATE_SQL, {"lon": lon, "lat": lat, "at": at})
+        raw.execute(LOCATE_SQL, {"lon": lon, "lat": lat, "at": at, "eps": EDGE_EPS})
         raw.fetchall()
     raw_ms, svc_ms = [], []
     for point in points:  # interleaved, so both see the same cache state
@@ -69,9 +69,9 @@ def service_vs_raw(points) -> tuple[float, float]:
 
 
 def _raw(cur, point, at):
-    from apps.territory.selectors import LOCATE_SQL
+    from apps.territory.selectors import EDGE_EPS, LOCATE_SQL
 
-    cur.execute(LOCATE_SQL, {"lon": point[0], "lat": point[1], "at": at})
+    cur.execute(LOCATE_SQL, {"lon": point[0], "lat": point[1], "at": at, "eps": EDGE_EPS})
     return cur.fetchall()
 
 

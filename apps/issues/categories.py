@@ -6,7 +6,8 @@ existing codes in place and never deletes, so running it again after edits in ad
 import json
 from pathlib import Path
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "categories.json"
+# The project's top-level fixtures/ folder (beside manage.py).
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "categories.json"
 INHERITED = ("responsible_type", "department_kind", "sla_hours", "duplicate_radius_m")
 
 

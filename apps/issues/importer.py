@@ -68,7 +68,7 @@ DEFAULT_FORMATS = [
     "%Y-%m-%d",
 ]
 BATCH = 2000
-FIXTURE_DIR = Path(__file__).resolve().parent / "fixtures"
+FIXTURE_DIR = Path(__file__).resolve().parents[2] / "fixtures"
 
 
 @dataclass

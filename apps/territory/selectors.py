@@ -20,12 +20,11 @@ CHAIN_LEVELS = ["street", "community", "grid", "neighbourhood", "compound", "bui
 LOCATE_SQL = """
 WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS g)
 SELECT level, id, code, name, parent_id FROM (
-    SELECT DISTINCT ON (p.level) p.level, a.id, a.code, a.name, a.parent_id
+    SELECT DISTINCT p.level, a.id, a.code, a.name, a.parent_id
       FROM pt, territory_areapart p
       JOIN territory_area a ON a.id = p.area_id
-     WHERE ST_Intersects(p.geom, pt.g)
+     WHERE ST_DWithin(p.geom, pt.g, %(eps)s)
        AND p.valid_from <= %(at)s AND (p.valid_to IS NULL OR p.valid_to > %(at)s)
-     ORDER BY p.level, a.code, a.id
 ) areas
 UNION ALL
 (SELECT 'building', b.id, '', b.name, b.compound_id
@@ -34,6 +33,51 @@ UNION ALL
   ORDER BY b.id
   LIMIT 1)
 """
+
+
+TILING_LEVELS = ("street", "community", "grid", "neighbourhood")
+# Areas within this many degrees (~0.1 mm) of a point count as covering it: a point computed on a shared
+# edge is exactly on one polygon's edge and a rounding error off its neighbour's, and the neighbour may be
+# the one whose children reach the point (see consistent_chain).
+EDGE_EPS = 1e-9
+
+
+def consistent_chain(candidates: list[tuple[str, int, str]]) -> dict[str, tuple[int, str]]:
+    """Choose one area per level from the (level, id, code) rows covering a point, as one chain.
+
+    A point on a shared edge or vertex is covered by several areas of a level. Choosing the lowest code
+    per level independently can pair a grid with a neighbourhood grid of the grid next door (their
+    polygons meet the edge at slightly different places). Instead the levels are chosen top down: the
+    first chain, in code order, in which every level's code extends its parent's and that reaches the
+    deepest level; levels with no candidate at all are skipped. A compound is chosen among those of the
+    chosen community. Buildings are looked up separately (they are not part of the code chain)."""
+    by_level: dict[str, list[tuple[str, int]]] = {}
+    for level, id_, code in candidates:
+        by_level.setdefault(level, []).append((code, id_))
+    for options in by_level.values():
+        options.sort()
+    levels = [lvl for lvl in TILING_LEVELS if lvl in by_level]
+    best: list[tuple[str, str, int]] = []
+
+    def walk(i: int, parent_code: str, path: list[tuple[str, str, int]]) -> bool:
+        nonlocal best
+        if len(path) > len(best):
+            best = path
+        if i == len(levels):
+            return True
+        return any(
+            walk(i + 1, code, [*path, (levels[i], code, id_)])
+            for code, id_ in by_level[levels[i]]
+            if code.startswith(parent_code)
+        )
+
+    walk(0, "", [])
+    chosen = {level: (id_, code) for level, code, id_ in best}
+    community = chosen.get("community", (None, ""))[1]
+    compounds = [(c, i) for c, i in by_level.get("compound", []) if c.startswith(community)]
+    if compounds:
+        chosen["compound"] = (compounds[0][1], compounds[0][0])
+    return chosen
 
 
 def parse_lonlat(lon_raw, lat_raw) -> tuple[float, float]:
@@ -59,11 +103,16 @@ def locate(*, lon: float, lat: float, at: datetime | None = None) -> dict:
     """
     at = at or timezone.now()
     with connection.cursor() as cur:
-        cur.execute(LOCATE_SQL, {"lon": lon, "lat": lat, "at": at})
+        cur.execute(LOCATE_SQL, {"lon": lon, "lat": lat, "at": at, "eps": EDGE_EPS})
         rows = cur.fetchall()
+    chosen = consistent_chain(
+        [(lvl, id_, code) for lvl, id_, code, _n, _p in rows if lvl != "building"]
+    )
+    chosen.update({lvl: (id_, code) for lvl, id_, code, _n, _p in rows if lvl == "building"})
+    names = {(level, id_): name for level, id_, _c, name, _p in rows}
     found = {
-        level: {"level": level, "id": id_, "code": code, "name": name}
-        for level, id_, code, name, _parent in rows
+        level: {"level": level, "id": id_, "code": code, "name": names[(level, id_)]}
+        for level, (id_, code) in chosen.items()
     }
     result = {level: found.get(level) for level in CHAIN_LEVELS}
     result["chain"] = [found[level] for level in CHAIN_LEVELS if level in found]

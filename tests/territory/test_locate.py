@@ -32,8 +32,14 @@ def test_interior_point_returns_the_whole_chain(demo):
 
 
 def test_locate_is_one_round_trip(demo, django_assert_num_queries):
+    lon, lat = _xy(
+        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(footprint) p FROM territory_building"
+        " ORDER BY id LIMIT 1) s"
+    )
     with django_assert_num_queries(1):
-        locate(lon=117.2755, lat=31.8595)
+        result = locate(lon=lon, lat=lat)
+    # the whole chain came back from that one statement
+    assert [a["level"] for a in result["chain"]] == LEVELS + ["building"]
 
 
 def test_point_on_a_shared_edge_resolves_to_exactly_one_area_per_level(demo):
@@ -49,8 +55,11 @@ def test_point_on_a_shared_edge_resolves_to_exactly_one_area_per_level(demo):
     assert touching == 2
     result = locate(lon=lon, lat=lat)
     assert result["grid"]["id"] in {a.id, b.id}
-    assert sum(1 for x in result["chain"] if x["level"] == "grid") == 1
-    assert result["community"]["id"] == Area.objects.get(pk=result["grid"]["id"]).parent_id
+    # the same point always gets the same answer, and the chain below the grid belongs to that grid
+    assert locate(lon=lon, lat=lat)["grid"]["id"] == result["grid"]["id"]
+    grid = Area.objects.get(pk=result["grid"]["id"])
+    assert result["community"]["id"] == grid.parent_id
+    assert result["neighbourhood"]["code"].startswith(grid.code)
 
 
 def test_point_on_a_vertex_shared_by_four_grids(demo):
@@ -63,9 +72,14 @@ def test_point_on_a_vertex_shared_by_four_grids(demo):
     )
     assert n == 4
     result = locate(lon=lon, lat=lat)
-    levels = [x["level"] for x in result["chain"]]
-    assert len(levels) == len(set(levels))
+    assert [x["level"] for x in result["chain"]][:3] == ["street", "community", "grid"]
     grid = Area.objects.get(pk=result["grid"]["id"])
+    four = set(
+        Area.objects.filter(
+            level="grid", geom__intersects=f"SRID=4326;POINT({lon} {lat})"
+        ).values_list("id", flat=True)
+    )
+    assert len(four) == 4 and grid.id in four
     assert result["community"]["id"] == grid.parent_id
     assert result["neighbourhood"]["code"].startswith(grid.code)
 
@@ -108,3 +122,56 @@ def test_locate_api_returns_names_codes_and_ids(demo, client):
     for level in LEVELS:
         assert set(body[level]) == {"level", "id", "code", "name"}
         assert body[level]["name"]
+
+
+def _square(x0, y0, x1, y1):
+    """A rectangle in metres east/north of (117.28 E, 31.86 N), as a WGS84 multipolygon."""
+    from django.contrib.gis.geos import MultiPolygon, Polygon
+
+    dx, dy = 1 / 94_600, 1 / 110_900  # degrees per metre at 31.86 N
+    ring = [
+        (117.28 + x * dx, 31.86 + y * dy)
+        for x, y in [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
+    ]
+    return MultiPolygon(Polygon(ring), srid=4326)
+
+
+def test_point_on_a_community_boundary_gets_one_consistent_chain(empty_territory):
+    """Two communities share an edge; each has one grid reaching that edge. A point on the edge must get one
+    community and a grid of that same community, never a grid of one and the community of the other."""
+    from apps.territory import services
+
+    street = services.area_create(
+        level="street", code="340111001", name="S", geom=_square(0, 0, 200, 100)
+    )
+    west = services.area_create(
+        level="community",
+        code="340111001001",
+        name="W",
+        parent=street,
+        geom=_square(0, 0, 100, 100),
+    )
+    east = services.area_create(
+        level="community",
+        code="340111001002",
+        name="E",
+        parent=street,
+        geom=_square(100, 0, 200, 100),
+    )
+    services.area_create(
+        level="grid", code="340111001001001", name="W1", parent=west, geom=_square(0, 0, 100, 100)
+    )
+    services.area_create(
+        level="grid", code="340111001002001", name="E1", parent=east, geom=_square(100, 0, 200, 100)
+    )
+    # the same float expression as the squares' shared vertices, so the point lies exactly on the edge
+    lon, lat = 117.28 + 100 * (1 / 94_600), 31.86 + 50 * (1 / 110_900)
+
+    result = locate(lon=lon, lat=lat)
+    assert result["street"]["code"] == "340111001"
+    assert result["community"]["code"] in {"340111001001", "340111001002"}
+    assert result["grid"]["code"].startswith(result["community"]["code"])
+    assert [x["level"] for x in result["chain"]] == ["street", "community", "grid"]
+    # a hair to either side answers with that side's community and grid
+    assert locate(lon=lon - 1e-7, lat=lat)["grid"]["code"] == "340111001001001"
+    assert locate(lon=lon + 1e-7, lat=lat)["grid"]["code"] == "340111001002001"
