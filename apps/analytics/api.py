@@ -1,5 +1,10 @@
 """HTTP API of analytics: parse, check the user's scope, call a selector, render. Staff only; every
-request is limited to the part of the territory the user may see (apps.people.scope)."""
+request is limited to the part of the territory the user may see (apps.people.scope).
+
+Read endpoints (coverage, suggestions, gaps, hotspots, heat, indicators) run their selector inside
+`replica_reads()`: with REPLICA_DATABASE_URL set they read the replica (apps/common/routers.py). The
+user's scope is checked before, on the primary. The station list stays on the primary: the map reloads
+it right after a station is added, and a lagging replica would hide the new one."""
 
 import json
 from datetime import datetime, time, timedelta
@@ -21,6 +26,7 @@ from apps.analytics.models import ServiceStation, StationKind
 from apps.analytics.services import station_create
 from apps.common.errors import DomainError
 from apps.common.exports import csv_bytes
+from apps.common.routers import replica_reads
 from apps.people.scope import user_scope
 
 GEOJSON = "application/geo+json"
@@ -218,9 +224,9 @@ class CoverageApi(StaffApi):
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request):
-        return Response(
-            stations.coverage(within=scoped_within(request, request.query_params.get("within")))
-        )
+        within = scoped_within(request, request.query_params.get("within"))
+        with replica_reads():
+            return Response(stations.coverage(within=within))
 
 
 class SuggestApi(StaffApi):
@@ -237,11 +243,10 @@ class SuggestApi(StaffApi):
     )
     def get(self, request):
         p = request.query_params
-        result = stations.suggest_stations(
-            within=scoped_within(request, p.get("within")),
-            count=parse_int(p.get("count"), "count", 3, 1, 50),
-            tier=p.get("tier", 15),
-        )
+        within = scoped_within(request, p.get("within"))
+        count = parse_int(p.get("count"), "count", 3, 1, 50)
+        with replica_reads():
+            result = stations.suggest_stations(within=within, count=count, tier=p.get("tier", 15))
         return Response(result | {"geojson": stations.suggestion_geojson(result)})
 
 
@@ -280,7 +285,9 @@ class GapsApi(StaffApi):
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request):
-        items = gaps.gap_items(**_gap_args(request), geometry=False)
+        args = _gap_args(request)
+        with replica_reads():
+            items = gaps.gap_items(**args, geometry=False)
         return Response({"count": len(items), "items": items})
 
 
@@ -291,7 +298,9 @@ class GapsGeoJsonApi(StaffApi):
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request):
-        return _geojson(gaps.gaps_geojson(**_gap_args(request)))
+        args = _gap_args(request)
+        with replica_reads():
+            return _geojson(gaps.gaps_geojson(**args))
 
 
 class GapCountsApi(StaffApi):
@@ -304,9 +313,9 @@ class GapCountsApi(StaffApi):
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request):
-        return Response(
-            gaps.gap_counts(by=request.query_params.get("by", "community"), **_gap_args(request))
-        )
+        args = _gap_args(request)
+        with replica_reads():
+            return Response(gaps.gap_counts(by=request.query_params.get("by", "community"), **args))
 
 
 class GapsCsvApi(StaffApi):
@@ -314,7 +323,9 @@ class GapsCsvApi(StaffApi):
         summary="Coverage gaps as CSV", parameters=GAP_PARAMS, responses={200: OpenApiTypes.BINARY}
     )
     def get(self, request):
-        items = gaps.gap_items(**_gap_args(request), geometry=False)
+        args = _gap_args(request)
+        with replica_reads():
+            items = gaps.gap_items(**args, geometry=False)
         body = csv_bytes(
             ["kind", "object_type", "object_id", "name", "area_code", "explanation"],
             (
@@ -345,10 +356,11 @@ class HotspotsH3Api(StaffApi):
     )
     def get(self, request):
         q, res = hotspot_query(request), hotspot_res(request)
-        if request.query_params.get("emerging") in ("1", "true"):
-            result = hotspots.emerging_hotspots(q, res)
-        else:
-            result = hotspots.h3_hotspots(q, res)
+        with replica_reads():
+            if request.query_params.get("emerging") in ("1", "true"):
+                result = hotspots.emerging_hotspots(q, res)
+            else:
+                result = hotspots.h3_hotspots(q, res)
         return _geojson(hotspots.h3_geojson(result, only_nonzero=True))
 
 
@@ -361,7 +373,9 @@ class HotspotsH3CsvApi(StaffApi):
     def get(self, request):
         import h3
 
-        result = hotspots.h3_hotspots(hotspot_query(request), hotspot_res(request))
+        q, res = hotspot_query(request), hotspot_res(request)
+        with replica_reads():
+            result = hotspots.h3_hotspots(q, res)
         rows = []
         for u in result["units"]:
             lat, lon = h3.cell_to_latlng(u["h3"])
@@ -389,7 +403,9 @@ class HotspotsGridsApi(StaffApi):
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request):
-        result = hotspots.grid_hotspots(hotspot_query(request))
+        q = hotspot_query(request)
+        with replica_reads():
+            result = hotspots.grid_hotspots(q)
         geoms = result.pop("geoms")
         import shapely
 
@@ -416,7 +432,9 @@ class HotspotsGridsCsvApi(StaffApi):
         responses={200: OpenApiTypes.BINARY},
     )
     def get(self, request):
-        result = hotspots.grid_hotspots(hotspot_query(request))
+        q = hotspot_query(request)
+        with replica_reads():
+            result = hotspots.grid_hotspots(q)
         cols = ["code", "name", "households", "count", "per_1000_households", "z", "p", "class"]
         body = csv_bytes(cols, ([u[c] for c in cols] for u in result["units"]))
         return _download(body, "hotspots_grids.csv", "text/csv; charset=utf-8")
@@ -434,11 +452,11 @@ class RepeatsApi(StaffApi):
     )
     def get(self, request):
         p = request.query_params
-        rows = hotspots.repeat_locations(
-            hotspot_query(request),
-            min_count=parse_int(p.get("min_count"), "min_count", 3, 2, 10_000),
-            days=parse_int(p.get("days"), "days", 30, 1, 366),
-        )
+        q = hotspot_query(request)
+        min_count = parse_int(p.get("min_count"), "min_count", 3, 2, 10_000)
+        days = parse_int(p.get("days"), "days", 30, 1, 366)
+        with replica_reads():
+            rows = hotspots.repeat_locations(q, min_count=min_count, days=days)
         return Response({"count": len(rows), "items": rows})
 
 
@@ -449,7 +467,9 @@ class HeatApi(StaffApi):
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request):
-        counts, how = hotspots.cell_counts(hotspot_query(request), hotspot_res(request))
+        q, res = hotspot_query(request), hotspot_res(request)
+        with replica_reads():
+            counts, how = hotspots.cell_counts(q, res)
         h3i = hotspots.h3i
         points = [
             [*map(lambda v: round(v, 6), h3i.cell_to_latlng(c)), n] for c, n in counts.items()
@@ -477,9 +497,9 @@ def _indicators(request) -> dict:
     code = scoped_within(request, p.get("code"))
     if not code:
         raise DomainError("code is required (a street or community code)", field="code")
-    return indicators.dashboard(
-        code=code, month=p.get("month"), months=parse_int(p.get("months"), "months", 12, 1, 36)
-    )
+    months = parse_int(p.get("months"), "months", 12, 1, 36)
+    with replica_reads():
+        return indicators.dashboard(code=code, month=p.get("month"), months=months)
 
 
 class IndicatorsApi(StaffApi):

@@ -18,7 +18,6 @@ from datetime import timedelta
 
 from django.apps import apps as django_apps
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -26,6 +25,7 @@ from django.utils.translation import gettext_lazy
 from apps.analytics import gaps_patrols, gaps_people
 from apps.analytics.stations import DETOUR_FACTOR, tier_radius, within_prefix
 from apps.common.errors import DomainError
+from apps.common.routers import read_cursor
 
 CODE_LENGTH = {"street": 9, "community": 12, "grid": 15}
 
@@ -306,7 +306,7 @@ def gap_items(
         raise DomainError(f"patrol_days={patrol_days!r} must be from 1 to 366", field="patrol_days")
     kinds, params = _params(kinds, within, tier, patrol_days)
     items = []
-    with connection.cursor() as cur:
+    with read_cursor() as cur:
         for key in kinds:
             kind = KINDS[key]
             if kind.fetch is not None:
@@ -348,7 +348,7 @@ def gap_counts(
         row = counts.setdefault(code, dict.fromkeys(kinds, 0))
         row[it["kind"]] += 1
     names = {}
-    with connection.cursor() as cur:
+    with read_cursor() as cur:
         cur.execute(
             "SELECT a.code, a.name FROM territory_area a WHERE a.level = %s AND a.valid_from <= now() AND (a.valid_to IS NULL OR a.valid_to > now()) "
             "AND a.code = ANY(%s)",

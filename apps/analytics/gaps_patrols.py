@@ -1,10 +1,11 @@
 """Gap kinds that read the patrols app: buildings nobody walked past lately, and compound heads below
 their monthly visit target. Registered by apps.analytics.gaps when the patrols models exist."""
 
-from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+from apps.common.routers import read_cursor
 
 # Buildings with households and no visit (near the track or checked in) on a patrol started in the last
 # `patrol_days` days.
@@ -41,7 +42,7 @@ def compound_head_rows(params: dict) -> list[tuple]:
     ]
     if not rows:
         return []
-    with connection.cursor() as cur:
+    with read_cursor() as cur:
         cur.execute(
             "SELECT a.code, ST_AsGeoJSON(a.geom, 7) FROM territory_area a WHERE a.level = 'compound' "
             "AND a.code = ANY(%s) AND a.valid_from <= now() AND (a.valid_to IS NULL OR a.valid_to > now())",

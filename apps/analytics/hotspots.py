@@ -28,13 +28,14 @@ import geopandas as gpd
 import h3
 import numpy as np
 from django.conf import settings
-from django.db import connection
+from django.db import connections
 from libpysal.weights import Queen, W
 
 from apps.analytics.models import HotspotRefreshState
 from apps.analytics.sources import get_source
 from apps.analytics.stations import within_prefix
 from apps.common.errors import DomainError
+from apps.common.routers import read_cursor, routed_alias
 
 h3i = h3.api.basic_int  # the same functions over integer cell ids
 
@@ -141,7 +142,9 @@ def cell_counts(q: Query, res: int, *, use_precomputed: bool = True) -> tuple[di
     """Points per H3 cell; returns (counts, how) where how says which path answered."""
     if not 0 <= res <= 15:
         raise DomainError(f"res={res} is not an H3 resolution (0-15)", field="res")
-    state = HotspotRefreshState.objects.filter(source=q.source).first()
+    # The watermark and the table it describes are read from the same database (replica or primary).
+    alias = routed_alias()
+    state = HotspotRefreshState.objects.using(alias).filter(source=q.source).first()
     weeks = week_span(q)
     if not (use_precomputed and state and weeks and can_use_precomputed(q, res)):
         return _cold_counts(q, res), "points"
@@ -155,7 +158,7 @@ def cell_counts(q: Query, res: int, *, use_precomputed: bool = True) -> tuple[di
         "last_id": state.last_id,
     }
     # Whole weeks from the table; the table's rows cover ids <= last_id only.
-    with connection.cursor() as cur:
+    with connections[alias].cursor() as cur:
         cur.execute(
             """SELECT cell, sum(n) FROM analytics_cellcount
                 WHERE source = %(src)s AND res = %(res)s AND week >= %(w0)s AND week < %(w1)s
@@ -186,7 +189,7 @@ def cell_counts(q: Query, res: int, *, use_precomputed: bool = True) -> tuple[di
 
 def _cold_counts(q: Query, res: int) -> dict[int, int]:
     # Points at the same spot (a building's entrance) are grouped first: one H3 call per spot.
-    with connection.cursor() as cur:
+    with read_cursor() as cur:
         cur.execute(
             f"SELECT ST_X(geom), ST_Y(geom), count(*) FROM {q.relation} src WHERE {FILTER} GROUP BY geom",  # noqa: S608
             q.params(),
@@ -304,7 +307,7 @@ SELECT u.k, count(src.id)
 def polygon_counts(q: Query, geoms) -> np.ndarray:
     """Points of the query inside each shapely polygon (EPSG:4326), in order."""
     sql = POLYGON_COUNTS_SQL.format(relation=q.relation, filter=FILTER)
-    with connection.cursor() as cur:
+    with read_cursor() as cur:
         cur.execute(
             sql,
             q.params() | {"keys": list(range(len(geoms))), "wkb": [g.wkb for g in geoms]},
@@ -337,7 +340,7 @@ SELECT a.id, a.code, a.name, a.households, COALESCE(n.n, 0), ST_AsBinary(a.geom)
 def grid_hotspots(q: Query) -> dict:
     import shapely
 
-    with connection.cursor() as cur:
+    with read_cursor() as cur:
         cur.execute(GRID_COUNTS_SQL.format(relation=q.relation, filter=FILTER), q.params())
         rows = cur.fetchall()
     geoms = [shapely.from_wkb(bytes(r[5])) for r in rows]
@@ -386,7 +389,7 @@ def repeat_locations(q: Query, *, min_count: int = 3, days: int = 30) -> list[di
     window = Query(
         q.source, max(q.start, q.end - timedelta(days=days)), q.end, q.categories, q.within
     )
-    with connection.cursor() as cur:
+    with read_cursor() as cur:
         cur.execute(
             REPEAT_SQL.format(relation=window.relation, filter=FILTER),
             window.params() | {"min_n": min_count},

@@ -8,12 +8,12 @@ indicators whose data lives in an app that is not installed yet are reported as 
 import importlib
 from datetime import date, datetime, time, timedelta
 
-from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from apps.common.errors import DomainError, NotFound
+from apps.common.routers import read_cursor
 from apps.territory.models import Area
 
 # key, label, unit ("ratio": shown as %, "per1000", "count")
@@ -142,7 +142,7 @@ def month_indicators(*, code: str, month: date, households: int) -> dict:
     at = min(end, timezone.now())
     params = {"prefix": code + "%", "at": at}
     row: dict = {"month": month.strftime("%Y-%m")}
-    with connection.cursor() as cur:
+    with read_cursor() as cur:
         cur.execute(PROPERTY_SQL, params)
         compounds, managed = cur.fetchone()
         cur.execute(PARTY_ORG_SQL, params)

@@ -2,7 +2,8 @@
 Used by apps.analytics.indicators when the patrols app's models exist."""
 
 from django.apps import apps as django_apps
-from django.db import connection
+
+from apps.common.routers import read_cursor
 
 # Patrols record the grid version patrolled; the code survives redraws, so matching by code prefix
 # counts patrols of every version of the area's grids.
@@ -20,7 +21,7 @@ def month_indicators(*, code: str, start, end) -> dict:
         django_apps.get_model("patrols.Patrol")
     except LookupError:
         return {}
-    with connection.cursor() as cur:
+    with read_cursor() as cur:
         cur.execute(PATROLS_SQL, {"prefix": code + "%", "start": start, "end": end})
         patrols, grids = cur.fetchone()
     return {

@@ -4,7 +4,8 @@ docs/ANALYTICS.md. These have no history in the people app beyond creation times
 state at its end as far as creation times tell (members and links created after it are left out)."""
 
 from django.apps import apps as django_apps
-from django.db import connection
+
+from apps.common.routers import read_cursor
 
 # Committee members of committees of the area's current compounds; party members among them.
 COMMITTEE_SQL = """
@@ -43,7 +44,7 @@ def _exists(*labels) -> bool:
 def month_indicators(*, code: str, at, households: int) -> dict:
     out = {}
     params = {"prefix": code + "%", "at": at}
-    with connection.cursor() as cur:
+    with read_cursor() as cur:
         if _exists("people.OwnersCommittee", "people.CommitteeMember", "people.PartyMember"):
             cur.execute(COMMITTEE_SQL, params)
             members, party = cur.fetchone()

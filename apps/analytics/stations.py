@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import h3
 import numpy as np
 import pulp
-from django.db import connection
 from spopt.locate import MCLP
 
 from apps.common.errors import DomainError
+from apps.common.routers import read_cursor
 
 DETOUR_FACTOR = 1.3
 # (minutes, walking radius in metres). 15 minutes uses the upper bound of 800-1,000 m.
@@ -99,7 +99,7 @@ class BuildingAccess:
 
 
 def building_access(*, within: str | None = None) -> list[BuildingAccess]:
-    with connection.cursor() as cur:
+    with read_cursor() as cur:
         cur.execute(BUILDING_STATION_SQL, {"prefix": within_prefix(within)})
         return [BuildingAccess(*row) for row in cur.fetchall()]
 

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from apps.analytics import gaps, indicators, sources
 from apps.analytics.stations import DETOUR_FACTOR, TIERS
 from apps.common.errors import DomainError
+from apps.common.routers import replica_reads
 from apps.people.scope import user_scope
 from apps.territory.models import Area
 
@@ -72,7 +73,10 @@ def print_page(request):
     areas = _areas_in_scope(request.user)
     code = _chosen(request, areas)
     try:
-        data = indicators.dashboard(code=code, month=request.GET.get("month") or None, months=12)
+        with replica_reads():  # scope checked above, on the primary
+            data = indicators.dashboard(
+                code=code, month=request.GET.get("month") or None, months=12
+            )
     except DomainError as exc:
         return render(request, "analytics/print.html", {"error": exc.message}, status=exc.status)
     keys = [i["key"] for i in data["indicators"]]

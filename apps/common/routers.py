@@ -2,15 +2,18 @@
 
 When REPLICA_DATABASE_URL is set, geo/settings.py adds a "replica" database alias and this router.
 Routing is opt-in per read path, never global: a page that shows what its user just wrote must read the
-primary (a replica lags). Tile rendering reads `read_alias()`; analytics code wraps its ORM reads in
-`with replica_reads(): ...`. Writes and migrations always go to the primary.
+primary (a replica lags). Tile rendering reads `read_alias()`. Analytics read endpoints run their work
+inside `with replica_reads(): ...`: ORM reads there go to the replica through ReplicaRouter, and raw SQL
+opens `read_cursor()` (a cursor on `routed_alias()`), so both read the same database. Writes and
+migrations always go to the primary, and so does every read while the primary is inside a transaction
+(it must see that transaction's own writes).
 """
 
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, connections
 
 REPLICA_ALIAS = "replica"
 
@@ -22,19 +25,33 @@ def read_alias() -> str:
     return REPLICA_ALIAS if REPLICA_ALIAS in settings.DATABASES else DEFAULT_DB_ALIAS
 
 
+def routed_alias() -> str:
+    """The alias a read should use here and now: `read_alias()` inside `replica_reads()`, else the
+    primary. Inside a transaction on the primary, always the primary."""
+    if not _replica_reads.get() or connections[DEFAULT_DB_ALIAS].in_atomic_block:
+        return DEFAULT_DB_ALIAS
+    return read_alias()
+
+
+def read_cursor():
+    """A cursor for raw-SQL reads on `routed_alias()` (use as `with read_cursor() as cur:`)."""
+    return connections[routed_alias()].cursor()
+
+
 @contextmanager
 def replica_reads():
-    """ORM reads inside this block go to the replica (when configured)."""
+    """Reads inside this block (ORM, and raw SQL through `read_cursor()`) go to the replica when one
+    is configured. Yields the alias they use."""
     token = _replica_reads.set(True)
     try:
-        yield read_alias()
+        yield routed_alias()
     finally:
         _replica_reads.reset(token)
 
 
 class ReplicaRouter:
     def db_for_read(self, model, **hints):
-        return read_alias() if _replica_reads.get() else DEFAULT_DB_ALIAS
+        return routed_alias()
 
     def db_for_write(self, model, **hints):
         return DEFAULT_DB_ALIAS

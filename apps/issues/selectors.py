@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from apps.common.errors import DomainError, NotFound
+from apps.common.routers import read_cursor
 from apps.issues.models import (
     DISMISSED,
     FINISHED,
@@ -19,7 +20,7 @@ from apps.issues.models import (
     Status,
 )
 from apps.territory.models import Area
-from apps.territory.selectors import locate
+from apps.territory.selectors import EDGE_EPS, consistent_chain, locate
 
 # ---------------------------------------------------------------- single issues
 
@@ -56,8 +57,14 @@ def issue_get(
 
 
 def issue_grid_now(*, issue: Issue) -> dict | None:
-    """The grid that covers the issue's point today (after redraws), next to the one stored at intake."""
-    return locate(lon=issue.point.x, lat=issue.point.y)["grid"]
+    """The grid that covers the issue's point today (after redraws), next to the one stored at intake:
+    the current version's id, code, name and version, and whether it is the intake grid (None when
+    no current grid covers the point)."""
+    grid = locate(lon=issue.point.x, lat=issue.point.y)["grid"]
+    if grid is None:
+        return None
+    version = Area.objects.filter(pk=grid["id"]).values_list("version", flat=True).first()
+    return {**grid, "version": version, "is_intake_grid": grid["id"] == issue.grid_id}
 
 
 def responsible_label(issue: Issue) -> str:
@@ -466,7 +473,7 @@ def indicators(*, area_code: str = "", start: datetime, end: datetime, scope=Non
             raise NotFound(f"no area with code {area_code!r} in your scope", field="area")
         clause, scope_params = scope.issues_sql("i")
     ref = min(end, timezone.now())
-    with connection.cursor() as cur:
+    with read_cursor() as cur:  # the replica inside replica_reads() (analytics)
         # {scope} is built from constant fragments by Scope.issues_sql; values are parameters.
         cur.execute(
             INDICATORS_SQL.replace("{scope}", clause),
@@ -614,13 +621,13 @@ WITH pts AS (
       FROM unnest(%(xs)s::float8[], %(ys)s::float8[], %(ts)s::timestamptz[])
            WITH ORDINALITY AS u(x, y, t, n)
 )
-SELECT DISTINCT ON (pts.n, p.level) pts.n, p.level, a.id, a.code
+SELECT DISTINCT pts.n, p.level, a.id, a.code
   FROM pts
   JOIN territory_areapart p
-    ON ST_Intersects(p.geom, pts.g)
+    ON ST_DWithin(p.geom, pts.g, %(eps)s)
    AND p.valid_from <= pts.t AND (p.valid_to IS NULL OR p.valid_to > pts.t)
   JOIN territory_area a ON a.id = p.area_id
- ORDER BY pts.n, p.level, a.code, a.id
+ ORDER BY pts.n
 """
 
 LOCATE_MANY_BUILDINGS_SQL = """
@@ -640,9 +647,12 @@ def locate_many(points: list[tuple[float, float, datetime]]) -> list[dict]:
     ts = [p[2] for p in points]
     out: list[dict] = [{} for _ in points]
     with connection.cursor() as cur:
-        cur.execute(LOCATE_MANY_SQL, {"xs": xs, "ys": ys, "ts": ts})
+        cur.execute(LOCATE_MANY_SQL, {"xs": xs, "ys": ys, "ts": ts, "eps": EDGE_EPS})
+        candidates: dict[int, list] = {}
         for n, level, area_id, code in cur.fetchall():
-            out[n - 1][level] = (area_id, code)
+            candidates.setdefault(n, []).append((level, area_id, code))
+        for n, rows in candidates.items():
+            out[n - 1].update(consistent_chain(rows))
         cur.execute(LOCATE_MANY_BUILDINGS_SQL, {"xs": xs, "ys": ys})
         for n, building_id in cur.fetchall():
             out[n - 1]["building"] = building_id

@@ -7,6 +7,7 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.common.errors import NotFound
+from apps.common.routers import read_cursor
 from apps.patrols import conf
 from apps.patrols.models import Patrol, PatrolPoint, PointStatus
 from apps.people.models import StaffRole
@@ -228,7 +229,7 @@ ORDER BY h.code, h.id, m.month
 def compound_head_visits(*, since: date, until: date, within: str | None = None) -> list[dict]:
     """Visits per compound head per month from the month of `since` to the month of `until`."""
     target = conf.compound_head_visit_target()
-    with connection.cursor() as cur:
+    with read_cursor() as cur:  # the replica inside replica_reads() (analytics)
         cur.execute(
             COMPOUND_HEAD_VISITS_SQL,
             {
