@@ -14,7 +14,7 @@ from apps.issues import services as issue_services
 from apps.issues.models import Category, Issue
 from apps.people.scope import user_scope
 from apps.territory.models import Area, Building
-from tests.browser import PHONE, browser_page
+from tests.browser import DESKTOP, PHONE, browser_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -238,9 +238,10 @@ def test_clicking_a_pin_opens_the_issue(live_demo, artifacts):
         assert errors == []
 
 
-def test_staff_files_an_issue_from_the_console(live_demo, artifacts):
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_staff_files_an_issue_from_the_console(live_demo, artifacts, size):
     before = Issue.objects.count()
-    with browser_page() as (page, errors):
+    with browser_page(viewport=PHONE if size == "phone" else DESKTOP) as (page, errors):
         login(page, live_demo.url, "grid")
         issues_ready(page)
         shown = shown_count(page)
@@ -253,7 +254,7 @@ def test_staff_files_an_issue_from_the_console(live_demo, artifacts):
         form.locator("textarea[name=description]").fill("电梯异响，已持续三天")
         form.locator("input[name=reporter_name]").fill("李四")
         form.locator("input[name=reporter_phone]").fill("13812345678")
-        page.screenshot(path=str(artifacts / "console-intake-form.png"))
+        page.screenshot(path=str(artifacts / f"console-intake-form-{size}.png"))
         form.locator("button[type=submit]").click()
         expect(page.locator("#panel .notice")).to_contain_text("已受理")
         issue = Issue.objects.order_by("-id").first()
@@ -269,7 +270,7 @@ def test_staff_files_an_issue_from_the_console(live_demo, artifacts):
             actor__endswith=":grid", subject=f"issue {issue.id} reporter"
         ).exists()
         expect(page.locator("#issue-count")).to_have_attribute("data-count", str(shown + 1))
-        page.screenshot(path=str(artifacts / "console-filed.png"))
+        page.screenshot(path=str(artifacts / f"console-filed-{size}.png"))
         assert errors == []
 
 
@@ -322,5 +323,12 @@ def test_console_on_a_phone_in_english(live_demo, artifacts):
         expect(page.locator("#issue-count")).to_contain_text("issues shown")
         page.locator(".leaflet-control-layers").hover()
         expect(page.locator(".leaflet-control-layers-overlays")).to_contain_text("Issue heatmap")
+        # layers toggle on a phone too: the heatmap on, the pins off and on again
+        page.get_by_label("Issue heatmap").check()
+        expect(page.locator("canvas.leaflet-heatmap-layer")).to_have_count(1)
+        page.get_by_label("Issues", exact=True).uncheck()
+        expect(page.locator(".marker-cluster")).to_have_count(0)
+        page.get_by_label("Issues", exact=True).check()
+        expect(page.locator(".marker-cluster").first).to_be_visible()
         page.screenshot(path=str(artifacts / "console-phone-en.png"))
         assert errors == []
