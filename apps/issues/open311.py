@@ -239,7 +239,7 @@ def service_definition(request, fmt, code):
 # ---------------------------------------------------------------- requests
 
 
-def _request_row(issue: Issue, *, extended: bool, last_note: str = "") -> dict:
+def _request_row(issue: Issue, *, request, extended: bool, last_note: str = "") -> dict:
     sub = issue.subcategory or issue.category
     row = {
         "service_request_id": issue.tracking_code,
@@ -258,7 +258,7 @@ def _request_row(issue: Issue, *, extended: bool, last_note: str = "") -> dict:
         "zipcode": "",
         "lat": round(issue.point.y, 7),
         "long": round(issue.point.x, 7),
-        "media_url": issue.media_url or _first_photo(issue),
+        "media_url": issue.media_url or _first_photo(issue, request),
     }
     if extended:
         row["extended_attributes"] = {
@@ -273,9 +273,10 @@ def _request_row(issue: Issue, *, extended: bool, last_note: str = "") -> dict:
     return row
 
 
-def _first_photo(issue: Issue) -> str:
+def _first_photo(issue: Issue, request) -> str:
+    """The first photo as an absolute URL (the spec's media_url is a URL clients can fetch)."""
     photo = next(iter(issue.photos.all()), None)
-    return photo.image.url if photo else ""
+    return request.build_absolute_uri(photo.image.url) if photo else ""
 
 
 def _last_notes(ids: list[int]) -> dict[int, str]:
@@ -355,7 +356,10 @@ def _requests_get(request, fmt):
         offset = (page - 1) * page_size
         issues = list(qs.order_by("-created_at", "-id")[offset : offset + page_size])
     notes = _last_notes([i.id for i in issues])
-    rows = [_request_row(i, extended=extended, last_note=notes.get(i.id, "")) for i in issues]
+    rows = [
+        _request_row(i, request=request, extended=extended, last_note=notes.get(i.id, ""))
+        for i in issues
+    ]
     return render(fmt, rows, root="service_requests", item="request")
 
 
@@ -438,6 +442,9 @@ def _requests_post(request, fmt):
     media_url = p.get("media_url", "").strip()
     if media_url and not media_url.lower().startswith(("http://", "https://")):
         raise Open311Error(400, "media_url must be an http(s) URL")
+    media_max = Issue._meta.get_field("media_url").max_length
+    if len(media_url) > media_max:
+        raise Open311Error(400, f"media_url is {len(media_url)} characters; at most {media_max}")
     name = " ".join(x for x in (p.get("first_name", ""), p.get("last_name", "")) if x).strip()
     issue = services.issue_create(
         point=point,
@@ -481,7 +488,11 @@ def request_detail(request, fmt, request_id):
     notes = _last_notes([issue.id])
     return render(
         fmt,
-        [_request_row(issue, extended=extended, last_note=notes.get(issue.id, ""))],
+        [
+            _request_row(
+                issue, request=request, extended=extended, last_note=notes.get(issue.id, "")
+            )
+        ],
         root="service_requests",
         item="request",
     )

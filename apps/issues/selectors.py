@@ -235,10 +235,17 @@ def parse_when(raw: str | None, name: str, *, end: bool = False) -> datetime | N
             raise DomainError(
                 f"{name}={raw!r} is not a date (use YYYY-MM-DD or ISO 8601 date-time)", field=name
             )
-        value = datetime.combine(day + timedelta(days=1) if end else day, time.min)
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value)
-    return value
+        try:
+            value = datetime.combine(day + timedelta(days=1) if end else day, time.min)
+        except OverflowError:
+            raise DomainError(f"{name}={raw!r} is out of range", field=name) from None
+    try:
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value)
+        # The same instant in local time: Python takes UTC offsets up to ±23:59, PostgreSQL ±15:59.
+        return timezone.localtime(value)
+    except OverflowError:
+        raise DomainError(f"{name}={raw!r} is out of range", field=name) from None
 
 
 def parse_filter(params, *, scope=None) -> IssueFilter:

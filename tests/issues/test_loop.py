@@ -3,14 +3,16 @@
 import threading
 
 import pytest
-from django.contrib.gis.geos import Point
+from django.contrib.gis.geos import MultiPolygon, Point
 from django.db import connection
+from rest_framework.test import APIClient
 
 from apps.common.errors import Conflict, DomainError
-from apps.issues import services
+from apps.issues import selectors, services
 from apps.issues.models import Issue, IssueEvent, ResponsibleKind, Status
 from apps.people.models import StaffAssignment
 from apps.territory.models import Area
+from apps.territory.services import area_replace
 from tests.issues.conftest import ensure_seeded, point_in
 
 
@@ -90,17 +92,112 @@ def test_outside_point_is_accepted_flagged_and_not_routed(demo):
         services.issue_transition(issue_id=issue.id, action="dispatch")
 
 
-def test_intake_areas_survive_a_redraw(a_grid):
-    from apps.territory.services import area_replace  # noqa: F401 - exists in the territory app
+INTAKE_FIELDS = (
+    "street_id",
+    "community_id",
+    "grid_id",
+    "neighbourhood_id",
+    "compound_id",
+    "building_id",
+    "area_code",
+)
 
-    issue = make(point_in(a_grid), category="dispute")
-    old_grid = issue.grid_id
-    # close the grid version: the issue keeps pointing at the version it was made in
-    Area.objects.filter(pk=old_grid).update(
-        valid_to=issue.created_at.replace(year=issue.created_at.year + 1)
-    )
+
+def intake_of(issue):
+    return {f: getattr(issue, f) for f in INTAKE_FIELDS}
+
+
+def detail_as(user, issue_id):
+    client = APIClient()
+    client.force_authenticate(user)
+    response = client.get(f"/api/issues/{issue_id}")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_intake_areas_survive_a_redraw(a_grid, staff_user):
+    p = point_in(a_grid)
+    issue = make(p, category="dispute")
+    old = Area.objects.get(pk=issue.grid_id)
+    assert old.id == a_grid.id and old.valid_to is None
+    intake = intake_of(issue)
+    assert intake["grid_id"] == old.id and intake["neighbourhood_id"] is not None
+    before = detail_as(staff_user, issue.id)
+    assert before["grid_now"]["id"] == old.id and before["grid_now"]["is_intake_grid"] is True
+
+    # The grid is redrawn (a smaller polygon that still holds the point): a new version, same code.
+    x0, y0, x1, y1 = old.geom.extent
+    smaller = old.geom.intersection(p.buffer(min(x1 - x0, y1 - y0) / 4))
+    new = area_replace(area=old, geom=smaller)
+    assert (new.code, new.version, new.valid_to) == (old.code, old.version + 1, None)
+    assert new.id != old.id and 0 < new.geom.area < old.geom.area * 0.9
+    old.refresh_from_db()
+    assert old.valid_to is not None  # closed, not overwritten
+
     issue.refresh_from_db()
-    assert issue.grid_id == old_grid
+    assert intake_of(issue) == intake  # every intake area still points at the version of intake
+    body = detail_as(staff_user, issue.id)
+    assert body["areas"]["grid"] == {
+        "id": old.id,
+        "code": old.code,
+        "name": old.name,
+        "version": old.version,
+    }
+    assert body["grid_now"] == {
+        "level": "grid",
+        "id": new.id,
+        "code": new.code,
+        "name": new.name,
+        "version": old.version + 1,
+        "is_intake_grid": False,
+    }
+    assert selectors.issue_grid_now(issue=issue)["id"] == new.id
+
+
+def test_intake_areas_survive_a_published_grid_plan(a_grid, staff_user):
+    """A planner moves a strip of grid 2 into grid 1 and publishes: an issue filed in the strip keeps
+    grid 2's old version at intake, and the detail API says it lies in grid 1's new version now."""
+    from apps.planning import services as planning
+
+    plan = planning.plan_create_from_current(community=a_grid.parent, level="grid")
+    areas = [
+        {"id": a.id, "code": a.code, "name": a.name, "geom": a.geom}
+        for a in plan.areas.order_by("code")
+    ]
+    g1, g2 = areas[0], areas[1]  # side by side in the demo
+    assert g1["code"] == a_grid.code
+    strip = g2["geom"].intersection(g1["geom"].buffer(0.0004))  # ~40 m of grid 2 go to grid 1
+    assert strip.area > 0
+    p = strip.point_on_surface
+    issue = make(Point(p.x, p.y, srid=4326), category="dispute")
+    old1 = Area.objects.get(level="grid", code=g1["code"], valid_to=None)
+    old2 = Area.objects.get(level="grid", code=g2["code"], valid_to=None)
+    assert issue.grid_id == old2.id
+    intake = intake_of(issue)
+
+    new1 = g1["geom"].union(strip)
+    new2 = g2["geom"].difference(strip)
+    g1["geom"] = new1 if new1.geom_type == "MultiPolygon" else MultiPolygon(new1, srid=4326)
+    g2["geom"] = new2 if new2.geom_type == "MultiPolygon" else MultiPolygon(new2, srid=4326)
+    plan = planning.plan_save(plan=plan, revision=1, areas=areas)
+    check = planning.plan_check(plan=plan)
+    assert check["valid"], [f["message"] for f in check["findings"]]
+    diff = planning.plan_publish(plan=plan, revision=plan.revision)
+    assert sorted(diff["changed"]) == sorted([g1["code"], g2["code"]])
+    now1 = Area.objects.get(pk=diff["versions"][g1["code"]])
+    assert now1.version == old1.version + 1 and now1.valid_to is None
+    old2.refresh_from_db()
+    assert old2.valid_to is not None
+
+    issue.refresh_from_db()
+    assert intake_of(issue) == intake
+    body = detail_as(staff_user, issue.id)
+    assert body["areas"]["grid"]["id"] == old2.id
+    assert body["areas"]["grid"]["code"] == g2["code"]
+    assert body["grid_now"]["id"] == now1.id
+    assert body["grid_now"]["code"] == g1["code"]
+    assert body["grid_now"]["version"] == old1.version + 1
+    assert body["grid_now"]["is_intake_grid"] is False
 
 
 def walk(issue, *steps, **kw):
