@@ -87,6 +87,10 @@ class Scope:
         if self.everything:
             return Q()
         q = self.q(f"{path}area_code")
+        # An issue's area_code is its neighbourhood grid's (or grid's) code, which no compound code
+        # prefixes: compound heads and property companies reach their compounds' issues this way.
+        for prefix in self._compound_prefixes:
+            q |= Q(**{f"{path}compound__code__startswith": prefix})
         if self.company_ids:
             q |= Q(**{f"{path}responsible_company_id__in": list(self.company_ids)})
         if self.department_ids:
@@ -103,6 +107,13 @@ class Scope:
         for n, prefix in enumerate(self.area_prefixes):
             parts.append(f"{alias}.area_code LIKE %(scope_p{n})s")
             params[f"scope_p{n}"] = prefix + "%"
+        if self._compound_prefixes:
+            # alias is the caller's table alias, never user input
+            parts.append(
+                f"{alias}.compound_id IN (SELECT c.id FROM territory_area c WHERE c.level = 'compound'"  # noqa: S608
+                " AND c.code LIKE ANY(%(scope_compounds)s))"
+            )
+            params["scope_compounds"] = [p + "%" for p in self._compound_prefixes]
         if self.company_ids:
             parts.append(f"{alias}.responsible_company_id = ANY(%(scope_companies)s)")
             params["scope_companies"] = list(self.company_ids)
@@ -113,6 +124,10 @@ class Scope:
             parts.append(f"{alias}.building_id = ANY(%(scope_buildings)s)")
             params["scope_buildings"] = list(self.building_ids)
         return ("(" + " OR ".join(parts) + ")") if parts else "FALSE", params
+
+    @property
+    def _compound_prefixes(self) -> tuple[str, ...]:
+        return tuple(p for p in self.area_prefixes if "C" in p)
 
     def has_role(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))

@@ -57,3 +57,24 @@ def test_no_role_means_nothing_and_superuser_everything(demo):
     staff_assign(name="审计员", role="auditor", user=auditor)
     scope = user_scope(auditor)
     assert scope.everything and scope.read_only
+
+
+def test_compound_head_sees_the_issues_of_their_compound(demo):
+    """Issues are scoped by their intake area code (a neighbourhood grid's), which no compound code
+    prefixes: the compound is matched by the issue's compound instead, in the ORM and the raw SQL rule."""
+    from django.db import connection
+
+    from apps.issues.models import Issue
+
+    issue = Issue.objects.filter(compound__isnull=False).order_by("id").first()
+    compound = issue.compound
+    user = _user("ch")
+    staff_assign(name="赵六", role="compound_head", area=compound, user=user)
+    scope = user_scope(user)
+    expected = set(Issue.objects.filter(compound=compound).values_list("id", flat=True))
+    assert issue.id in expected
+    assert set(Issue.objects.filter(scope.issues_q()).values_list("id", flat=True)) == expected
+    where, params = scope.issues_sql("i")
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT i.id FROM issues_issue i WHERE {where}", params)  # noqa: S608
+        assert {r[0] for r in cur.fetchall()} == expected
