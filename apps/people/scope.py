@@ -11,7 +11,7 @@ what is dispatched to them; building heads their buildings.
     auditor                    everything, read-only
     street / community staff   their street / community
     grid leader / worker       their grids
-    compound head              their compounds
+    compound head              their compounds, and the issues filed in them
     planner                    their street or community (plans), read-only elsewhere in it
     property company staff     their company's compounds + issues dispatched to the company
     department staff           issues dispatched to the department
@@ -43,6 +43,9 @@ class Scope:
     company_ids: tuple[int, ...] = ()
     department_ids: tuple[int, ...] = ()
     building_ids: tuple[int, ...] = ()
+    # compounds whose issues the user sees wherever they were routed (compound heads' compounds; a
+    # property company sees only what is dispatched to it)
+    compound_codes: tuple[str, ...] = ()
     roles: frozenset = field(default_factory=frozenset)
 
     @property
@@ -88,9 +91,9 @@ class Scope:
             return Q()
         q = self.q(f"{path}area_code")
         # An issue's area_code is its neighbourhood grid's (or grid's) code, which no compound code
-        # prefixes: compound heads and property companies reach their compounds' issues this way.
-        for prefix in self._compound_prefixes:
-            q |= Q(**{f"{path}compound__code__startswith": prefix})
+        # prefixes: compound heads reach their compounds' issues through the issue's compound.
+        if self.compound_codes:
+            q |= Q(**{f"{path}compound__code__in": list(self.compound_codes)})
         if self.company_ids:
             q |= Q(**{f"{path}responsible_company_id__in": list(self.company_ids)})
         if self.department_ids:
@@ -107,13 +110,13 @@ class Scope:
         for n, prefix in enumerate(self.area_prefixes):
             parts.append(f"{alias}.area_code LIKE %(scope_p{n})s")
             params[f"scope_p{n}"] = prefix + "%"
-        if self._compound_prefixes:
+        if self.compound_codes:
             # alias is the caller's table alias, never user input
             parts.append(
                 f"{alias}.compound_id IN (SELECT c.id FROM territory_area c WHERE c.level = 'compound'"  # noqa: S608
-                " AND c.code LIKE ANY(%(scope_compounds)s))"
+                " AND c.code = ANY(%(scope_compounds)s))"
             )
-            params["scope_compounds"] = [p + "%" for p in self._compound_prefixes]
+            params["scope_compounds"] = list(self.compound_codes)
         if self.company_ids:
             parts.append(f"{alias}.responsible_company_id = ANY(%(scope_companies)s)")
             params["scope_companies"] = list(self.company_ids)
@@ -124,10 +127,6 @@ class Scope:
             parts.append(f"{alias}.building_id = ANY(%(scope_buildings)s)")
             params["scope_buildings"] = list(self.building_ids)
         return ("(" + " OR ".join(parts) + ")") if parts else "FALSE", params
-
-    @property
-    def _compound_prefixes(self) -> tuple[str, ...]:
-        return tuple(p for p in self.area_prefixes if "C" in p)
 
     def has_role(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
@@ -170,6 +169,15 @@ def user_scope(user) -> Scope:
         company_ids=tuple(sorted(companies)),
         department_ids=tuple(sorted({a.department_id for a in assignments if a.department_id})),
         building_ids=tuple(sorted({a.building_id for a in assignments if a.building_id})),
+        compound_codes=tuple(
+            sorted(
+                {
+                    a.area.code
+                    for a in assignments
+                    if a.role == StaffRole.COMPOUND_HEAD and a.area_id
+                }
+            )
+        ),
         roles=roles,
     )
 
