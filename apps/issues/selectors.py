@@ -545,6 +545,19 @@ def parse_month(raw: str | None) -> date:
 # ---------------------------------------------------------------- joint meeting agenda
 
 
+def _scope_reaches(scope, code: str) -> bool:
+    """Whether a scope may hold issues of the area `code`: it covers the area, one of its areas lies
+    inside it, or some of the area's issues reach it by dispatch or building (companies, departments,
+    building heads)."""
+    if scope.everything or any(
+        code.startswith(p) or p.startswith(code) for p in scope.area_prefixes
+    ):
+        return True
+    if scope.company_ids or scope.department_ids or scope.building_ids:
+        return Issue.objects.filter(area_code__startswith=code).filter(scope.issues_q()).exists()
+    return False
+
+
 def agenda(*, community: Area, month: date, scope=None) -> dict:
     """Issues for the community's joint meeting of a month: everything still unresolved at the end of
     the month (received up to then), with overdue and reopened ones marked, grouped by category and
@@ -552,6 +565,9 @@ def agenda(*, community: Area, month: date, scope=None) -> dict:
     the issues it covers (a grid leader's grid, a company's dispatched issues)."""
     from apps.issues.models import MeetingDecision
 
+    if scope is not None and not _scope_reaches(scope, community.code):
+        # Area staff of another community would otherwise get its agenda (name, decisions count).
+        raise NotFound(f"no community with code {community.code!r} in your scope", field="code")
     _start, end = month_range(month)
     now = timezone.now()
     ref = min(end, now)
