@@ -174,12 +174,28 @@ class PlanDiffApi(APIView):
     permission_classes = [ScopedStaff]
 
     @extend_schema(
-        summary="What publishing changes (or changed)", responses={200: OpenApiTypes.OBJECT}
+        summary="What publishing changes (or changed), with the polygons of the changed areas",
+        responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request, plan_id: int):
         return Response(
             services.plan_diff(
-                plan=selectors.plan_get(plan_id=plan_id, scope=request_scope(request))
+                plan=selectors.plan_get(plan_id=plan_id, scope=request_scope(request)),
+                geometry=True,
+            )
+        )
+
+    @extend_schema(
+        summary="What publishing unsaved `areas` would change (the editor's diff view)",
+        request=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def post(self, request, plan_id: int):
+        return Response(
+            services.plan_diff(
+                plan=selectors.plan_get(plan_id=plan_id, scope=request_scope(request)),
+                areas=request.data.get("areas"),
+                geometry=True,
             )
         )
 
@@ -218,35 +234,58 @@ def _read_geom(raw, field: str, *, allowed=("Polygon", "MultiPolygon")):
 
 
 class SplitApi(APIView):
-    """Geoman's free edition has no split tool: the editor draws a line and the server cuts."""
+    """Geoman's free edition has no split tool: the editor draws a line and the server cuts.
+
+    `polygon`: the polygon to cut; or `polygons`: the candidates (those near the line), of which the
+    one the line cuts is chosen (the longest stretch of line inside it, if it cuts several), so the
+    editor asks once instead of trying each polygon in turn."""
 
     permission_classes = [ScopedStaff]
 
     @extend_schema(
-        summary="Cut a polygon by a line: the pieces as GeoJSON geometries",
+        summary="Cut a polygon by a line: the pieces as GeoJSON geometries (and which candidate)",
         request=OpenApiTypes.OBJECT,
         responses={200: OpenApiTypes.OBJECT},
     )
     def post(self, request):
-        poly = _read_geom(request.data.get("polygon"), "polygon")
         line = _read_geom(
             request.data.get("line"), "line", allowed=("LineString", "MultiLineString")
         )
-        if not poly.geom_type.endswith("Polygon"):
-            raise DomainError(f"expected a polygon, got a {poly.geom_type}", field="polygon")
         if not line.geom_type.endswith("LineString"):
             raise DomainError(f"expected a line, got a {line.geom_type}", field="line")
-        parts = [
-            p
-            for p in shapely.get_parts(shapely_split(poly, line))
-            if p.geom_type == "Polygon" and p.area > 0
-        ]
-        if len(parts) < 2:
+        raw = request.data.get("polygons")
+        if raw is None:
+            polys = [_read_geom(request.data.get("polygon"), "polygon")]
+        elif isinstance(raw, list) and raw:
+            if len(raw) > 200:
+                raise DomainError("at most 200 candidate polygons", field="polygons")
+            polys = [_read_geom(g, f"polygons[{i}]") for i, g in enumerate(raw)]
+        else:
+            raise DomainError("polygons must be a non-empty list of polygons", field="polygons")
+        best = None
+        for i, poly in enumerate(polys):
+            if not poly.geom_type.endswith("Polygon"):
+                field = "polygon" if raw is None else f"polygons[{i}]"
+                raise DomainError(f"expected a polygon, got a {poly.geom_type}", field=field)
+            parts = [
+                p
+                for p in shapely.get_parts(shapely_split(poly, line))
+                if p.geom_type == "Polygon" and p.area > 0
+            ]
+            if len(parts) < 2:
+                continue
+            inside = line.intersection(poly).length
+            if best is None or inside > best[0]:
+                best = (inside, i, parts)
+        if best is None:
             raise DomainError(
                 "the line does not cut the polygon in two: draw it across, from outside to outside",
                 field="line",
             )
-        return Response({"pieces": [json.loads(shapely.to_geojson(p)) for p in parts]})
+        _, index, parts = best
+        return Response(
+            {"index": index, "pieces": [json.loads(shapely.to_geojson(p)) for p in parts]}
+        )
 
 
 class MergeApi(APIView):

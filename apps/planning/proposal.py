@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pymetis
 import shapely
+from django.utils.translation import gettext
 from shapely import affinity
 from shapely.geometry import MultiPoint, Polygon, box
 
@@ -774,23 +775,30 @@ def propose(
 
 
 def _reason(group, grid, grid_total, part, nodes, pieces, buildings, min_hh, max_hh) -> str:
+    """Why a group is out of range, for the planner (in the active language: it is stored on the
+    plan area and shown in the editor)."""
     hh = group.households
     if hh > max_hh:
-        return f"{hh} households in pieces that cannot be cut into contiguous groups of at most {max_hh}"
+        return gettext(
+            "%(n)d households in pieces that cannot be cut into contiguous groups of at most %(max)d"
+        ) % {"n": hh, "max": max_hh}
     if grid_total < min_hh:
-        return f"grid {grid.code} holds only {grid_total} households in all"
+        return gettext("grid %(grid)s holds only %(n)d households in all") % {
+            "grid": grid.code,
+            "n": grid_total,
+        }
     neighbours = {
         u for v in nodes for u in part.adj.get(v, ()) if u not in set(nodes)
     }  # pieces next door
     names = ", ".join(sorted({buildings[pieces[v].building].name or "?" for v in nodes}))
     if not neighbours:
-        return (
-            f"isolated: {names} ({hh} households) has no neighbouring building in grid {grid.code}"
-        )
-    return (
-        f"{names} ({hh} households): every neighbouring group would exceed {max_hh} households "
-        f"if merged, and none can spare a piece"
-    )
+        return gettext(
+            "isolated: %(names)s (%(n)d households) has no neighbouring building in grid %(grid)s"
+        ) % {"names": names, "n": hh, "grid": grid.code}
+    return gettext(
+        "%(names)s (%(n)d households): every neighbouring group would exceed %(max)d households "
+        "if merged, and none can spare a piece"
+    ) % {"names": names, "n": hh, "max": max_hh}
 
 
 def quality(groups: list[Group], min_hh: int, max_hh: int, runtime: float, notes=()) -> dict:

@@ -7,6 +7,7 @@ versions, and cached counts are refreshed."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import shapely
 from django.contrib.gis.geos import GEOSGeometry, MultiPolygon
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.common.errors import Conflict, DomainError
 from apps.common.geometry import check_geometry
@@ -51,6 +53,20 @@ def _geos(geom4326) -> MultiPolygon:
 
 def _shp(geos) -> shapely.Geometry:
     return shapely.from_wkb(bytes(geos.wkb))
+
+
+EDITOR_PRECISION = 1e-7  # degrees (~1 cm): the GeoJSON the editor reads and sends back
+
+
+def _metric_as_edited(proj, geoms) -> list:
+    """Polygons at the editor's precision, in metres, for "has it changed?". A polygon that went
+    through the editor unchanged differs from the stored one by its rounding to 1e-7°, which on a
+    grid's long boundary adds up to more than GEOM_TOLERANCE; snapped alike, the two are equal."""
+    if not len(geoms):
+        return []
+    return proj.to_metric(
+        [_polygonal(shapely.set_precision(_shp(g), EDITOR_PRECISION)) for g in geoms]
+    )
 
 
 @dataclass
@@ -200,7 +216,7 @@ def _match_codes(new_geoms: list, old: list[tuple[str, object]]) -> list[str | N
     pairs.sort(reverse=True)
     out: list[str | None] = [None] * len(new_geoms)
     used = set()
-    for _, i, j in pairs:
+    for _area, i, j in pairs:
         if out[i] is None and j not in used:
             out[i] = old[j][0]
             used.add(j)
@@ -242,7 +258,9 @@ def plan_propose(
     plan = Plan.objects.create(
         community=community,
         level=PlanLevel.NEIGHBOURHOOD,
-        name=name or f"{community.name} proposal {timezone.localdate():%Y-%m-%d}",
+        name=name
+        or _("%(community)s proposal %(date)s")
+        % {"community": community.name, "date": f"{timezone.localdate():%Y-%m-%d}"},
         target_households=target,
         min_households=min_hh,
         max_households=max_hh,
@@ -288,8 +306,6 @@ def _parse_areas(areas: list[dict], *, lenient: bool = False) -> list[dict]:
         try:
             geom = a["geom"]
             if isinstance(geom, dict):
-                import json
-
                 geom = GEOSGeometry(json.dumps(geom), srid=4326)
             elif isinstance(geom, str):
                 geom = GEOSGeometry(geom)
@@ -317,12 +333,18 @@ def _parse_areas(areas: list[dict], *, lenient: bool = False) -> list[dict]:
         if lenient and geom.geom_type.endswith("Polygon") and not geom.valid:
             problem = geom.valid_reason
             geom = _geos(_polygonal(shapely.from_wkb(bytes(geom.wkb))))
+        area_id = a.get("id")
+        if area_id is not None and (isinstance(area_id, bool) or not isinstance(area_id, int)):
+            raise DomainError(
+                f"area #{i + 1}: id {area_id!r} is not a plan area id (a whole number or null)",
+                field=f"areas[{i}].id",
+            )
         out.append(
             {
                 "code": code,
                 "name": str(a.get("name") or "")[:200],
                 "geom": territory.as_multipolygon(geom, field=f"areas[{i}].geom"),
-                "id": a.get("id"),
+                "id": area_id,
                 "problem": problem,
             }
         )
@@ -330,6 +352,10 @@ def _parse_areas(areas: list[dict], *, lenient: bool = False) -> list[dict]:
     dup = {c for c in codes if codes.count(c) > 1}
     if dup:
         raise DomainError(f"code {sorted(dup)[0]} is used by two areas", field="areas")
+    ids = [a["id"] for a in out if a["id"] is not None]
+    dup_ids = {i for i in ids if ids.count(i) > 1}
+    if dup_ids:
+        raise DomainError(f"plan area id {sorted(dup_ids)[0]} is given twice", field="areas")
     return out
 
 
@@ -395,21 +421,24 @@ def plan_save(*, plan: Plan, revision: int, areas: list[dict], user=None) -> Pla
     if plan.level == PlanLevel.NEIGHBOURHOOD:
         _reassign_households(plan_context(plan=plan), old_rows, parsed)
     sources = {r.code: r.source_id for r in old_rows if r.code}
-    plan.areas.all().delete()
-    PlanArea.objects.bulk_create(
-        [
-            PlanArea(
-                plan=plan,
-                code=a["code"],
-                name=a["name"],
-                geom=a["geom"],
-                source_id=sources.get(a["code"]),
-                household_ids=a.get("household_ids"),
-                households=len(a.get("household_ids") or []),
-            )
-            for a in parsed
-        ]
-    )
+    # A polygon that names one of the plan's areas by id keeps that row (and its id), so an editor
+    # that lost a race can tell which areas it changed from those the other planner changed.
+    by_id = {r.id: r for r in old_rows}
+    keep, create = [], []
+    for a in parsed:
+        row = by_id.pop(a["id"], None) if a["id"] is not None else None
+        row = row or PlanArea(plan=plan)
+        row.code, row.name, row.geom = a["code"], a["name"], a["geom"]
+        row.source_id = sources.get(a["code"])
+        row.household_ids = a.get("household_ids")
+        row.households = len(a.get("household_ids") or [])
+        row.note = ""  # the proposal's reason no longer describes an edited plan
+        (keep if row.pk else create).append(row)
+    PlanArea.objects.filter(pk__in=list(by_id)).delete()
+    fields = ["code", "name", "geom", "source", "household_ids", "households", "note"]
+    if keep:
+        PlanArea.objects.bulk_update(keep, fields)
+    PlanArea.objects.bulk_create(create)
     plan.refresh_from_db()
     return plan
 
@@ -488,8 +517,11 @@ def _orphan_findings(ctx: Context, items: list[dict]) -> list[dict]:
                 {
                     "kind": "orphans",
                     "severity": "error",
-                    "message": f"grid {g.code} is removed but still holds {n} neighbourhood grids; "
-                    f"plan its neighbourhood grids first",
+                    "message": _(
+                        "grid %(grid)s is removed but still holds %(n)d neighbourhood grids; "
+                        "plan its neighbourhood grids first"
+                    )
+                    % {"grid": g.code, "n": n},
                     "codes": [g.code],
                     "geometry": None,
                 }
@@ -500,55 +532,72 @@ def _orphan_findings(ctx: Context, items: list[dict]) -> list[dict]:
 # --- diff ----------------------------------------------------------------------------------------
 
 
-def plan_diff(*, plan: Plan) -> dict:
-    """What publishing the plan changes: codes added, removed, changed, unchanged; households moved.
-    For a published plan, the diff recorded when it was published."""
+def plan_diff(*, plan: Plan, areas: list[dict] | None = None, geometry: bool = False) -> dict:
+    """What publishing the plan changes: codes added, removed, changed, unchanged; households moved;
+    and per area (`areas`) its households before and after and how many moved in and out.
+
+    `areas`: unsaved polygons from the editor (as for plan_check) instead of the saved ones.
+    `geometry`: add `features`, a GeoJSON FeatureCollection of the added, removed and changed areas
+    (`side` "after" is the plan's polygon, "before" the current area's). For a published plan, the
+    diff recorded when it was published (its polygons are read back from the plan and the closed
+    area versions)."""
     if plan.status == PlanStatus.PUBLISHED:
-        return plan.diff
+        if not geometry:
+            return plan.diff
+        return {**plan.diff, "features": _published_diff_features(plan.diff)}
     ctx = plan_context(plan=plan)
-    rows = list(plan.areas.all())
+    if areas is None:
+        items = [
+            {
+                "id": r.id,
+                "code": r.code,
+                "name": r.name,
+                "geom": r.geom,
+                "household_ids": r.household_ids,
+            }
+            for r in plan.areas.all().order_by("code", "id")
+        ]
+    else:
+        items = _parse_areas(areas, lenient=True)
+        if plan.level == PlanLevel.NEIGHBOURHOOD:
+            _reassign_households(ctx, list(plan.areas.all()), items)
     current = {a.code: a for a in ctx.current}
     cur_geom = dict(
-        zip(
-            current,
-            ctx.proj.to_metric([_shp(a.geom) for a in current.values()]) if current else [],
-            strict=True,
-        )
+        zip(current, _metric_as_edited(ctx.proj, [a.geom for a in current.values()]), strict=True)
     )
-    plan_geom = ctx.proj.to_metric([_shp(r.geom) for r in rows]) if rows else []
-    added, changed, unchanged = [], [], []
+    plan_geom = _metric_as_edited(ctx.proj, [r["geom"] for r in items])
+    n = len(items)
+    before_of = defaultdict(int)  # current code -> households now
+    after = [0] * n
+    moved_in = [0] * n
+    moved_out = defaultdict(int)  # current code -> households leaving it
+    moved = 0
     members_cur = defaultdict(set)
     if plan.level == PlanLevel.NEIGHBOURHOOD:
         for hid, nid in Household.objects.filter(
             neighbourhood_id__in=[a.id for a in current.values()]
         ).values_list("id", "neighbourhood_id"):
             members_cur[nid].add(hid)
-    for r, g in zip(rows, plan_geom, strict=True):
-        if not r.code or r.code not in current:
-            added.append(r.code or f"(new #{r.id})")
-            continue
-        a = current[r.code]
-        moved_geom = shapely.symmetric_difference(g, cur_geom[r.code]).area > GEOM_TOLERANCE
-        moved_members = (
-            plan.level == PlanLevel.NEIGHBOURHOOD
-            and set(r.household_ids or []) != members_cur[a.id]
-        )
-        (changed if moved_geom or moved_members else unchanged).append(r.code)
-    kept = {r.code for r in rows if r.code}
-    removed = sorted(c for c in current if c not in kept)
-    # households moved: by record for neighbourhood grids, by building point for grids
-    moved = 0
-    if plan.level == PlanLevel.NEIGHBOURHOOD:
         now_code = {}
         for a in current.values():
+            before_of[a.code] = len(members_cur[a.id])
             for h in members_cur[a.id]:
                 now_code[h] = a.code
-        for r in rows:
-            for h in r.household_ids or []:
-                if now_code.get(h) != (r.code or None):
+        plan_code = {}
+        for i, r in enumerate(items):
+            ids = r.get("household_ids") or []
+            after[i] = len(ids)
+            for h in ids:
+                plan_code[h] = r["code"] or None
+                if now_code.get(h) != (r["code"] or None):
                     moved += 1
+                    moved_in[i] += 1
+        for h, c in now_code.items():
+            if plan_code.get(h) != c:
+                moved_out[c] += 1
     else:
-        tree = shapely.STRtree(np.asarray(plan_geom, dtype=object)) if rows else None
+        # grids hold the buildings whose point-on-surface they cover
+        tree = shapely.STRtree(np.asarray(plan_geom, dtype=object)) if items else None
         grid_of = dict(
             Building.objects.filter(id__in=[b["id"] for b in ctx.buildings]).values_list(
                 "id", "grid__code"
@@ -556,16 +605,114 @@ def plan_diff(*, plan: Plan) -> dict:
         )
         for b in ctx.buildings:
             hits = tree.query(b["point"], predicate="intersects").tolist() if tree else []
-            code = rows[hits[0]].code if hits else None
-            if code != grid_of.get(b["id"]) or not code:
-                moved += b["households"]
-    return {
+            i = hits[0] if hits else None
+            code = items[i]["code"] if i is not None else None
+            was = grid_of.get(b["id"])
+            hh = b["households"]
+            if was:
+                before_of[was] += hh
+            if i is not None:
+                after[i] += hh
+            if code != was or not code:
+                moved += hh
+                if i is not None:
+                    moved_in[i] += hh
+                if was:
+                    moved_out[was] += hh
+    added, changed, unchanged, rows = [], [], [], []
+    features = []
+    for i, (r, g) in enumerate(zip(items, plan_geom, strict=True)):
+        a = current.get(r["code"]) if r["code"] else None
+        if a is None:
+            label = r["code"] or (f"(new #{r['id']})" if r["id"] else f"(new {i + 1})")
+            added.append(label)
+            status, before = "added", None
+        else:
+            moved_geom = shapely.symmetric_difference(g, cur_geom[a.code]).area > GEOM_TOLERANCE
+            moved_members = (
+                plan.level == PlanLevel.NEIGHBOURHOOD
+                and set(r.get("household_ids") or []) != members_cur[a.id]
+            )
+            if not (moved_geom or moved_members):
+                unchanged.append(a.code)
+                continue
+            changed.append(a.code)
+            status, before, label = "changed", before_of[a.code], a.code
+        row = {
+            "status": status,
+            "code": r["code"],
+            "label": label,
+            "name": r["name"] or (a.name if a is not None else ""),
+            "plan_area": r["id"] if areas is None else None,
+            "area": a.id if a is not None else None,
+            "before": before,
+            "after": after[i],
+            "moved_in": moved_in[i],
+            "moved_out": moved_out[a.code] if a is not None else 0,
+        }
+        rows.append(row)
+        if geometry:
+            features.append(_diff_feature(r["geom"], row, "after"))
+            if a is not None:
+                features.append(_diff_feature(a.geom, row, "before"))
+    kept = {r["code"] for r in items if r["code"]}
+    removed = sorted(c for c in current if c not in kept)
+    for c in removed:
+        a = current[c]
+        row = {
+            "status": "removed",
+            "code": c,
+            "label": c,
+            "name": a.name,
+            "plan_area": None,
+            "area": a.id,
+            "before": before_of[c],
+            "after": None,
+            "moved_in": 0,
+            "moved_out": moved_out[c],
+        }
+        rows.append(row)
+        if geometry:
+            features.append(_diff_feature(a.geom, row, "before"))
+    order = {"added": 0, "changed": 1, "removed": 2}
+    rows.sort(key=lambda x: (order[x["status"]], x["label"]))
+    out = {
         "added": sorted(added),
         "removed": removed,
         "changed": sorted(changed),
         "unchanged": len(unchanged),
         "households_moved": moved,
+        "areas": rows,
     }
+    if geometry:
+        out["features"] = {"type": "FeatureCollection", "features": features}
+    return out
+
+
+def _diff_feature(geom, row: dict, side: str) -> dict:
+    props = {k: row[k] for k in ("status", "code", "label", "name", "before", "after")}
+    props["side"] = side
+    return {"type": "Feature", "geometry": json.loads(geom.geojson), "properties": props}
+
+
+def _published_diff_features(diff: dict) -> dict:
+    """The polygons of a published diff: the plan's areas (after) and the area versions that
+    publishing closed (before); both stay in the database."""
+    rows = diff.get("areas") or []
+    after = {
+        p.id: p.geom
+        for p in PlanArea.objects.filter(id__in=[r["plan_area"] for r in rows if r["plan_area"]])
+    }
+    before = {
+        a.id: a.geom for a in Area.objects.filter(id__in=[r["area"] for r in rows if r["area"]])
+    }
+    features = []
+    for r in rows:
+        if r["status"] != "removed" and r["plan_area"] in after:
+            features.append(_diff_feature(after[r["plan_area"]], r, "after"))
+        if r["status"] != "added" and r["area"] in before:
+            features.append(_diff_feature(before[r["area"]], r, "before"))
+    return {"type": "FeatureCollection", "features": features}
 
 
 # --- publish -------------------------------------------------------------------------------------
@@ -618,15 +765,10 @@ def plan_publish(*, plan: Plan, revision: int, user=None) -> dict:
     ctx = plan_context(plan=plan)
     current = {a.code: a for a in ctx.current}
     rows = list(plan.areas.all().order_by("code", "id"))
-    metric = ctx.proj.to_metric([_shp(r.geom) for r in rows]) if rows else []
-    cur_metric = {
-        a.code: g
-        for a, g in zip(
-            current.values(),
-            ctx.proj.to_metric([_shp(a.geom) for a in current.values()]) if current else [],
-            strict=True,
-        )
-    }
+    metric = _metric_as_edited(ctx.proj, [r.geom for r in rows])
+    cur_metric = dict(
+        zip(current, _metric_as_edited(ctx.proj, [a.geom for a in current.values()]), strict=True)
+    )
     members_now = defaultdict(set)
     if plan.level == PlanLevel.NEIGHBOURHOOD:
         for hid, nid in Household.objects.filter(
@@ -708,6 +850,10 @@ def plan_publish(*, plan: Plan, revision: int, user=None) -> dict:
     )
     territory.buildings_attach(ids=[b["id"] for b in ctx.buildings])
     territory.area_counts_refresh()
+    code_of = {r.id: r.code for r in rows}  # new areas now have their codes
+    for item in diff.get("areas", []):
+        if item["status"] == "added" and item["plan_area"] in code_of:
+            item["code"] = item["label"] = code_of[item["plan_area"]]
     diff.update(
         {
             "published_at": at.isoformat(),

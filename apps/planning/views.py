@@ -75,12 +75,19 @@ def editor_page(request, plan_id: int):
             "conflict": _("Not saved"),
             "conflictDetail": _(
                 "someone else saved this plan (revision %(theirs)s; you loaded %(mine)s). Your "
-                "changes are still on the map: reload the plan in another tab, compare, and apply "
-                "them again."
+                "changes are still on the map."
+            ),
+            "reapplied": _(
+                "Loaded revision %(rev)s and re-applied your changes to %(n)s areas (%(d)s removed): "
+                "check them and save again."
+            ),
+            "notDraft": _(
+                "The plan is no longer a draft (%(status)s): your changes cannot be saved in it. "
+                "They stay on the map."
             ),
             "valid": _("No errors"),
             "errors": _("%(n)s errors, %(w)s warnings"),
-            "households": _("households"),
+            "nHouseholds": _("%(n)s households"),
             "new": _("new"),
             "splitHint": _("Draw a line across one polygon (from outside to outside) to split it."),
             "mergeHint": _("Click two neighbouring polygons, then press Merge again."),
@@ -88,6 +95,45 @@ def editor_page(request, plan_id: int):
             "published": _("Published"),
             "proposing": _("Proposing…"),
             "unsaved": _("Unsaved changes"),
+            "diff": {
+                "draft": _("What publishing changes, compared with the current areas"),
+                "unsaved": _("(unsaved edits included)"),
+                "published": _("What publishing changed on %(date)s"),
+                "added": _("added"),
+                "removed": _("removed"),
+                "changed": _("changed"),
+                "unchanged": _("unchanged"),
+                "moved": _("households moved"),
+                "none": _("No changes"),
+                "area": _("Area"),
+                "households": _("Households before → after"),
+                "movedInOut": _("Moved in / out"),
+                "new": _("new"),
+            },
+            "legend": {
+                "title": _("Households against the target of %(t)s (range %(lo)s–%(hi)s)"),
+                "titleMean": _(
+                    "Households against the mean of %(t)s per area (range %(lo)s–%(hi)s; "
+                    "the plan has no target)"
+                ),
+                "farUnder": _("far too few"),
+                "under": _("too few"),
+                "near": _("near the target"),
+                "over": _("too many"),
+                "farOver": _("far too many"),
+            },
+            "report": {
+                "title": _("Automatic proposal"),
+                "groups": _("neighbourhood grids"),
+                "households": _("households min / mean / max"),
+                "within": _("within %(range)s"),
+                "bound": _("at most %(v)s reachable"),
+                "contiguous": _("contiguous"),
+                "compactness": _("compactness (Polsby-Popper)"),
+                "runtime": _("runtime"),
+                "seconds": _("%(v)s s"),
+                "outOfRange": _("out of range"),
+            },
             "kinds": {
                 "gap": _("Gap"),
                 "overlap": _("Overlap"),

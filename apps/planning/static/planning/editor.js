@@ -1,9 +1,18 @@
 /* The planner's editor: a plan's polygons on a Leaflet map, edited with Leaflet-Geoman (draw, edit,
    cut, remove; split and merge through the server, which does the geometry with shapely). After every
    change the unsaved polygons are sent to the check API: each polygon shows its household count,
-   coloured by deviation from the target (Districtr-style), and the findings (gap, overlap, outside
-   parent, count out of range) are listed and drawn before anything is saved. Saving sends the revision
-   the editor loaded; a 409 (someone saved first) keeps every edit on screen. */
+   coloured by its deviation from the plan's target on a diverging scale bounded by the plan's min and
+   max (Districtr-style), and the findings (gap, overlap, outside parent, count out of range) are
+   listed and drawn before anything is saved.
+
+   Diff: a toggle that shows what publishing changes (draft, unsaved edits included) or changed
+   (published): areas added (green), removed (red, dashed), changed (amber), with households before
+   and after and households moved.
+
+   Saving sends the revision the editor loaded. If someone saved first the save is refused (409 or the
+   pre-check); the editor keeps every edit and offers to load the latest revision and re-apply the
+   areas this planner changed (drew, split, merged, edited, removed) on top of it, so the next save
+   can succeed. */
 (function () {
   "use strict";
   const cfg = JSON.parse(document.getElementById("editor-config").textContent);
@@ -12,16 +21,25 @@
   const messageEl = document.getElementById("message");
   const findingsEl = document.getElementById("findings");
   const areasBody = document.querySelector("#areas tbody");
-  let map, plan, planLayer, findingsLayer;
-  const info = new Map(); // layer -> {id, code, name}
+  const conflictEl = document.getElementById("conflict");
+  const diffEl = document.getElementById("diff");
+  let map, plan, planLayer, findingsLayer, diffLayer;
+  const info = new Map(); // layer -> {id, code, name, households}
+  let base = new Map(); // plan area id -> {code, name, geom}: the revision the edits are based on
   let mode = null; // "split" | "merge" | null
   let selected = [];
   let checkTimer = null;
   let checkSeq = 0;
+  let diffSeq = 0;
+  let diffOn = false;
   let dirty = false;
+  let scale = null; // {target, lo, hi, own}
 
   function esc(s) {
     return String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  }
+  function fmt(s, values) {
+    return String(s).replace(/%\((\w+)\)s/g, (m, k) => (k in values ? String(values[k]) : m));
   }
   function status(text, isError) {
     statusEl.textContent = text || "";
@@ -47,16 +65,82 @@
     return data;
   }
 
-  function colour(n) {
-    if (plan.level !== "neighbourhood" || plan.target == null) return "#2563eb";
-    if (n >= 25 && n <= 35) return "#16a34a";
-    if ((plan.min == null || n >= plan.min) && (plan.max == null || n <= plan.max)) return "#eab308";
-    return "#dc2626";
+  // --- colours: deviation from the target, Districtr-style diverging scale ------------------------
+  // Seven classes: below min, three steps from min to the target, three from the target to max,
+  // above max. Purple: too few households; orange: too many; green: near the target.
+  const CLASSES = [
+    { key: "farUnder", colour: "#542788" },
+    { key: "under", colour: "#998ec3" },
+    { key: "under", colour: "#d8daeb" },
+    { key: "near", colour: "#5aae61" },
+    { key: "over", colour: "#fee0b6" },
+    { key: "over", colour: "#f1a340" },
+    { key: "farOver", colour: "#b35806" },
+  ];
+  const NO_SCALE = "#2563eb";
+
+  function makeScale(counts) {
+    // The plan's own target, min and max; a plan without a target (grid plans) is measured against
+    // the mean households per area of the revision loaded, within ±25 % unless it has min / max.
+    let target = plan.target;
+    const own = target != null;
+    if (!own) {
+      const ns = counts.filter((n) => n > 0);
+      if (!ns.length) return null;
+      target = Math.round(ns.reduce((a, b) => a + b, 0) / ns.length);
+    }
+    let lo = plan.min != null ? plan.min : Math.round(target * 0.75);
+    let hi = plan.max != null ? plan.max : Math.round(target * 1.25);
+    lo = Math.min(lo, target - 1);
+    hi = Math.max(hi, target + 1);
+    return { target, lo, hi, own };
   }
+  function classOf(n) {
+    const s = scale;
+    if (n < s.lo) return 0;
+    if (n > s.hi) return 6;
+    if (n === s.target) return 3;
+    if (n < s.target) {
+      const r = (s.target - n) / (s.target - s.lo);
+      return r > 2 / 3 ? 1 : r > 1 / 3 ? 2 : 3;
+    }
+    const r = (n - s.target) / (s.hi - s.target);
+    return r > 2 / 3 ? 5 : r > 1 / 3 ? 4 : 3;
+  }
+  function colour(n) {
+    return scale ? CLASSES[classOf(n)].colour : NO_SCALE;
+  }
+  function renderLegend() {
+    const el = document.getElementById("legend");
+    if (!scale) { el.innerHTML = ""; return; }
+    // the household counts each class covers
+    const span = CLASSES.map(() => [null, null]);
+    for (let n = scale.lo; n <= scale.hi; n++) {
+      const c = classOf(n);
+      if (span[c][0] == null) span[c][0] = n;
+      span[c][1] = n;
+    }
+    const title = fmt(scale.own ? t.legend.title : t.legend.titleMean, { t: scale.target, lo: scale.lo, hi: scale.hi });
+    const items = CLASSES.map((c, i) => {
+      let range;
+      if (i === 0) range = "< " + scale.lo;
+      else if (i === 6) range = "> " + scale.hi;
+      else if (span[i][0] == null) return "";
+      else range = span[i][0] === span[i][1] ? String(span[i][0]) : span[i][0] + "–" + span[i][1];
+      return "<li class='legend-" + i + "' data-class='" + i + "' data-colour='" + c.colour + "' title='" + esc(t.legend[c.key]) + "'>" +
+        "<span class='sw' style='background:" + c.colour + "'></span>" + esc(range) + "</li>";
+    }).join("");
+    el.innerHTML = "<div class='legend-title'>" + esc(title) + "</div><ul class='legend-scale'>" + items + "</ul>" +
+      "<div class='legend-ends'><span>" + esc(t.legend.farUnder) + "</span><span>" + esc(t.legend.near) + "</span><span>" + esc(t.legend.farOver) + "</span></div>";
+  }
+
   function styleOf(layer, n) {
     const sel = selected.includes(layer);
     return { color: sel ? "#111827" : "#1f2937", weight: sel ? 4 : 1.5, dashArray: sel ? "6 4" : null,
-             fillColor: colour(n), fillOpacity: 0.35 };
+             fillColor: colour(n), fillOpacity: diffOn ? 0.12 : 0.55 };
+  }
+  function restyle() {
+    info.forEach((m, layer) => layer.setStyle(styleOf(layer, m.households || 0)));
   }
 
   function track(layer, meta) {
@@ -80,41 +164,68 @@
   function layerFromGeometry(geometry) {
     return L.geoJSON({ type: "Feature", geometry, properties: {} }).getLayers()[0];
   }
+  function geomKey(geometry) {
+    // the geometry as the editor would send it back (Leaflet's round trip), to compare edits
+    return JSON.stringify(layerFromGeometry(geometry).toGeoJSON(false).geometry);
+  }
   function areasPayload() {
     return Array.from(info.entries()).map(([layer, m]) => ({ id: m.id, code: m.code, name: m.name, geom: layer.toGeoJSON(false).geometry }));
   }
 
-  function loadPlan(data) {
-    plan = data;
+  function setBase(data) {
+    base = new Map(data.areas.features.map((f) => [f.properties.id, { code: f.properties.code, name: f.properties.name, geom: geomKey(f.geometry) }]));
+  }
+
+  function showAreas(areas) {
     planLayer.clearLayers();
     info.clear();
     selected = [];
-    data.areas.features.forEach((f) => {
-      const layer = layerFromGeometry(f.geometry);
-      track(layer, { id: f.properties.id, code: f.properties.code, name: f.properties.name, households: f.properties.households });
+    areas.forEach((a) => {
+      track(layerFromGeometry(a.geom), { id: a.id, code: a.code, name: a.name, households: a.households || 0 });
     });
+  }
+
+  function loadPlan(data) {
+    plan = data;
+    showAreas(data.areas.features.map((f) => ({ id: f.properties.id, code: f.properties.code, name: f.properties.name, geom: f.geometry, households: f.properties.households })));
+    setBase(data);
+    showRevision();
+    scale = plan.target != null ? makeScale([]) : null; // without a target: set by the first check
+    renderLegend();
+    renderReport();
+    hideConflict();
+    dirty = false;
+  }
+  function showRevision() {
     document.getElementById("revision").textContent = plan.revision;
     const editable = plan.status === "draft";
     ["btn-split", "btn-merge", "btn-save", "btn-publish"].forEach((id) => { document.getElementById(id).disabled = !editable; });
-    if (!editable) planLayer.eachLayer((l) => l.pm && l.pm.setOptions && l.options && (l.options.pmIgnore = true));
-    renderReport();
-    dirty = false;
+    if (!editable) planLayer.eachLayer((l) => l.options && (l.options.pmIgnore = true));
   }
 
   function renderReport() {
     const r = plan.report || {};
     const el = document.getElementById("report");
     if (!r.groups) { el.innerHTML = ""; return; }
-    el.innerHTML = "<h3>Proposal</h3><table>" + [
-      ["groups", r.groups], ["min / mean / max", r.min + " / " + r.mean + " / " + r.max],
-      ["[" + r.range[0] + ", " + r.range[1] + "]", (r.within_range * 100).toFixed(1) + " %"],
-      ["[25, 35]", (r.within_25_35 * 100).toFixed(1) + " % (≤ " + ((r.within_25_35_bound || 1) * 100).toFixed(1) + " %)"], ["contiguous", (r.contiguous * 100).toFixed(1) + " %"],
-      ["compactness", r.compactness], ["runtime", r.runtime_s + " s"],
-    ].map((p) => "<tr><th>" + esc(p[0]) + "</th><td>" + esc(p[1]) + "</td></tr>").join("") + "</table>";
+    const R = t.report;
+    const pct = (v) => ((v || 0) * 100).toFixed(1) + " %";
+    const rows = [
+      [R.groups, r.groups],
+      [R.households, r.min + " / " + r.mean + " / " + r.max],
+      [fmt(R.within, { range: "[" + r.range[0] + ", " + r.range[1] + "]" }), pct(r.within_range)],
+      [fmt(R.within, { range: "[25, 35]" }), pct(r.within_25_35) + (r.within_25_35_bound != null ? " (" + fmt(R.bound, { v: pct(r.within_25_35_bound) }) + ")" : "")],
+      [R.contiguous, pct(r.contiguous)],
+      [R.compactness, r.compactness],
+      [R.runtime, fmt(R.seconds, { v: r.runtime_s })],
+    ];
+    if (r.out_of_range) rows.push([R.outOfRange, r.out_of_range.length]);
+    el.innerHTML = "<h3>" + esc(R.title) + "</h3><table>" +
+      rows.map((p) => "<tr><th>" + esc(p[0]) + "</th><td>" + esc(p[1]) + "</td></tr>").join("") + "</table>";
   }
 
   function changed() {
     dirty = true;
+    document.body.dataset.check = "pending"; // until the check of this change answers
     message(t.unsaved);
     clearTimeout(checkTimer);
     checkTimer = setTimeout(runCheck, 400);
@@ -129,10 +240,14 @@
       if (seq !== checkSeq) return; // a newer check is on its way
       res.counts.forEach((c, i) => {
         const layer = layers[i];
-        if (!layer || !info.has(layer)) return;
-        info.get(layer).households = c.households;
-        layer.setStyle(styleOf(layer, c.households));
-        layer.setTooltipContent(String(c.households));
+        if (layer && info.has(layer)) info.get(layer).households = c.households;
+      });
+      if (!scale) { scale = makeScale(res.counts.map((c) => c.households)); renderLegend(); }
+      layers.forEach((layer) => {
+        if (!info.has(layer)) return;
+        const n = info.get(layer).households || 0;
+        layer.setStyle(styleOf(layer, n));
+        layer.setTooltipContent(String(n));
       });
       showFindings(res);
       renderAreas(layers, res.counts);
@@ -142,12 +257,13 @@
       findingsEl.innerHTML = "<li>" + esc(t.failed + ": " + err.message) + "</li>";
       document.body.dataset.check = "failed";
     }
+    if (diffOn) refreshDiff();
   }
 
   function showFindings(res) {
     findingsLayer.clearLayers();
     document.getElementById("summary").textContent = res.valid && !res.warnings ? t.valid
-      : t.errors.replace("%(n)s", res.errors).replace("%(w)s", res.warnings);
+      : fmt(t.errors, { n: res.errors, w: res.warnings });
     if (!res.findings.length) {
       findingsEl.innerHTML = "<li class='none'>" + esc(t.valid) + "</li>";
       return;
@@ -172,8 +288,115 @@
     areasBody.innerHTML = layers.map((layer, i) => {
       const m = info.get(layer) || {};
       const n = counts[i] ? counts[i].households : 0;
-      return "<tr><td>" + esc(m.code || "(" + t.new + ")") + "</td><td style='color:" + colour(n) + "'>" + n + " " + esc(t.households) + "</td></tr>";
+      return "<tr><td>" + esc(m.code || "(" + t.new + ")") + "</td><td><span class='sw' style='background:" + colour(n) + "'></span>" + esc(fmt(t.nHouseholds, { n })) + "</td></tr>";
     }).join("");
+  }
+
+  // --- diff view ---------------------------------------------------------------------------------------
+  const DIFF_STYLE = {
+    added: { color: "#15803d", weight: 2.5, fillColor: "#22c55e", fillOpacity: 0.45 },
+    removed: { color: "#dc2626", weight: 2.5, dashArray: "8 6", fillColor: "#dc2626", fillOpacity: 0.12 },
+    changed: { color: "#b45309", weight: 2.5, fillColor: "#f59e0b", fillOpacity: 0.4 },
+    changedBefore: { color: "#b45309", weight: 1.5, dashArray: "3 4", fill: false },
+  };
+
+  function toggleDiff() {
+    diffOn = !diffOn;
+    const btn = document.getElementById("btn-diff");
+    btn.classList.toggle("active", diffOn);
+    btn.setAttribute("aria-pressed", String(diffOn));
+    diffEl.hidden = !diffOn;
+    restyle();
+    if (diffOn) {
+      refreshDiff();
+    } else {
+      diffSeq++;
+      diffLayer.clearLayers();
+      delete document.body.dataset.diff;
+    }
+  }
+
+  async function refreshDiff() {
+    const seq = ++diffSeq;
+    document.body.dataset.diff = "loading";
+    try {
+      // a draft: what publishing the polygons on screen would change; published: what it changed
+      const res = plan.status === "draft"
+        ? await api("POST", cfg.diffUrl, { areas: areasPayload() })
+        : await api("GET", cfg.diffUrl);
+      if (seq !== diffSeq || !diffOn) return;
+      renderDiff(res);
+      document.body.dataset.diff = "shown";
+    } catch (err) {
+      if (seq !== diffSeq) return;
+      document.getElementById("diff-summary").textContent = t.failed + ": " + err.message;
+      document.body.dataset.diff = "failed";
+    }
+  }
+
+  function diffLabel(row) {
+    return row.code || "(" + t.diff.new + ")";
+  }
+
+  function renderDiff(res) {
+    const D = t.diff;
+    diffLayer.clearLayers();
+    const shapes = new Map(); // row index -> leaflet layers, to zoom to
+    // a plan published before per-area rows were recorded: its codes, without counts
+    const rows = res.areas || ["added", "changed", "removed"].flatMap((st) =>
+      (res[st] || []).map((code) => ({ status: st, code, label: code, name: "", before: null, after: null })));
+    const key = (p) => p.status + "|" + p.label;
+    const rowIndex = new Map(rows.map((r, i) => [key(r), i]));
+    // after-polygons first, then the outlines of what was there, so the outlines stay visible
+    const features = ((res.features || {}).features || []).slice().sort((a, b) => (a.properties.side === "before") - (b.properties.side === "before"));
+    features.forEach((f) => {
+      const p = f.properties;
+      const style = p.status === "changed" && p.side === "before" ? DIFF_STYLE.changedBefore : DIFF_STYLE[p.status];
+      const layer = L.geoJSON(f, { pmIgnore: true, snapIgnore: true, interactive: false,
+        className: "diff-shape diff-" + p.status + " diff-" + p.side, style });
+      diffLayer.addLayer(layer);
+      const i = rowIndex.get(key(p));
+      if (i != null) shapes.set(i, (shapes.get(i) || []).concat([layer]));
+    });
+    diffLayer.bringToFront();
+    const published = plan.status === "published";
+    document.getElementById("diff-title").textContent = published
+      ? fmt(D.published, { date: (res.published_at || plan.published_at || "").slice(0, 10) })
+      : D.draft + (dirty ? " " + D.unsaved : "");
+    document.getElementById("diff-summary").innerHTML =
+      "<span class='d-added'>+" + res.added.length + " " + esc(D.added) + "</span> " +
+      "<span class='d-removed'>−" + res.removed.length + " " + esc(D.removed) + "</span> " +
+      "<span class='d-changed'>~" + res.changed.length + " " + esc(D.changed) + "</span> " +
+      "<span>" + res.unchanged + " " + esc(D.unchanged) + "</span> · " +
+      "<strong class='d-moved'>" + res.households_moved + "</strong> " + esc(D.moved);
+    const table = document.getElementById("diff-list");
+    table.querySelector("thead").innerHTML = rows.length
+      ? "<tr><th>" + esc(D.area) + "</th><th>" + esc(D.households) + "</th><th>" + esc(D.movedInOut) + "</th></tr>" : "";
+    const body = table.querySelector("tbody");
+    if (!rows.length) {
+      body.innerHTML = "<tr><td colspan='3' class='none'>" + esc(D.none) + "</td></tr>";
+      return;
+    }
+    body.innerHTML = "";
+    rows.forEach((r, i) => {
+      const tr = document.createElement("tr");
+      tr.className = "diff-row diff-" + r.status;
+      tr.dataset.code = r.code || "";
+      tr.dataset.status = r.status;
+      const fmtN = (v) => (v == null ? "—" : String(v));
+      tr.innerHTML = "<td><span class='badge " + r.status + "'>" + esc(D[r.status]) + "</span> " + esc(diffLabel(r)) +
+        (r.name ? "<span class='sub'>" + esc(r.name) + "</span>" : "") + "</td>" +
+        "<td class='num'>" + fmtN(r.before) + " → " + fmtN(r.after) + "</td>" +
+        "<td class='num'>" + (r.moved_in == null ? "—" : "+" + r.moved_in + " / −" + r.moved_out) + "</td>";
+      const ls = shapes.get(i);
+      if (ls) {
+        tr.addEventListener("click", () => {
+          const b = L.featureGroup(ls).getBounds();
+          if (b.isValid()) map.fitBounds(b, { maxZoom: 18, padding: [40, 40] });
+        });
+      }
+      body.appendChild(tr);
+    });
   }
 
   // --- split and merge (the server cuts and unites; Geoman free has no split tool) -----------------
@@ -199,23 +422,22 @@
     const lb = lineLayer.getBounds();
     map.removeLayer(lineLayer);
     setMode(null);
-    for (const [layer, m] of Array.from(info.entries())) {
-      if (!layer.getBounds().intersects(lb)) continue;
-      try {
-        const res = await api("POST", cfg.splitUrl, { polygon: layer.toGeoJSON(false).geometry, line });
-        untrack(layer);
-        res.pieces.forEach((g, i) => {
-          const piece = layerFromGeometry(g);
-          track(piece, i === 0 ? { id: m.id, code: m.code, name: m.name, households: 0 } : { id: null, code: "", name: "", households: 0 });
-        });
-        message("");
-        changed();
-        return;
-      } catch (err) {
-        if (err.status !== 400) { message(t.failed + ": " + err.message, "error"); return; }
-      }
+    // the polygons near the line; the server cuts the one the line crosses
+    const candidates = Array.from(info.entries()).filter(([layer]) => layer.getBounds().intersects(lb));
+    if (!candidates.length) { message(t.splitHint, "error"); return; }
+    try {
+      const res = await api("POST", cfg.splitUrl, { polygons: candidates.map(([layer]) => layer.toGeoJSON(false).geometry), line });
+      const [layer, m] = candidates[res.index];
+      untrack(layer);
+      res.pieces.forEach((g, i) => {
+        const piece = layerFromGeometry(g);
+        track(piece, i === 0 ? { id: m.id, code: m.code, name: m.name, households: 0 } : { id: null, code: "", name: "", households: 0 });
+      });
+      message("");
+      changed();
+    } catch (err) {
+      message(err.status === 400 ? t.splitHint : t.failed + ": " + err.message, "error");
     }
-    message(t.splitHint, "error");
   }
 
   async function mergeSelected() {
@@ -235,9 +457,16 @@
     }
   }
 
-  // --- save, publish, propose ------------------------------------------------------------------------
-  function conflictMessage(latest) {
-    return t.conflict + ": " + t.conflictDetail.replace("%(theirs)s", latest).replace("%(mine)s", plan.revision);
+  // --- save, conflicts, publish, propose ---------------------------------------------------------------
+  function showConflict(latestRevision) {
+    message(t.conflict, "error");
+    document.getElementById("conflict-text").textContent =
+      fmt(t.conflictDetail, { theirs: latestRevision == null ? "?" : latestRevision, mine: plan.revision });
+    conflictEl.hidden = false;
+    document.body.dataset.saved = "conflict";
+  }
+  function hideConflict() {
+    conflictEl.hidden = true;
   }
 
   async function save() {
@@ -246,19 +475,87 @@
       // between the two requests still ends in a 409 and nothing is overwritten).
       const meta = await api("GET", cfg.planUrl + "?meta=1");
       if (meta.revision !== plan.revision || meta.status !== plan.status) {
-        message(conflictMessage(meta.revision), "error");
-        document.body.dataset.saved = "conflict";
+        showConflict(meta.revision);
         return;
       }
       const res = await api("PUT", cfg.planUrl, { revision: plan.revision, areas: areasPayload() });
       loadPlan(res);
-      message(t.saved.replace("%(rev)s", res.revision), "ok");
+      message(fmt(t.saved, { rev: res.revision }), "ok");
       document.body.dataset.saved = String(res.revision);
       runCheck();
     } catch (err) {
       // Nothing is lost: the polygons stay on the map as they were, still unsaved.
-      message((err.status === 409 ? t.conflict + ": " : t.failed + ": ") + err.message, "error");
-      document.body.dataset.saved = err.status === 409 ? "conflict" : "failed";
+      if (err.status === 409) {
+        let latest = null;
+        try { latest = (await api("GET", cfg.planUrl + "?meta=1")).revision; } catch (e) { /* shown as ? */ }
+        showConflict(latest);
+        return;
+      }
+      message(t.failed + ": " + err.message, "error");
+      document.body.dataset.saved = "failed";
+    }
+  }
+
+  // Load the latest revision and put this planner's changes on top of it. "Changed" is measured
+  // against the revision the edits were based on (`base`): an area whose polygon, code or name
+  // differs, a new one (drawn, or a piece of a split) and one that is gone (removed, merged away).
+  // Areas only the other planner changed keep their version; an area both changed takes ours.
+  function reapplyPlan(latest) {
+    const mine = areasPayload();
+    const onScreen = new Set(mine.filter((a) => a.id != null).map((a) => a.id));
+    const edited = mine.filter((a) => {
+      const b = a.id != null ? base.get(a.id) : null;
+      return !b || b.geom !== JSON.stringify(a.geom) || b.code !== a.code || b.name !== a.name;
+    });
+    const removed = new Set(Array.from(base.keys()).filter((id) => !onScreen.has(id)));
+    const editedById = new Map(edited.filter((a) => a.id != null).map((a) => [a.id, a]));
+    const merged = [];
+    const placed = new Set();
+    let gone = 0;
+    latest.areas.features.forEach((f) => {
+      const p = f.properties;
+      if (removed.has(p.id)) { gone++; return; }
+      const a = editedById.get(p.id);
+      if (a) { merged.push(Object.assign({}, a, { mine: true })); placed.add(p.id); return; }
+      merged.push({ id: p.id, code: p.code, name: p.name, geom: f.geometry, households: p.households });
+    });
+    edited.forEach((a) => {
+      if (a.id != null && placed.has(a.id)) return;
+      // new, or an area the other planner removed: ours again, as a new row
+      merged.push(Object.assign({}, a, { id: null, mine: true }));
+    });
+    // a code may be used once: if the other planner's areas hold it, ours becomes a new area
+    const theirs = new Set(merged.filter((a) => !a.mine && a.code).map((a) => a.code));
+    merged.forEach((a) => { if (a.mine && a.code && theirs.has(a.code)) { a.code = ""; a.id = null; } });
+    return { areas: merged, edited: edited.length, removed: gone };
+  }
+
+  async function reapply() {
+    const btn = document.getElementById("btn-reapply");
+    btn.disabled = true;
+    try {
+      const latest = await api("GET", cfg.planUrl);
+      if (latest.status !== "draft") {
+        message(fmt(t.notDraft, { status: latest.status }), "error");
+        return;
+      }
+      const result = reapplyPlan(latest);
+      plan = latest;
+      showAreas(result.areas);
+      setBase(latest); // the next conflict is judged against this revision
+      showRevision();
+      if (plan.target == null) scale = null;
+      renderLegend();
+      renderReport();
+      hideConflict();
+      dirty = true;
+      message(fmt(t.reapplied, { rev: latest.revision, n: result.edited, d: result.removed }), "ok");
+      document.body.dataset.saved = "reapplied";
+      runCheck();
+    } catch (err) {
+      message(t.failed + ": " + err.message, "error");
+    } finally {
+      btn.disabled = false;
     }
   }
 
@@ -267,10 +564,15 @@
     try {
       const res = await api("POST", cfg.publishUrl, { revision: plan.revision });
       const d = res.diff;
-      message(t.published + ": +" + d.added.length + " −" + d.removed.length + " ~" + d.changed.length + ", " + d.households_moved + " " + t.households, "ok");
+      const D = t.diff;
+      message(t.published + ": +" + d.added.length + " " + D.added + " −" + d.removed.length + " " + D.removed +
+        " ~" + d.changed.length + " " + D.changed + ", " + d.households_moved + " " + D.moved, "ok");
       document.getElementById("plan-status").textContent = t.published;
       loadPlan(await api("GET", cfg.planUrl));
+      document.body.dataset.published = "yes";
+      runCheck();
     } catch (err) {
+      if (err.status === 409) { showConflict(null); return; }
       message(t.failed + ": " + err.message, "error");
     }
   }
@@ -288,9 +590,15 @@
   window.linliEditorInit = async function (leafletMap) {
     map = leafletMap;
     window.linliEditorMap = map;
+    // read-only view of the plan's polygons (browser tests and the console use it)
+    window.linliEditor = {
+      areas: () => Array.from(info.entries()).map(([layer, m]) => ({ layer, id: m.id, code: m.code, households: m.households || 0, fill: layer.options.fillColor })),
+      colour,
+    };
     status(t.loading);
     planLayer = L.featureGroup().addTo(map);
     findingsLayer = L.featureGroup().addTo(map);
+    diffLayer = L.featureGroup().addTo(map);
     map.pm.setGlobalOptions({ snappable: true, snapDistance: 15, layerGroup: planLayer });
     map.pm.addControls({
       position: "topleft", drawMarker: false, drawCircleMarker: false, drawPolyline: false, drawCircle: false,
@@ -336,6 +644,8 @@
     document.getElementById("btn-merge").addEventListener("click", () => (mode === "merge" ? mergeSelected() : (setMode("merge"), message(t.mergeHint))));
     document.getElementById("btn-check").addEventListener("click", runCheck);
     document.getElementById("btn-save").addEventListener("click", save);
+    document.getElementById("btn-diff").addEventListener("click", toggleDiff);
+    document.getElementById("btn-reapply").addEventListener("click", reapply);
     document.getElementById("btn-publish").addEventListener("click", publish);
     document.getElementById("btn-propose").addEventListener("click", propose);
     document.body.dataset.editorReady = "ready";
