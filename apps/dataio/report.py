@@ -13,6 +13,7 @@ class RowResult:
     code: str = ""  # the Linli code it gets (areas) or had
     parent_code: str = ""
     action: str = ""  # areas: new | new_version | unchanged; buildings: new | existing
+    matched_by: str = ""  # areas matched to a current one: code | ground | name
     households: int | None = None
     households_source: str = ""
     floors: int | None = None
@@ -36,6 +37,9 @@ class ImportReport:
     refused: bool = False  # --commit was asked for but rows were rejected: nothing written
     written: int = 0
     notes: list[str] = field(default_factory=list)
+    # areas: current areas under the imported parents that no row matches ({code, name, parent_code});
+    # listed, never retired by the import
+    not_in_file: list[dict] = field(default_factory=list)
     geojson: dict | None = None  # features with their status, for the map
 
     @property
@@ -66,6 +70,7 @@ class ImportReport:
             out["parents_matched"] = sum(1 for r in usable if r.parent_code)
             for action in ("new", "new_version", "unchanged"):
                 out[action] = sum(1 for r in usable if r.action == action)
+            out["not_in_file"] = len(self.not_in_file)
         else:
             out["existing"] = sum(1 for r in usable if r.action == "existing")
             for src in ("field", "floors_units", "area_estimate", "unknown"):
@@ -88,6 +93,8 @@ class ImportReport:
             "duplicates": self.duplicates,
             "notes": self.notes,
         }
+        if self.kind == "areas":
+            body["not_in_file"] = self.not_in_file
         if with_rows:
             body["rows"] = [r.as_dict() for r in self.rows]
         return body
@@ -112,6 +119,7 @@ class ImportReport:
                 f"  {'new areas':<22}{s['new']:>8}",
                 f"  {'new versions':<22}{s['new_version']:>8}",
                 f"  {'unchanged':<22}{s['unchanged']:>8}",
+                f"  {'not in file':<22}{s['not_in_file']:>8}",
             ]
         else:
             lines += [
@@ -132,6 +140,16 @@ class ImportReport:
                     )
                 if len(rows) > limit:
                     lines.append(f"  ... and {len(rows) - limit} more")
+        if self.not_in_file:
+            lines += [
+                "",
+                "Not in file (current areas under the same parents that no row matches; kept, not retired):",
+                f"  {'code':<22} {'parent':<18} name",
+            ]
+            for a in self.not_in_file[:limit]:
+                lines.append(f"  {a['code']:<22} {a['parent_code']:<18} {a['name']}")
+            if len(self.not_in_file) > limit:
+                lines.append(f"  ... and {len(self.not_in_file) - limit} more")
         if self.duplicates:
             lines += ["", "Duplicated codes:"]
             for code, rows in list(self.duplicates.items())[:limit]:

@@ -4,8 +4,13 @@
 
 Areas get Linli codes in the statistical scheme (apps/territory/codes.py) under their parent, or keep the
 file's codes with `keep_codes` (a round trip of an export); the file's own code goes into Area.ext_code.
-An area whose ext_code already has a current version under the same parent gets a new version
-(territory.services.area_replace) when its boundary or name changed, and is left alone when not.
+A row is matched to the current area it redraws: by ext_code under the same parent; a row without a code
+by ground (the current area of the level under the same parent that shares at least half of the row's
+area and half of its own), else by an exact name that is unique under the parent. A matched row gets a
+new version (territory.services.area_replace) when its boundary or name changed, and is left alone when
+not. Areas of one level may not overlap: a row that would write a boundary overlapping a current area
+the file does not redraw is rejected, naming that area and the overlap in m². Current areas under the
+imported parents that no row matches are listed as "not in file" (never retired by an import).
 Buildings are written with COPY and attached to the areas covering them.
 """
 
@@ -24,7 +29,7 @@ from apps.audit.bulk import insert_audited
 from apps.common.db import copy_rows
 from apps.common.errors import DomainError
 from apps.dataio import selectors
-from apps.dataio.geometry import clean_polygons
+from apps.dataio.geometry import clean_polygons, limits_for
 from apps.dataio.readers import Source, read_source
 from apps.dataio.report import ImportReport, RowResult
 from apps.territory import services as territory
@@ -37,6 +42,11 @@ DEFAULT_DWELLING_AREA = (
     90.0  # m² of floor area per dwelling, gross (China's urban average is 90-100)
 )
 DEFAULT_STOREY_HEIGHT = 3.0  # m per storey, residential
+MATCH_SHARE = 0.5  # a row without a code redraws the area sharing this much of both their areas
+# An overlap with a current area up to max(OVERLAP_M2, OVERLAP_FRACTION of the smaller area) is noise
+# (a boundary digitised twice); settings LINLI_IMPORT_OVERLAP_M2 / LINLI_IMPORT_OVERLAP_FRACTION.
+OVERLAP_M2 = 1.0
+OVERLAP_FRACTION = 0.001
 
 
 class ImportRejected(DomainError):
@@ -185,7 +195,9 @@ def areas_import(
     ext = _text(src.column(code_field, option="code-field"), n)
     parent_keys = _text(src.column(parent_field, option="parent-field"), n)
 
-    cleaned = clean_polygons(src.frame.geometry.values, strict=strict, known=src.problems)
+    cleaned = clean_polygons(
+        src.frame.geometry.values, strict=strict, known=src.problems, limits=limits_for(level)
+    )
     report = ImportReport(
         kind="areas",
         file=str(path),
@@ -217,8 +229,19 @@ def areas_import(
         level, parent_level, rows, cleaned.geoms, parent_keys, parent_field, keep_codes
     )
     geoms = cleaned.geoms
+    meets = _intersections(level, rows, geoms)
     existing = _existing_versions(level, rows, parents, keep_codes)
+    if not keep_codes:
+        _match_by_ground(level, rows, parents, county, names, meets, existing)
+    _reject_overlaps(level, rows, existing, meets, geoms)
     _assign_codes(level, rows, parents, existing, geoms, county, keep_codes)
+    report.not_in_file = _not_in_file(level, rows, existing, county, keep_codes)
+    by_name = [str(r.row) for r in rows if r.status != "rejected" and r.matched_by == "name"]
+    if by_name:
+        report.notes.append(
+            f"row(s) {', '.join(by_name[:50])}{' ...' if len(by_name) > 50 else ''} have no code and "
+            "share too little ground with any current area; they were matched by name only"
+        )
 
     if with_geojson:
         report.geojson = _geojson(rows, geoms, src.frame.geometry.values)
@@ -331,7 +354,145 @@ def _existing_versions(level, rows, parents, keep_codes) -> dict[int, Area]:
             ]
         if len(match) == 1:
             out[i] = match[0]
+            r.matched_by = "code"
     return out
+
+
+def _intersections(level, rows, geoms) -> dict[int, list[tuple[Area, float, float, float]]]:
+    """Row index -> [(current area of the level it meets, m² shared, m² of the row, m² of the area)]."""
+    usable = [r.row - 1 for r in rows if r.status != "rejected"]
+    wkb = dict(zip(usable, shapely.to_wkb(geoms[usable]) if usable else [], strict=True))
+    out: dict[int, list] = {}
+    for i, area, shared, row_m2, area_m2 in selectors.intersections(level=level, geoms=wkb):
+        out.setdefault(i, []).append((area, shared, row_m2, area_m2))
+    return out
+
+
+def _same_parent(level, area: Area, parent: Area | None, county: str | None) -> bool:
+    """Is `area` (a current area) under the parent the row found? Streets: under the county."""
+    if level == Level.STREET:
+        return county is None or area.code.startswith(county)
+    return (
+        parent is not None
+        and area.parent is not None
+        and (area.parent_id == parent.id or area.parent.code == parent.code)
+    )
+
+
+def _match_by_ground(level, rows, parents, county, names, meets, existing) -> None:
+    """Match the rows without a code (adding to `existing`): the current area of the level under the same
+    parent with which the row shares at least MATCH_SHARE of both areas; else the current area under the
+    same parent with exactly the row's name, if only one has it (and no other row of the file), and no
+    row matched it already. Rows that end up matching the same area (by code or by ground) are
+    rejected, naming each other."""
+    todo = [r.row - 1 for r in rows if r.status != "rejected" and not r.ext_code]
+    for i in todo:
+        fits = [
+            (shared, area)
+            for area, shared, row_m2, area_m2 in meets.get(i, [])
+            if shared >= MATCH_SHARE * row_m2
+            and shared >= MATCH_SHARE * area_m2
+            and _same_parent(level, area, parents.get(i), county)
+        ]
+        if fits:
+            existing[i] = max(fits, key=lambda f: f[0])[1]
+            rows[i].matched_by = "ground"
+    unmatched = [i for i in todo if i not in existing and names[i]]
+
+    def parent_key(i):
+        return county if level == Level.STREET else parents[i].code
+
+    per_key: dict[tuple, list[int]] = {}
+    for i in unmatched:
+        per_key.setdefault((parent_key(i), names[i]), []).append(i)
+    found = selectors.current_named(level=level, names={names[i] for i in unmatched})
+    taken = {a.id for a in existing.values()}
+    for (_, name), idx in per_key.items():
+        cands = [
+            a
+            for a in found.get(name, [])
+            if a.id not in taken and _same_parent(level, a, parents.get(idx[0]), county)
+        ]
+        if len(idx) == 1 and len(cands) == 1:
+            existing[idx[0]] = cands[0]
+            rows[idx[0]].matched_by = "name"
+    by_area: dict[int, list[int]] = {}
+    for i, area in existing.items():
+        if rows[i].status != "rejected":
+            by_area.setdefault(area.id, []).append(i)
+    for idx in by_area.values():
+        if len(idx) > 1:
+            area = existing[idx[0]]
+            for i in idx:
+                others = ", ".join(str(j + 1) for j in idx if j != i)
+                _reject(
+                    rows[i],
+                    f"matches {level} {area.code} ({area.name}), which row(s) {others} match too; "
+                    "one row per current area",
+                )
+                del existing[i]
+
+
+def _overlap_tolerance(row_m2: float, area_m2: float) -> float:
+    from django.conf import settings
+
+    m2 = float(getattr(settings, "LINLI_IMPORT_OVERLAP_M2", OVERLAP_M2))
+    fraction = float(getattr(settings, "LINLI_IMPORT_OVERLAP_FRACTION", OVERLAP_FRACTION))
+    return max(m2, fraction * min(row_m2, area_m2))
+
+
+def _reject_overlaps(level, rows, existing, meets, geoms) -> None:
+    """Reject each row that would write a boundary overlapping, beyond the tolerance, a current area of
+    the level that stays as it is (no row of the file redraws it)."""
+    redrawn = {
+        i: a.id
+        for i, a in existing.items()
+        if rows[i].status != "rejected"
+        and not _similar(shapely.from_wkb(bytes(a.geom.wkb)), geoms[i])
+    }
+    redrawn_ids = set(redrawn.values())
+    for r in rows:
+        i = r.row - 1
+        if r.status == "rejected" or (i in existing and i not in redrawn):
+            continue  # rejected, or a boundary that stays as it is
+        old = existing.get(i)
+        hits = sorted(
+            (
+                (shared, area)
+                for area, shared, row_m2, area_m2 in meets.get(i, [])
+                if area.id not in redrawn_ids and shared > _overlap_tolerance(row_m2, area_m2)
+            ),
+            key=lambda h: -h[0],
+        )
+        if not hits:
+            continue
+        listed = " and ".join(f"{a.code} ({a.name}) by {m2:,.0f} m²" for m2, a in hits[:3])
+        if len(hits) > 3:
+            listed += f" and {len(hits) - 3} more"
+        if old is None:
+            why = f"matches no current {level} but overlaps {listed}"
+        else:
+            why = f"redraws {old.code} but its new boundary overlaps {listed}"
+        _reject(r, why + "; areas of one level may not overlap")
+
+
+def _not_in_file(level, rows, existing, county, keep_codes) -> list[dict]:
+    """Current areas of the level under the parents of the usable rows (streets: in the county) that no
+    usable row matches. Reported, never retired by an import."""
+    usable = [r for r in rows if r.status != "rejected"]
+    matched = {existing[r.row - 1].id for r in usable if r.row - 1 in existing}
+    parent_codes = {r.parent_code for r in usable if r.parent_code}
+    prefixes: set[str] = set()
+    if level == Level.STREET:
+        if keep_codes:
+            prefixes = {r.ext_code[:6] for r in usable if r.ext_code}
+        elif county:
+            prefixes = {county}
+    return [
+        {"code": a.code, "name": a.name, "parent_code": a.parent.code if a.parent else ""}
+        for a in selectors.current_under(level=level, parent_codes=parent_codes, prefixes=prefixes)
+        if a.id not in matched
+    ]
 
 
 def _assign_codes(level, rows, parents, existing, geoms, county, keep_codes) -> None:
@@ -534,7 +695,9 @@ def buildings_import(
         else _numbers(src.column(units_field, option="units-field"), n)
     )
 
-    cleaned = clean_polygons(frame.geometry.values, strict=strict, known=src.problems)
+    cleaned = clean_polygons(
+        frame.geometry.values, strict=strict, known=src.problems, limits=limits_for("building")
+    )
     geoms = cleaned.geoms
     have = ~shapely.is_missing(geoms)
     area_m2 = np.zeros(n)

@@ -27,6 +27,8 @@ def import_page(request):
             "new": _("New areas"),
             "new_version": _("New versions"),
             "unchanged": _("Unchanged"),
+            "not_in_file": _("Not in file"),
+            "not_in_file_title": _("Current areas the file does not have (kept, not retired)"),
             "existing": _("Already imported"),
             "households": _("Households (estimated)"),
             "row": _("Row"),

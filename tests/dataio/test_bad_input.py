@@ -12,7 +12,9 @@ from tests.dataio.conftest import run
 
 pytestmark = pytest.mark.django_db
 
-SQUARE = [[[117.27, 31.85], [117.28, 31.85], [117.28, 31.86], [117.27, 31.86], [117.27, 31.85]]]
+# ~15 km south-west of the demo district: a street drawn here overlaps no current street (one that did
+# would be rejected for the overlap, see test_reimport.py)
+SQUARE = [[[117.17, 31.75], [117.18, 31.75], [117.18, 31.76], [117.17, 31.76], [117.17, 31.75]]]
 
 
 def geojson(tmp_path, features, name="in.geojson", crs=True):

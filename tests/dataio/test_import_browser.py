@@ -25,7 +25,10 @@ def staff_cookie(live_server, settings, tmp_path):
     return {"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}
 
 
-def test_upload_check_on_the_map_then_commit(live_server, staff_cookie, shared_data, artifacts):
+def test_upload_check_on_the_map_then_commit(
+    live_server, empty_territory, staff_cookie, shared_data, artifacts
+):
+    # an empty territory: over the demo district Anhui would overlap its street and be rejected
     with browser_page() as (page, errors):
         page.context.add_cookies([staff_cookie])
         page.goto(live_server.url + "/dataio/import")

@@ -69,7 +69,7 @@
   function renderReport(rep, committed) {
     const s = rep.summary;
     const keys = ["read", "ok", "repaired", "rejected", "duplicated_codes"].concat(
-      rep.kind === "areas" ? ["parents_matched", "new", "new_version", "unchanged"] : ["existing", "households"]);
+      rep.kind === "areas" ? ["parents_matched", "new", "new_version", "unchanged", "not_in_file"] : ["existing", "households"]);
     let html = "<table class='summary'>" + keys.map((k) =>
       "<tr class='" + k + "'><th>" + esc(t[k]) + "</th><td data-key='" + k + "'>" + esc(s[k]) + "</td></tr>").join("") + "</table>";
     if (committed) html = "<p class='done'>" + esc(t.committed.replace("%(n)s", s.written)) + "</p>" + html;
@@ -78,6 +78,14 @@
       html += "<table class='rows'><tr><th>" + esc(t.row) + "</th><th>" + esc(t.name) + "</th><th>" + esc(t.reason) + "</th></tr>" +
         bad.slice(0, 300).map((r) => "<tr class='" + r.status + "'><td>" + r.row + "</td><td>" + esc(r.name) +
           "</td><td>" + esc(r.reason) + "</td></tr>").join("") + "</table>";
+    }
+    const missing = rep.not_in_file || [];
+    if (missing.length) {
+      // current areas under the same parents that no row matches: listed, never retired by an import
+      html += "<p class='not-in-file-title'>" + esc(t.not_in_file_title) + "</p>" +
+        "<table class='rows not-in-file'><tr><th>" + esc(t.code) + "</th><th>" + esc(t.name) + "</th></tr>" +
+        missing.slice(0, 300).map((a) => "<tr><td>" + esc(a.code) + "</td><td>" + esc(a.name) + "</td></tr>").join("") +
+        "</table>";
     }
     reportEl.innerHTML = html;
   }
