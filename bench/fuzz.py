@@ -2,11 +2,23 @@
 
     make fuzz [FUZZ_SECONDS=300]
 
-A fresh database (linli_fuzz on the local cluster) gets the demo district; gunicorn serves the app with
-production settings (DEBUG false) on 127.0.0.1 only; schemathesis runs twice, anonymously and as a
-logged-in superuser (session cookie + CSRF token), with the `not_a_server_error` check, bounded in time.
-The summary is printed and written to bench/out/fuzz.txt."""
+A fresh database (FUZZ_DB, default linli_fuzz, on the local cluster at PGPORT) gets the demo district;
+gunicorn serves the app with production settings (DEBUG false) on 127.0.0.1:FUZZ_PORT only;
+schemathesis runs twice, anonymously and as a logged-in superuser (session cookie + CSRF token), with
+the `not_a_server_error` check, bounded in time (FUZZ_SECONDS split between the two runs).
 
+The schema is the one the server publishes at /api/schema/ (DRF views plus the plain Django views that
+apps/common/openapi.py adds: Open311 GeoReport v2 and vector tiles), with changes for fuzzing only
+(bench/out/fuzz-schema.json): values a fuzzer cannot guess are pinned to real ones so positive cases
+get past the lookups (the Open311 POST api_key and service_code; Open311 service codes, tracking codes
+and tokens in paths; negative cases still send anything else), and one tile operation per layer over
+the demo district is added beside the generic tile path (fuzz_schema). The Open311 rate limits are
+lifted for this server so they do not answer 429 to most of the run. The summary, with every 5xx line
+of the server log, is printed and written to bench/out/fuzz.txt; schemathesis' own output goes to
+bench/out/fuzz-<run>.log, the server's (with request times) to bench/out/fuzz-server.log."""
+
+import json
+import math
 import os
 import secrets
 import signal
@@ -20,8 +32,92 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 PORT = int(os.environ.get("FUZZ_PORT", "8765"))
 SECONDS = int(os.environ.get("FUZZ_SECONDS", "300"))
+# One schemathesis worker: with two threads, CPython 3.11's shared AST state (python/cpython#106905)
+# and Hypothesis's lambda-source cache raise spurious SystemError/KeyError in the fuzzer itself
+# ("Runtime Error", not a server failure). FUZZ_WORKERS=2 to try anyway.
+WORKERS = int(os.environ.get("FUZZ_WORKERS", "1"))
+GUNICORN_WORKERS = 2
 PGPORT = os.environ.get("PGPORT", "54329")
-DB = "linli_fuzz"
+DB = os.environ.get("FUZZ_DB", "linli_fuzz")
+OPEN311_KEY = "demo-open311-key"  # made by the demo generator (apps/issues/demo.py)
+OPEN311_POST = "/open311/v2/requests.{format}"
+
+
+def fuzz_schema(served: dict, known: dict) -> dict:
+    """The served schema with values the fuzzer cannot guess pinned to real ones, so positive cases
+    reach the code behind the lookups (negative cases still send anything else): the Open311 POST
+    api_key (the demo key) and service_code, and the Open311 path identifiers (service codes, tracking
+    codes, tokens of the demo issues)."""
+    post = served["paths"][OPEN311_POST]["post"]
+    for media in post["requestBody"]["content"].values():
+        props = media["schema"]["properties"]
+        props["api_key"] = {"type": "string", "enum": [OPEN311_KEY]}
+        props["service_code"] = {"type": "string", "enum": known["service_code"]}
+    for item in served["paths"].values():
+        for op in item.values():
+            for param in op.get("parameters", []) if isinstance(op, dict) else []:
+                if param["in"] == "path" and param["name"] in known:
+                    param["schema"] = {"type": "string", "enum": known[param["name"]]}
+    served["paths"].update(tile_paths_by_layer(served, known["centre"]))
+    return served
+
+
+def warm_up() -> None:
+    """A worker's first request imports every view (seconds on a busy machine), which the fuzzer would
+    see as a 10 s read timeout: send concurrent requests until every gunicorn worker has answered one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def get(_):
+        with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/tiles/layers.json", timeout=120) as r:
+            return r.status
+
+    with ThreadPoolExecutor(GUNICORN_WORKERS * 2) as pool:
+        for _ in range(3):
+            list(pool.map(get, range(GUNICORN_WORKERS * 4)))
+
+
+def tile_xy(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 1 << z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return x, y
+
+
+def tile_paths_by_layer(served: dict, centre: list[float]) -> dict:
+    """Beside the generic /tiles/{layer}/{z}/{x}/{y}.mvt (where most random addresses and filter
+    combinations are a 400), one operation per layer at zoom 14 (issues also at 12, where they are
+    counted per cell) over the 3x3 tiles around the demo district, with only that layer's filters: the
+    generated requests reach ST_AsMVT over real features."""
+    generic = served["paths"]["/tiles/{layer}/{z}/{x}/{y}.mvt"]["get"]
+    layers = next(p for p in generic["parameters"] if p["name"] == "layer")["schema"]["enum"]
+    paths = {}
+    for layer in layers:
+        for z in (14, 12) if layer == "issues" else (14,):
+            cx, cy = tile_xy(*centre, z)
+            params = [
+                {
+                    "in": "path",
+                    "name": name,
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": c - 1, "maximum": c + 1},
+                }
+                for name, c in (("x", cx), ("y", cy))
+            ]
+            params += [p for p in generic["parameters"] if layer in p.get("x-layers", ())]
+            paths[f"/tiles/{layer}/{z}/{{x}}/{{y}}.mvt"] = {
+                "get": {**generic, "operationId": f"fuzz_tiles_{layer}_{z}", "parameters": params}
+            }
+    return paths
+
+
+KNOWN_SQL = (
+    "from apps.issues.open311 import _services; from apps.issues.models import Issue; import json;"
+    "from apps.territory.models import Area; from django.contrib.gis.db.models import Union;"
+    "i=list(Issue.objects.order_by('id').values_list('tracking_code','token')[:20]);"
+    "print(json.dumps({'service_code':[c.code for c in _services()],"
+    "'service_request_id':[t for t,_ in i],'token':[k for _,k in i if k],"
+    "'centre':list(Area.objects.filter(level='street').aggregate(c=Union('geom'))['c'].centroid)}))"
+)
 
 
 def sh(args, env, **kw):
@@ -40,6 +136,9 @@ def main():
         "SECURE_SSL_REDIRECT": "false",
         # production settings need a PII key (apps.people.pii); a throw-away one for this database
         "LINLI_PII_KEY": secrets.token_urlsafe(48),
+        # Open311 POST limits (apps.common.ratelimit reads them from the environment): out of the way
+        "LINLI_OPEN311_PER_KEY": "100000000",
+        "LINLI_OPEN311_PER_IP": "100000000",
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     psql = [
@@ -83,6 +182,19 @@ def main():
         .splitlines()[-1]
     )
     csrf = secrets.token_hex(16)
+    known = json.loads(
+        subprocess.run(
+            [PY, "manage.py", "shell", "-c", KNOWN_SQL],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    known = {name: values for name, values in known.items() if values}
 
     server = subprocess.Popen(
         [
@@ -91,11 +203,14 @@ def main():
             "-b",
             f"127.0.0.1:{PORT}",
             "-w",
-            "2",
+            str(GUNICORN_WORKERS),
             "--timeout",
             "60",
             "--access-logfile",
             "-",
+            # gunicorn's default access log line plus the request time in seconds
+            "--access-logformat",
+            '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(L)ss',
             "--error-logfile",
             "-",
         ],
@@ -105,12 +220,24 @@ def main():
         stderr=subprocess.STDOUT,
     )
     try:
+        served = None
         for _ in range(100):
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{PORT}/api/schema/", timeout=2)
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{PORT}/api/schema/?format=json", timeout=10
+                ) as r:
+                    served = json.load(r)
                 break
             except OSError:
                 time.sleep(0.3)
+        if served is None:
+            sys.exit("the server did not answer /api/schema/")
+        warm_up()
+        schema_file = out_dir / "fuzz-schema.json"
+        schema_file.write_text(json.dumps(fuzz_schema(served, known), ensure_ascii=False))
+        operations = sum(
+            1 for item in served["paths"].values() for method in item if method != "parameters"
+        )
         results = []
         runs = [
             ("anonymous", []),
@@ -128,29 +255,36 @@ def main():
             cmd = [
                 str(Path(PY).parent / "schemathesis"),
                 "run",
-                f"http://127.0.0.1:{PORT}/api/schema/",
+                str(schema_file),
+                "--url",
+                f"http://127.0.0.1:{PORT}",
                 "--checks",
                 "not_a_server_error",
                 "--max-time",
                 str(SECONDS // len(runs)),
                 "--workers",
-                "2",
+                str(WORKERS),
                 "--suppress-health-check",
                 "all",
                 "--no-color",
                 *extra,
             ]
-            proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+            # cwd: schemathesis keeps its crash cache (.schemathesis/) there, out of the source tree
+            proc = subprocess.run(cmd, cwd=out_dir, env=env, capture_output=True, text=True)
+            (out_dir / f"fuzz-{label}.log").write_text(proc.stdout + proc.stderr)
             results.append((label, proc.returncode, proc.stdout[-6000:]))
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-    server_errors = sum(
-        1 for line in open(out_dir / "fuzz-server.log") if '" 5' in line and 'HTTP/1.1" 5' in line
-    )
-    report = [
-        f"fuzz run {time.strftime('%Y-%m-%d %H:%M:%S')} budget {SECONDS}s, 5xx in server log: {server_errors}"
+    error_lines = [
+        line.rstrip() for line in open(out_dir / "fuzz-server.log") if 'HTTP/1.1" 5' in line
     ]
+    server_errors = len(error_lines)
+    report = [
+        f"fuzz run {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC, budget {SECONDS}s, "
+        f"{operations} operations, 5xx in server log: {server_errors}"
+    ]
+    report += error_lines[:50]
     for label, code, text in results:
         report.append(f"\n=== {label}: schemathesis exit {code}\n{text}")
     (out_dir / "fuzz.txt").write_text("\n".join(report))

@@ -245,6 +245,12 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Linli API",
     "DESCRIPTION": "Spatial grid management for neighbourhood governance",
     "VERSION": "0.1.0",
+    # The plain Django views (Open311 GeoReport v2, vector tiles) are added to the schema here, so it
+    # is the whole API (apps/common/openapi.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.common.openapi.postprocess_plain_views",
+    ],
 }
 
 # Map defaults: the demo district in Hefei, Baohe. No basemap by default (works offline);

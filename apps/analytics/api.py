@@ -93,10 +93,17 @@ def parse_when(raw, name: str, *, end: bool = False) -> datetime | None:
             raise DomainError(
                 f"{name}={raw!r} is not a date (use YYYY-MM-DD or ISO 8601)", field=name
             )
-        value = datetime.combine(day + timedelta(days=1) if end else day, time.min)
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value)
-    return value
+        try:
+            value = datetime.combine(day + timedelta(days=1) if end else day, time.min)
+        except OverflowError:
+            raise DomainError(f"{name}={raw!r} is out of range", field=name) from None
+    try:
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value)
+        # The same instant in local time: Python takes UTC offsets up to ±23:59, PostgreSQL ±15:59.
+        return timezone.localtime(value)
+    except OverflowError:
+        raise DomainError(f"{name}={raw!r} is out of range", field=name) from None
 
 
 def hotspot_query(request) -> hotspots.Query:

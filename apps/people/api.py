@@ -36,9 +36,12 @@ def _int(request, name, *, required=False):
             raise DomainError(f"{name} is required", field=name)
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except (TypeError, ValueError):
         raise DomainError(f"{name}={raw!r} is not an integer", field=name) from None
+    if not -(2**63) <= value < 2**63:  # PostgreSQL's bigint (ids, OFFSET)
+        raise DomainError(f"{name}={raw!r} is out of range", field=name)
+    return value
 
 
 def _area(request) -> Area:

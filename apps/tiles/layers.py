@@ -230,9 +230,12 @@ def parse_local_day(name: str, raw: str, *, end: bool = False):
         day = date.fromisoformat(raw)
     except ValueError:
         raise DomainError(f"{name}={raw!r} is not a date (YYYY-MM-DD)", field=name) from None
-    if end:
-        day += timedelta(days=1)
-    return timezone.make_aware(datetime.combine(day, time()), timezone.get_default_timezone())
+    try:
+        if end:
+            day += timedelta(days=1)
+        return timezone.make_aware(datetime.combine(day, time()), timezone.get_default_timezone())
+    except OverflowError:  # the day after 9999-12-31
+        raise DomainError(f"{name}={raw!r} is out of range", field=name) from None
 
 
 OPEN_STATUSES = "('collected', 'consulted', 'dispatched', 'accepted', 'returned')"
