@@ -12,7 +12,6 @@ from datetime import datetime, time, timedelta
 from django.db import transaction
 from django.http import HttpResponse
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -27,6 +26,7 @@ from apps.analytics.services import station_create
 from apps.common.errors import DomainError
 from apps.common.exports import csv_bytes
 from apps.common.routers import replica_reads
+from apps.issues.selectors import parse_when as issues_parse_when
 from apps.people.scope import user_scope
 
 GEOJSON = "application/geo+json"
@@ -76,34 +76,9 @@ def parse_int(raw, name: str, default: int, lo: int, hi: int) -> int:
 
 
 def parse_when(raw, name: str, *, end: bool = False) -> datetime | None:
-    """ISO date or date-time; a date alone means its start (for an end: the start of the next day)."""
-    if raw is None or str(raw).strip() == "":
-        return None
-    raw = str(raw).strip()
-    try:
-        value = parse_datetime(raw)
-    except ValueError:
-        value = None
-    if value is None:
-        try:
-            day = parse_date(raw)
-        except ValueError:
-            day = None
-        if day is None:
-            raise DomainError(
-                f"{name}={raw!r} is not a date (use YYYY-MM-DD or ISO 8601)", field=name
-            )
-        try:
-            value = datetime.combine(day + timedelta(days=1) if end else day, time.min)
-        except OverflowError:
-            raise DomainError(f"{name}={raw!r} is out of range", field=name) from None
-    try:
-        if timezone.is_naive(value):
-            value = timezone.make_aware(value)
-        # The same instant in local time: Python takes UTC offsets up to ±23:59, PostgreSQL ±15:59.
-        return timezone.localtime(value)
-    except OverflowError:
-        raise DomainError(f"{name}={raw!r} is out of range", field=name) from None
+    """ISO date or date-time; a date alone means its start (for an end: the start of the next day).
+    The issues API's rule, so every period parameter reads the same."""
+    return issues_parse_when(raw, name, end=end)
 
 
 def hotspot_query(request) -> hotspots.Query:

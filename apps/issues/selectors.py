@@ -222,19 +222,23 @@ def parse_when(raw: str | None, name: str, *, end: bool = False) -> datetime | N
     if raw is None or str(raw).strip() == "":
         return None
     raw = str(raw).strip()
+    # A date alone first: parse_datetime also takes "2026-03-31" (as its midnight), which would make an
+    # inclusive end day exclusive.
     try:
-        value = parse_datetime(raw)
+        day = parse_date(raw)
     except ValueError:
-        value = None
-    if value is None:
+        day = None
+    value = None
+    if day is None:
         try:
-            day = parse_date(raw)
+            value = parse_datetime(raw)
         except ValueError:
-            day = None
-        if day is None:
+            value = None
+        if value is None:
             raise DomainError(
                 f"{name}={raw!r} is not a date (use YYYY-MM-DD or ISO 8601 date-time)", field=name
             )
+    else:
         try:
             value = datetime.combine(day + timedelta(days=1) if end else day, time.min)
         except OverflowError:
