@@ -1,17 +1,28 @@
 """Generation speed of the demo generator (apps/territory/demo.py), against COPY of the same rows.
 
-Floor: COPY of exactly the rows the generator produced (areas, parts, buildings, units, households) into
-unindexed copies of the tables, measured in the same run: what loading alone costs, without generating
-and without indexes/constraints. The run leaves the last dataset in the bench database for the others.
+For each size two measurements, in this order:
+
+* the territory alone: `apps.territory.demo.seed_demo` in an empty territory, as `seed_all` runs it
+  (auditing off), committed: areas, parts, buildings, units, households, with every index, key and
+  constraint rebuilt. Floor: COPY of exactly those rows into unindexed copies of the tables, measured
+  in the same run (what loading alone costs, without generating and without indexes/constraints).
+* the whole demo (`apps.common.demo.seed_all`: the territory, then every app's demo data), with the
+  time of each part in the note. It leaves the dataset in the bench database for the other modules.
+
+BENCH_GENERATE_TERRITORY_ONLY=1 skips the whole-demo runs (the other apps' demo data take far longer
+than the territory at city size; see docs/BENCHMARKS.md).
 """
 
 import io
+import os
 import time
+from contextlib import contextmanager
+from unittest import mock
 
 from django.db import connection, transaction
 
 from bench import common
-from bench.common import SCALES, generate, row
+from bench.common import SCALES, SEED, generate, row, territory_clear
 
 TABLES = [
     "territory_area",
@@ -28,7 +39,7 @@ def copy_floor() -> float:
     dumps = {}
     raw = connection.cursor().cursor
     for table in TABLES:
-        buf = io.StringIO()
+        buf = io.BytesIO()
         raw.copy_expert(f"COPY {table} TO STDOUT", buf)
         buf.seek(0)
         dumps[table] = buf
@@ -44,16 +55,66 @@ def copy_floor() -> float:
     return seconds
 
 
+def generate_territory(scale: float, *, seed: int = SEED) -> tuple[dict, float]:
+    """Empty the bench database and generate the territory alone; returns (counts, seconds)."""
+    from tqdm import tqdm
+
+    from apps.territory import demo
+
+    territory_clear()
+    common._set_meta("dataset", "")
+    n_streets = -(-max(1, round(5 * scale)) // 5)
+    with tqdm(total=n_streets, unit="street", desc=f"territory {scale:g}", leave=False) as bar:
+        start = time.perf_counter()
+        with transaction.atomic():
+            with connection.cursor() as cur:
+                cur.execute("SELECT set_config('linli.audit', 'off', true)")  # as seed_all
+            stats = demo.seed_demo(seed=seed, scale=scale, progress=bar.update)
+        seconds = time.perf_counter() - start
+    return stats, seconds
+
+
+@contextmanager
+def timed_parts(parts: dict):
+    """Record the seconds of each part of seed_all (the territory, then each app's seeder) in `parts`."""
+    from apps.common import demo as common_demo
+    from apps.territory import demo as territory_demo
+
+    def timed(label, fn):
+        def run(**kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(**kwargs)
+            finally:
+                parts[label] = time.perf_counter() - start
+
+        return run
+
+    seeders = common_demo.app_seeders
+
+    def app_seeders():
+        for label, seeder in seeders():
+            yield label, timed(label, seeder)
+
+    with (
+        mock.patch.object(
+            territory_demo, "seed_demo", timed("territory", territory_demo.seed_demo)
+        ),
+        mock.patch.object(common_demo, "app_seeders", app_seeders),
+    ):
+        yield parts
+
+
 def run(*, quick: bool) -> list[dict]:
     rows = []
     names = ["demo", "small-city"] if quick else ["demo", "city", "megacity"]
     if common.DATASET_OVERRIDE:  # --dataset NAME: generate up to that one only
         names = ["demo", common.DATASET_OVERRIDE]
+    territory_only = os.environ.get("BENCH_GENERATE_TERRITORY_ONLY", "") not in ("", "0")
     for name in names:
         scale = float(SCALES.get(name, name))
-        stats, seconds = generate(scale)
+        stats, seconds = generate_territory(scale)
         floor = copy_floor()
-        rate = stats["buildings"] / seconds
         note = (
             f"{stats['buildings']:,} buildings, {stats['households']:,} households,"
             f" {stats['neighbourhoods']:,} neighbourhood grids"
@@ -65,7 +126,7 @@ def run(*, quick: bool) -> list[dict]:
             target = f"megacity extrapolated {seconds * MEGACITY / scale:,.0f} s (≤ 900)"
         rows.append(
             row(
-                f"generate {name} (scale {scale:g})",
+                f"generate {name} (scale {scale:g}): territory",
                 seconds,
                 "s",
                 floor=floor,
@@ -75,10 +136,28 @@ def run(*, quick: bool) -> list[dict]:
         )
         rows.append(
             row(
-                f"generate {name}: buildings/s",
-                rate,
+                f"generate {name}: territory buildings/s",
+                stats["buildings"] / seconds,
                 "buildings/s",
-                note="generate + load + indexes",
+                note="generate + load + indexes, keys and constraints rebuilt",
+            )
+        )
+        if territory_only:
+            continue
+        parts: dict = {}
+        with timed_parts(parts):
+            stats, seconds = generate(scale)
+        rows.append(
+            row(
+                f"generate {name}: whole demo (seed_all)",
+                seconds,
+                "s",
+                target=(
+                    f"megacity extrapolated {seconds * MEGACITY / scale:,.0f} s (≤ 900)"
+                    if scale >= 30 and name != "megacity"
+                    else ""
+                ),
+                note=", ".join(f"{label} {s:,.1f} s" for label, s in parts.items()),
             )
         )
     return rows

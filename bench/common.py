@@ -43,6 +43,7 @@ def _meta(key: str) -> str | None:
 
 def _set_meta(key: str, value: str) -> None:
     with connection.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS bench_meta (key text PRIMARY KEY, value text)")
         cur.execute(
             "INSERT INTO bench_meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
             [key, value],

@@ -7,8 +7,9 @@
     neighbourhood 18 digits               340111001002003004      grid + 3-digit neighbourhood-grid sequence
     compound      12 digits + C + 3       340111001002C005        community + 'C' + 3-digit compound sequence
 
-Codes are unique per level among versions whose validity overlaps (a database exclusion constraint), so a
-redrawn grid keeps its code in a new version. A child's code always starts with its parent's code.
+Codes are unique per level among versions whose validity overlaps (enforced in the database: a unique
+index on current versions and a trigger for closed ones, `area_code_versions_disjoint`), so a redrawn grid
+keeps its code in a new version. A child's code always starts with its parent's code.
 Codes from imported files (adcodes, census GEOIDs) are kept in `Area.ext_code`.
 """
 

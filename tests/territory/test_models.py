@@ -1,5 +1,7 @@
+import threading
 from datetime import timedelta
 
+import psycopg2
 import pytest
 from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Polygon
 from django.db import IntegrityError, connection, transaction
@@ -55,6 +57,105 @@ def test_database_rejects_two_current_versions_of_one_code(db):
     _insert(code="340111998")
     with pytest.raises(IntegrityError, match="area_code_versions_disjoint"), transaction.atomic():
         _insert(code="340111998")
+
+
+def _insert_version(code, valid_from, valid_to):
+    with connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO territory_area (level, code, name, geom, valid_from, valid_to, version, ext_code,"
+            " households, buildings, created_at) VALUES (%s, %s, 'x', %s, %s, %s, 1, '', 0, 0, now())"
+            " RETURNING id",
+            ["street", code, SQUARE, valid_from, valid_to],
+        )
+        return cur.fetchone()[0]
+
+
+def test_database_rejects_a_closed_version_overlapping_another(db):
+    t = timezone.now() - timedelta(days=100)
+    _insert_version("340111995", t, t + timedelta(days=10))
+    _insert_version("340111995", t + timedelta(days=10), None)  # adjacent periods: fine
+    # overlapping the closed version (and starting before the current one)
+    with pytest.raises(IntegrityError, match="area_code_versions_disjoint"), transaction.atomic():
+        _insert_version("340111995", t + timedelta(days=5), t + timedelta(days=8))
+    # a closed version reaching into the current one's period
+    with pytest.raises(IntegrityError, match="area_code_versions_disjoint"), transaction.atomic():
+        _insert_version("340111995", t + timedelta(days=20), t + timedelta(days=30))
+    assert Area.objects.filter(code="340111995").count() == 2
+
+
+def test_database_rejects_moving_a_version_into_another(db):
+    t = timezone.now() - timedelta(days=100)
+    _insert_version("340111994", t, t + timedelta(days=10))
+    later = _insert_version("340111994", t + timedelta(days=10), None)
+    with pytest.raises(IntegrityError, match="area_code_versions_disjoint"), transaction.atomic():
+        Area.objects.filter(pk=later).update(valid_from=t + timedelta(days=9))
+    assert Area.objects.get(pk=later).valid_from == t + timedelta(days=10)
+
+
+def test_concurrent_overlapping_versions_cannot_both_commit(django_db_setup):
+    """Two transactions that each add an overlapping closed version of one code: the second waits for
+    the first (advisory lock in the trigger) and then sees its row, so only one commits."""
+    settings = connection.settings_dict
+    dsn = {
+        "host": settings["HOST"],
+        "port": settings["PORT"],
+        "user": settings["USER"],
+        "dbname": settings["NAME"],
+    }
+    sql = (
+        "INSERT INTO territory_area (level, code, name, geom, valid_from, valid_to, version, ext_code,"
+        " households, buildings, created_at)"
+        " VALUES ('street', '340111990', 'x', %s, %s, %s, 1, '', 0, 0, now())"
+    )
+    first, second = psycopg2.connect(**dsn), psycopg2.connect(**dsn)
+    outcome = {}
+    try:
+        for conn in (first, second):
+            with conn.cursor() as cur:
+                cur.execute("SET linli.audit = 'off'")  # leave the shared test database's log alone
+            conn.commit()
+        with first.cursor() as cur:
+            cur.execute(sql, [SQUARE, "2024-01-01", "2024-06-01"])
+
+        def add_second():
+            try:
+                with second.cursor() as cur:
+                    cur.execute(sql, [SQUARE, "2024-05-01", "2024-07-01"])
+                second.commit()
+                outcome["second"] = "committed"
+            except psycopg2.Error as exc:
+                second.rollback()
+                outcome["second"] = exc
+
+        thread = threading.Thread(target=add_second)
+        thread.start()
+        thread.join(1.0)
+        assert thread.is_alive()  # waiting for the first transaction
+        first.commit()
+        thread.join(10)
+        assert isinstance(outcome["second"], psycopg2.errors.ExclusionViolation)
+        assert "area_code_versions_disjoint" in str(outcome["second"])
+    finally:
+        first.rollback()
+        with first.cursor() as cur:
+            cur.execute("DELETE FROM territory_area WHERE code = '340111990'")
+        first.commit()
+        first.close()
+        second.close()
+
+
+def test_service_rejects_an_overlapping_past_version_as_conflict(db):
+    t = timezone.now() - timedelta(days=100)
+    _insert_version("340111993", t, t + timedelta(days=10))
+    with pytest.raises(Conflict, match="340111993"):
+        area_create(
+            level="street",
+            code="340111993",
+            name="y",
+            geom=GEOSGeometry(SQUARE),
+            valid_from=t + timedelta(days=5),
+        )
+    assert Area.objects.filter(code="340111993").count() == 1
 
 
 def test_service_rejects_invalid_geometry_with_a_message(db):
