@@ -174,7 +174,7 @@ def test_planner_proposes_splits_sees_validation_and_saves(live_demo, artifacts)
         ).inner_text()
         plan = Plan.objects.order_by("-id").first()
         assert plan.origin == "proposal"
-        assert page.locator(".count-label").count() == plan.areas.count()
+        expect(page.locator(".count-label")).to_have_count(plan.areas.count())
         # the proposal's name and quality report speak Chinese (the UI's default)
         assert "自动方案" in plan.name and "proposal" not in plan.name
         report = page.locator("#report").inner_text()
@@ -303,7 +303,7 @@ def test_second_planner_recovers_from_a_conflict_and_saves_both_edits(
         expect(two.locator("body")).to_have_attribute("data-saved", "conflict")
         expect(two.locator("#conflict")).to_be_visible()
         assert "修订版 2" in two.locator("#conflict-text").inner_text()
-        assert two.locator(".count-label").count() == n
+        expect(two.locator(".count-label")).to_have_count(n)
         two.screenshot(path=str(artifacts / "planning-editor-conflict.png"))
 
         # recover: the latest revision with planner 2's split on top, then save
@@ -311,7 +311,8 @@ def test_second_planner_recovers_from_a_conflict_and_saves_both_edits(
         expect(two.locator("body")).to_have_attribute("data-saved", "reapplied")
         expect(two.locator("#revision")).to_have_text("2")
         _checked(two)
-        assert two.locator(".count-label").count() == len(original) + 2  # both splits
+        # both splits (expect retries: Leaflet fades a removed layer's label out for 200 ms)
+        expect(two.locator(".count-label")).to_have_count(len(original) + 2)
         assert two.evaluate("document.body.dataset.check") == "valid", two.locator(
             "#findings"
         ).inner_text()
@@ -376,7 +377,7 @@ def test_editor_loads_at_phone_size(live_demo, community, artifacts):
     with browser_page(viewport=PHONE) as (page, errors):
         _login(page, live_demo.url)
         _open(page, live_demo.url, plan)
-        assert page.locator(".count-label").count() == plan.areas.count()
+        expect(page.locator(".count-label")).to_have_count(plan.areas.count())
         map_box = page.locator("#map").bounding_box()
         panel_box = page.locator("#panel").bounding_box()
         assert map_box["width"] <= PHONE["width"] and map_box["height"] > 300
