@@ -1,6 +1,7 @@
 """HTTP API of people and organisations: parse, call a service or selector, render. Every response that
 contains a person goes through apps.people.privacy (masked unless the user's role allows)."""
 
+from django.db.models import Q
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -215,7 +216,13 @@ class CommitteesApi(APIView):
         access = access_for(request.user)
         party = set(PartyMember.objects.values_list("resident_id", flat=True))
         out = []
-        committees = OwnersCommittee.objects.filter(request_scope(request).q("compound__code"))
+        scope = request_scope(request)
+        # the committees of the compounds in the scope, and of those with a building in it (a grid
+        # leader's grid holds buildings of compounds that reach beyond it)
+        committees = OwnersCommittee.objects.filter(
+            scope.q("compound__code")
+            | Q(compound_id__in=Building.objects.filter(scope.buildings_q()).values("compound_id"))
+        )
         for oc in committees.select_related("compound").prefetch_related(
             "committeemember_set__resident__household__building"
         ):

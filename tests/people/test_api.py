@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from rest_framework.test import APIClient
 
 from apps.people.models import (
@@ -17,7 +18,7 @@ from apps.people.models import (
 from apps.people.privacy import mask_name
 from apps.people.scope import user_scope
 from apps.people.services import staff_assign
-from apps.territory.models import Area
+from apps.territory.models import Area, Building
 
 MASKED_NAME = re.compile(r"^.\*+.?$")
 MASKED_PHONE = re.compile(r"^\d{3}\*{4}\d{4}$")
@@ -132,7 +133,12 @@ def test_committees_api_masks_by_role_and_flags_party_members(demo, username, ow
         company_user()
     results = client_for(username).get("/api/people/committees").json()["results"]
     scope = user_scope(get_user_model().objects.get(username=username))
-    assert len(results) == OwnersCommittee.objects.filter(scope.q("compound__code")).count()
+    # the compounds in the scope, and those with a building in it
+    touching = Building.objects.filter(scope.buildings_q()).values("compound_id")
+    expected = OwnersCommittee.objects.filter(
+        scope.q("compound__code") | Q(compound_id__in=touching)
+    )
+    assert len(results) == expected.count()
     if username in ("admin", "street", "community"):
         assert len(results) == OwnersCommittee.objects.count() > 0
     party = set(PartyMember.objects.values_list("resident_id", flat=True))

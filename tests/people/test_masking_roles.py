@@ -224,7 +224,7 @@ def clear_buildings(role: str, w: World) -> set[int]:
 
 
 def visible_committees(role: str, w: World) -> set[int]:
-    """Owners' committees are listed by their compound's code."""
+    """Owners' committees of the compounds in the role's areas and of those with a building in them."""
     qs = OwnersCommittee.objects.all()
     if role in ("admin", "auditor", "street", "community", "planner"):
         return set(qs.values_list("id", flat=True))
@@ -232,7 +232,12 @@ def visible_committees(role: str, w: World) -> set[int]:
         return set(qs.filter(compound__code__in=w.company_compounds).values_list("id", flat=True))
     if role == "compound_head":
         return set(qs.filter(compound__code=w.compound_k.code).values_list("id", flat=True))
-    return set()  # grid staff, building heads, departments: no compound in their scope
+    if role in ("grid", "grid_worker"):
+        touching = Building.objects.filter(grid=w.grid_a).values("compound_id")
+        return set(qs.filter(compound_id__in=touching).values_list("id", flat=True))
+    if role == "building_head":
+        return set(qs.filter(compound_id=w.building_x.compound_id).values_list("id", flat=True))
+    return set()  # departments: no compound in their scope
 
 
 def query_grids(w: World) -> list[Area]:
@@ -369,7 +374,16 @@ def test_committees_api(world, role):
     results = response.json()["results"]
     expected = visible_committees(role, world)
     assert {c["id"] for c in results} == expected
-    if role in ("admin", "auditor", "street", "community", "planner", "wuye", "compound_head"):
+    if role in (
+        "admin",
+        "auditor",
+        "street",
+        "community",
+        "planner",
+        "wuye",
+        "compound_head",
+        "grid",
+    ):
         assert expected, "the role should see a committee"
     clear = clear_buildings(role, world)
     party = set(PartyMember.objects.values_list("resident_id", flat=True))
