@@ -65,11 +65,14 @@ def test_staff_link_and_unlink_households_on_the_map(live_demo, artifacts):
         )
         page.reload()
         page.wait_for_selector("body[data-map-ready='ready']", timeout=30_000)
+        # each step waits for the page to show it took the click (a loaded machine is slow to draw)
         page.locator(f"path.center-marker[data-household='{center.household_id}']").click()
+        expect(page.locator("#center-count")).to_have_text(str(count), timeout=15_000)
         page.locator(f"path[data-building='{center.household.building_id}']").click(
             position={"x": 2, "y": 2}
         )
-        page.wait_for_selector("[data-warning='full']")
+        expect(page.locator("#selection .hh-list li").first).to_be_visible(timeout=15_000)
+        expect(page.locator("[data-warning='full']")).to_be_visible(timeout=15_000)
         page.locator("li button[data-link]").first.click()
         page.wait_for_selector(".status.error")
         assert "the limit is" in page.locator("#status").inner_text()
