@@ -124,6 +124,12 @@ def sh(args, env, **kw):
     return subprocess.run(args, cwd=ROOT, env=env, check=True, **kw)
 
 
+def shell_output(code: str, env) -> str:
+    """The last line that `manage.py shell -c CODE` prints."""
+    out = sh([PY, "manage.py", "shell", "-c", code], env, capture_output=True, text=True).stdout
+    return out.strip().splitlines()[-1]
+
+
 def main():
     out_dir = ROOT / "bench" / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -160,40 +166,15 @@ def main():
     sh([PY, "manage.py", "migrate", "-v0"], env)
     sh([PY, "manage.py", "seed_demo", "--scale", "0.2", "-v0"], env)
     # A logged-in superuser session and a CSRF token, for the authenticated run.
-    session = (
-        subprocess.run(
-            [
-                PY,
-                "manage.py",
-                "shell",
-                "-c",
-                "from django.contrib.auth import get_user_model; from django.contrib.sessions.backends.db import SessionStore;"
-                "u=get_user_model().objects.get(username='admin'); s=SessionStore();"
-                "s['_auth_user_id']=str(u.pk); s['_auth_user_backend']='django.contrib.auth.backends.ModelBackend';"
-                "s['_auth_user_hash']=u.get_session_auth_hash(); s.create(); print(s.session_key)",
-            ],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
+    session = shell_output(
+        "from django.contrib.auth import get_user_model; from django.contrib.sessions.backends.db import SessionStore;"
+        "u=get_user_model().objects.get(username='admin'); s=SessionStore();"
+        "s['_auth_user_id']=str(u.pk); s['_auth_user_backend']='django.contrib.auth.backends.ModelBackend';"
+        "s['_auth_user_hash']=u.get_session_auth_hash(); s.create(); print(s.session_key)",
+        env,
     )
     csrf = secrets.token_hex(16)
-    known = json.loads(
-        subprocess.run(
-            [PY, "manage.py", "shell", "-c", KNOWN_SQL],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
+    known = json.loads(shell_output(KNOWN_SQL, env))
     known = {name: values for name, values in known.items() if values}
 
     server = subprocess.Popen(

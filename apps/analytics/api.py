@@ -26,7 +26,9 @@ from apps.analytics.services import station_create
 from apps.common.errors import DomainError
 from apps.common.exports import csv_bytes
 from apps.common.routers import replica_reads
-from apps.issues.selectors import parse_when as issues_parse_when
+
+# the issues API's period rule, so every period parameter reads the same
+from apps.issues.selectors import parse_when
 from apps.people.scope import user_scope
 
 GEOJSON = "application/geo+json"
@@ -73,12 +75,6 @@ def parse_int(raw, name: str, default: int, lo: int, hi: int) -> int:
     if not lo <= value <= hi:
         raise DomainError(f"{name}={value} is out of range [{lo}, {hi}]", field=name)
     return value
-
-
-def parse_when(raw, name: str, *, end: bool = False) -> datetime | None:
-    """ISO date or date-time; a date alone means its start (for an end: the start of the next day).
-    The issues API's rule, so every period parameter reads the same."""
-    return issues_parse_when(raw, name, end=end)
 
 
 def hotspot_query(request) -> hotspots.Query:
