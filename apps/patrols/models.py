@@ -167,6 +167,7 @@ class PatrolIssue(models.Model):
         verbose_name=_("issue"),
         on_delete=models.CASCADE,
         related_name="patrol_link",
+        db_constraint=False,  # issues_issue is partitioned: a trigger checks the reference
     )
     reported_at = models.DateTimeField(_("reported at"))
 
