@@ -106,10 +106,18 @@ FILTER = """src.created_at >= %(start)s AND src.created_at < %(end)s
 # ---- counting --------------------------------------------------------------------------------------
 
 
+def point_cell(lat: float, lon: float, res: int) -> int:
+    """A point's cell at `res`: the parent of its resolution-15 cell. H3 cells do not nest exactly
+    (a fine cell's parent is not always the coarse cell holding the point), so one rule for every
+    path: counts at res r are then the sums of their children's counts at any finer resolution, and
+    equal whether computed from a point or from an issue's stored cell (Issue.h3_cell)."""
+    return h3i.cell_to_parent(h3i.latlng_to_cell(lat, lon, 15), res)
+
+
 def _cells_of_points(rows, res: int) -> dict[int, int]:
     counts: dict[int, int] = {}
     for lon, lat, n in rows:
-        cell = h3i.latlng_to_cell(lat, lon, res)
+        cell = point_cell(lat, lon, res)
         counts[cell] = counts.get(cell, 0) + n
     return counts
 
@@ -187,14 +195,38 @@ def cell_counts(q: Query, res: int, *, use_precomputed: bool = True) -> tuple[di
     return counts, "precomputed"
 
 
+# The parent at resolution %(res)s of a resolution-15 H3 cell, as bit arithmetic on the index (H3's
+# layout: 4 resolution bits at 52-55, then 3 bits per resolution digit, res 1 at bits 42-44 ... res 15
+# at bits 0-2; a coarser cell's unused digits are all 7). Equal to h3.cell_to_parent (tested).
+H3_PARENT_SQL = """((src.cell & ~(15::bigint << 52)) | (%(res)s::bigint << 52)
+                    | ((1::bigint << (3 * (15 - %(res)s))) - 1))"""
+
+
 def _cold_counts(q: Query, res: int) -> dict[int, int]:
-    # Points at the same spot (a building's entrance) are grouped first: one H3 call per spot.
+    params = q.params() | {"res": res}
+    counts: dict[int, int] = {}
     with read_cursor() as cur:
+        if get_source(q.source).has_cells:
+            # Stored cells: one grouped (index-only) scan in SQL, integers only.
+            cur.execute(
+                f"SELECT {H3_PARENT_SQL}, count(*) FROM {q.relation} src"  # noqa: S608 - code constants
+                f" WHERE {FILTER} AND src.cell IS NOT NULL GROUP BY 1",
+                params,
+            )
+            counts = {cell: int(n) for cell, n in cur.fetchall()}
+            missing = " AND src.cell IS NULL"
+        else:
+            missing = ""
+        # Points without a cell: those at the same spot (a building's entrance) are grouped first,
+        # one H3 call per spot.
         cur.execute(
-            f"SELECT ST_X(geom), ST_Y(geom), count(*) FROM {q.relation} src WHERE {FILTER} GROUP BY geom",  # noqa: S608
-            q.params(),
+            f"SELECT ST_X(geom), ST_Y(geom), count(*) FROM {q.relation} src WHERE {FILTER}{missing}"  # noqa: S608
+            " GROUP BY geom",
+            params,
         )
-        return _cells_of_points(cur.fetchall(), res)
+        for cell, n in _cells_of_points(cur.fetchall(), res).items():
+            counts[cell] = counts.get(cell, 0) + n
+    return counts
 
 
 # ---- Gi* ------------------------------------------------------------------------------------------

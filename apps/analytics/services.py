@@ -9,7 +9,7 @@ from django.contrib.gis.geos import Point
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.analytics.hotspots import PRECOMPUTED_RES
+from apps.analytics.hotspots import PRECOMPUTED_RES, point_cell
 from apps.analytics.models import HotspotCellCount, HotspotRefreshState, ServiceStation, StationKind
 from apps.analytics.sources import get_source
 from apps.common.db import copy_rows
@@ -116,7 +116,7 @@ def hotspot_counts_refresh(
             "_hotspot_spots",
             ["x", "y", "res", "cell"],
             (
-                (repr(x), repr(y), res, h3i.latlng_to_cell(y, x, res))
+                (repr(x), repr(y), res, point_cell(y, x, res))
                 for x, y in spots
                 for res in PRECOMPUTED_RES
             ),

@@ -18,6 +18,9 @@ from apps.common.errors import DomainError
 class PointSource:
     name: str
     relation: str  # a parenthesised SELECT or a table name producing the columns above
+    # True when the relation also has `cell bigint NULL`: the point's H3 cell at resolution 15
+    # (issues store it at intake). Counts then group cells in SQL; rows without one use the point.
+    has_cells: bool = False
 
 
 SOURCES: dict[str, PointSource] = {}
@@ -25,7 +28,8 @@ SOURCES: dict[str, PointSource] = {}
 # Residents' issues: the top-level category code, the intake area code. Dismissed issues (rejected,
 # duplicates) are not complaints about a place and are left out.
 ISSUES_RELATION = """(
-    SELECT i.id, i.point AS geom, c.code AS category, i.created_at, i.building_id, i.area_code
+    SELECT i.id, i.point AS geom, c.code AS category, i.created_at, i.building_id, i.area_code,
+           i.h3_cell AS cell
       FROM issues_issue i JOIN issues_category c ON c.id = i.category_id
      WHERE i.status NOT IN ('rejected', 'duplicate')
 )"""
@@ -37,7 +41,7 @@ def register_source(source: PointSource) -> None:
 
 def get_source(name: str) -> PointSource:
     if name == "issues" and "issues" not in SOURCES and _issues_ready():
-        register_source(PointSource("issues", ISSUES_RELATION))
+        register_source(PointSource("issues", ISSUES_RELATION, has_cells=True))
     try:
         return SOURCES[name]
     except KeyError:

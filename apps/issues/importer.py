@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from apps.common.errors import DomainError
 from apps.issues import services
-from apps.issues.models import FINISHED, Issue, IssueEvent, Source, Status
+from apps.issues.models import FINISHED, Issue, IssueEvent, Source, Status, h3_cell_of
 from apps.issues.selectors import locate_many
 from apps.territory.models import Area
 
@@ -389,6 +389,7 @@ def _write(parsed: list[dict], result: ImportResult, *, progress: bool, actor_na
             issue = Issue(
                 tracking_code=services.tracking_code_new(),
                 point=rec["point"],
+                h3_cell=h3_cell_of(rec["point"]),
                 address=rec["address"],
                 category=cat,
                 subcategory=sub,

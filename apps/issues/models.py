@@ -4,6 +4,7 @@ its history, joint-meeting decisions and Open311 API keys.
 The loop itself (which status may follow which) lives in services.TRANSITIONS; the database enforces
 what it can say on its own: known statuses, rating range, description length, a reporter's fields."""
 
+import h3
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.db.models import Q
@@ -16,6 +17,14 @@ from apps.people.models import Department, PropertyCompany, StaffAssignment
 from apps.territory.models import Area, Building, Household
 
 DESCRIPTION_MAX = 4000
+H3_RES = 15  # the resolution of Issue.h3_cell; any coarser cell is a bit operation away
+
+
+def h3_cell_of(point) -> int | None:
+    """The H3 cell (resolution 15, as a bigint) of a WGS84 point, or None without a point."""
+    if point is None:
+        return None
+    return h3.api.basic_int.latlng_to_cell(point.y, point.x, H3_RES)
 
 
 class ResponsibleType(models.TextChoices):
@@ -130,6 +139,10 @@ class Issue(models.Model):
     # issues_trackingcode (migration 0003, docs/SCALING.md); a clash is an IntegrityError as before.
     tracking_code = models.CharField(_("tracking code"), max_length=16, db_index=True)
     point = models.PointField(_("location"), srid=4326)
+    # The point's H3 cell at resolution 15, written with the point (h3_cell_of): hotspot counts from the
+    # issues group this integer (its parent at any resolution is bit arithmetic in SQL) instead of
+    # calling H3 once per point in Python. NULL (older rows, raw SQL writers) falls back to the point.
+    h3_cell = models.BigIntegerField(_("H3 cell"), null=True, blank=True, editable=False)
     address = models.CharField(_("address"), max_length=300, blank=True)
     category = models.ForeignKey(
         Category, verbose_name=_("category"), on_delete=models.PROTECT, related_name="issues"
@@ -245,6 +258,12 @@ class Issue(models.Model):
             models.Index(fields=["street", "created_at"], name="issue_street_created"),
             # Open311 GET requests and the map: by status and time.
             models.Index(fields=["status", "created_at"], name="issue_status_created"),
+            # City-wide hotspot counts from the issues: an index-only scan of one period.
+            models.Index(
+                fields=["created_at"],
+                include=["h3_cell", "category", "status", "area_code"],
+                name="issue_created_cell",
+            ),
             # Overdue lists: open issues by due time.
             models.Index(fields=["due_at"], name="issue_due"),
             models.Index(fields=["token"], name="issue_token"),

@@ -34,6 +34,7 @@ from apps.issues.models import (
     ResponsibleType,
     Source,
     Status,
+    h3_cell_of,
 )
 from apps.people import selectors as people
 from apps.people.models import Department, PropertyCompany, StaffAssignment
@@ -344,6 +345,7 @@ def issue_create(
     issue = Issue.objects.create(
         tracking_code=tracking_code_new(),
         point=point,
+        h3_cell=h3_cell_of(point),
         address=(address or "").strip(),
         category=cat,
         subcategory=sub,
