@@ -74,6 +74,116 @@ def ms(fn, repeat=3) -> float:
     return sorted(best)[len(best) // 2]
 
 
+# A dataset with at least this many issues (the megacity's 10M) is measured on the issues themselves.
+ISSUES_MIN = 1_000_000
+
+
+def run_on_issues(issues: int) -> list[dict]:
+    """Hotspots over the generated issues (the `issues` source, stored H3 cells) and all gaps."""
+    from django.db import connection
+
+    from apps.analytics import gaps, hotspots
+    from apps.analytics.models import HotspotRefreshState
+    from apps.analytics.services import hotspot_counts_refresh
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT min(created_at), max(created_at), count(*) FILTER (WHERE h3_cell IS NULL) FROM issues_issue"
+        )
+        first, last, no_cell = cur.fetchone()
+        cur.execute("SELECT count(*) FROM territory_building")
+        buildings = cur.fetchone()[0]
+    start = hotspots._local_monday(first)
+    end = min(start + timedelta(days=hotspots.MAX_RANGE_DAYS), last + timedelta(seconds=1))
+    q = hotspots.Query("issues", start, end)
+    where = (
+        f"{issues:,} issues ({no_cell:,} without a stored cell), {buildings:,} buildings,"
+        f" period {start:%Y-%m-%d}..{end:%Y-%m-%d}"
+    )
+    rows = []
+
+    def scan():
+        with connection.cursor() as cur:
+            cur.execute(
+                f"SELECT count(*) FROM {q.relation} src WHERE {hotspots.FILTER}",  # noqa: S608
+                q.params(),
+            )
+            return cur.fetchone()[0]
+
+    counted = scan()
+    floor = ms(scan)
+    cold = ms(lambda: hotspots.h3_hotspots(q, 8, use_precomputed=False))
+    rows.append(
+        row(
+            "hotspots city-wide, cold (H3 res 8, Gi*), the issues",
+            cold,
+            "ms",
+            floor=floor,
+            target="≤ 3000 ms at 10M",
+            note=f"{where}; {counted:,} counted; floor: one filtered scan (count(*))",
+        )
+    )
+    state = HotspotRefreshState.objects.filter(source="issues").first()
+    start_s = time.perf_counter()
+    stats = hotspot_counts_refresh(source="issues")
+    refresh_s = time.perf_counter() - start_s
+    rows.append(
+        row(
+            "precomputed counts: refresh",
+            refresh_s,
+            "s",
+            target="(scheduled)",
+            note=f"{stats['points_added']:,} issues added"
+            + (" (incremental: built during generation)" if state else " (full build)"),
+        )
+    )
+
+    def table_only():
+        weeks = hotspots.week_span(q)
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT cell, sum(n) FROM analytics_cellcount WHERE source = 'issues' "
+                "AND res = 8 AND week >= %s AND week < %s GROUP BY cell",
+                [weeks[0].date(), weeks[1].date()],
+            )
+            cur.fetchall()
+
+    floor = ms(table_only, 5)
+    pre = ms(lambda: hotspots.h3_hotspots(q, 8), 5)
+    rows.append(
+        row(
+            "hotspots city-wide, precomputed (H3 res 8, Gi*), the issues",
+            pre,
+            "ms",
+            floor=floor,
+            target="≤ 300 ms at 10M",
+            note=where + "; floor: the table's SQL alone",
+        )
+    )
+
+    def raw_gaps():
+        params = {"prefix": "%", "radius": 1000.0, "tier": 15, "factor": 1.3}
+        with connection.cursor() as cur:
+            for key in gaps.available_kinds():
+                cur.execute(gaps.KINDS[key].sql, params)
+                cur.fetchall()
+
+    floor = ms(raw_gaps, 1)
+    items = []
+    value = ms(lambda: items.append(len(gaps.gap_items())), 1)
+    rows.append(
+        row(
+            "all coverage gaps city-wide (with geometry and sentences)",
+            value,
+            "ms",
+            floor=floor,
+            target="≤ 5000 ms",
+            note=f"{buildings:,} buildings, {items[-1]:,} gaps; floor: the raw SQL",
+        )
+    )
+    return rows
+
+
 def run(*, quick: bool) -> list[dict]:
     from django.db import connection, transaction
 
@@ -83,6 +193,11 @@ def run(*, quick: bool) -> list[dict]:
 
     if common is not None and hasattr(common, "dataset"):
         common.dataset(common.measure_dataset(quick))
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM issues_issue")
+        issues = cur.fetchone()[0]
+    if issues >= ISSUES_MIN and os.environ.get("BENCH_ANALYTICS_POINTS") is None:
+        return run_on_issues(issues)
     n = int(os.environ.get("BENCH_ANALYTICS_POINTS", 200_000 if quick else 2_000_000))
     rows = []
     with transaction.atomic():
