@@ -86,6 +86,9 @@ class TileLayer:
     # Staff only, narrowed to the user's scope (apps.people.scope): the view refuses users without a
     # scope and adds the "scope" filter for everyone who does not see everything.
     scoped: bool = False
+    # The SQL reads now() (issues: overdue): ETags and cached tiles also change every clock_s seconds,
+    # so a tile cannot stay stale while no write bumps the data versions. 0: data versions only.
+    clock_s: int = 0
 
     def attributes_at(self, z: int) -> list[str]:
         return [a.name for a in self.attributes if z >= a.min_zoom]
@@ -238,15 +241,28 @@ def parse_local_day(name: str, raw: str, *, end: bool = False):
         raise DomainError(f"{name}={raw!r} is out of range", field=name) from None
 
 
+def parse_bool(name: str, raw: str) -> bool:
+    if raw.lower() not in ("true", "false", "1", "0"):
+        raise DomainError(f"{name}={raw!r}: use true or false", field=name)
+    return raw.lower() in ("true", "1")
+
+
 OPEN_STATUSES = "('collected', 'consulted', 'dispatched', 'accepted', 'returned')"
+OVERDUE_SQL = f"i.status IN {OPEN_STATUSES} AND i.due_at < now()"  # same rule as Issue.overdue
 POINTS_FROM_ZOOM = 14
-CELL_PX = 32  # below POINTS_FROM_ZOOM, issues are counted per square of this many screen pixels
+# Below POINTS_FROM_ZOOM, issues are counted per square of CELL_PX screen pixels. The squares tile each
+# tile exactly (256 / CELL_PX per side), so every issue is counted in one cell of one tile, and a count
+# sits at its issues' mean position kept COUNT_RADIUS_PX inside its square: a client that draws a count
+# as a circle of at most that radius (apps/web/static/web/map.js) never has it cut at a tile seam or
+# overlapping the next count.
+CELL_PX = 64
+COUNT_RADIUS_PX = 16
 
 
 @dataclass(frozen=True)
 class IssuesLayer(TileLayer):
     """Issues as points from zoom 14 (status, category, overdue; details at 16), and below it as counts
-    per CELL_PX screen cell (count, open, overdue) placed at the cell's mean position, so a city-wide
+    per CELL_PX screen cell (count, open, overdue) placed near the cell's mean position, so a city-wide
     view carries a few thousand features however many issues there are."""
 
     def attributes_at(self, z: int) -> list[str]:
@@ -259,20 +275,33 @@ class IssuesLayer(TileLayer):
         conditions = "".join(f"\n       AND ({by_name[n].sql})" for n in filter_names)
         if z >= POINTS_FROM_ZOOM:
             return f"{self.select}{conditions}\n     ORDER BY i.created_at DESC, i.id"
-        cell_m = WORLD_M / (1 << z) / 256 * CELL_PX  # a code constant of z, not user input
-        # Composed only of code constants (filters' SQL, the cell size); values are parameters.
+        cell_m = WORLD_M / (1 << z) / 256 * CELL_PX  # code constants of z, not user input
+        slack_m = cell_m * (CELL_PX / 2 - COUNT_RADIUS_PX) / CELL_PX
+        last = 256 // CELL_PX - 1
+        # Only the issues inside the tile itself (not its buffer), in squares counted from the tile's
+        # corner: a square is never split between two tiles. Composed only of code constants (filters'
+        # SQL, the sizes); values are parameters.
         return f"""
     SELECT min(i.id) AS id,
-           ST_Transform(ST_SetSRID(ST_MakePoint(avg(ST_X(m)), avg(ST_Y(m))), 3857), 4326) AS g,
+           ST_Transform(ST_SetSRID(ST_MakePoint(
+               k.x0 + GREATEST(-{slack_m:.3f}, LEAST({slack_m:.3f}, avg(ST_X(m)) - k.x0)),
+               k.y0 + GREATEST(-{slack_m:.3f}, LEAST({slack_m:.3f}, avg(ST_Y(m)) - k.y0))), 3857), 4326) AS g,
            count(*) AS count,
            count(*) FILTER (WHERE i.status IN {OPEN_STATUSES}) AS open,
-           count(*) FILTER (WHERE i.status IN {OPEN_STATUSES} AND i.due_at < now()) AS overdue
+           count(*) FILTER (WHERE {OVERDUE_SQL}) AS overdue
       FROM issues_issue i
       JOIN issues_category c ON c.id = i.category_id
       CROSS JOIN bounds
       CROSS JOIN LATERAL ST_Transform(i.point, 3857) AS m
-     WHERE i.point && bounds.box{conditions}
-     GROUP BY ST_SnapToGrid(m, {cell_m:.3f})
+      CROSS JOIN LATERAL (SELECT
+           ST_XMin(bounds.env) + (LEAST(GREATEST(floor((ST_X(m) - ST_XMin(bounds.env)) / {cell_m:.3f}),
+                                                 0), {last}) + 0.5) * {cell_m:.3f} AS x0,
+           ST_YMin(bounds.env) + (LEAST(GREATEST(floor((ST_Y(m) - ST_YMin(bounds.env)) / {cell_m:.3f}),
+                                                 0), {last}) + 0.5) * {cell_m:.3f} AS y0) AS k
+     WHERE i.point && bounds.box
+       AND ST_X(m) >= ST_XMin(bounds.env) AND ST_X(m) < ST_XMax(bounds.env)
+       AND ST_Y(m) >= ST_YMin(bounds.env) AND ST_Y(m) < ST_YMax(bounds.env){conditions}
+     GROUP BY k.x0, k.y0
      ORDER BY count(*) DESC"""  # noqa: S608
 
 
@@ -295,10 +324,10 @@ ISSUES_SCOPE_SQL = """i.area_code LIKE ANY(ARRAY(SELECT jsonb_array_elements_tex
 ISSUES = IssuesLayer(
     name="issues",
     scoped=True,
-    # OPEN_STATUSES is a code constant.
+    # OVERDUE_SQL is a code constant.
     select=f"""
     SELECT i.id, i.point AS g, i.status, c.code AS category,
-           (i.status IN {OPEN_STATUSES} AND i.due_at < now()) AS overdue,
+           ({OVERDUE_SQL}) AS overdue,
            i.tracking_code, to_char(i.created_at, 'YYYY-MM-DD') AS received
       FROM issues_issue i
       JOIN issues_category c ON c.id = i.category_id, bounds
@@ -328,10 +357,11 @@ ISSUES = IssuesLayer(
         ),
         Filter(
             "category",
-            "(c.code = %(category)s OR c.parent_id IN"
+            # an issue's category is a top-level one; a subcategory code matches its subcategory
+            "(c.code = %(category)s OR i.subcategory_id IN"
             " (SELECT id FROM issues_category WHERE code = %(category)s))",
             parse_slug,
-            "category or parent category code",
+            "category or subcategory code",
         ),
         Filter(
             "since",
@@ -345,10 +375,17 @@ ISSUES = IssuesLayer(
             lambda n, r: parse_local_day(n, r, end=True),
             "received on or before this day (YYYY-MM-DD, local time)",
         ),
+        Filter(
+            "overdue",
+            f"({OVERDUE_SQL}) = %(overdue)s",
+            parse_bool,
+            "true: only overdue issues (open and past due); false: only the others",
+        ),
     ),
     order_by="i.created_at DESC, i.id",
     max_features=10_000,
     simplify_px=0,
+    clock_s=60,  # overdue turns true as time passes, without a write
 )
 
 LAYERS: dict[str, TileLayer] = {

@@ -7,6 +7,7 @@ sees a feature. The statement is composed from the constant fragments of `layers
 
 import hashlib
 import math
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -70,6 +71,11 @@ class Tile:
         bool  # more features matched than the layer's cap; the tile holds the first max_features
     )
     etag: str
+
+
+def clock() -> float:
+    """Seconds now (a function, so tests can hold it)."""
+    return time.time()
 
 
 def layer_get(name: str) -> TileLayer:
@@ -188,7 +194,10 @@ def tile_render(req: TileRequest, *, using: str) -> tuple[bytes, bool]:
 def tile_etag(req: TileRequest, *, using: str | None = None) -> tuple[str, str]:
     """(ETag, cache key): both change whenever a source table of the layer changes."""
     using = using or read_alias()
-    key = req.cache_key(data_versions(req.layer, using=using))
+    versions = data_versions(req.layer, using=using)
+    if req.layer.clock_s:  # the layer's SQL reads now(): its tiles also expire with the clock
+        versions += f",clock:{int(clock()) // req.layer.clock_s}"
+    key = req.cache_key(versions)
     return f'"{req.layer.name}-{key[:20]}"', f"tile:{key}"
 
 

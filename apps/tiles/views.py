@@ -29,7 +29,9 @@ def tile(request, layer: str, z: str, x: str, y: str):
                     status=status,
                 )
             req = selectors.tile_request_scope(req, scope)
-            cache_control = f"private, max-age={getattr(settings, 'TILES_MAX_AGE', 60)}"
+            # Staff see their own actions at once: the browser keeps the tile but asks again each
+            # time (If-None-Match, answered 304 from one small query while nothing changed).
+            cache_control = "private, no-cache"
         etag, key = selectors.tile_etag(req)  # one small query: the layer's data versions
         if etag in parse_etags(request.headers.get("If-None-Match", "")):
             response = HttpResponseNotModified()

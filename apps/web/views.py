@@ -7,10 +7,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from apps.issues.models import Priority, Source, Status
+from apps.issues.models import DISMISSED, FINISHED, OPEN, Priority, Source, Status
 from apps.people.models import StaffRole
 from apps.people.scope import request_scope
 from apps.territory.models import Area, Level, ManagementType
+from apps.tiles.layers import COUNT_RADIUS_PX, POINTS_FROM_ZOOM
 from apps.tiles.layers import LAYERS as TILE_LAYERS
 
 # Above this many features a layer is drawn from vector tiles (/tiles/...) instead of one GeoJSON
@@ -18,6 +19,14 @@ from apps.tiles.layers import LAYERS as TILE_LAYERS
 GEOJSON_MAX_FEATURES = 3000  # settings.LINLI_GEOJSON_MAX_FEATURES overrides
 # Layers that can grow past that: the buildings and the neighbourhood grids (~30 households each).
 TILED_LAYERS = {"buildings": "buildings", "neighbourhood": "neighbourhood"}
+# Above this many issues in the current filters (in the user's scope), the console's issues layer is
+# drawn from the `issues` vector tiles (counts below zoom 14, points from 14) instead of one GeoJSON
+# download of clustered pins; the page asks /api/console/issue-count on every filter change.
+ISSUES_GEOJSON_MAX = 5000  # settings.LINLI_ISSUES_GEOJSON_MAX overrides
+
+
+def issues_geojson_max() -> int:
+    return int(getattr(settings, "LINLI_ISSUES_GEOJSON_MAX", ISSUES_GEOJSON_MAX))
 
 
 def _feature_counts() -> dict:
@@ -32,10 +41,13 @@ def _feature_counts() -> dict:
     }
 
 
-def _tiles_spec(key: str, count: int) -> dict:
-    layer = TILE_LAYERS[TILED_LAYERS[key]]
+def _tiles_spec_for(layer) -> dict:
     url = reverse("tile", args=[layer.name, 0, 0, 0]).replace("/0/0/0.mvt", "/{z}/{x}/{y}.mvt")
-    return {"url": url, "layer": layer.name, "minZoom": layer.min_zoom, "count": count}
+    return {"url": url, "layer": layer.name, "minZoom": layer.min_zoom}
+
+
+def _tiles_spec(key: str, count: int) -> dict:
+    return _tiles_spec_for(TILE_LAYERS[TILED_LAYERS[key]]) | {"count": count}
 
 
 def map_page(request):
@@ -104,7 +116,26 @@ def map_page(request):
     )
     config["urls"] = _console_urls(request)
     config["home"] = _home_bbox(request)
+    if request.user.is_authenticated:
+        config["issueTiles"] = _issue_tiles_spec(force_tiles)
     return render(request, "web/map.html", {"map_config": config, "pages": _pages(request)})
+
+
+def _issue_tiles_spec(force: bool) -> dict:
+    """How the console draws issues as vector tiles when there are too many for GeoJSON."""
+    layer = TILE_LAYERS["issues"]
+    spec = _tiles_spec_for(layer)
+    return spec | {
+        "limit": issues_geojson_max(),
+        "force": force,  # /?tiles=1: tiles whatever the count
+        "pointsFromZoom": POINTS_FROM_ZOOM,
+        "countRadiusPx": COUNT_RADIUS_PX,
+        # the console's status choices "open" and "closed" as the tiles' comma lists
+        "statusGroups": {
+            "open": [str(s) for s in OPEN],
+            "closed": [str(s) for s in FINISHED + DISMISSED],
+        },
+    }
 
 
 def _pages(request) -> list[tuple[str, str]]:
@@ -166,6 +197,7 @@ def _console_urls(request) -> dict:
     return urls | {
         "issues": reverse("issues"),
         "issuesGeojson": reverse("issues-geojson"),
+        "issuesCount": reverse("console-issue-count"),
         "issue": reverse("issue-detail", args=[0]).rsplit("/", 1)[0] + "/",
         "categories": reverse("issues-categories"),
         "indicators": reverse("issues-indicators"),
@@ -253,4 +285,12 @@ def _console_labels() -> dict:
         "nearby": _("Open issues of this category nearby"),
         "any": _("Any"),
         "trackingCode": _("Tracking code"),
+        # issues drawn from vector tiles ({n}: the GeoJSON limit)
+        "issuesOver": _("more than {n} issues · vector tiles"),
+        "issuesTiles": _("{n} issues · vector tiles"),
+        "issuesTilesHint": _(
+            "Too many issues for pins: below zoom 14 the map shows how many issues each circle "
+            "stands for (click one to zoom in), from zoom 14 every issue (click one to open it). "
+            "Narrow the filters for pins and the heatmap."
+        ),
     }

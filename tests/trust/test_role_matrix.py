@@ -82,6 +82,7 @@ CLASSIFIED = {
     "people-centers-page": STAFF,
     "issues": STAFF,
     "issues-geojson": STAFF,
+    "console-issue-count": STAFF,  # the console's count of its filters (apps/web/api.py)
     "issues-duplicates": STAFF,
     "issues-indicators": STAFF,
     "issues-categories": STAFF,
@@ -124,6 +125,7 @@ APP_SCOPED_GETS = {
     "analytics-heat": "/api/analytics/heat",
     "analytics-indicators": "/api/analytics/indicators",
     "analytics-indicators-xlsx": "/api/analytics/indicators.xlsx",
+    "analytics-indicators-pdf": "/api/analytics/indicators.pdf",
     "audit": "/audit/",  # city administrators and auditors (tests/trust/test_audit_page.py)
 }
 CLASSIFIED.update(dict.fromkeys(APP_SCOPED_GETS, APP_SCOPED))
@@ -318,6 +320,7 @@ def staff_requests(w) -> dict[str, list[tuple[str, str, dict]]]:
         "people-centers-page": [("get", "/people/centers/", {})],
         "issues": [("get", "/api/issues?page_size=500", {})],
         "issues-geojson": [("get", "/api/issues.geojson", {})],
+        "console-issue-count": [("get", "/api/console/issue-count", {})],
         "issues-duplicates": [
             (
                 "get",
@@ -446,6 +449,7 @@ def test_issue_lists_map_and_tiles_show_exactly_the_roles_issues(world, role):
     assert {r["id"] for r in body["results"]} <= expected
     features = client.get("/api/issues.geojson").json()["features"]
     assert {f["id"] for f in features} == expected
+    assert client.get("/api/console/issue-count").json()["count"] == len(expected)
     for key in ("issue_a", "issue_b", "issue_company"):
         issue = world[key]
         r = client.get(f"/api/issues/{issue.id}")

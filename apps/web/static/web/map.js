@@ -3,7 +3,9 @@
    panel for the selected area (chain, households, people, open issues, indicators) or issue (details,
    history, the actions this user may take). Hooked through django-leaflet's callback.
    Small layers are one GeoJSON download; layers too big for that (a city's buildings) come as vector
-   tiles from /tiles/{layer}/{z}/{x}/{y}.mvt, drawn on canvas by protomaps-leaflet.
+   tiles from /tiles/{layer}/{z}/{x}/{y}.mvt, drawn on canvas by protomaps-leaflet. So do the issues
+   when the filters match more than cfg.issueTiles.limit of them (/api/console/issue-count): counts
+   per screen cell below zoom 14, single issues from 14.
    No inline handlers and no eval: the page runs under a strict Content-Security-Policy. */
 (function () {
   "use strict";
@@ -117,6 +119,7 @@
   async function showAt(latlng, feature, kind, layer, fromSearch) {
     const token = ++selection;
     highlight(layer);
+    clearIssueRing();
     const p = feature ? feature.properties : null;
     let head = "<h2>" + esc(p ? p.name : t.point) + "</h2>";
     if (p && kind === "buildings") {
@@ -247,15 +250,18 @@
   async function selectIssue(id, message) {
     const token = ++selection;
     highlight(null);
+    clearIssueRing();
     panel.dataset.selected = "issue:" + id;
     panel.innerHTML = "<h2>" + esc(t.issues) + " #" + esc(id) + "</h2><p class='hint loading'>" + esc(t.loading) + "</p>";
     try {
       const d = await getJSON(urls.issue + id);
       if (token !== selection) return;
       panel.innerHTML = issueHtml(d, message);
-      // show the pin: zoom in or spiderfy its cluster until it is on screen (no-op when it already is)
+      // show the pin: zoom in or spiderfy its cluster until it is on screen (no-op when it already is);
+      // from tiles: ring the point, at a zoom where points are drawn
       const m = markersById[id];
       if (m && issueLayer._map) issueLayer.zoomToShowLayer(m);
+      else if (issueMode === "tiles") showTiledIssue(d);
     } catch (e) {
       if (token === selection) panel.innerHTML = "<h2>#" + esc(id) + "</h2><p class='error-text'>" + esc(t.failed) + ": " + esc(e.message) + "</p>";
     }
@@ -319,13 +325,153 @@
     return q.toString();
   }
 
+  // The issues layer is one overlay ("Issues") holding either the clustered GeoJSON pins or, when the
+  // filters match more than cfg.issueTiles.limit issues, the `issues` vector tiles.
+  const issueTiles = cfg.issueTiles;
+  let issuesOverlay = null;
+  let issueTileLayer = null;
+  let issueMode = "geojson";
+  let issueRing = null;
+
+  // The console's filters in the tile layer's terms (/tiles/layers.json): category, status as a comma
+  // list (the issues API's "open" and "closed" expanded), since/until for the received period, overdue.
+  function tileQuery() {
+    const q = new URLSearchParams();
+    if (!filtersEl) return "";
+    if (filtersEl.category.value) q.set("category", filtersEl.category.value);
+    const st = filtersEl.status.value;
+    if (st) q.set("status", (issueTiles.statusGroups[st] || st.split(",")).join(","));
+    if (filtersEl.start.value) q.set("since", filtersEl.start.value);
+    if (filtersEl.end.value) q.set("until", filtersEl.end.value);
+    if (filtersEl.overdue.checked) q.set("overdue", "true");
+    return q.toString();
+  }
+
+  // Counts as markercluster draws its clusters (same colours by size), on canvas; a red ring when some
+  // are overdue. The server keeps each count COUNT_RADIUS_PX inside its cell, so a circle of at most
+  // that radius is never cut at a tile seam.
+  const COUNT_STYLES = [  // [below, outer radius, outer fill, inner fill]
+    [10, 12, "rgba(181, 226, 140, 0.75)", "rgba(110, 204, 57, 0.8)"],
+    [100, 14, "rgba(241, 211, 87, 0.75)", "rgba(240, 194, 12, 0.8)"],
+    [Infinity, 16, "rgba(253, 156, 115, 0.75)", "rgba(241, 128, 23, 0.8)"],
+  ];
+
+  function countLabel(n) {
+    if (n < 10000) return String(n);
+    return lang === "en" ? Math.round(n / 1000) + "k" : (n / 10000).toFixed(1).replace(/\.0$/, "") + "万";
+  }
+
+  const countSymbolizer = {
+    draw(ctx, geom, z, f) {
+      const n = f.props.count;
+      const p = geom[0][0];
+      const style = COUNT_STYLES.find((c) => n < c[0]);
+      const r = Math.min(style[1], issueTiles.countRadiusPx);
+      ctx.save();
+      ctx.beginPath(); ctx.arc(p.x, p.y, r, 0, 2 * Math.PI); ctx.fillStyle = style[2]; ctx.fill();
+      ctx.beginPath(); ctx.arc(p.x, p.y, r - 4, 0, 2 * Math.PI); ctx.fillStyle = style[3]; ctx.fill();
+      if (f.props.overdue > 0) {
+        ctx.beginPath(); ctx.arc(p.x, p.y, r - 1, 0, 2 * Math.PI);
+        ctx.strokeStyle = "#dc2626"; ctx.lineWidth = 2; ctx.stroke();
+      }
+      ctx.fillStyle = "#1f2933";
+      ctx.font = "600 11px 'Noto Sans CJK SC', 'PingFang SC', sans-serif";
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
+      ctx.fillText(countLabel(n), p.x, p.y + 0.5);
+      ctx.restore();
+    },
+  };
+
+  // Single issues from zoom 14: a dot in the pin's status colour, a red ring when overdue.
+  const pointSymbolizer = {
+    draw(ctx, geom, z, f) {
+      const p = geom[0][0];
+      ctx.save();
+      ctx.beginPath(); ctx.arc(p.x, p.y, 5, 0, 2 * Math.PI);
+      ctx.fillStyle = STATUS_COLORS[f.props.status] || "#6b7280"; ctx.fill();
+      ctx.strokeStyle = f.props.overdue ? "#dc2626" : "#ffffff"; ctx.lineWidth = f.props.overdue ? 2 : 1.5; ctx.stroke();
+      ctx.restore();
+    },
+  };
+
+  function issueTilesLayer(query) {
+    const map = window.linliMap;
+    if (!map.getPane("linliIssueTiles")) {
+      map.createPane("linliIssueTiles").style.zIndex = 460;  // above the territory tiles, below markers
+    }
+    const isCount = (z, f) => f.props.count !== undefined;
+    const layer = protomapsL.leafletLayer({
+      url: issueTiles.url + (query ? "?" + query : ""), levelDiff: 0, maxDataZoom: 16,
+      minZoom: issueTiles.minZoom, pane: "linliIssueTiles", attribution: "",
+      paintRules: [
+        { dataLayer: issueTiles.layer, symbolizer: countSymbolizer, filter: isCount },
+        { dataLayer: issueTiles.layer, symbolizer: pointSymbolizer, filter: (z, f) => !isCount(z, f) },
+      ],
+      labelRules: [],
+    });
+    layer.linliTiles = true;
+    return layer;
+  }
+
+  // A click on the issue tiles: a point opens its issue, a count zooms in towards it. Returns whether
+  // the click was taken (else it goes on to the areas underneath).
+  function issueTilesClick(latlng) {
+    if (issueMode !== "tiles" || !issueTileLayer || !issueTileLayer._map) return false;
+    const map = window.linliMap;
+    const points = map.getZoom() >= issueTiles.pointsFromZoom;
+    // the nearest first: widen the brush until something is under it
+    for (const brush of points ? [4, 8] : [8, issueTiles.countRadiusPx]) {
+      const found = (issueTileLayer.queryTileFeaturesDebug(latlng.lng, latlng.lat, brush).get("") || [])
+        .filter((h) => h.layerName === issueTiles.layer);
+      if (!found.length) continue;
+      const f = found[0].feature;
+      if (f.props.count === undefined) selectIssue(f.id);
+      else map.setView(latlng, Math.min(map.getZoom() + 2, issueTiles.pointsFromZoom));
+      return true;
+    }
+    return false;
+  }
+
+  function clearIssueRing() {
+    if (issueRing) { issueRing.remove(); issueRing = null; }
+  }
+
+  // The issue opened from the tiles (or the side list while tiles are shown): a ring at its point, the
+  // map at a zoom where single issues are drawn.
+  function showTiledIssue(d) {
+    const map = window.linliMap;
+    const ll = L.latLng(d.lat, d.lon);
+    if (!map.getPane("linliIssueRing")) map.createPane("linliIssueRing").style.zIndex = 470;
+    clearIssueRing();
+    issueRing = L.circleMarker(ll, { pane: "linliIssueRing", radius: 11, color: "#facc15", weight: 4, fill: false,
+                                      interactive: false, className: "issue-ring" }).addTo(map);
+    if (map.getZoom() < issueTiles.pointsFromZoom) map.setView(ll, issueTiles.pointsFromZoom + 2);
+    else if (!map.getBounds().contains(ll)) map.panTo(ll);
+  }
+
+  function issuesReady(t0) {
+    requestAnimationFrame(() => {
+      document.body.dataset.issuesMs = String(Math.round(performance.now() - t0));
+      document.body.dataset.issuesReady = "ready";
+    });
+  }
+
   async function loadIssues() {
     if (!issueLayer) return;
     const req = ++issueRequest;
     const t0 = performance.now();
     document.body.dataset.issuesReady = "loading";
     countEl.textContent = t.loading;
+    countEl.classList.remove("error-text");
     try {
+      // too many for pins? (the same filters, counted up to the limit)
+      const counted = await getJSON(urls.issuesCount + "?" + filterQuery());
+      if (req !== issueRequest) return;
+      if (counted.over || issueTiles.force) {
+        showIssueTiles(counted, t0, req);
+        return;
+      }
       const data = await getJSON(urls.issuesGeojson + "?" + filterQuery());
       if (req !== issueRequest) return;
       const markers = [];
@@ -340,6 +486,7 @@
         markers.push(m);
         heat.push([c[1], c[0], p.overdue ? 1 : 0.5]);
       }
+      setIssueMode("geojson");
       issueLayer.clearLayers();
       // markercluster adds big batches in chunks between frames; "ready" waits for the last chunk
       const added = new Promise((resolve) => { chunkDone = resolve; });
@@ -351,7 +498,7 @@
       const n = data.features.length;
       countEl.textContent = n + " " + t.issueCount;
       countEl.dataset.count = String(n);
-      countEl.classList.remove("error-text");
+      countEl.removeAttribute("title");
       await new Promise((r) => requestAnimationFrame(() => r()));
       document.body.dataset.issuesMs = String(Math.round(performance.now() - t0));
       document.body.dataset.issuesReady = "ready";
@@ -361,6 +508,43 @@
       countEl.classList.add("error-text");
       document.body.dataset.issuesReady = "error";
     }
+  }
+
+  // Swap what the "Issues" overlay holds; the overlay stays where the layer control has it.
+  function setIssueMode(mode) {
+    if (mode === "geojson" && issueTileLayer) {
+      issuesOverlay.removeLayer(issueTileLayer);
+      issueTileLayer = null;
+      clearIssueRing();  // pins show the selected issue themselves
+    }
+    if (mode === "tiles" && issueMode === "geojson") {
+      issueLayer.clearLayers();
+      markersById = {};
+      issuesOverlay.removeLayer(issueLayer);
+    }
+    if (mode === "geojson" && !issuesOverlay.hasLayer(issueLayer)) issuesOverlay.addLayer(issueLayer);
+    issueMode = mode;
+    document.body.dataset.issuesMode = mode;
+  }
+
+  // A new tile layer for every load (new filters, or a write the tiles must show): its URL carries the
+  // filters, and the browser revalidates each tile with its ETag (the issues layer is no-cache).
+  function showIssueTiles(counted, t0, req) {
+    setIssueMode("tiles");
+    const query = tileQuery();
+    const layer = issueTilesLayer(query);
+    if (issueTileLayer) issuesOverlay.removeLayer(issueTileLayer);
+    issueTileLayer = layer;
+    heatLayer.setLatLngs([]);  // the heatmap needs the points: not with tiles
+    countEl.textContent = counted.over ? t.issuesOver.replace("{n}", counted.limit)
+      : t.issuesTiles.replace("{n}", counted.count);
+    countEl.dataset.count = counted.over ? "" : String(counted.count);
+    countEl.title = t.issuesTilesHint;
+    // "ready" once the tiles in view are drawn (at once when the overlay is off or the map is zoomed
+    // out below the layer's minimum zoom, where no tile is fetched)
+    layer.once("load", () => { if (req === issueRequest) issuesReady(t0); });
+    issuesOverlay.addLayer(layer);
+    if (!layer._map || window.linliMap.getZoom() < issueTiles.minZoom) issuesReady(t0);
   }
 
   async function loadCategories() {
@@ -552,7 +736,7 @@
             l.on("click", (e) => {
               L.DomEvent.stopPropagation(e);
               if (picking) pick(map, e.latlng);
-              else showAt(e.latlng, f, spec.key, l);
+              else if (!issueTilesClick(e.latlng)) showAt(e.latlng, f, spec.key, l);
             });
             if (spec.key !== "buildings" && spec.key !== "neighbourhood") {
               l.bindTooltip(f.properties.name, { sticky: true });
@@ -591,9 +775,10 @@
       });
       issueLayer.on("click", (e) => { if (e.layer.linliIssue) selectIssue(e.layer.linliIssue); });
       heatLayer = L.heatLayer([], { radius: 20, blur: 15, minOpacity: 0.3 });
-      control.addOverlay(issueLayer, t.issues);
+      issuesOverlay = L.layerGroup([issueLayer]);
+      control.addOverlay(issuesOverlay, t.issues);
       control.addOverlay(heatLayer, t.heatmap);
-      issueLayer.addTo(map);
+      issuesOverlay.addTo(map);
       const communities = layers.community && layers.community.getLayers ? layers.community.getLayers().map((l) => l.feature.properties) : [];
       control.addOverlay(centersLayer(communities.map((p) => p.id)), t.centers);
       if (urls.stations) control.addOverlay(stationsLayer(communities.map((p) => p.code)), t.stations);
@@ -619,7 +804,10 @@
     } else if (!failures) {
       status(t.empty, true);
     }
-    map.on("click", (e) => (picking ? pick(map, e.latlng) : showAt(e.latlng, null, null, null)));
+    map.on("click", (e) => {
+      if (picking) pick(map, e.latlng);
+      else if (!issueTilesClick(e.latlng)) showAt(e.latlng, null, null, null);
+    });
     document.body.dataset.mapReady = failures ? "error" : "ready";
   };
 
