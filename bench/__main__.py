@@ -3,9 +3,11 @@
     python -m bench quick                  every bench/bench_*.py module, quick (demo + a small city)
     python -m bench all                    every module, full (city and megacity; long)
     python -m bench tiles locate           only bench_tiles.py and bench_locate.py (quick unless --full)
+    python -m bench intake                 only bench_intake.py: issues/s filed over HTTP (Open311 POST)
     python -m bench all --dataset city     full measurements on a named dataset (or a --scale number)
 
-A module is bench/bench_<topic>.py with `run(*, quick: bool) -> list[dict]`, each row
+A module is bench/bench_<topic>.py with `run(*, quick: bool) -> list[dict]`, found by its file name
+(`modules()`: a new bench_<topic>.py joins `quick` and `all` and answers to `<topic>`), each row
 {"benchmark", "value", "unit", "floor", "ratio", "target", "note"} (see bench.common.row). Every figure
 sits beside a floor measured in the same run. The table is printed and written to bench/out/latest.md.
 Runs in its own database (BENCH_DATABASE_URL, default linli_bench on the local cluster), never the dev one.

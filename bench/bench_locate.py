@@ -84,8 +84,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(port: int, workers: int, threads: int) -> subprocess.Popen:
-    env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1"}
+def start_gunicorn(
+    port: int, workers: int, threads: int, env: dict | None = None, startup_s: float = 30
+) -> subprocess.Popen:
+    """gunicorn (gthread) serving the app with production settings on 127.0.0.1:`port`; `env` adds
+    to the environment (e.g. raised rate limits); waits up to `startup_s` for a first answer."""
+    # plain HTTP on loopback: production settings would redirect every request to https (as
+    # bench/load.py and bench/fuzz.py, switch the redirect off)
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        **(env or {}),
+    }
     env.setdefault("SECRET_KEY", "bench-only-not-secret")
     proc = subprocess.Popen(
         [
@@ -109,72 +121,140 @@ def start_gunicorn(port: int, workers: int, threads: int) -> subprocess.Popen:
         cwd=ROOT,
         env=env,
     )
-    deadline = time.time() + 30
+    deadline = time.time() + startup_s
     while time.time() < deadline:
         try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=min(10, startup_s))
             c.request("GET", "/tiles/layers.json")
             if c.getresponse().status == 200:
                 return proc
         except OSError:
             time.sleep(0.3)
     proc.terminate()
-    raise RuntimeError("gunicorn did not start within 30 s")
+    raise RuntimeError(f"gunicorn did not start within {startup_s:.0f} s")
 
 
-def _client(port, paths, stop_at, counts, index):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+def _send(conn, spec) -> None:
+    """A request spec is a path (GET) or (method, path, body bytes, headers)."""
+    if isinstance(spec, str):
+        conn.request("GET", spec)
+    else:
+        method, path, body, headers = spec
+        conn.request(method, path, body=body, headers=headers)
+
+
+def _client(port, paths, stop_at, counts, index, expect=200, keep_bodies=False, timeout=10):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     ok = bad = 0
+    latencies, bodies, statuses = [], [], {}
+    first = last = None
     i = index
     while time.time() < stop_at:
+        t0 = time.perf_counter()
+        first = first if first is not None else time.time()
         try:
-            conn.request("GET", paths[i % len(paths)])
+            _send(conn, paths[i % len(paths)])
             resp = conn.getresponse()
-            resp.read()
-            if resp.status == 200:
+            body = resp.read()
+            latencies.append((time.perf_counter() - t0) * 1000)
+            statuses[resp.status] = statuses.get(resp.status, 0) + 1
+            if resp.status == expect:
                 ok += 1
+                if keep_bodies:
+                    bodies.append(body)
             else:
                 bad += 1
         except (OSError, http.client.HTTPException):
             bad += 1
+            statuses["error"] = statuses.get("error", 0) + 1
             conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        last = time.time()
         i += 7
-    counts.append((ok, bad))
+    counts.append(
+        {
+            "ok": ok,
+            "bad": bad,
+            "latencies": latencies,
+            "bodies": bodies,
+            "statuses": statuses,
+            "first": first,
+            "last": last,
+        }
+    )
 
 
-def _load_process(port, paths, seconds, threads, queue):
+def _load_process(port, paths, seconds, threads, queue, expect=200, keep_bodies=False, timeout=10):
     import threading
 
     counts: list = []
     stop_at = time.time() + seconds
     workers = [
-        threading.Thread(target=_client, args=(port, paths, stop_at, counts, n))
+        threading.Thread(
+            target=_client, args=(port, paths, stop_at, counts, n, expect, keep_bodies, timeout)
+        )
         for n in range(threads)
     ]
     for w in workers:
         w.start()
     for w in workers:
         w.join()
-    queue.put((sum(c[0] for c in counts), sum(c[1] for c in counts)))
+    queue.put(counts)
+
+
+def load_stats(
+    port: int,
+    paths: list,
+    seconds: float,
+    processes=2,
+    threads=8,
+    *,
+    expect: int = 200,
+    keep_bodies: bool = False,
+    timeout: float = 10,
+) -> dict:
+    """Run `processes` × `threads` keep-alive clients for `seconds` over `paths` (each a GET path or
+    (method, path, body, headers)); a response with status `expect` is a success. Returns ok,
+    failures, rps (successes per second of the clients' measured window), latencies_ms (every
+    request), statuses ({status: count}) and, with keep_bodies, the bodies of the successes. A request
+    unanswered after `timeout` seconds is a failure ("error")."""
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [
+        ctx.Process(
+            target=_load_process,
+            args=(port, paths, seconds, threads, queue, expect, keep_bodies, timeout),
+        )
+        for _ in range(processes)
+    ]
+    for p in procs:
+        p.start()
+    clients = [c for _ in procs for c in queue.get()]
+    for p in procs:
+        p.join()
+    firsts = [c["first"] for c in clients if c["first"] is not None]
+    lasts = [c["last"] for c in clients if c["last"] is not None]
+    window = max(lasts) - min(firsts) if firsts else seconds
+    statuses: dict = {}
+    for c in clients:
+        for k, v in c["statuses"].items():
+            statuses[k] = statuses.get(k, 0) + v
+    ok = sum(c["ok"] for c in clients)
+    return {
+        "ok": ok,
+        "failures": sum(c["bad"] for c in clients),
+        "rps": ok / window if window > 0 else 0.0,
+        "seconds": window,
+        "latencies_ms": [x for c in clients for x in c["latencies"]],
+        "statuses": statuses,
+        "bodies": [b for c in clients for b in c["bodies"]],
+    }
 
 
 def load(port: int, paths: list[str], seconds: float, processes=2, threads=8) -> tuple[float, int]:
     """(successful requests/s, failures) from `processes` × `threads` keep-alive clients."""
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    procs = [
-        ctx.Process(target=_load_process, args=(port, paths, seconds, threads, queue))
-        for _ in range(processes)
-    ]
-    start = time.time()
-    for p in procs:
-        p.start()
-    results = [queue.get() for _ in procs]
-    for p in procs:
-        p.join()
-    elapsed = max(seconds, time.time() - start - 1.0)  # minus process start-up, roughly
-    return sum(r[0] for r in results) / elapsed, sum(r[1] for r in results)
+    stats = load_stats(port, paths, seconds, processes, threads)
+    return stats["rps"], stats["failures"]
 
 
 def run(*, quick: bool) -> list[dict]:

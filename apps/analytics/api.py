@@ -20,7 +20,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.analytics import gaps, hotspots, indicators, stations
+from apps.analytics import gaps, hotspots, indicators, indicators_pdf, stations
 from apps.analytics.models import ServiceStation, StationKind
 from apps.analytics.services import station_create
 from apps.common.errors import DomainError
@@ -30,6 +30,7 @@ from apps.common.routers import replica_reads
 # the issues API's period rule, so every period parameter reads the same
 from apps.issues.selectors import parse_when
 from apps.people.scope import user_scope
+from apps.territory.models import Area
 
 GEOJSON = "application/geo+json"
 
@@ -502,4 +503,36 @@ class IndicatorsXlsxApi(StaffApi):
             indicators.dashboard_xlsx(data),
             f"indicators_{data['area']['code']}_{data['month']}.xlsx",
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+
+
+def _street_of(area: dict) -> dict | None:
+    """The current street of a community (for the PDF's header); None for a street."""
+    if area["level"] != "community":
+        return None
+    now = timezone.now()
+    street = (
+        Area.objects.filter(level="street", code=area["code"][:9], valid_from__lte=now)
+        .exclude(valid_to__lte=now)
+        .values("code", "name")
+        .first()
+    )
+    return street
+
+
+class IndicatorsPdfApi(StaffApi):
+    @extend_schema(
+        summary="Indicators as a PDF (the printable page's content: values per area, monthly values, "
+        "charts)",
+        parameters=INDICATOR_PARAMS,
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY},
+    )
+    def get(self, request):
+        data = _indicators(request)  # the .xlsx export's data and scope rules
+        with replica_reads():
+            street = _street_of(data["area"])
+        return _download(
+            indicators_pdf.dashboard_pdf(data, street=street),
+            f"indicators_{data['area']['code']}_{data['month']}.pdf",
+            "application/pdf",
         )

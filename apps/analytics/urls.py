@@ -41,4 +41,9 @@ urlpatterns = [
         api.IndicatorsXlsxApi.as_view(),
         name="analytics-indicators-xlsx",
     ),
+    path(
+        "api/analytics/indicators.pdf",
+        api.IndicatorsPdfApi.as_view(),
+        name="analytics-indicators-pdf",
+    ),
 ]

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.analytics import gaps, indicators, sources
+from apps.analytics import gaps, indicators, indicators_pdf, sources
 from apps.analytics.stations import DETOUR_FACTOR, TIERS
 from apps.common.errors import DomainError
 from apps.common.routers import replica_reads
@@ -49,6 +49,7 @@ def dashboard_page(request):
         "code": code,
         "api": reverse("analytics-indicators"),
         "xlsx": reverse("analytics-indicators-xlsx"),
+        "pdf": reverse("analytics-indicators-pdf"),
         "print": reverse("analytics-print"),
         "labels": {
             "trend": _("Monthly trend"),
@@ -79,20 +80,11 @@ def print_page(request):
             )
     except DomainError as exc:
         return render(request, "analytics/print.html", {"error": exc.message}, status=exc.status)
-    keys = [i["key"] for i in data["indicators"]]
-    rows = [[r["month"]] + [r[k] for k in keys] for r in data["trend"]]
-    children = [[c["name"], c["households"]] + [c[k] for k in keys] for c in data["children"]]
+    tables = indicators_pdf.printable(data)  # the same tables as the PDF export
     return render(
         request,
         "analytics/print.html",
-        {
-            "data": data,
-            "labels": [i["label"] for i in data["indicators"]],
-            "units": [i["unit"] for i in data["indicators"]],
-            "rows": rows,
-            "children": children,
-            "generated": timezone.localtime(),
-        },
+        {"data": data, **tables, "generated": timezone.localtime()},
     )
 
 
