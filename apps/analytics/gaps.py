@@ -12,6 +12,7 @@ themselves below only when those models exist (see `available_kinds`).
 """
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from apps.analytics import gaps_patrols, gaps_people
+from apps.analytics import gaps_patrols, gaps_people, stations
 from apps.analytics.stations import DETOUR_FACTOR, tier_radius, within_prefix
 from apps.common.errors import DomainError
 from apps.common.routers import read_cursor
@@ -96,12 +97,15 @@ SELECT 'company', co.id, co.name, p.code, ST_AsGeoJSON(ST_Collect(a.geom), 7),
  ORDER BY co.id, p.code
 """
 
-# Buildings whose walking distance (straight line × detour factor) to the nearest station exceeds the
-# tier's radius, or with no station at all. Same nearest-station rule as stations.BUILDING_STATION_SQL.
+# Buildings whose walking distance to the nearest station exceeds the tier's radius, or with no station
+# at all. This statement is the straight-line measure (straight line × detour factor), used as it is
+# when no street network touches the area; where one does, station_far_rows measures along the
+# network (apps.analytics.stations). Same nearest-station rule as stations.BUILDING_STATION_SQL.
 STATION_FAR_SQL = """
 SELECT 'building', b.id, COALESCE(k.name || ' ', '') || b.name, COALESCE(g.code, c.code, ''), ST_AsGeoJSON(b.footprint, 7),
        json_build_object('households', b.households, 'station', ns.name,
-                         'straight_m', round(ns.d::numeric), 'walk_m', round((ns.d * %(factor)s)::numeric))
+                         'straight_m', round(ns.d::numeric), 'walk_m', round((ns.d * %(factor)s)::numeric),
+                         'method', 'straight')
   FROM territory_building b
   LEFT JOIN territory_area c ON c.id = b.community_id
   LEFT JOIN territory_area k ON k.id = b.compound_id
@@ -117,6 +121,65 @@ SELECT 'building', b.id, COALESCE(k.name || ' ', '') || b.name, COALESCE(g.code,
    AND (ns.d IS NULL OR ns.d * %(factor)s > %(radius)s)
  ORDER BY b.id
 """
+
+# Name, footprint and the straight-line distance to a given station, for the buildings the Python path
+# found beyond the tier (station_far_rows).
+STATION_FAR_ROWS_SQL = """
+SELECT u.id, COALESCE(k.name || ' ', '') || b.name, ST_AsGeoJSON(b.footprint, 7),
+       ST_Distance(ST_PointOnSurface(b.footprint)::geography, s.point::geography)
+  FROM unnest(%(ids)s::bigint[], %(stations)s::bigint[]) AS u(id, station_id)
+  JOIN territory_building b ON b.id = u.id
+  LEFT JOIN territory_area k ON k.id = b.compound_id
+  LEFT JOIN analytics_servicestation s ON s.id = u.station_id
+"""
+
+
+def _metres(value: float | None) -> int | None:
+    """Whole metres, halves away from zero (as PostgreSQL's round(numeric) in STATION_FAR_SQL)."""
+    return None if value is None else int(math.floor(value + 0.5))
+
+
+def station_far_rows(params: dict) -> list:
+    """The station_far gaps: buildings with households beyond the tier's walking radius of every
+    station. Without a street network touching the area, STATION_FAR_SQL as it is (straight line ×
+    factor); otherwise each building is measured as stations.building_access measures it (along the
+    network where its community has one, straight line × factor elsewhere)."""
+    if not stations.network_applies(params["prefix"]):
+        with read_cursor() as cur:
+            cur.execute(STATION_FAR_SQL, params)
+            return cur.fetchall()
+    radius = params["radius"]
+    far = [
+        b
+        for b in stations.building_access(prefix=params["prefix"])
+        if b.households > 0 and (b.walk_m is None or b.walk_m > radius)
+    ]
+    if not far:
+        return []
+    # the station each sentence names: the one walked to, else (unreachable) the straight-line nearest
+    named = [b.walk_station[0] if b.walk_station[0] is not None else b.station_id for b in far]
+    with read_cursor() as cur:
+        cur.execute(STATION_FAR_ROWS_SQL, {"ids": [b.id for b in far], "stations": named})
+        extra = {row[0]: row[1:] for row in cur.fetchall()}
+    rows = []
+    for b in far:
+        name, geom, straight = extra[b.id]
+        detail = {"households": b.households, "method": b.method, "straight_m": _metres(straight)}
+        if b.networked:
+            if b.network_m is None:
+                detail.update(
+                    station=None,
+                    nearest=b.station_name,
+                    walk_m=None,
+                    limit_m=int(stations.NETWORK_LIMIT_M),
+                )
+            else:
+                detail.update(station=b.network_station_name, walk_m=_metres(b.network_m))
+            detail["access_m"] = _metres(b.access_m)
+        else:
+            detail.update(station=b.station_name, walk_m=_metres(b.walk_m))
+        rows.append(("building", b.id, name, b.area_code, geom, detail))
+    return rows
 
 
 @dataclass(frozen=True)
@@ -149,11 +212,37 @@ def _explain_compound(name, d, p):
 
 
 def _explain_station(name, d, p):
+    if d.get("method") == "network" and d.get("walk_m") is None and d.get("nearest"):
+        return _(
+            "Building %(name)s (%(households)s households) cannot reach any service station within "
+            "%(limit)s m along the street network; the nearest, %(station)s, is %(straight)s m away "
+            "in a straight line."
+        ) % {
+            "name": name,
+            "households": d["households"],
+            "limit": d["limit_m"],
+            "station": d["nearest"],
+            "straight": d["straight_m"],
+        }
     if d.get("station") is None:
         return _(
             "Building %(name)s (%(households)s households): there is no party-mass service "
             "station at all."
         ) % {"name": name, "households": d["households"]}
+    if d.get("method") == "network":
+        return _(
+            "Building %(name)s (%(households)s households) is %(walk)s m along the street network "
+            "from the nearest service station, %(station)s (%(straight)s m in a straight line), "
+            "beyond the %(minutes)s-minute walk of %(radius)s m."
+        ) % {
+            "name": name,
+            "households": d["households"],
+            "walk": int(d["walk_m"]),
+            "station": d["station"],
+            "straight": int(d["straight_m"]),
+            "minutes": p["tier"],
+            "radius": int(p["radius"]),
+        }
     return _(
         "Building %(name)s (%(households)s households) is about %(walk)s m on foot from the nearest "
         "service station, %(station)s (%(straight)s m in a straight line × %(factor)s), beyond the "
@@ -250,8 +339,9 @@ register(
     GapKind(
         "station_far",
         gettext_lazy("Households beyond walking distance of a service station"),
-        STATION_FAR_SQL,
+        STATION_FAR_SQL,  # the straight-line statement; station_far_rows adds the street network
         _explain_station,
+        fetch=station_far_rows,
     )
 )
 
@@ -325,6 +415,8 @@ def gap_items(
                     "detail": detail,
                     "explanation": kind.explain(name, detail, params),
                 }
+                if "method" in detail:  # how a distance was measured: network | straight
+                    item["method"] = detail["method"]
                 if geometry:
                     item["geometry"] = json.loads(geom) if geom else None
                 items.append(item)

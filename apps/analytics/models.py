@@ -1,13 +1,16 @@
-"""Analytics data: party-mass service stations (党群服务站) and the precomputed hotspot counts.
+"""Analytics data: party-mass service stations (党群服务站), the pedestrian street network their walking
+distances are measured on, and the precomputed hotspot counts.
 
 Everything else analytics shows (gaps, indicators, hotspots) is read from the other apps' tables."""
 
 from django.contrib.gis.db import models
+from django.contrib.gis.db.models.functions import IsValid
 from django.db.models import Q
+from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.territory.models import Area
+from apps.territory.models import Area, IsEmpty
 
 
 class StationKind(models.TextChoices):
@@ -44,6 +47,41 @@ class ServiceStation(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class StreetSegment(models.Model):
+    """One piece of the pedestrian street network: a line between two nodes of the walking graph.
+
+    `manage.py import_streets` splits every line of a file at each vertex (so lines that share a
+    vertex meet there) and where the end of another line lies on it (T-junctions drawn without a
+    shared vertex), so imported segments are straight two-point pieces; a segment drawn by hand may
+    have more vertices and then meets others only at its two ends. apps.analytics.stations builds the
+    graph from the segments around the buildings being checked (ends snapped together within 0.5 m)
+    and measures walking distances to the stations on it."""
+
+    geom = models.LineStringField(_("geometry"), srid=4326)  # GiST index from GeoDjango (KNN, &&)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    source_id = models.CharField(
+        _("source id"),
+        max_length=64,
+        blank=True,
+        help_text=_("Id of the feature in the imported file"),
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("street segment")
+        verbose_name_plural = _("street segments")
+        constraints = [
+            # valid: at least two distinct points (a zero-length piece is not a street)
+            models.CheckConstraint(condition=IsValid("geom"), name="street_geom_valid"),
+            models.CheckConstraint(
+                condition=Exact(IsEmpty("geom"), False), name="street_geom_not_empty"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name or f"#{self.pk}"
 
 
 class HotspotCellCount(models.Model):
