@@ -38,7 +38,7 @@ from apps.common.errors import DomainError
 from apps.common.routers import read_cursor
 from apps.dataio.geometry import TYPE_NAMES
 from apps.dataio.readers import read_source
-from apps.dataio.services import NAME_FIELDS
+from apps.dataio.services import NAME_FIELDS, field_text
 
 DETOUR_FACTOR = 1.3
 # (minutes, walking radius in metres). 15 minutes uses the upper bound of 800-1,000 m.
@@ -628,20 +628,6 @@ class StreetsImport:
         return "\n".join(lines)
 
 
-def _field_text(values, n: int) -> list[str]:
-    if values is None:
-        return [""] * n
-    out = []
-    for v in values.tolist():
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            out.append("")
-        elif isinstance(v, float) and v.is_integer():
-            out.append(str(int(v)))
-        else:
-            out.append(str(v).strip())
-    return out
-
-
 def check_lines(geoms, known: dict[int, str] | None = None) -> tuple[np.ndarray, dict[int, str]]:
     """The usable lines of a file (2D, LineString or MultiLineString, valid), and the reason for every
     other row: missing, empty, not a line (with its type), invalid (GEOS's reason)."""
@@ -747,8 +733,8 @@ def streets_import(
         name_field = next((f for f in NAME_FIELDS if f in src.fields), None)
     if id_field is None:
         id_field = next((f for f in STREET_ID_FIELDS if f in src.fields), None)
-    names = _field_text(src.column(name_field, option="name-field"), n)
-    refs = _field_text(src.column(id_field, option="id-field"), n)
+    names = field_text(src.column(name_field, option="name-field"), n)
+    refs = field_text(src.column(id_field, option="id-field"), n)
     lines, bad = check_lines(src.frame.geometry.values, src.problems)
     result = StreetsImport(
         file=str(path),

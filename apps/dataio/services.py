@@ -89,7 +89,7 @@ def _read(path, opts: ReadOptions) -> Source:
     )
 
 
-def _text(values: pd.Series | None, n: int) -> list[str]:
+def field_text(values: pd.Series | None, n: int) -> list[str]:
     """Field values as clean strings ('' for missing); integral floats lose their '.0'."""
     if values is None:
         return [""] * n
@@ -191,9 +191,9 @@ def areas_import(
     src = _read(path, read)
     n = len(src.frame)
     nf = _default_name_field(src, name_field)
-    names = _text(src.column(nf, option="name-field") if nf else None, n)
-    ext = _text(src.column(code_field, option="code-field"), n)
-    parent_keys = _text(src.column(parent_field, option="parent-field"), n)
+    names = field_text(src.column(nf, option="name-field") if nf else None, n)
+    ext = field_text(src.column(code_field, option="code-field"), n)
+    parent_keys = field_text(src.column(parent_field, option="parent-field"), n)
 
     cleaned = clean_polygons(
         src.frame.geometry.values, strict=strict, known=src.problems, limits=limits_for(level)
@@ -656,12 +656,12 @@ def buildings_import(
         )
 
     name_field = _default_name_field(src, name_field)
-    names = _text(src.column(name_field, option="name-field") if name_field else None, n)
+    names = field_text(src.column(name_field, option="name-field") if name_field else None, n)
     if address_field:
-        addresses = _text(src.column(address_field, option="address-field"), n)
+        addresses = field_text(src.column(address_field, option="address-field"), n)
     elif osm and _has(src, "addr:street"):
-        street = _text(src.column("addr:street", option="address-field"), n)
-        number = _text(
+        street = field_text(src.column("addr:street", option="address-field"), n)
+        number = field_text(
             src.column("addr:housenumber", option="address-field")
             if _has(src, "addr:housenumber")
             else None,
@@ -671,10 +671,10 @@ def buildings_import(
     else:
         addresses = [""] * n
     if id_field:
-        refs = _text(src.column(id_field, option="id-field"), n)
+        refs = field_text(src.column(id_field, option="id-field"), n)
     elif osm:
-        way = _text(frame.get("osm_way_id"), n)
-        rel = _text(frame.get("osm_id"), n)
+        way = field_text(frame.get("osm_way_id"), n)
+        rel = field_text(frame.get("osm_id"), n)
         refs = [
             f"way/{w}" if w else (f"relation/{r}" if r else "")
             for w, r in zip(way, rel, strict=True)
