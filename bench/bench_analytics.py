@@ -78,6 +78,25 @@ def ms(fn, repeat=3) -> float:
 ISSUES_MIN = 1_000_000
 
 
+def cold_and_floor(q) -> tuple[int, float, float]:
+    """(points counted, floor ms, cold ms) for a hotspot query: the floor is one filtered scan of the
+    query's source (count(*)), the value city-wide H3 res 8 hotspots from the points; medians of 3."""
+    from django.db import connection
+
+    from apps.analytics import hotspots
+
+    def scan():
+        with connection.cursor() as cur:
+            cur.execute(
+                f"SELECT count(*) FROM {q.relation} src WHERE {hotspots.FILTER}",  # noqa: S608
+                q.params(),
+            )
+            return cur.fetchone()[0]
+
+    counted = scan()
+    return counted, ms(scan), ms(lambda: hotspots.h3_hotspots(q, 8, use_precomputed=False))
+
+
 def raw_gaps():
     """Every gap kind's rows as gap_items reads them (its SQL or another app's selector), without
     building the sentences, geometry and JSON: the floor of the gaps benchmark."""
@@ -138,15 +157,7 @@ def ten_million_cold(issues: int, where: str) -> list[dict]:
         start = hotspots._local_monday(first)
         q = hotspots.Query("bench_issue_copies", start, last + timedelta(seconds=1))
 
-        def scan():
-            with connection.cursor() as cur:
-                cur.execute(
-                    f"SELECT count(*) FROM bench_issue_copies src WHERE {hotspots.FILTER}",  # noqa: S608
-                    q.params(),
-                )
-
-        floor = ms(scan)
-        cold = ms(lambda: hotspots.h3_hotspots(q, 8, use_precomputed=False))
+        _counted, floor, cold = cold_and_floor(q)
         return [
             row(
                 f"hotspots city-wide, cold (H3 res 8, Gi*), {n / 1e6:.1f}M issues",
@@ -189,17 +200,7 @@ def run_on_issues(issues: int) -> list[dict]:
     )
     rows = []
 
-    def scan():
-        with connection.cursor() as cur:
-            cur.execute(
-                f"SELECT count(*) FROM {q.relation} src WHERE {hotspots.FILTER}",  # noqa: S608
-                q.params(),
-            )
-            return cur.fetchone()[0]
-
-    counted = scan()
-    floor = ms(scan)
-    cold = ms(lambda: hotspots.h3_hotspots(q, 8, use_precomputed=False))
+    counted, floor, cold = cold_and_floor(q)
     rows.append(
         row(
             "hotspots city-wide, cold (H3 res 8, Gi*), the issues",
@@ -302,15 +303,7 @@ def run(*, quick: bool) -> list[dict]:
         )
         q = hotspots.Query("bench_points", T0, T0 + timedelta(weeks=52))
 
-        def scan():
-            with connection.cursor() as cur:
-                cur.execute(
-                    f"SELECT count(*) FROM bench_points src WHERE {hotspots.FILTER}",  # noqa: S608
-                    q.params(),
-                )
-
-        floor = ms(scan)
-        cold = ms(lambda: hotspots.h3_hotspots(q, 8, use_precomputed=False))
+        _counted, floor, cold = cold_and_floor(q)
         rows.append(
             row(
                 "hotspots city-wide, cold (H3 res 8, Gi*)",
