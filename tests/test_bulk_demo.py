@@ -274,3 +274,10 @@ def test_bulk_issues_plant_hotspots(bulk_city):
     mean_other = sum(t for b, t in totals.items() if b not in hot) / max(1, len(totals) - len(hot))
     assert mean_hot > 2 * mean_other
 
+
+def test_bulk_tallies_match_a_recount(bulk_city):
+    # the bulk loaders switch the tally triggers off and rebuild the tallies once at the end
+    from tests.people.test_tally import assert_tallies_match
+
+    assert _one("SELECT count(*) FROM people_buildingcenter")[0] > 0
+    assert_tallies_match()

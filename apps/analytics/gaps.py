@@ -11,21 +11,23 @@ Kinds that need the people app's residents/committees/center households or the p
 themselves below only when those models exist (see `available_kinds`).
 """
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+import orjson
+import psycopg2.extras
 from django.apps import apps as django_apps
 from django.conf import settings
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from apps.analytics import gaps_patrols, gaps_people, stations
+from apps.analytics import gaps_patrols, gaps_people, sentences, stations
+from apps.analytics.sentences import _
 from apps.analytics.stations import DETOUR_FACTOR, tier_radius, within_prefix
 from apps.common.errors import DomainError
+from apps.common.memory import gc_paused
 from apps.common.routers import read_cursor
 
 CODE_LENGTH = {"street": 9, "community": 12, "grid": 15}
@@ -100,25 +102,34 @@ SELECT 'company', co.id, co.name, p.code, ST_AsGeoJSON(ST_Collect(a.geom), 7),
 # Buildings whose walking distance to the nearest station exceeds the tier's radius, or with no station
 # at all. This statement is the straight-line measure (straight line × detour factor), used as it is
 # when no street network touches the area; where one does, station_far_rows measures along the
-# network (apps.analytics.stations). Same nearest-station rule as stations.BUILDING_STATION_SQL.
+# network (apps.analytics.stations): those communities' area codes are %(networked)s, LIKE patterns,
+# skipped here. A building is beyond when no station lies within radius / factor
+# metres (geodesic; one probe of the stations' geography index); only for those is the nearest station
+# named, by the same nearest-station rule as stations.BUILDING_STATION_SQL.
 STATION_FAR_SQL = """
-SELECT 'building', b.id, COALESCE(k.name || ' ', '') || b.name, COALESCE(g.code, c.code, ''), ST_AsGeoJSON(b.footprint, 7),
+SELECT 'building', b.id, COALESCE(k.name || ' ', '') || b.name, b.area_code, ST_AsGeoJSON(b.footprint, 7),
        json_build_object('households', b.households, 'station', ns.name,
                          'straight_m', round(ns.d::numeric), 'walk_m', round((ns.d * %(factor)s)::numeric),
                          'method', 'straight')
-  FROM territory_building b
-  LEFT JOIN territory_area c ON c.id = b.community_id
+  FROM (SELECT b.id, b.name, b.households, b.footprint, b.compound_id, b.p,
+               COALESCE(g.code, c.code, '') AS area_code
+          FROM (SELECT b.*, ST_PointOnSurface(b.footprint) AS p FROM territory_building b
+                 WHERE b.households > 0) b
+          LEFT JOIN territory_area c ON c.id = b.community_id
+          LEFT JOIN territory_area g ON g.id = b.grid_id
+         WHERE COALESCE(g.code, c.code, '') LIKE %(prefix)s
+           AND NOT COALESCE(g.code, c.code, '') LIKE ANY(%(networked)s::text[])
+           AND NOT EXISTS (SELECT 1 FROM analytics_servicestation s
+                            WHERE ST_DWithin(s.point::geography, b.p::geography,
+                                             %(radius)s / %(factor)s))
+        OFFSET 0) b
   LEFT JOIN territory_area k ON k.id = b.compound_id
-  LEFT JOIN territory_area g ON g.id = b.grid_id
- CROSS JOIN LATERAL (SELECT ST_PointOnSurface(b.footprint) AS p) pp
   LEFT JOIN LATERAL (
-        SELECT k.name, ST_Distance(k.point::geography, pp.p::geography) AS d
+        SELECT k.name, ST_Distance(k.point::geography, b.p::geography) AS d
           FROM (SELECT s.id, s.name, s.point FROM analytics_servicestation s
-                 ORDER BY s.point <-> pp.p LIMIT 4) k
+                 ORDER BY s.point <-> b.p LIMIT 4) k
          ORDER BY 2, k.id LIMIT 1
   ) ns ON true
- WHERE COALESCE(g.code, c.code, '') LIKE %(prefix)s AND b.households > 0
-   AND (ns.d IS NULL OR ns.d * %(factor)s > %(radius)s)
  ORDER BY b.id
 """
 
@@ -141,21 +152,23 @@ def _metres(value: float | None) -> int | None:
 
 def station_far_rows(params: dict) -> list:
     """The station_far gaps: buildings with households beyond the tier's walking radius of every
-    station. Without a street network touching the area, STATION_FAR_SQL as it is (straight line ×
-    factor); otherwise each building is measured as stations.building_access measures it (along the
-    network where its community has one, straight line × factor elsewhere)."""
-    if not stations.network_applies(params["prefix"]):
-        with read_cursor() as cur:
-            cur.execute(STATION_FAR_SQL, params)
-            return cur.fetchall()
+    station. Buildings of communities no street network touches: STATION_FAR_SQL (straight line ×
+    factor); those of the others are measured as stations.building_access measures them (along the
+    network)."""
+    networked = stations.networked_communities(params["prefix"])
+    with read_cursor() as cur:
+        cur.execute(STATION_FAR_SQL, {**params, "networked": [f"{code}%" for code in networked]})
+        by_line = cur.fetchall()
+    if not networked:
+        return by_line
     radius = params["radius"]
     far = [
         b
-        for b in stations.building_access(prefix=params["prefix"])
+        for b in stations.building_access(prefixes=[f"{code}%" for code in networked])
         if b.households > 0 and (b.walk_m is None or b.walk_m > radius)
     ]
     if not far:
-        return []
+        return by_line
     # the station each sentence names: the one walked to, else (unreachable) the straight-line nearest
     named = [b.walk_station[0] if b.walk_station[0] is not None else b.station_id for b in far]
     with read_cursor() as cur:
@@ -179,7 +192,7 @@ def station_far_rows(params: dict) -> list:
         else:
             detail.update(station=b.station_name, walk_m=_metres(b.walk_m))
         rows.append(("building", b.id, name, b.area_code, geom, detail))
-    return rows
+    return sorted(by_line + rows, key=lambda row: row[1])
 
 
 @dataclass(frozen=True)
@@ -396,7 +409,9 @@ def gap_items(
         raise DomainError(f"patrol_days={patrol_days!r} must be from 1 to 366", field="patrol_days")
     kinds, params = _params(kinds, within, tier, patrol_days)
     items = []
-    with read_cursor() as cur:
+    with read_cursor() as cur, sentences.memoized(), gc_paused():
+        # a city's listing parses ~200k small JSON texts (details, geometries): orjson's parser
+        psycopg2.extras.register_default_json(cur.cursor, loads=orjson.loads)
         for key in kinds:
             kind = KINDS[key]
             if kind.fetch is not None:
@@ -405,7 +420,7 @@ def gap_items(
                 cur.execute(kind.sql, params)
                 rows = cur.fetchall()
             for obj_type, obj_id, name, area_code, geom, detail in rows:
-                detail = detail if isinstance(detail, dict) else json.loads(detail)
+                detail = detail if isinstance(detail, dict) else orjson.loads(detail)
                 item = {
                     "kind": key,
                     "object_type": obj_type,
@@ -418,7 +433,7 @@ def gap_items(
                 if "method" in detail:  # how a distance was measured: network | straight
                     item["method"] = detail["method"]
                 if geometry:
-                    item["geometry"] = json.loads(geom) if geom else None
+                    item["geometry"] = orjson.loads(geom) if geom else None
                 items.append(item)
     return items
 

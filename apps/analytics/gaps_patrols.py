@@ -2,9 +2,9 @@
 their monthly visit target. Registered by apps.analytics.gaps when the patrols models exist."""
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from apps.analytics.sentences import _
 from apps.common.routers import read_cursor
 
 # Buildings with households and no visit (near the track or checked in) on a patrol started in the last

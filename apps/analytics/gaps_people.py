@@ -5,8 +5,9 @@ Center-household limits come from the people app's policy: the community's Cente
 row without a community, else the built-in defaults (max 30 links, 200 m), the same rule as
 apps.people.selectors.center_policy, written here as SQL so a whole city is one statement."""
 
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+from apps.analytics.sentences import _
 
 # Policy per community: the community's row, else the default row, else built-in numbers.
 POLICY_CTE = """
@@ -38,9 +39,8 @@ SELECT 'neighbourhood', a.id, a.name, a.code, ST_AsGeoJSON(a.geom, 7),
   FROM territory_area a
  WHERE a.level = 'neighbourhood' AND a.valid_from <= now() AND (a.valid_to IS NULL OR a.valid_to > now())
    AND a.code LIKE %(prefix)s
-   AND NOT EXISTS (SELECT 1 FROM people_centerhousehold ch
-                     JOIN territory_household h ON h.id = ch.household_id
-                    WHERE h.neighbourhood_id = a.id)
+   AND NOT EXISTS (SELECT 1 FROM people_buildingtally t
+                    WHERE t.neighbourhood_id = a.id AND t.centers > 0)
  ORDER BY a.code
 """
 
@@ -48,10 +48,8 @@ SELECT 'neighbourhood', a.id, a.name, a.code, ST_AsGeoJSON(a.geom, 7),
 HOUSEHOLD_NO_CENTER_SQL = """
 SELECT 'building', b.id, COALESCE(k.name || ' ', '') || b.name, COALESCE(g.code, c.code, ''),
        ST_AsGeoJSON(b.footprint, 7), json_build_object('households', x.n, 'total', b.households)
-  FROM (SELECT h.building_id, count(*) AS n FROM territory_household h
-         WHERE NOT EXISTS (SELECT 1 FROM people_centerlink l WHERE l.household_id = h.id)
-           AND NOT EXISTS (SELECT 1 FROM people_centerhousehold ch WHERE ch.household_id = h.id)
-         GROUP BY h.building_id) x
+  FROM (SELECT building_id, sum(unlinked) AS n FROM people_buildingtally
+         GROUP BY building_id HAVING sum(unlinked) > 0) x
   JOIN territory_building b ON b.id = x.building_id
   LEFT JOIN territory_area c ON c.id = b.community_id
   LEFT JOIN territory_area g ON g.id = b.grid_id
@@ -61,24 +59,29 @@ SELECT 'building', b.id, COALESCE(k.name || ' ', '') || b.name, COALESCE(g.code,
 """
 
 # Linked households whose building is farther (geodesic, between the buildings' points on surface)
-# from their center household's building than the community's policy allows.
+# from their center household's building than the community's policy allows. Pairs of buildings closer
+# than the limit in plain degrees × 112 km (more than a degree of latitude or longitude measures
+# anywhere) are within it and skip the geodesic distance.
 HOUSEHOLD_FAR_CENTER_SQL = f"""
 WITH {POLICY_CTE},
+pair AS (
+    SELECT building_id, center_building_id AS center_building, sum(links) AS n
+      FROM people_buildingcenter
+     WHERE center_building_id <> building_id
+     GROUP BY 1, 2
+),
 far AS (
-    SELECT h.building_id, cb.id AS center_building, count(*) AS n,
-           round(ST_Distance(ST_PointOnSurface(hb.footprint)::geography,
-                             ST_PointOnSurface(cb.footprint)::geography)::numeric) AS d,
-           COALESCE(max(pol.max_distance_m), 200) AS limit_m
-      FROM people_centerlink l
-      JOIN territory_household h ON h.id = l.household_id
-      JOIN territory_building hb ON hb.id = h.building_id
-      JOIN people_centerhousehold ch ON ch.id = l.center_id
-      JOIN territory_household chh ON chh.id = ch.household_id
-      JOIN territory_building cb ON cb.id = chh.building_id
+    SELECT pair.building_id, pair.center_building, pair.n, round(d.m::numeric) AS d,
+           COALESCE(pol.max_distance_m, 200) AS limit_m
+      FROM pair
+      JOIN territory_building hb ON hb.id = pair.building_id
+      JOIN territory_building cb ON cb.id = pair.center_building
       LEFT JOIN policy pol ON pol.community_id = hb.community_id
-     WHERE ST_Distance(ST_PointOnSurface(hb.footprint)::geography,
-                       ST_PointOnSurface(cb.footprint)::geography) > COALESCE(pol.max_distance_m, 200)
-     GROUP BY h.building_id, cb.id, hb.footprint, cb.footprint
+     CROSS JOIN LATERAL (SELECT ST_PointOnSurface(hb.footprint) AS hp,
+                                ST_PointOnSurface(cb.footprint) AS cp) p
+     CROSS JOIN LATERAL (SELECT ST_Distance(p.hp::geography, p.cp::geography) AS m) d
+     WHERE NOT ST_DWithin(p.hp, p.cp, COALESCE(pol.max_distance_m, 200) / 112000.0)
+       AND d.m > COALESCE(pol.max_distance_m, 200)
 )
 SELECT 'building', b.id, COALESCE(k.name || ' ', '') || b.name, COALESCE(g.code, c.code, ''),
        ST_AsGeoJSON(b.footprint, 7),
@@ -99,7 +102,8 @@ WITH {POLICY_CTE}
 SELECT 'center', ch.id, COALESCE(k.name || ' ', '') || b.name || ' ' || h.room, COALESCE(g.code, c.code, ''),
        ST_AsGeoJSON(ST_PointOnSurface(b.footprint), 7),
        json_build_object('links', x.n, 'max_links', COALESCE(pol.max_links, 30))
-  FROM (SELECT center_id, count(*) AS n FROM people_centerlink GROUP BY center_id) x
+  FROM (SELECT center_id, sum(links) AS n FROM people_buildingcenter GROUP BY center_id
+        HAVING sum(links) > LEAST(30, (SELECT min(max_links) FROM policy))) x
   JOIN people_centerhousehold ch ON ch.id = x.center_id
   JOIN territory_household h ON h.id = ch.household_id
   JOIN territory_building b ON b.id = h.building_id

@@ -91,7 +91,7 @@ WITH sel AS MATERIALIZED (
        FROM territory_building b
        LEFT JOIN territory_area c ON c.id = b.community_id
        LEFT JOIN territory_area g ON g.id = b.grid_id
-      WHERE COALESCE(g.code, c.code, '') LIKE %(prefix)s
+      WHERE COALESCE(g.code, c.code, '') LIKE ANY(%(prefixes)s::text[])
 ), net AS MATERIALIZED (
      SELECT c.id FROM territory_area c
       WHERE c.id IN (SELECT community_id FROM sel)
@@ -110,17 +110,18 @@ SELECT sel.id, sel.name, sel.households, sel.area_code, ST_X(sel.p), ST_Y(sel.p)
  ORDER BY sel.id
 """
 
-# Does the network apply to any building of the area? (The same rule as `net` above, for callers that
-# have a faster straight-line-only path: apps.analytics.gaps.)
-NETWORK_APPLIES_SQL = """
-SELECT EXISTS (SELECT 1 FROM analytics_streetsegment) AND EXISTS (
-       SELECT 1 FROM territory_area c
-        WHERE c.id IN (SELECT b.community_id FROM territory_building b
-                         LEFT JOIN territory_area cc ON cc.id = b.community_id
-                         LEFT JOIN territory_area g ON g.id = b.grid_id
-                        WHERE COALESCE(g.code, cc.code, '') LIKE %(prefix)s)
-          AND EXISTS (SELECT 1 FROM analytics_streetsegment s
-                       WHERE s.geom && c.geom AND ST_Intersects(s.geom, c.geom)))
+# The communities of the area's buildings that a street network touches (the same rule as `net`
+# above), for callers with a faster straight-line path for the others: apps.analytics.gaps.
+NETWORKED_COMMUNITIES_SQL = """
+SELECT c.code FROM territory_area c
+ WHERE EXISTS (SELECT 1 FROM analytics_streetsegment)
+   AND c.id IN (SELECT b.community_id FROM territory_building b)
+   AND EXISTS (SELECT 1 FROM analytics_streetsegment s
+                WHERE s.geom && c.geom AND ST_Intersects(s.geom, c.geom))
+   AND EXISTS (SELECT 1 FROM territory_building b
+                 LEFT JOIN territory_area g ON g.id = b.grid_id
+                WHERE b.community_id = c.id AND COALESCE(g.code, c.code, '') LIKE %(prefix)s)
+ ORDER BY c.code
 """
 
 # The segments of the graph: those whose box meets the search envelope; geodesic length and the two
@@ -208,12 +209,15 @@ class BuildingAccess:
 
 
 def building_access(
-    *, within: str | None = None, prefix: str | None = None
+    *, within: str | None = None, prefix: str | None = None, prefixes: list[str] | None = None
 ) -> list[BuildingAccess]:
-    """Every building of the area (`within`, or an area-code LIKE `prefix`) with its nearest station
-    and walking distance: along the street network where it is loaded, else straight line × factor."""
+    """Every building of the area (`within`, or an area-code LIKE `prefix`, or any of `prefixes`) with
+    its nearest station and walking distance: along the street network where it is loaded, else
+    straight line × factor."""
+    if prefixes is None:
+        prefixes = [prefix or within_prefix(within)]
     with read_cursor() as cur:
-        cur.execute(BUILDING_STATION_SQL, {"prefix": prefix or within_prefix(within)})
+        cur.execute(BUILDING_STATION_SQL, {"prefixes": prefixes})
         rows = [BuildingAccess(*row) for row in cur.fetchall()]
     networked = [b for b in rows if b.networked]
     if networked:
@@ -221,10 +225,16 @@ def building_access(
     return rows
 
 
-def network_applies(prefix: str) -> bool:
+def networked_communities(prefix: str) -> list[str]:
+    """Codes of the communities of the area (an area-code LIKE `prefix`) whose buildings are measured
+    along the street network."""
     with read_cursor() as cur:
-        cur.execute(NETWORK_APPLIES_SQL, {"prefix": prefix})
-        return bool(cur.fetchone()[0])
+        cur.execute(NETWORKED_COMMUNITIES_SQL, {"prefix": prefix})
+        return [code for (code,) in cur.fetchall()]
+
+
+def network_applies(prefix: str) -> bool:
+    return bool(networked_communities(prefix))
 
 
 def utm_srid(lon: float, lat: float) -> int:

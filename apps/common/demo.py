@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from django.apps import apps as django_apps
 from django.db import connection, transaction
 
+from apps.common import derived
 from apps.territory import demo as territory_demo
 
 # Scales from which the app demos generate set-based (small city = 30, city = 670, megacity = 6700).
@@ -95,7 +96,8 @@ def bulk_loading(*tables: str):
     `_bulk_load`): when every table is empty, drop their keys, unique constraints, secondary indexes
     and foreign keys (and the foreign keys of other tables pointing at them) and, while auditing is
     off for the transaction (`linli.audit = 'off'`, as seed_all sets it), disable their audit
-    triggers, whose transition tables would hold a copy of every row only to find auditing off.
+    triggers, whose transition tables would hold a copy of every row only to find auditing off; and
+    the triggers of derived tables (apps.common.derived), rebuilt once at the end instead.
     Afterwards everything is rebuilt from the catalog definitions: one sorted build per index and one
     validating join per foreign key instead of a check per row at commit. Yields True when it did so,
     False (nothing changed) when a table holds rows. Runs inside the caller's transaction."""
@@ -130,10 +132,11 @@ def bulk_loading(*tables: str):
             """SELECT t.tgrelid::regclass::text, t.tgname
                  FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
                 WHERE t.tgrelid = ANY(%s::regclass[]) AND NOT t.tgisinternal AND t.tgenabled <> 'D'
-                  AND p.proname = ANY(%s)
-                  AND COALESCE(current_setting('linli.audit', true), '') = 'off'
+                  AND ((p.proname = ANY(%s)
+                        AND COALESCE(current_setting('linli.audit', true), '') = 'off')
+                       OR t.tgname LIKE %s)
                 ORDER BY 1, 2""",
-            [list(tables), list(AUDIT_FUNCTIONS)],
+            [list(tables), list(AUDIT_FUNCTIONS), derived.TRIGGER_PATTERN],
         )
         triggers = cur.fetchall()
         _run_queued_checks(cur)
@@ -156,6 +159,8 @@ def bulk_loading(*tables: str):
         for table, name, definition, contype in constraints:
             if contype == "f":
                 cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+        if any(name.startswith("linli_derived_") for _table, name in triggers):
+            derived.rebuild_all(cur)
 
 
 def app_seeders():

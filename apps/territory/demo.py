@@ -51,6 +51,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from pyproj import Transformer
 
+from apps.common import derived
 from apps.common.db import reserve_ids
 from apps.territory.services import area_counts_refresh
 
@@ -755,11 +756,11 @@ def _bulk_load():
             """SELECT tgrelid::regclass::text, tgname
                  FROM pg_trigger
                 WHERE tgrelid = ANY(%s::regclass[]) AND NOT tgisinternal AND tgenabled <> 'D'
-                  AND (tgname = ANY(%s)
+                  AND (tgname = ANY(%s) OR tgname LIKE %s
                        OR (tgnewtable IS NOT NULL
                            AND COALESCE(current_setting('linli.audit', true), '') = 'off'))
                 ORDER BY 1, 2""",
-            [BULK_TABLES, list(BULK_ROW_TRIGGERS)],
+            [BULK_TABLES, list(BULK_ROW_TRIGGERS), derived.TRIGGER_PATTERN],
         )
         triggers = cur.fetchall()
         for table, name, _def, _type in reversed(constraints):  # foreign keys first
@@ -785,6 +786,7 @@ def _bulk_load():
             if contype == "f":
                 cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
         _check_versions(cur)
+        derived.rebuild_all(cur)  # the derived tables' triggers were off (apps.common.derived)
         for table in BULK_TABLES:
             cur.execute(
                 f"SELECT setval(pg_get_serial_sequence(%s, 'id'), max(id)) FROM {table}"  # noqa: S608
