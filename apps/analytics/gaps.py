@@ -11,8 +11,10 @@ Kinds that need the people app's residents/committees/center households or the p
 themselves below only when those models exist (see `available_kinds`).
 """
 
+import contextvars
 import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -20,6 +22,7 @@ import orjson
 import psycopg2.extras
 from django.apps import apps as django_apps
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
@@ -396,6 +399,47 @@ def _params(kinds, within, tier, patrol_days=30):
     }
 
 
+WORKERS = 2  # statements of different kinds running at once (the machines have 2-4 cores)
+
+
+def _rows(key: str, params: dict) -> list:
+    """One kind's rows: its SQL, or another app's selector."""
+    kind = KINDS[key]
+    if kind.fetch is not None:
+        return kind.fetch(params)
+    with read_cursor() as cur:
+        # a city's listing parses ~200k small JSON texts (details, geometries): orjson's parser
+        psycopg2.extras.register_default_json(cur.cursor, loads=orjson.loads)
+        cur.execute(kind.sql, params)
+        return cur.fetchall()
+
+
+def _rows_in_thread(key: str, params: dict) -> list:
+    try:
+        return _rows(key, params)
+    finally:
+        connections.close_all()  # this worker thread's own connections
+
+
+def _kind_rows(keys: list[str], params: dict):
+    """(key, rows) for each kind, in order. Outside a transaction the kinds' statements run WORKERS at
+    a time, each on its own connection, while the caller builds the items of those already read.
+    Inside one (a caller's atomic block, a test) they run one by one on its connection, the only one
+    that sees its writes."""
+    if len(keys) < 2 or connections[DEFAULT_DB_ALIAS].in_atomic_block:
+        for key in keys:
+            yield key, _rows(key, params)
+        return
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        # each task runs in a copy of this context: replica_reads() routes its reads as it does here
+        futures = [
+            pool.submit(contextvars.copy_context().run, _rows_in_thread, key, params)
+            for key in keys
+        ]
+        for key, future in zip(keys, futures, strict=True):
+            yield key, future.result()
+
+
 def gap_items(
     *,
     kinds: list[str] | None = None,
@@ -409,16 +453,9 @@ def gap_items(
         raise DomainError(f"patrol_days={patrol_days!r} must be from 1 to 366", field="patrol_days")
     kinds, params = _params(kinds, within, tier, patrol_days)
     items = []
-    with read_cursor() as cur, sentences.memoized(), gc_paused():
-        # a city's listing parses ~200k small JSON texts (details, geometries): orjson's parser
-        psycopg2.extras.register_default_json(cur.cursor, loads=orjson.loads)
-        for key in kinds:
+    with sentences.memoized(), gc_paused():
+        for key, rows in _kind_rows(kinds, params):
             kind = KINDS[key]
-            if kind.fetch is not None:
-                rows = kind.fetch(params)
-            else:
-                cur.execute(kind.sql, params)
-                rows = cur.fetchall()
             for obj_type, obj_id, name, area_code, geom, detail in rows:
                 detail = detail if isinstance(detail, dict) else orjson.loads(detail)
                 item = {

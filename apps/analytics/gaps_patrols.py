@@ -13,16 +13,16 @@ BUILDING_NOT_PATROLLED_SQL = """
 SELECT 'building', b.id, COALESCE(k.name || ' ', '') || b.name, COALESCE(g.code, c.code, ''),
        ST_AsGeoJSON(b.footprint, 7),
        json_build_object('households', b.households, 'days', %(patrol_days)s,
-                         'last', (SELECT max(p.started_at AT TIME ZONE %(tz)s)::date
-                                    FROM patrols_patrolvisit v JOIN patrols_patrol p ON p.id = v.patrol_id
-                                   WHERE v.building_id = b.id))
+                         'last', (lv.last AT TIME ZONE %(tz)s)::date)
   FROM territory_building b
   LEFT JOIN territory_area c ON c.id = b.community_id
   LEFT JOIN territory_area g ON g.id = b.grid_id
   LEFT JOIN territory_area k ON k.id = b.compound_id
+ CROSS JOIN LATERAL (SELECT max(p.started_at) AS last
+                       FROM patrols_patrolvisit v JOIN patrols_patrol p ON p.id = v.patrol_id
+                      WHERE v.building_id = b.id) lv
  WHERE b.households > 0 AND COALESCE(g.code, c.code, '') LIKE %(prefix)s
-   AND NOT EXISTS (SELECT 1 FROM patrols_patrolvisit v JOIN patrols_patrol p ON p.id = v.patrol_id
-                    WHERE v.building_id = b.id AND p.started_at >= %(patrol_since)s)
+   AND (lv.last IS NULL OR lv.last < %(patrol_since)s)
  ORDER BY b.id
 """
 

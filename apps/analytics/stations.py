@@ -113,15 +113,18 @@ SELECT sel.id, sel.name, sel.households, sel.area_code, ST_X(sel.p), ST_Y(sel.p)
 # The communities of the area's buildings that a street network touches (the same rule as `net`
 # above), for callers with a faster straight-line path for the others: apps.analytics.gaps.
 NETWORKED_COMMUNITIES_SQL = """
-SELECT c.code FROM territory_area c
- WHERE EXISTS (SELECT 1 FROM analytics_streetsegment)
-   AND c.id IN (SELECT b.community_id FROM territory_building b)
-   AND EXISTS (SELECT 1 FROM analytics_streetsegment s
-                WHERE s.geom && c.geom AND ST_Intersects(s.geom, c.geom))
-   AND EXISTS (SELECT 1 FROM territory_building b
+WITH touched AS MATERIALIZED (  -- few: tested first, the area's buildings only for them
+    SELECT c.id, c.code FROM territory_area c
+     WHERE EXISTS (SELECT 1 FROM analytics_streetsegment) AND c.level = 'community'
+       AND c.id IN (SELECT b.community_id FROM territory_building b)
+       AND EXISTS (SELECT 1 FROM analytics_streetsegment s
+                    WHERE s.geom && c.geom AND ST_Intersects(s.geom, c.geom))
+)
+SELECT t.code FROM touched t
+ WHERE EXISTS (SELECT 1 FROM territory_building b
                  LEFT JOIN territory_area g ON g.id = b.grid_id
-                WHERE b.community_id = c.id AND COALESCE(g.code, c.code, '') LIKE %(prefix)s)
- ORDER BY c.code
+                WHERE b.community_id = t.id AND COALESCE(g.code, t.code, '') LIKE %(prefix)s)
+ ORDER BY t.code
 """
 
 # The segments of the graph: those whose box meets the search envelope; geodesic length and the two
