@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
+import numpy as np
 import orjson
 import psycopg2.extras
 from django.apps import apps as django_apps
@@ -103,29 +104,32 @@ SELECT 'company', co.id, co.name, p.code, ST_AsGeoJSON(ST_Collect(a.geom), 7),
 """
 
 # Buildings whose walking distance to the nearest station exceeds the tier's radius, or with no station
-# at all. This statement is the straight-line measure (straight line × detour factor), used as it is
-# when no street network touches the area; where one does, station_far_rows measures along the
-# network (apps.analytics.stations): those communities' area codes are %(networked)s, LIKE patterns,
-# skipped here. A building is beyond when no station lies within radius / factor
-# metres (geodesic; one probe of the stations' geography index); only for those is the nearest station
-# named, by the same nearest-station rule as stations.BUILDING_STATION_SQL.
+# at all, measured in a straight line × detour factor where no street network touches the community;
+# where one does, station_far_rows measures along the network (apps.analytics.stations): those
+# communities' area codes are %(networked)s, LIKE patterns, left out here. A building is beyond when no
+# station lies within radius / factor metres (geodesic), which stations.beyond_stations answers for
+# the points of BUILDING_POINTS_SQL; STATION_FAR_SQL then gives the rows of those buildings, naming
+# the nearest station by the same nearest-station rule as stations.BUILDING_STATION_SQL.
+BUILDING_POINTS_SQL = """
+SELECT b.id, ST_X(b.p), ST_Y(b.p)
+  FROM (SELECT b.id, b.community_id, b.grid_id, ST_PointOnSurface(b.footprint) AS p
+          FROM territory_building b WHERE b.households > 0) b
+  LEFT JOIN territory_area c ON c.id = b.community_id
+  LEFT JOIN territory_area g ON g.id = b.grid_id
+ WHERE COALESCE(g.code, c.code, '') LIKE %(prefix)s
+   AND NOT COALESCE(g.code, c.code, '') LIKE ANY(%(networked)s::text[])
+"""
+STATION_POINTS_SQL = "SELECT ST_X(point), ST_Y(point) FROM analytics_servicestation"
 STATION_FAR_SQL = """
-SELECT 'building', b.id, COALESCE(k.name || ' ', '') || b.name, b.area_code, ST_AsGeoJSON(b.footprint, 7),
+SELECT 'building', b.id, COALESCE(k.name || ' ', '') || b.name, COALESCE(g.code, c.code, ''),
+       ST_AsGeoJSON(b.footprint, 7),
        json_build_object('households', b.households, 'station', ns.name,
                          'straight_m', round(ns.d::numeric), 'walk_m', round((ns.d * %(factor)s)::numeric),
                          'method', 'straight')
-  FROM (SELECT b.id, b.name, b.households, b.footprint, b.compound_id, b.p,
-               COALESCE(g.code, c.code, '') AS area_code
-          FROM (SELECT b.*, ST_PointOnSurface(b.footprint) AS p FROM territory_building b
-                 WHERE b.households > 0) b
-          LEFT JOIN territory_area c ON c.id = b.community_id
-          LEFT JOIN territory_area g ON g.id = b.grid_id
-         WHERE COALESCE(g.code, c.code, '') LIKE %(prefix)s
-           AND NOT COALESCE(g.code, c.code, '') LIKE ANY(%(networked)s::text[])
-           AND NOT EXISTS (SELECT 1 FROM analytics_servicestation s
-                            WHERE ST_DWithin(s.point::geography, b.p::geography,
-                                             %(radius)s / %(factor)s))
-        OFFSET 0) b
+  FROM (SELECT b.*, ST_PointOnSurface(b.footprint) AS p FROM territory_building b
+         WHERE b.id = ANY(%(ids)s::bigint[])) b
+  LEFT JOIN territory_area c ON c.id = b.community_id
+  LEFT JOIN territory_area g ON g.id = b.grid_id
   LEFT JOIN territory_area k ON k.id = b.compound_id
   LEFT JOIN LATERAL (
         SELECT k.name, ST_Distance(k.point::geography, b.p::geography) AS d
@@ -155,13 +159,27 @@ def _metres(value: float | None) -> int | None:
 
 def station_far_rows(params: dict) -> list:
     """The station_far gaps: buildings with households beyond the tier's walking radius of every
-    station. Buildings of communities no street network touches: STATION_FAR_SQL (straight line ×
-    factor); those of the others are measured as stations.building_access measures them (along the
+    station. Buildings of communities no street network touches: straight line × factor (points from
+    BUILDING_POINTS_SQL, stations.beyond_stations, rows from STATION_FAR_SQL); those of the others are measured as stations.building_access measures them (along the
     network)."""
     networked = stations.networked_communities(params["prefix"])
     with read_cursor() as cur:
-        cur.execute(STATION_FAR_SQL, {**params, "networked": [f"{code}%" for code in networked]})
-        by_line = cur.fetchall()
+        cur.execute(BUILDING_POINTS_SQL, {**params, "networked": [f"{c}%" for c in networked]})
+        points = np.array(cur.fetchall(), dtype=float).reshape(-1, 3)
+        cur.execute(STATION_POINTS_SQL)
+        station_points = np.array(cur.fetchall(), dtype=float).reshape(-1, 2)
+        beyond = stations.beyond_stations(
+            points[:, 1],
+            points[:, 2],
+            station_points[:, 0],
+            station_points[:, 1],
+            params["radius"] / params["factor"],
+        )
+        ids = points[beyond, 0].astype(np.int64).tolist()
+        by_line = []
+        if ids:
+            cur.execute(STATION_FAR_SQL, {**params, "ids": ids})
+            by_line = cur.fetchall()
     if not networked:
         return by_line
     radius = params["radius"]

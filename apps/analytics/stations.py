@@ -25,7 +25,7 @@ import pulp
 import shapely
 from django.db import connection, transaction
 from django.utils import timezone
-from pyproj import Transformer
+from pyproj import Geod, Transformer
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
@@ -226,6 +226,48 @@ def building_access(
     if networked:
         network_walk(networked)
     return rows
+
+
+WGS84 = Geod(ellps="WGS84")  # GeographicLib geodesics, as PostGIS measures geography
+EARTH_RADIUS_M = 6_371_008.8  # mean radius: chords between points on this sphere are in metres
+# On the ellipsoid a geodesic is within 0.6 % of the great circle on the mean sphere, and for a few km
+# a chord is shorter than its arc by a few parts per billion: chord × (1 + CHORD_SLACK) bounds the
+# geodesic from above, chord / (1 + CHORD_SLACK) from below.
+CHORD_SLACK = 0.01
+
+
+def _on_sphere(lon, lat) -> np.ndarray:
+    lon, lat = np.radians(np.asarray(lon, float)), np.radians(np.asarray(lat, float))
+    c = np.cos(lat)
+    return EARTH_RADIUS_M * np.column_stack([c * np.cos(lon), c * np.sin(lon), np.sin(lat)])
+
+
+def beyond_stations(lon, lat, station_lon, station_lat, radius_m: float) -> np.ndarray:
+    """True for each point with no station within `radius_m` metres (geodesic on WGS84, what
+    ST_DWithin on geography answers). A k-d tree of the stations on the sphere settles most points by
+    their nearest chord (surely within, or no station near); the rest are measured exactly against
+    every station whose chord could be within."""
+    n = len(lon)
+    if not len(station_lon):
+        return np.ones(n, bool)
+    tree = cKDTree(_on_sphere(station_lon, station_lat))
+    points = _on_sphere(lon, lat)
+    bound = radius_m * (1 + CHORD_SLACK)
+    chord, _ = tree.query(points, k=1, distance_upper_bound=bound)
+    within = chord * (1 + CHORD_SLACK) <= radius_m
+    open_ = np.nonzero(~within & np.isfinite(chord))[0]  # a station might be within: measure
+    if len(open_):
+        lon, lat = np.asarray(lon, float), np.asarray(lat, float)
+        station_lon, station_lat = np.asarray(station_lon, float), np.asarray(station_lat, float)
+        for i, candidates in zip(open_, tree.query_ball_point(points[open_], bound), strict=True):
+            _az, _back, d = WGS84.inv(
+                np.full(len(candidates), lon[i]),
+                np.full(len(candidates), lat[i]),
+                station_lon[candidates],
+                station_lat[candidates],
+            )
+            within[i] = bool((d <= radius_m).any())
+    return ~within
 
 
 def networked_communities(prefix: str) -> list[str]:
