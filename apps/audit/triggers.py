@@ -34,10 +34,10 @@ $$ LANGUAGE sql STABLE;
 CREATE OR REPLACE FUNCTION linli_audit_insert() RETURNS trigger AS $$
 BEGIN
     IF linli_audit_enabled() THEN
+        -- to_jsonb once per row (OFFSET 0 keeps the subquery from being flattened into two calls)
         INSERT INTO audit_auditentry (actor, table_name, op, row_pk, before, after)
-        SELECT linli_audit_actor(), TG_TABLE_NAME, 'INSERT',
-               COALESCE(to_jsonb(n)->>'id', ''), NULL, to_jsonb(n)
-          FROM new_rows n;
+        SELECT linli_audit_actor(), TG_TABLE_NAME, 'INSERT', COALESCE(n.j->>'id', ''), NULL, n.j
+          FROM (SELECT to_jsonb(x) j FROM new_rows x OFFSET 0) n;
     END IF;
     RETURN NULL;
 END $$ LANGUAGE plpgsql;
@@ -59,9 +59,8 @@ CREATE OR REPLACE FUNCTION linli_audit_delete() RETURNS trigger AS $$
 BEGIN
     IF linli_audit_enabled() THEN
         INSERT INTO audit_auditentry (actor, table_name, op, row_pk, before, after)
-        SELECT linli_audit_actor(), TG_TABLE_NAME, 'DELETE',
-               COALESCE(to_jsonb(o)->>'id', ''), to_jsonb(o), NULL
-          FROM old_rows o;
+        SELECT linli_audit_actor(), TG_TABLE_NAME, 'DELETE', COALESCE(o.j->>'id', ''), o.j, NULL
+          FROM (SELECT to_jsonb(x) j FROM old_rows x OFFSET 0) o;
     END IF;
     RETURN NULL;
 END $$ LANGUAGE plpgsql;

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.gis.geos import Point
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -105,6 +105,52 @@ def point_parse(lon, lat, *, field_lon: str = "lon", field_lat: str = "lat") -> 
     return Point(x, y, srid=4326)
 
 
+# Intake looks its category up by code on every issue. Categories change rarely (admin, fixtures), so
+# each process keeps the active ones (with their parents) and asks the database only whether they
+# changed: a statement trigger bumps the table's data version on every write to issues_category
+# (issues migration 0006, the tiles_dataversion mechanism). The key is the version row's (xmin,
+# version): versions come from a sequence and the row is rewritten by every change, so a rolled-back
+# or repeated change never matches an old key. A connection inside a transaction that changed
+# categories sees its own key and reloads; so does everyone else when it commits or rolls back.
+CATEGORY_VERSION_SQL = (
+    "SELECT xmin::text, version FROM tiles_dataversion WHERE \"table\" = 'issues_category'"
+)
+_CATEGORY_FIELDS = [f.attname for f in Category._meta.concrete_fields]
+_category_cache: tuple = (object(), {})  # (key, {code: (values, parent values or None)})
+
+
+def _category_rows() -> dict:
+    global _category_cache
+    with connection.cursor() as cur:
+        cur.execute(CATEGORY_VERSION_SQL)
+        found = cur.fetchone()
+    key = tuple(found) if found else None
+    cached_key, rows = _category_cache
+    if cached_key != key:
+        rows = {}
+        for c in Category.objects.filter(active=True).select_related("parent"):
+            parent = c.parent
+            rows[c.code] = (
+                tuple(getattr(c, f) for f in _CATEGORY_FIELDS),
+                tuple(getattr(parent, f) for f in _CATEGORY_FIELDS) if parent else None,
+            )
+        _category_cache = (key, rows)  # one assignment: threads of a worker see old or new
+    return rows
+
+
+def category_active(code) -> Category | None:
+    """The active category (or subcategory, with its parent loaded) of this code, or None. Fresh
+    instances from the per-process cache (one small query checks that it is current)."""
+    found = _category_rows().get(str(code))
+    if found is None:
+        return None
+    values, parent_values = found
+    obj = Category.from_db("default", _CATEGORY_FIELDS, values)
+    if parent_values is not None:
+        obj.parent = Category.from_db("default", _CATEGORY_FIELDS, parent_values)
+    return obj
+
+
 def category_resolve(code_or_obj, subcategory=None) -> tuple[Category, Category | None]:
     """(top category, subcategory or None) from codes or objects; a subcategory code alone is enough."""
 
@@ -113,7 +159,7 @@ def category_resolve(code_or_obj, subcategory=None) -> tuple[Category, Category 
             return value
         if value in (None, ""):
             return None
-        obj = Category.objects.filter(code=str(value), active=True).select_related("parent").first()
+        obj = category_active(value)
         if obj is None:
             known = ", ".join(Category.objects.filter(parent=None).values_list("code", flat=True))
             raise DomainError(
@@ -260,17 +306,21 @@ def route_for(*, category: Category, subcategory: Category | None, areas: dict) 
     return to_community(f"category {category.name} → ")
 
 
+_AREA_LOADED = [
+    f.attname for f in Area._meta.concrete_fields if f.attname in ("id", "level", "code", "name")
+]
+
+
 def areas_at(point: Point, at: datetime | None = None) -> dict:
     """The Area versions (and building) covering a point at a moment, as model instances."""
     found = locate(lon=point.x, lat=point.y, at=at)
-    ids = [
-        found[lv]["id"]
-        for lv in ("street", "community", "grid", "neighbourhood", "compound")
-        if found[lv]
-    ]
-    by_id = Area.objects.in_bulk(ids)
+    # The instances carry what locate read (id, level, code, name); the other fields (the boundary
+    # above all) are deferred, loaded if ever asked for, as with .only(). Reading the areas again by
+    # id cost a query and decoding up to five polygons per issue.
     out = {
-        lv: by_id[found[lv]["id"]] if found[lv] else None
+        lv: Area.from_db("default", _AREA_LOADED, [found[lv][f] for f in _AREA_LOADED])
+        if found[lv]
+        else None
         for lv in ("street", "community", "grid", "neighbourhood", "compound")
     }
     out["building_id"] = found["building"]["id"] if found["building"] else None
@@ -342,7 +392,7 @@ def issue_create(
         areas = areas_at(point, at=now)
     route = route_for(category=cat, subcategory=sub, areas=areas)
     sla = (sub.sla_hours if sub else None) or cat.sla_hours
-    issue = Issue.objects.create(
+    issue = Issue(
         tracking_code=tracking_code_new(),
         point=point,
         h3_cell=h3_cell_of(point),
@@ -376,10 +426,10 @@ def issue_create(
         **route.as_fields(),
     )
     who = _actor_name(actor, actor_name)
-    IssueEvent.objects.bulk_create(
+    _issue_insert(
+        issue,
         [
             IssueEvent(
-                issue=issue,
                 action="create",
                 to_status=Status.COLLECTED,
                 actor=_user(actor),
@@ -388,7 +438,6 @@ def issue_create(
                 at=created_at,
             ),
             IssueEvent(
-                issue=issue,
                 action="route",
                 from_status=Status.COLLECTED,
                 to_status=Status.COLLECTED,
@@ -397,11 +446,72 @@ def issue_create(
                 note=route.reason,
                 at=created_at,
             ),
-        ]
+        ],
     )
     for photo in photos:
         IssuePhoto.objects.create(issue=issue, image=photo, size=photo.size)
     return issue
+
+
+_INSERT_SHAPE: dict = {}  # per database alias: the columns and casts of _issue_insert's statement
+
+
+def _insert_shape(db) -> tuple:
+    shape = _INSERT_SHAPE.get(db.alias)
+    if shape is None:
+        qn = db.ops.quote_name
+        issue_fields = [f for f in Issue._meta.concrete_fields if not f.primary_key]
+        event_fields = [
+            f
+            for f in IssueEvent._meta.concrete_fields
+            if not f.primary_key and f.attname != "issue_id"
+        ]
+        event_columns = ", ".join(qn(f.column) for f in event_fields)
+        head = (
+            f"WITH i AS (INSERT INTO {qn(Issue._meta.db_table)}"  # noqa: S608 -- names from models
+            f" ({', '.join(qn(f.column) for f in issue_fields)}) VALUES ("
+        )
+        tail = (
+            f") RETURNING id) INSERT INTO {qn(IssueEvent._meta.db_table)} (issue_id, {event_columns})"  # noqa: S608
+            f" SELECT i.id, {', '.join('e.' + qn(f.column) for f in event_fields)}"
+            f" FROM i, (VALUES {{rows}}) AS e(n, {event_columns})"
+            " ORDER BY e.n RETURNING issue_id, id"  # ids in list order: create before route
+        )
+        # VALUES rows carry no column types: cast each to its column's type.
+        event_row = "({n}, " + ", ".join(f"%s::{f.db_type(db)}" for f in event_fields) + ")"
+        shape = _INSERT_SHAPE[db.alias] = (issue_fields, event_fields, head, tail, event_row)
+    return shape
+
+
+def _issue_insert(issue: Issue, events: list[IssueEvent]) -> None:
+    """INSERT a new issue and its first events in one statement (a data-modifying CTE): one round trip
+    instead of two, without the ORM's per-statement compilation, and the issues table's statement
+    triggers (the tiles' data-version bump holds its row until COMMIT) fire at the end of it. The
+    columns are the models' concrete fields, each value prepared as Model.save / bulk_create prepare
+    it (pre_save, get_db_prep_save, the geometry placeholder), so the rows are those the ORM wrote;
+    every trigger (tracking code, references, audit) fires as before. Nothing listens to the models'
+    save signals. Sets issue.pk and the events' issue and pk, marks them saved."""
+    db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: the proxy costs a lookup per attribute
+    issue_fields, event_fields, head, tail, event_row = _insert_shape(db)
+    issue._prepare_related_fields_for_save(operation_name="save")  # as save(): no unsaved relations
+    placeholders, params = [], []
+    for f in issue_fields:
+        value = f.get_db_prep_save(f.pre_save(issue, True), db)
+        placeholders.append(
+            f.get_placeholder(value, None, db) if hasattr(f, "get_placeholder") else "%s"
+        )
+        params.append(value)
+    for event in events:
+        params += [f.get_db_prep_save(f.pre_save(event, True), db) for f in event_fields]
+    rows = ", ".join(event_row.format(n=n) for n in range(len(events)))
+    with db.cursor() as cur:
+        cur.execute(head + ", ".join(placeholders) + tail.format(rows=rows), params)
+        returned = cur.fetchall()
+    issue.pk = returned[0][0]
+    issue._state.adding, issue._state.db = False, db.alias
+    for event, (_issue_id, event_id) in zip(events, returned, strict=True):
+        event.issue, event.pk = issue, event_id
+        event._state.adding, event._state.db = False, db.alias
 
 
 def _user(actor):

@@ -45,9 +45,11 @@ SELECT COALESCE((SELECT ST_AsMVT(mvt.*, %(layer)s, {extent}, 'geom', 'id') FROM 
        (SELECT count(*) FROM feats) > %(cap)s
 """
 
+# A table's version may be spread over rows named "<table>#<n>" (issues_issue: tiles migration 0004),
+# so that concurrent writers do not queue on one row; the list of all of them is the version.
 VERSIONS_SQL = """
 SELECT COALESCE(string_agg("table" || ':' || version, ',' ORDER BY "table"), '')
-  FROM tiles_dataversion WHERE "table" = ANY(%(tables)s)
+  FROM tiles_dataversion WHERE split_part("table", '#', 1) = ANY(%(tables)s)
 """
 
 
