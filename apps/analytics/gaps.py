@@ -20,7 +20,8 @@ from datetime import timedelta
 
 import numpy as np
 import orjson
-import psycopg2.extras
+import psycopg2
+import psycopg2.extensions
 from django.apps import apps as django_apps
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -417,6 +418,7 @@ def _params(kinds, within, tier, patrol_days=30):
     }
 
 
+JSON_AS_TEXT = psycopg2.extensions.new_type((114,), "JSON_AS_TEXT", psycopg2.STRING)  # oid of json
 WORKERS = 2  # statements of different kinds running at once (the machines have 2-4 cores)
 
 
@@ -426,8 +428,9 @@ def _rows(key: str, params: dict) -> list:
     if kind.fetch is not None:
         return kind.fetch(params)
     with read_cursor() as cur:
-        # a city's listing parses ~200k small JSON texts (details, geometries): orjson's parser
-        psycopg2.extras.register_default_json(cur.cursor, loads=orjson.loads)
+        # details come as text, parsed by the caller with orjson: psycopg2's json cast calls back
+        # into Python for each of a city's ~180k of them
+        psycopg2.extensions.register_type(JSON_AS_TEXT, cur.cursor)
         cur.execute(kind.sql, params)
         return cur.fetchall()
 
