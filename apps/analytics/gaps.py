@@ -2,7 +2,8 @@
 
 Every gap kind is one SQL statement returning the same columns:
     object_type, object_id, name, area_code, geometry (GeoJSON text, may be NULL), detail (json)
-`area_code` is the code of the deepest current area the object belongs to (grid, else community, else
+The geometry is only computed when `%(geometry)s` is true (the GeoJSON for the map; the list, counts
+and CSV go without). `area_code` is the code of the deepest current area the object belongs to (grid, else community, else
 ''), so `within=CODE` (a street, community or grid) is one prefix match and counts per area are a
 truncation of the code (street 9, community 12, grid 15 characters). The sentence is built in Python
 from `detail` with gettext, so it follows the request's language (Chinese by default).
@@ -41,7 +42,7 @@ CODE_LENGTH = {"street": 9, "community": 12, "grid": 15}
 
 BUILDING_NO_GRID_SQL = """
 SELECT 'building', b.id, COALESCE(k.name || ' ', '') || b.name, COALESCE(c.code, ''),
-       ST_AsGeoJSON(b.footprint, 7), json_build_object('households', b.households)
+       CASE WHEN %(geometry)s THEN ST_AsGeoJSON(b.footprint, 7) END, json_build_object('households', b.households)
   FROM territory_building b
   LEFT JOIN territory_area c ON c.id = b.community_id
   LEFT JOIN territory_area k ON k.id = b.compound_id
@@ -51,7 +52,7 @@ SELECT 'building', b.id, COALESCE(k.name || ' ', '') || b.name, COALESCE(c.code,
 
 HOUSEHOLD_NO_NEIGHBOURHOOD_SQL = """
 SELECT 'building', b.id, COALESCE(k.name || ' ', '') || b.name, COALESCE(g.code, c.code, ''),
-       ST_AsGeoJSON(b.footprint, 7), json_build_object('households', x.n, 'total', b.households)
+       CASE WHEN %(geometry)s THEN ST_AsGeoJSON(b.footprint, 7) END, json_build_object('households', x.n, 'total', b.households)
   FROM (SELECT building_id, count(*) AS n FROM territory_household
          WHERE neighbourhood_id IS NULL GROUP BY building_id) x
   JOIN territory_building b ON b.id = x.building_id
@@ -63,7 +64,7 @@ SELECT 'building', b.id, COALESCE(k.name || ' ', '') || b.name, COALESCE(g.code,
 """
 
 GRID_NO_LEADER_SQL = """
-SELECT 'grid', a.id, a.name, a.code, ST_AsGeoJSON(a.geom, 7),
+SELECT 'grid', a.id, a.name, a.code, CASE WHEN %(geometry)s THEN ST_AsGeoJSON(a.geom, 7) END,
        json_build_object('households', a.households)
   FROM territory_area a
  WHERE a.level = 'grid' AND a.valid_from <= now() AND (a.valid_to IS NULL OR a.valid_to > now()) AND a.code LIKE %(prefix)s
@@ -76,7 +77,7 @@ SELECT 'grid', a.id, a.name, a.code, ST_AsGeoJSON(a.geom, 7),
 # commercially/proxy managed that no property company actually serves. Self-managed (自管) counts as
 # managed. Compounds sit in communities; their area_code is the community's code.
 COMPOUND_NO_PROPERTY_SQL = """
-SELECT 'compound', a.id, a.name, p.code, ST_AsGeoJSON(a.geom, 7),
+SELECT 'compound', a.id, a.name, p.code, CASE WHEN %(geometry)s THEN ST_AsGeoJSON(a.geom, 7) END,
        json_build_object('households', a.households, 'management_type', a.management_type,
                          'reason', CASE WHEN a.management_type IN ('commercial', 'proxy')
                                         THEN 'no_company' ELSE 'none' END)
@@ -92,7 +93,7 @@ SELECT 'compound', a.id, a.name, p.code, ST_AsGeoJSON(a.geom, 7),
 # One row per company and community it serves in, so counts per area and `within` work like the other
 # kinds; the geometry is the compounds it serves there. Companies serving no compound have no place.
 COMPANY_NO_PARTY_ORG_SQL = """
-SELECT 'company', co.id, co.name, p.code, ST_AsGeoJSON(ST_Collect(a.geom), 7),
+SELECT 'company', co.id, co.name, p.code, CASE WHEN %(geometry)s THEN ST_AsGeoJSON(ST_Collect(a.geom), 7) END,
        json_build_object('compounds', count(*), 'households', sum(a.households),
                          'community', p.name)
   FROM people_propertycompany co
@@ -123,7 +124,7 @@ SELECT b.id, ST_X(b.p), ST_Y(b.p)
 STATION_POINTS_SQL = "SELECT ST_X(point), ST_Y(point) FROM analytics_servicestation"
 STATION_FAR_SQL = """
 SELECT 'building', b.id, COALESCE(k.name || ' ', '') || b.name, COALESCE(g.code, c.code, ''),
-       ST_AsGeoJSON(b.footprint, 7),
+       CASE WHEN %(geometry)s THEN ST_AsGeoJSON(b.footprint, 7) END,
        json_build_object('households', b.households, 'station', ns.name,
                          'straight_m', round(ns.d::numeric), 'walk_m', round((ns.d * %(factor)s)::numeric),
                          'method', 'straight')
@@ -398,7 +399,7 @@ def available_kinds() -> list[str]:
     return [k for k, kind in KINDS.items() if all(_model_exists(m) for m in kind.needs)]
 
 
-def _params(kinds, within, tier, patrol_days=30):
+def _params(kinds, within, tier, patrol_days=30, geometry=True):
     available = available_kinds()
     if kinds is None:
         kinds = available
@@ -415,6 +416,7 @@ def _params(kinds, within, tier, patrol_days=30):
         "patrol_days": patrol_days,
         "patrol_since": timezone.now() - timedelta(days=patrol_days),
         "tz": settings.TIME_ZONE,
+        "geometry": bool(geometry),  # the kinds' statements skip ST_AsGeoJSON without it
     }
 
 
@@ -472,7 +474,7 @@ def gap_items(
     """Every gap of the given kinds (default: all available) in an area, each with its sentence."""
     if not isinstance(patrol_days, int) or not 1 <= patrol_days <= 366:
         raise DomainError(f"patrol_days={patrol_days!r} must be from 1 to 366", field="patrol_days")
-    kinds, params = _params(kinds, within, tier, patrol_days)
+    kinds, params = _params(kinds, within, tier, patrol_days, geometry)
     items = []
     with sentences.memoized(), gc_paused():
         for key, rows in _kind_rows(kinds, params):

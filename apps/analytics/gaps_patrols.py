@@ -11,7 +11,7 @@ from apps.common.routers import read_cursor
 # `patrol_days` days.
 BUILDING_NOT_PATROLLED_SQL = """
 SELECT 'building', b.id, COALESCE(k.name || ' ', '') || b.name, COALESCE(g.code, c.code, ''),
-       ST_AsGeoJSON(b.footprint, 7),
+       CASE WHEN %(geometry)s THEN ST_AsGeoJSON(b.footprint, 7) END,
        json_build_object('households', b.households, 'days', %(patrol_days)s,
                          'last', (lv.last AT TIME ZONE %(tz)s)::date)
   FROM territory_building b

@@ -23,7 +23,7 @@ policy AS (
 """
 
 COMPOUND_NO_COMMITTEE_SQL = """
-SELECT 'compound', a.id, a.name, p.code, ST_AsGeoJSON(a.geom, 7),
+SELECT 'compound', a.id, a.name, p.code, CASE WHEN %(geometry)s THEN ST_AsGeoJSON(a.geom, 7) END,
        json_build_object('households', a.households)
   FROM territory_area a
   JOIN territory_area p ON p.id = a.parent_id
@@ -34,7 +34,7 @@ SELECT 'compound', a.id, a.name, p.code, ST_AsGeoJSON(a.geom, 7),
 """
 
 NEIGHBOURHOOD_NO_CENTER_SQL = """
-SELECT 'neighbourhood', a.id, a.name, a.code, ST_AsGeoJSON(a.geom, 7),
+SELECT 'neighbourhood', a.id, a.name, a.code, CASE WHEN %(geometry)s THEN ST_AsGeoJSON(a.geom, 7) END,
        json_build_object('households', a.households)
   FROM territory_area a
  WHERE a.level = 'neighbourhood' AND a.valid_from <= now() AND (a.valid_to IS NULL OR a.valid_to > now())
@@ -47,7 +47,7 @@ SELECT 'neighbourhood', a.id, a.name, a.code, ST_AsGeoJSON(a.geom, 7),
 # Households neither linked to a center household nor one themselves, per building.
 HOUSEHOLD_NO_CENTER_SQL = """
 SELECT 'building', b.id, COALESCE(k.name || ' ', '') || b.name, COALESCE(g.code, c.code, ''),
-       ST_AsGeoJSON(b.footprint, 7), json_build_object('households', x.n, 'total', b.households)
+       CASE WHEN %(geometry)s THEN ST_AsGeoJSON(b.footprint, 7) END, json_build_object('households', x.n, 'total', b.households)
   FROM (SELECT building_id, sum(unlinked) AS n FROM people_buildingtally
          GROUP BY building_id HAVING sum(unlinked) > 0) x
   JOIN territory_building b ON b.id = x.building_id
@@ -84,7 +84,7 @@ far AS (
        AND d.m > COALESCE(pol.max_distance_m, 200)
 )
 SELECT 'building', b.id, COALESCE(k.name || ' ', '') || b.name, COALESCE(g.code, c.code, ''),
-       ST_AsGeoJSON(b.footprint, 7),
+       CASE WHEN %(geometry)s THEN ST_AsGeoJSON(b.footprint, 7) END,
        json_build_object('households', far.n, 'distance_m', far.d, 'limit_m', far.limit_m,
                          'center_building', cbn.name)
   FROM far
@@ -100,7 +100,7 @@ SELECT 'building', b.id, COALESCE(k.name || ' ', '') || b.name, COALESCE(g.code,
 CENTER_OVER_CAPACITY_SQL = f"""
 WITH {POLICY_CTE}
 SELECT 'center', ch.id, COALESCE(k.name || ' ', '') || b.name || ' ' || h.room, COALESCE(g.code, c.code, ''),
-       ST_AsGeoJSON(ST_PointOnSurface(b.footprint), 7),
+       CASE WHEN %(geometry)s THEN ST_AsGeoJSON(ST_PointOnSurface(b.footprint), 7) END,
        json_build_object('links', x.n, 'max_links', COALESCE(pol.max_links, 30))
   FROM (SELECT center_id, sum(links) AS n FROM people_buildingcenter GROUP BY center_id
         HAVING sum(links) > LEAST(30, (SELECT min(max_links) FROM policy))) x
