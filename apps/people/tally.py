@@ -23,7 +23,27 @@ Bulk loaders (apps.territory.demo._bulk_load, apps.common.demo.bulk_loading) swi
 
 LOCK_MAX = 500  # buildings per statement locked one by one; above this, the whole table
 
-INSTALL_SQL = f"""
+# The tallies recounted from the sources, of the buildings `{where}` selects.
+RECOUNT_SQL = """
+    INSERT INTO people_buildingtally (building_id, neighbourhood_id, households, unlinked, centers)
+    SELECT h.building_id, h.neighbourhood_id, count(*),
+           count(*) FILTER (WHERE l.id IS NULL AND c.id IS NULL), count(c.id)
+      FROM territory_household h
+      LEFT JOIN people_centerlink l ON l.household_id = h.id
+      LEFT JOIN people_centerhousehold c ON c.household_id = h.id
+     {where}
+     GROUP BY 1, 2;
+    INSERT INTO people_buildingcenter (building_id, center_id, center_building_id, links)
+    SELECT h.building_id, l.center_id, ch.building_id, count(*)
+      FROM territory_household h
+      JOIN people_centerlink l ON l.household_id = h.id
+      JOIN people_centerhousehold c ON c.id = l.center_id
+      JOIN territory_household ch ON ch.id = c.household_id
+     {where}
+     GROUP BY 1, 2, 3;
+"""
+
+INSTALL_SQL = """
 CREATE TABLE IF NOT EXISTS people_buildingtally (
     building_id bigint NOT NULL,
     neighbourhood_id bigint,
@@ -46,7 +66,7 @@ CREATE INDEX IF NOT EXISTS people_buildingcenter_center ON people_buildingcenter
 -- The tallies of these buildings, recomputed from the sources.
 CREATE OR REPLACE FUNCTION linli_tally_refresh(bids bigint[]) RETURNS void AS $$
 BEGIN
-    IF cardinality(bids) > {LOCK_MAX} THEN
+    IF cardinality(bids) > {lock_max} THEN
         LOCK TABLE people_buildingtally, people_buildingcenter IN SHARE ROW EXCLUSIVE MODE;
     ELSE
         PERFORM pg_advisory_xact_lock(hashtext('linli_tally'), (b % 2147483647)::int)
@@ -54,44 +74,14 @@ BEGIN
     END IF;
     DELETE FROM people_buildingtally WHERE building_id = ANY(bids);
     DELETE FROM people_buildingcenter WHERE building_id = ANY(bids);
-    INSERT INTO people_buildingtally (building_id, neighbourhood_id, households, unlinked, centers)
-    SELECT h.building_id, h.neighbourhood_id, count(*),
-           count(*) FILTER (WHERE l.id IS NULL AND c.id IS NULL), count(c.id)
-      FROM territory_household h
-      LEFT JOIN people_centerlink l ON l.household_id = h.id
-      LEFT JOIN people_centerhousehold c ON c.household_id = h.id
-     WHERE h.building_id = ANY(bids)
-     GROUP BY 1, 2;
-    INSERT INTO people_buildingcenter (building_id, center_id, center_building_id, links)
-    SELECT h.building_id, l.center_id, ch.building_id, count(*)
-      FROM territory_household h
-      JOIN people_centerlink l ON l.household_id = h.id
-      JOIN people_centerhousehold c ON c.id = l.center_id
-      JOIN territory_household ch ON ch.id = c.household_id
-     WHERE h.building_id = ANY(bids)
-     GROUP BY 1, 2, 3;
-END $$ LANGUAGE plpgsql;
+{recount_some}END $$ LANGUAGE plpgsql;
 
 -- Everything, from scratch (bulk loads, TRUNCATE of a source).
 CREATE OR REPLACE FUNCTION linli_derived_rebuild_tally() RETURNS void AS $$
 BEGIN
     LOCK TABLE people_buildingtally, people_buildingcenter IN ACCESS EXCLUSIVE MODE;
     TRUNCATE people_buildingtally, people_buildingcenter;
-    INSERT INTO people_buildingtally (building_id, neighbourhood_id, households, unlinked, centers)
-    SELECT h.building_id, h.neighbourhood_id, count(*),
-           count(*) FILTER (WHERE l.id IS NULL AND c.id IS NULL), count(c.id)
-      FROM territory_household h
-      LEFT JOIN people_centerlink l ON l.household_id = h.id
-      LEFT JOIN people_centerhousehold c ON c.household_id = h.id
-     GROUP BY 1, 2;
-    INSERT INTO people_buildingcenter (building_id, center_id, center_building_id, links)
-    SELECT h.building_id, l.center_id, ch.building_id, count(*)
-      FROM territory_household h
-      JOIN people_centerlink l ON l.household_id = h.id
-      JOIN people_centerhousehold c ON c.id = l.center_id
-      JOIN territory_household ch ON ch.id = c.household_id
-     GROUP BY 1, 2, 3;
-    ANALYZE people_buildingtally, people_buildingcenter;
+{recount_all}    ANALYZE people_buildingtally, people_buildingcenter;
 END $$ LANGUAGE plpgsql;
 
 -- Households: their own building and neighbourhood grid (old and new, for a move).
@@ -160,7 +150,11 @@ BEGIN
     PERFORM linli_derived_rebuild_tally();
     RETURN NULL;
 END $$ LANGUAGE plpgsql;
-"""  # noqa: S608 - LOCK_MAX is a code constant
+""".format(  # noqa: S608 - code constants
+    recount_some=RECOUNT_SQL.format(where="WHERE h.building_id = ANY(bids)"),
+    recount_all=RECOUNT_SQL.format(where=""),
+    lock_max=LOCK_MAX,
+)
 
 TRIGGER_TEMPLATE = """
 CREATE OR REPLACE TRIGGER linli_derived_tally_ins AFTER INSERT ON {table}
