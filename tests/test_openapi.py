@@ -178,6 +178,25 @@ def test_tile_parameters_come_from_the_layer_registry(schema):
     assert "application/vnd.mapbox-vector-tile" in responses["200"]["content"]
 
 
+@pytest.mark.parametrize(
+    "path, media",
+    [
+        ("/api/analytics/gaps.csv", "text/csv"),
+        ("/api/analytics/hotspots/h3.csv", "text/csv"),
+        ("/api/analytics/hotspots/grids.csv", "text/csv"),
+        (
+            "/api/analytics/indicators.xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+        ("/api/analytics/indicators.pdf", "application/pdf"),
+    ],
+)
+def test_exports_declare_their_media_type(schema, path, media):
+    content = schema["paths"][path]["get"]["responses"]["200"]["content"]
+    assert set(content) == {media}
+    assert content[media]["schema"] == {"type": "string", "format": "binary"}
+
+
 def test_the_served_schema_has_them(client):
     r = client.get("/api/schema/?format=json")
     assert r.status_code == 200

@@ -34,6 +34,8 @@ from apps.people.scope import user_scope
 from apps.territory.models import Area
 
 GEOJSON = "application/geo+json"
+CSV = "text/csv"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def geojson_bytes(data) -> bytes:
@@ -309,7 +311,9 @@ class GapCountsApi(StaffApi):
 
 class GapsCsvApi(StaffApi):
     @extend_schema(
-        summary="Coverage gaps as CSV", parameters=GAP_PARAMS, responses={200: OpenApiTypes.BINARY}
+        summary="Coverage gaps as CSV",
+        parameters=GAP_PARAMS,
+        responses={(200, CSV): OpenApiTypes.BINARY},
     )
     def get(self, request):
         args = _gap_args(request)
@@ -329,7 +333,7 @@ class GapsCsvApi(StaffApi):
                 for i in items
             ),
         )
-        return _download(body, "gaps.csv", "text/csv; charset=utf-8")
+        return _download(body, "gaps.csv", CSV + "; charset=utf-8")
 
 
 # ---- hotspots -----------------------------------------------------------------------------------
@@ -357,7 +361,7 @@ class HotspotsH3CsvApi(StaffApi):
     @extend_schema(
         summary="H3 hotspot table as CSV",
         parameters=[*HOTSPOT_PARAMS, *RES_PARAMS],
-        responses={200: OpenApiTypes.BINARY},
+        responses={(200, CSV): OpenApiTypes.BINARY},
     )
     def get(self, request):
         import h3
@@ -382,7 +386,7 @@ class HotspotsH3CsvApi(StaffApi):
                 ]
             )
         body = csv_bytes(["h3", "cell", "res", "count", "z", "p", "class", "lon", "lat"], rows)
-        return _download(body, "hotspots_h3.csv", "text/csv; charset=utf-8")
+        return _download(body, "hotspots_h3.csv", CSV + "; charset=utf-8")
 
 
 class HotspotsGridsApi(StaffApi):
@@ -418,7 +422,7 @@ class HotspotsGridsCsvApi(StaffApi):
     @extend_schema(
         summary="Grid hotspot table as CSV",
         parameters=HOTSPOT_PARAMS,
-        responses={200: OpenApiTypes.BINARY},
+        responses={(200, CSV): OpenApiTypes.BINARY},
     )
     def get(self, request):
         q = hotspot_query(request)
@@ -426,7 +430,7 @@ class HotspotsGridsCsvApi(StaffApi):
             result = hotspots.grid_hotspots(q)
         cols = ["code", "name", "households", "count", "per_1000_households", "z", "p", "class"]
         body = csv_bytes(cols, ([u[c] for c in cols] for u in result["units"]))
-        return _download(body, "hotspots_grids.csv", "text/csv; charset=utf-8")
+        return _download(body, "hotspots_grids.csv", CSV + "; charset=utf-8")
 
 
 class RepeatsApi(StaffApi):
@@ -505,14 +509,14 @@ class IndicatorsXlsxApi(StaffApi):
     @extend_schema(
         summary="Indicators as an .xlsx workbook",
         parameters=INDICATOR_PARAMS,
-        responses={200: OpenApiTypes.BINARY},
+        responses={(200, XLSX): OpenApiTypes.BINARY},
     )
     def get(self, request):
         data = _indicators(request)
         return _download(
             indicators.dashboard_xlsx(data),
             f"indicators_{data['area']['code']}_{data['month']}.xlsx",
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            XLSX,
         )
 
 
