@@ -259,9 +259,9 @@ def run_on_issues(issues: int) -> list[dict]:
 
 
 def gaps_rows(buildings: int) -> list[dict]:
-    """All gaps city-wide, outside a transaction (the kinds' statements run concurrently there): the
-    list with sentences (what /api/analytics/gaps, the counts and the CSV build) and the GeoJSON of the
-    map (/api/analytics/gaps.geojson: geometries, serialised as the endpoint does)."""
+    """All gaps city-wide: the list with sentences (what /api/analytics/gaps, the counts and the CSV
+    build) and the GeoJSON of the map (/api/analytics/gaps.geojson: geometries, serialised as the
+    endpoint does)."""
     from apps.analytics import gaps
     from apps.analytics.api import geojson_bytes
 

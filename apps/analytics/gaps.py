@@ -12,10 +12,8 @@ Kinds that need the people app's residents/committees/center households or the p
 themselves below only when those models exist (see `available_kinds`).
 """
 
-import contextvars
 import math
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -25,7 +23,6 @@ import psycopg2
 import psycopg2.extensions
 from django.apps import apps as django_apps
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
@@ -162,8 +159,8 @@ def _metres(value: float | None) -> int | None:
 def station_far_rows(params: dict) -> list:
     """The station_far gaps: buildings with households beyond the tier's walking radius of every
     station. Buildings of communities no street network touches: straight line × factor (points from
-    BUILDING_POINTS_SQL, stations.beyond_stations, rows from STATION_FAR_SQL); those of the others are measured as stations.building_access measures them (along the
-    network)."""
+    BUILDING_POINTS_SQL, stations.beyond_stations, rows from STATION_FAR_SQL); those of the others
+    are measured as stations.building_access measures them (along the network)."""
     networked = stations.networked_communities(params["prefix"])
     with read_cursor() as cur:
         cur.execute(BUILDING_POINTS_SQL, {**params, "networked": [f"{c}%" for c in networked]})
@@ -421,7 +418,6 @@ def _params(kinds, within, tier, patrol_days=30, geometry=True):
 
 
 JSON_AS_TEXT = psycopg2.extensions.new_type((114,), "JSON_AS_TEXT", psycopg2.STRING)  # oid of json
-WORKERS = 2  # statements of different kinds running at once (the machines have 2-4 cores)
 
 
 def _rows(key: str, params: dict) -> list:
@@ -435,32 +431,6 @@ def _rows(key: str, params: dict) -> list:
         psycopg2.extensions.register_type(JSON_AS_TEXT, cur.cursor)
         cur.execute(kind.sql, params)
         return cur.fetchall()
-
-
-def _rows_in_thread(key: str, params: dict) -> list:
-    try:
-        return _rows(key, params)
-    finally:
-        connections.close_all()  # this worker thread's own connections
-
-
-def _kind_rows(keys: list[str], params: dict):
-    """(key, rows) for each kind, in order. Outside a transaction the kinds' statements run WORKERS at
-    a time, each on its own connection, while the caller builds the items of those already read.
-    Inside one (a caller's atomic block, a test) they run one by one on its connection, the only one
-    that sees its writes."""
-    if len(keys) < 2 or connections[DEFAULT_DB_ALIAS].in_atomic_block:
-        for key in keys:
-            yield key, _rows(key, params)
-        return
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        # each task runs in a copy of this context: replica_reads() routes its reads as it does here
-        futures = [
-            pool.submit(contextvars.copy_context().run, _rows_in_thread, key, params)
-            for key in keys
-        ]
-        for key, future in zip(keys, futures, strict=True):
-            yield key, future.result()
 
 
 def gap_items(
@@ -477,8 +447,9 @@ def gap_items(
     kinds, params = _params(kinds, within, tier, patrol_days, geometry)
     items = []
     with sentences.memoized(), gc_paused():
-        for key, rows in _kind_rows(kinds, params):
+        for key in kinds:
             kind = KINDS[key]
+            rows = _rows(key, params)
             for obj_type, obj_id, name, area_code, geom, detail in rows:
                 detail = detail if isinstance(detail, dict) else orjson.loads(detail)
                 item = {

@@ -278,10 +278,6 @@ def networked_communities(prefix: str) -> list[str]:
         return [code for (code,) in cur.fetchall()]
 
 
-def network_applies(prefix: str) -> bool:
-    return bool(networked_communities(prefix))
-
-
 def utm_srid(lon: float, lat: float) -> int:
     """The EPSG code of the UTM zone holding a point (WGS84)."""
     zone = min(int((lon + 180) // 6) + 1, 60)

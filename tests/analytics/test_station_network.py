@@ -181,7 +181,7 @@ def test_coverage_counts_each_building_by_its_method(net):
 def test_without_streets_in_the_area_the_straight_line_answer_is_kept(net):
     StreetSegment.objects.all().delete()
     street((20_000, 20_000), (20_100, 20_000))  # a network elsewhere does not count here
-    assert not stations.network_applies(COMM1 + "%")
+    assert stations.networked_communities(COMM1 + "%") == []
     a = access()
     assert {b.method for b in a.values()} == {"straight"}
     assert a["A"].walk_m == pytest.approx(520, abs=1.5)
