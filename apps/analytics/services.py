@@ -9,7 +9,7 @@ from django.contrib.gis.geos import Point
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.analytics.hotspots import PRECOMPUTED_RES, point_cell
+from apps.analytics.hotspots import H3_PARENT_SQL, PRECOMPUTED_RES, point_cell
 from apps.analytics.models import HotspotCellCount, HotspotRefreshState, ServiceStation, StationKind
 from apps.analytics.sources import get_source
 from apps.common.db import copy_rows
@@ -47,10 +47,12 @@ def station_create(
     )
 
 
-# Batches by id: the upper id of the next batch, then its distinct spots (H3 cells are computed in Python
-# once per spot, at every precomputed resolution: H3 is not exactly nested, so a coarse cell is not
-# always the parent of the fine one), then one INSERT ... SELECT that groups the batch's points by
-# cell × category × local week inside PostgreSQL and adds them to the table.
+# Batches by id: the upper id of the next batch, then one INSERT ... SELECT that groups the batch's
+# points by cell × category × local week inside PostgreSQL and adds them to the table. A point's cell
+# at resolution r is the parent of its resolution-15 cell (hotspots.point_cell). Sources that store
+# that cell (issues) have the parent computed in SQL (hotspots.H3_PARENT_SQL); for points without one,
+# the batch's distinct spots are read first and their cells computed in Python, one H3 call per spot
+# and resolution.
 BATCH_END_SQL = """
 SELECT max(id), count(*) FROM (
     SELECT src.id FROM {relation} src WHERE src.id > %(after)s ORDER BY src.id LIMIT %(batch)s
@@ -59,21 +61,43 @@ SELECT max(id), count(*) FROM (
 
 BATCH_SPOTS_SQL = """
 SELECT DISTINCT ST_X(src.geom), ST_Y(src.geom) FROM {relation} src
- WHERE src.id > %(after)s AND src.id <= %(upto)s
+ WHERE src.id > %(after)s AND src.id <= %(upto)s{without_cell}
 """
 
 UPSERT_SQL = """
 INSERT INTO analytics_cellcount (source, res, cell, category, week, n)
-SELECT %(source)s, sc.res, sc.cell, src.category,
-       date_trunc('week', src.created_at AT TIME ZONE %(tz)s)::date,
-       count(*)
-  FROM {relation} src
-  JOIN _hotspot_spots sc ON sc.x = ST_X(src.geom) AND sc.y = ST_Y(src.geom)
- WHERE src.id > %(after)s AND src.id <= %(upto)s
+SELECT %(source)s, c.res, c.cell, c.category, c.week, count(*)
+  FROM ({points}) c
  GROUP BY 2, 3, 4, 5
 ON CONFLICT (source, res, cell, category, week)
 DO UPDATE SET n = analytics_cellcount.n + EXCLUDED.n
 """
+
+# The batch's points at every precomputed resolution: (res, cell, category, week).
+SPOT_POINTS_SQL = """
+SELECT sc.res, sc.cell, src.category, date_trunc('week', src.created_at AT TIME ZONE %(tz)s)::date AS week
+  FROM {relation} src
+  JOIN _hotspot_spots sc ON sc.x = ST_X(src.geom) AND sc.y = ST_Y(src.geom)
+ WHERE src.id > %(after)s AND src.id <= %(upto)s{without_cell}
+"""
+
+CELL_POINTS_SQL = """
+SELECT r.res, {parent} AS cell, src.category,
+       date_trunc('week', src.created_at AT TIME ZONE %(tz)s)::date AS week
+  FROM {relation} src CROSS JOIN unnest(%(resolutions)s::int[]) r(res)
+ WHERE src.id > %(after)s AND src.id <= %(upto)s AND src.cell IS NOT NULL
+"""
+
+
+def _refresh_sql(relation: str, has_cells: bool) -> tuple[str, str]:
+    """The statements of one batch: its distinct spots without a stored cell, and the upsert."""
+    without_cell = " AND src.cell IS NULL" if has_cells else ""
+    points = SPOT_POINTS_SQL.format(relation=relation, without_cell=without_cell)
+    if has_cells:
+        parent = H3_PARENT_SQL.replace("%(res)s", "r.res")
+        points += " UNION ALL " + CELL_POINTS_SQL.format(relation=relation, parent=parent)
+    spots = BATCH_SPOTS_SQL.format(relation=relation, without_cell=without_cell)
+    return spots, UPSERT_SQL.format(points=points)
 
 
 @transaction.atomic
@@ -88,7 +112,9 @@ def hotspot_counts_refresh(
     precomputed resolution. Incremental by id: run it on a schedule or after imports; `rebuild`
     starts over (needed after points are deleted, moved or re-categorised). One transaction; the
     state row is locked, so two refreshes never double-count."""
-    relation = get_source(source).relation
+    point_source = get_source(source)
+    relation = point_source.relation
+    spots_sql, upsert_sql = _refresh_sql(relation, point_source.has_cells)
     state, _ = HotspotRefreshState.objects.get_or_create(source=source)
     state = HotspotRefreshState.objects.select_for_update().get(pk=state.pk)
     if rebuild:
@@ -100,7 +126,12 @@ def hotspot_counts_refresh(
             "cell bigint) ON COMMIT DROP"
         )
     added = 0
-    params = {"source": source, "tz": settings.TIME_ZONE, "batch": batch}
+    params = {
+        "source": source,
+        "tz": settings.TIME_ZONE,
+        "batch": batch,
+        "resolutions": list(PRECOMPUTED_RES),
+    }
     while True:
         params["after"] = state.last_id
         with connection.cursor() as cur:
@@ -109,7 +140,7 @@ def hotspot_counts_refresh(
             if not count:
                 break
             params["upto"] = upto
-            cur.execute(BATCH_SPOTS_SQL.format(relation=relation), params)
+            cur.execute(spots_sql, params)
             spots = cur.fetchall()
             cur.execute("TRUNCATE _hotspot_spots")
         copy_rows(
@@ -123,7 +154,7 @@ def hotspot_counts_refresh(
         )
         with connection.cursor() as cur:
             cur.execute("ANALYZE _hotspot_spots")
-            cur.execute(UPSERT_SQL.format(relation=relation), params)
+            cur.execute(upsert_sql, params)
         state.last_id = upto
         added += count
         if progress:

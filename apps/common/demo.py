@@ -151,16 +151,19 @@ def bulk_loading(*tables: str):
         _run_queued_checks(cur)
         for table, name in triggers:
             cur.execute(f'ALTER TABLE {table} ENABLE TRIGGER "{name}"')
+        # Derived sets first: one of them may be among the tables (the issues' tracking codes), whose
+        # key is then built once over all its rows rather than probed row by row.
+        derived.rebuild(cur, [name for _table, name in triggers])
         for table, name, definition, contype in constraints:
             if contype != "f":
                 cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
         for _name, definition in indexes:
-            cur.execute(definition)
+            # A partitioned table's index reads "ON ONLY <table>" (the parent alone); built on the
+            # table it is built on every partition and attached.
+            cur.execute(definition.replace(" ON ONLY ", " ON ", 1))
         for table, name, definition, contype in constraints:
             if contype == "f":
                 cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
-        if any(name.startswith("linli_derived_") for _table, name in triggers):
-            derived.rebuild_all(cur)
 
 
 def app_seeders():

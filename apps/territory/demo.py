@@ -786,7 +786,8 @@ def _bulk_load():
             if contype == "f":
                 cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
         _check_versions(cur)
-        derived.rebuild_all(cur)  # the derived tables' triggers were off (apps.common.derived)
+        # the derived tables' triggers were off (apps.common.derived)
+        derived.rebuild(cur, [name for _table, name in triggers])
         for table in BULK_TABLES:
             cur.execute(
                 f"SELECT setval(pg_get_serial_sequence(%s, 'id'), max(id)) FROM {table}"  # noqa: S608
