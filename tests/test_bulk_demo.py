@@ -281,3 +281,47 @@ def test_bulk_tallies_match_a_recount(bulk_city):
 
     assert _one("SELECT count(*) FROM people_buildingcenter")[0] > 0
     assert_tallies_match()
+
+
+def test_bulk_issues_leave_every_index_key_and_code_in_place(bulk_city):
+    """The issues go into bare tables (bulk_loading): afterwards the partitioned table has every index,
+    key and foreign key back, valid on every partition, the codes registered, the triggers on."""
+    assert _one("SELECT count(*) FROM issues_issue")[0] == 600
+    assert (
+        _rows(
+            "SELECT tracking_code, id FROM issues_issue EXCEPT SELECT code, issue_id FROM issues_trackingcode"
+        )
+        == []
+    )
+    assert _one("SELECT count(*) FROM issues_trackingcode")[0] == Issue.objects.count()
+    parents = _one("SELECT count(*) FROM pg_index WHERE indrelid = 'issues_issue'::regclass")[0]
+    assert parents >= 20
+    partitions = _one(
+        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'issues_issue'::regclass"
+    )[0]
+    # each parent index has a valid copy on every partition
+    assert (
+        _one(
+            """SELECT count(*) FROM pg_inherits h JOIN pg_index i ON i.indrelid = h.inhrelid
+            WHERE h.inhparent = 'issues_issue'::regclass AND i.indisvalid"""
+        )[0]
+        == parents * partitions
+    )
+    fks = _one(
+        "SELECT count(*) FROM pg_constraint WHERE conrelid = 'issues_issue'::regclass AND contype = 'f'"
+    )[0]
+    assert fks >= 10
+    assert (
+        _rows(
+            """SELECT tgname FROM pg_trigger WHERE tgrelid = 'issues_issue'::regclass AND NOT tgisinternal
+              AND tgenabled = 'D'"""
+        )
+        == []
+    )
+    # and the registration works again: a clashing code is refused
+    issue = Issue.objects.order_by("id").first()
+    other = Issue.objects.order_by("-id").first()
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Issue.objects.filter(id=other.id).update(tracking_code=issue.tracking_code)
