@@ -21,6 +21,9 @@ from apps.territory import demo as territory_demo
 
 # Scales from which the app demos generate set-based (small city = 30, city = 670, megacity = 6700).
 BULK_MIN_SCALE = 30.0
+# Memory for the bulk path's sorts and hashes, and for its index builds (set for the transaction).
+BULK_WORK_MEM = "256MB"
+BULK_MAINTENANCE_MEM = "1GB"
 
 
 def bulk_mode(scale: float) -> bool:
@@ -151,9 +154,6 @@ def bulk_loading(*tables: str):
         _run_queued_checks(cur)
         for table, name in triggers:
             cur.execute(f'ALTER TABLE {table} ENABLE TRIGGER "{name}"')
-        # Derived sets first: one of them may be among the tables (the issues' tracking codes), whose
-        # key is then built once over all its rows rather than probed row by row.
-        derived.rebuild(cur, [name for _table, name in triggers])
         for table, name, definition, contype in constraints:
             if contype != "f":
                 cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
@@ -164,6 +164,8 @@ def bulk_loading(*tables: str):
         for table, name, definition, contype in constraints:
             if contype == "f":
                 cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+        # The derived sets last: their recount joins the loaded tables through the rebuilt indexes.
+        derived.rebuild(cur, [name for _table, name in triggers])
 
 
 def app_seeders():
@@ -185,6 +187,13 @@ def seed_all(*, seed: int = 7, scale: float = 1.0, progress=None) -> dict:
     # Generated data is not anybody's write: skip the audit log for this transaction only.
     with connection.cursor() as cur:
         cur.execute("SELECT set_config('linli.audit', 'off', true)")
+        if bulk_mode(scale):
+            # Millions of rows per statement: sorts, hashes and index builds in memory rather than in
+            # batches on disk (for this transaction only; the defaults suit the app's requests).
+            cur.execute("SELECT set_config('work_mem', %s, true)", [BULK_WORK_MEM])
+            cur.execute(
+                "SELECT set_config('maintenance_work_mem', %s, true)", [BULK_MAINTENANCE_MEM]
+            )
     stats = territory_demo.seed_demo(seed=seed, scale=scale, progress=progress)
     for _label, seeder in app_seeders():
         stats.update(seeder(seed=seed, scale=scale) or {})

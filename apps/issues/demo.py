@@ -797,7 +797,7 @@ def seed_bulk(*, seed: int, scale: float, per_scale: int = BULK_PER_SCALE) -> di
         # end (bulk_loading): through the live table a row cost ~300 µs, nine tenths of it its 23
         # indexes, the tracking code's row trigger and the foreign keys' deferred checks.
         with (
-            bulk_loading("issues_issue", "issues_trackingcode"),
+            bulk_loading("issues_issue"),
             progress_bar(n_total, "issues", "issue") as update,
         ):
             for lo, hi, n in plan["batches"]:
