@@ -51,28 +51,44 @@ def sample_points(n: int, seed: int = 1) -> list[tuple[float, float]]:
     return points
 
 
-def service_vs_raw(points) -> tuple[float, float]:
+RAW_PREPARED = "bench_locate_raw"  # its own name: the service's statement keeps its own bookkeeping
+
+
+def service_vs_raw(points) -> tuple[float, float, float]:
+    """Mean ms of (the service call, the raw LOCATE_SQL, the raw SQL as a prepared statement), the
+    three interleaved point by point so they see the same cache state."""
     from django.utils import timezone
 
-    from apps.territory.selectors import EDGE_EPS, LOCATE_SQL, locate
+    from apps.territory.selectors import EDGE_EPS, LOCATE, LOCATE_SQL, locate
 
-    raw = connection.cursor().cursor  # the psycopg2 cursor under Django's wrapper
+    connection.ensure_connection()
+    raw = connection.connection.cursor()  # psycopg2 itself, under Django's wrapper
+    raw.execute("SELECT count(*) FROM pg_prepared_statements WHERE name = %s", [RAW_PREPARED])
+    if not raw.fetchone()[0]:
+        raw.execute(LOCATE.prepare_sql.replace(LOCATE.name, RAW_PREPARED, 1))
+    execute = LOCATE.execute_sql.replace(LOCATE.name, RAW_PREPARED, 1)
     at = timezone.now()
-    for lon, lat in points[:50]:  # warm the cache and the plan
-        raw.execute(LOCATE_SQL, {"lon": lon, "lat": lat, "at": at, "eps": EDGE_EPS})
-        raw.fetchall()
-    raw_ms, svc_ms = [], []
-    for point in points:  # interleaved, so both see the same cache state
-        raw_ms += timed_each(lambda p: _raw(raw, p, at), [point])
-        svc_ms += timed_each(lambda p: locate(lon=p[0], lat=p[1]), [point])
-    return sum(svc_ms) / len(svc_ms), sum(raw_ms) / len(raw_ms)
 
+    def unprepared(p):
+        raw.execute(LOCATE_SQL, {"lon": p[0], "lat": p[1], "at": at, "eps": EDGE_EPS})
+        return raw.fetchall()
 
-def _raw(cur, point, at):
-    from apps.territory.selectors import EDGE_EPS, LOCATE_SQL
+    def prepared(p):
+        raw.execute(execute, (p[0], p[1], at, EDGE_EPS))
+        return raw.fetchall()
 
-    cur.execute(LOCATE_SQL, {"lon": point[0], "lat": point[1], "at": at, "eps": EDGE_EPS})
-    return cur.fetchall()
+    def service(p):
+        return locate(lon=p[0], lat=p[1])
+
+    for point in points[:50]:  # warm the cache and the plans (past the five custom plans)
+        assert sorted(unprepared(point)) == sorted(prepared(point))
+        service(point)
+    svc_ms, raw_ms, prep_ms = [], [], []
+    for point in points:
+        raw_ms += timed_each(unprepared, [point])
+        prep_ms += timed_each(prepared, [point])
+        svc_ms += timed_each(service, [point])
+    return tuple(sum(xs) / len(xs) for xs in (svc_ms, raw_ms, prep_ms))
 
 
 # ---- HTTP load ----
@@ -257,42 +273,90 @@ def load(port: int, paths: list[str], seconds: float, processes=2, threads=8) ->
     return stats["rps"], stats["failures"]
 
 
+def server_configs(cores: int) -> list[tuple[int, int]]:
+    """gunicorn (workers, threads) to measure: BENCH_LOCATE_SERVERS="3x4,2x8" or the default."""
+    raw = os.environ.get("BENCH_LOCATE_SERVERS", "").strip()
+    if not raw:
+        return [(cores + 1, 4)]
+    configs = []
+    for item in raw.split(","):
+        workers, _, threads = item.strip().partition("x")
+        configs.append((int(workers), int(threads or 1)))
+    return configs
+
+
+def http_vs_floor(port: int, paths: list[str], seconds: float, rounds: int) -> tuple:
+    """(locate req/s, floor req/s, locate failures): the floor and locate alternate `rounds` times
+    (`seconds` each in all), so both see the same share of a noisy machine."""
+    load(port, paths[:50], 1)  # warm-up: connections, prepared statements, plans, caches
+    load(port, ["/tiles/layers.json"], 0.5)
+    ok = {"floor": [0, 0.0], "locate": [0, 0.0]}
+    failures = 0
+    for _ in range(rounds):
+        for what, targets in (("floor", ["/tiles/layers.json"]), ("locate", paths)):
+            stats = load_stats(port, targets, seconds / rounds)
+            ok[what][0] += stats["ok"]
+            ok[what][1] += stats["seconds"]
+            failures += stats["failures"] if what == "locate" else 0
+    return ok["locate"][0] / ok["locate"][1], ok["floor"][0] / ok["floor"][1], failures
+
+
 def run(*, quick: bool) -> list[dict]:
     name = measure_dataset(quick)
     dataset(name)
     points = sample_points(400 if quick else 2000)
-    svc, raw = service_vs_raw(points)
+    svc, raw, prepared = service_vs_raw(points)
+    note = f"mean of {len(points)} points, dataset {name}"
     rows = [
         row(
-            "locate: service call",
+            "locate: service call vs raw SQL",
             svc,
             "ms",
             floor=raw,
             target="≤ 1.5× raw SQL",
-            note=f"mean of {len(points)} points, dataset {name}",
+            note=f"{note}; floor = LOCATE_SQL on the psycopg2 cursor, planned every time",
+        ),
+        row(
+            "locate: service call vs raw prepared SQL",
+            svc,
+            "ms",
+            floor=prepared,
+            target="≤ 1.5× raw SQL",
+            note=f"{note}; floor = EXECUTE of LOCATE_SQL prepared on the psycopg2 cursor",
+        ),
+        row(
+            "locate: raw prepared SQL vs raw SQL",
+            prepared,
+            "ms",
+            floor=raw,
+            note=f"{note}; what PREPARE saves (planning)",
         ),
     ]
-    port = free_port()
     cores = os.cpu_count() or 2
-    server = start_gunicorn(port, workers=cores + 1, threads=4)
-    try:
-        seconds = 5 if quick else 20
-        paths = [f"/api/locate?lon={lon:.7f}&lat={lat:.7f}" for lon, lat in points]
-        load(port, paths[:50], 1)  # warm-up: connections, plans, caches
-        floor_rps, _ = load(port, ["/tiles/layers.json"], seconds)
-        rps, failures = load(port, paths, seconds)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    rows.append(
-        row(
-            "locate: HTTP requests/s",
-            rps,
-            "req/s",
-            floor=floor_rps,
-            target=f"≥ 800 on {cores} cores",
-            note=f"gunicorn {cores + 1}×4 gthread, 16 keep-alive clients, {seconds} s, {failures} failures;"
-            " floor = no-database view",
+    seconds = 6 if quick else 20
+    rounds = 2 if quick else 4
+    paths = [f"/api/locate?lon={lon:.7f}&lat={lat:.7f}" for lon, lat in points]
+    for workers, threads in server_configs(cores):
+        port = free_port()
+        server = start_gunicorn(port, workers=workers, threads=threads, startup_s=90)
+        try:
+            rps, floor_rps, failures = http_vs_floor(port, paths, seconds, rounds)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        rows.append(
+            row(
+                "locate: HTTP requests/s",
+                rps,
+                "req/s",
+                floor=floor_rps,
+                target=f"≥ 800 on {cores} cores",
+                note=f"gunicorn {workers}×{threads} gthread, 16 keep-alive clients, {seconds} s"
+                f" alternating with the floor in {rounds} rounds, {failures} failures;"
+                " floor = no-database view",
+            )
         )
-    )
+        print(
+            f"   gunicorn {workers}×{threads}: {rps:.0f} req/s, floor {floor_rps:.0f}", flush=True
+        )
     return rows

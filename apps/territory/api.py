@@ -44,7 +44,10 @@ PAGE_PARAMS = [
 
 
 class LocateApi(APIView):
+    # Public, read-only and hot (the map asks on every click): it reads no user, so it runs no
+    # authentication (a session lookup for logged-in callers).
     permission_classes = [AllowAny]
+    authentication_classes = []
 
     @extend_schema(
         summary="The street, community, grid, neighbourhood grid, compound and building covering a point",
