@@ -10,7 +10,7 @@ GET servicerequestupdates (the service request updates extension)."""
 
 import secrets
 import xml.etree.ElementTree as ET
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 from django.db.models import Q
@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods
 
 from apps.common import ratelimit
 from apps.common.errors import DomainError, NotFound
+from apps.common.prepared import Prepared
 from apps.issues import selectors, services
 from apps.issues.models import OPEN, OPEN311_CLOSED, ApiKey, Category, Issue, IssueEvent, Priority
 from apps.issues.selectors import responsible_label
@@ -364,12 +365,44 @@ def _requests_get(request, fmt):
 
 
 _API_KEY_FIELDS = [f.attname for f in ApiKey._meta.concrete_fields]
-# Every POST looks its key up: one plain statement (the ORM's query building cost more than the query).
+# Open311 POST limits, per API key and per client IP, per minute (settings LINLI_OPEN311_PER_KEY,
+# LINLI_OPEN311_PER_IP); counted in the database (apps.common.ratelimit's table) so all workers share
+# them. Over the limit: 429.
+OPEN311_WINDOW_SECONDS = 60
+
+# Every POST looks its key up, counts the hit of the key and of the client address when the key is
+# valid, and reads the categories' data version (services.category_active's check that its
+# per-process cache is current): one prepared statement (apps/common/prepared.py) and one commit
+# instead of three statements (the ORM's query building cost more than the queries). The counting is
+# ratelimit.HIT_MANY_SQL for the keys [open311:key:<id>, open311:ip:<address>], in that order (so
+# concurrent statements lock the rows in the same order), as ratelimit.hit_many counted them; an
+# unknown or inactive key gives no row and counts nothing. The version row is looked up beside it
+# (NULLs when it is missing).
 _API_KEY_COLUMNS = ", ".join(
-    connection.ops.quote_name(f.column) for f in ApiKey._meta.concrete_fields
+    "k." + connection.ops.quote_name(f.column) for f in ApiKey._meta.concrete_fields
 )
-API_KEY_SQL = (  # names from the model's metadata; the key is a parameter
-    f'SELECT {_API_KEY_COLUMNS} FROM "{ApiKey._meta.db_table}" WHERE active AND "key" = %s'  # noqa: S608
+API_KEY_SQL = f"""
+WITH k AS (
+    SELECT {_API_KEY_COLUMNS}, v.xmin AS version_xmin, v.version
+      FROM "{ApiKey._meta.db_table}" k
+      LEFT JOIN ({services.CATEGORY_VERSION_SQL}) v (xmin, version) ON true
+     WHERE k.active AND k."key" = %(key)s
+), hits AS (
+    INSERT INTO common_ratebucket (key, window_start, hits)
+    SELECT t.bucket, %(start)s, 1
+      FROM k, unnest(ARRAY['open311:key:' || k.id, %(ip_bucket)s]::varchar(200)[])
+           WITH ORDINALITY AS t(bucket, n)
+     ORDER BY t.n
+        ON CONFLICT (key, window_start) DO UPDATE SET hits = common_ratebucket.hits + 1
+    RETURNING key, hits
+)
+SELECT k.*, (SELECT h.hits FROM hits h WHERE h.key = 'open311:key:' || k.id),
+       (SELECT h.hits FROM hits h WHERE h.key = %(ip_bucket)s)
+  FROM k"""  # noqa: S608 -- names from the model's metadata; values are parameters
+API_KEY = Prepared(
+    "linli_open311_api_key",
+    API_KEY_SQL,
+    {"key": "varchar", "start": "timestamptz", "ip_bucket": "varchar"},
 )
 
 # last_used_at is written when it is older than this: a key filing hundreds of requests a minute
@@ -377,17 +410,36 @@ API_KEY_SQL = (  # names from the model's metadata; the key is a parameter
 API_KEY_LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def _api_key(request) -> ApiKey:
+def _api_key(request) -> tuple[ApiKey, tuple | None]:
+    """The request's active api key, its hit counted (429 over a limit), and the categories' version
+    key (services.category_active)."""
     raw = request.POST.get("api_key", "")
     if not raw:
         raise Open311Error(403, "api_key is required")
-    with connection.cursor() as cur:
-        cur.execute(API_KEY_SQL, [raw])
-        found = cur.fetchone()
-    key = ApiKey.from_db(connection.alias, _API_KEY_FIELDS, found) if found else None
+    now = datetime.now(UTC)
+    epoch = int(now.timestamp())
+    start = datetime.fromtimestamp(epoch - epoch % OPEN311_WINDOW_SECONDS, UTC)
+    ip = ratelimit.client_ip(request)
+    ip_bucket = f"open311:ip:{ip}"[:200]
+    found = API_KEY.fetchall({"key": raw, "start": start, "ip_bucket": ip_bucket})
+    n = len(_API_KEY_FIELDS)
+    key = ApiKey.from_db(connection.alias, _API_KEY_FIELDS, found[0][:n]) if found else None
     if key is None or not secrets.compare_digest(key.key, raw):
         raise Open311Error(403, "api_key is not valid")
-    return key
+    version_xmin, version, key_hits, ip_hits = found[0][n:]
+    if 1 in (key_hits, ip_hits) and epoch % 97 == 0:  # as ratelimit.hit_many: prune now and then
+        with connection.cursor() as cur:
+            cur.execute(ratelimit.PRUNE_SQL, {"before": now - timedelta(days=1)})
+    per_key = ratelimit.limit_setting("OPEN311_PER_KEY", 600)
+    per_ip = ratelimit.limit_setting("OPEN311_PER_IP", 120)
+    if key_hits > per_key or ip_hits > per_ip:
+        which = (
+            f"{per_key} per minute for this api_key"
+            if key_hits > per_key
+            else f"{per_ip} per minute"
+        )
+        raise Open311Error(429, f"too many requests: the limit is {which}; retry in a minute")
+    return key, ((str(version_xmin), version) if version_xmin is not None else None)
 
 
 def _api_key_used(key: ApiKey) -> None:
@@ -417,32 +469,14 @@ def _geocode(address: str):
     return building.p
 
 
-# Open311 POST limits, per API key and per client IP, per minute (settings LINLI_OPEN311_PER_KEY,
-# LINLI_OPEN311_PER_IP); counted in the database so all workers share them. Over the limit: 429.
-OPEN311_WINDOW_SECONDS = 60
-
-
-def _rate_limit(request, key: ApiKey) -> None:
-    per_key = ratelimit.limit_setting("OPEN311_PER_KEY", 600)
-    per_ip = ratelimit.limit_setting("OPEN311_PER_IP", 120)
-    ip = ratelimit.client_ip(request)
-    over_key, over_ip = ratelimit.hit_many(  # both counted in one statement
-        [(f"open311:key:{key.pk}", per_key), (f"open311:ip:{ip}", per_ip)],
-        window_seconds=OPEN311_WINDOW_SECONDS,
-    )
-    if over_key or over_ip:
-        which = f"{per_key} per minute for this api_key" if over_key else f"{per_ip} per minute"
-        raise Open311Error(429, f"too many requests: the limit is {which}; retry in a minute")
-
-
 def _requests_post(request, fmt):
-    key = _api_key(request)
-    _rate_limit(request, key)
+    key, category_version = _api_key(request)  # and both rate limits counted
     p = request.POST
     code = p.get("service_code", "").strip()
     if not code:
         raise Open311Error(400, "service_code is required")
-    service = services.category_active(code)  # per-process cache, checked current by one row
+    # the per-process cache, checked current by the version row read with the api key
+    service = services.category_active(code, version=category_version)
     if service is None or service.parent_id is None:  # a service is an active subcategory
         raise Open311Error(400, f"service_code {code!r} is not a known service")
     lat, lon, address = p.get("lat", ""), p.get("long", ""), p.get("address_string", "")

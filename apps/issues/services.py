@@ -18,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.common.errors import Conflict, DomainError, NotFound
+from apps.common.prepared import Prepared
 from apps.issues.categories import load_categories
 from apps.issues.models import (
     DESCRIPTION_MAX,
@@ -37,7 +38,13 @@ from apps.issues.models import (
     h3_cell_of,
 )
 from apps.people import selectors as people
-from apps.people.models import Department, PropertyCompany, StaffAssignment
+from apps.people.models import (
+    Department,
+    PropertyCompany,
+    PropertyService,
+    StaffAssignment,
+    StaffRole,
+)
 from apps.territory.models import Area, Household
 from apps.territory.selectors import locate
 
@@ -119,12 +126,18 @@ _CATEGORY_FIELDS = [f.attname for f in Category._meta.concrete_fields]
 _category_cache: tuple = (object(), {})  # (key, {code: (values, parent values or None)})
 
 
-def _category_rows() -> dict:
+_ASK = object()
+
+
+def _category_rows(key=_ASK) -> dict:
+    """{code: ...} of the active categories; `key` is the version row's (xmin, version) (None when it
+    is missing) if the caller has just read it (the Open311 view reads it with the api key)."""
     global _category_cache
-    with connection.cursor() as cur:
-        cur.execute(CATEGORY_VERSION_SQL)
-        found = cur.fetchone()
-    key = tuple(found) if found else None
+    if key is _ASK:
+        with connection.cursor() as cur:
+            cur.execute(CATEGORY_VERSION_SQL)
+            found = cur.fetchone()
+        key = tuple(found) if found else None
     cached_key, rows = _category_cache
     if cached_key != key:
         rows = {}
@@ -138,10 +151,11 @@ def _category_rows() -> dict:
     return rows
 
 
-def category_active(code) -> Category | None:
+def category_active(code, *, version=_ASK) -> Category | None:
     """The active category (or subcategory, with its parent loaded) of this code, or None. Fresh
-    instances from the per-process cache (one small query checks that it is current)."""
-    found = _category_rows().get(str(code))
+    instances from the per-process cache (one small query checks that it is current, unless the
+    caller passes the `version` key it has just read: CATEGORY_VERSION_SQL's row as a tuple, or None)."""
+    found = _category_rows(version).get(str(code))
     if found is None:
         return None
     values, parent_values = found
@@ -248,12 +262,15 @@ class Route:
         }
 
 
-def route_for(*, category: Category, subcategory: Category | None, areas: dict) -> Route:
+def route_for(
+    *, category: Category, subcategory: Category | None, areas: dict, lookups=people
+) -> Route:
     """Who handles an issue of this category at these intake areas, and why (written to history).
 
     property → the compound's property company, else the grid leader, else the community;
     department → the department of the (sub)category's kind serving the street, else the community;
-    community → the community. Outside the territory: not routed."""
+    community → the community. Outside the territory: not routed. `lookups` answers the three
+    questions (apps.people.selectors; intake passes IntakeLookups, the same answers in one statement)."""
     community = areas.get("community")
     if areas.get("street") is None:
         return Route(ResponsibleKind.NONE, "outside the territory: not routed, staff decide")
@@ -270,7 +287,7 @@ def route_for(*, category: Category, subcategory: Category | None, areas: dict) 
     rtype = category.responsible_type
     if rtype == ResponsibleType.PROPERTY:
         compound, grid = areas.get("compound"), areas.get("grid")
-        company = people.compound_property_company(compound_id=compound.id if compound else None)
+        company = lookups.compound_property_company(compound_id=compound.id if compound else None)
         if company is not None:
             return Route(
                 ResponsibleKind.PROPERTY_COMPANY,
@@ -282,7 +299,7 @@ def route_for(*, category: Category, subcategory: Category | None, areas: dict) 
             if compound
             else "not inside a compound"
         )
-        leader = people.grid_leader(grid_id=grid.id if grid else None)
+        leader = lookups.grid_leader(grid_id=grid.id if grid else None)
         if leader is not None:
             return Route(
                 ResponsibleKind.GRID_LEADER,
@@ -294,7 +311,7 @@ def route_for(*, category: Category, subcategory: Category | None, areas: dict) 
     if rtype == ResponsibleType.DEPARTMENT:
         kind = (subcategory.department_kind if subcategory else "") or category.department_kind
         street = areas["street"]
-        dept = people.department_for(kind=kind, street_id=street.id)
+        dept = lookups.department_for(kind=kind, street_id=street.id)
         label = subcategory.name if subcategory else category.name
         if dept is not None:
             return Route(
@@ -304,6 +321,99 @@ def route_for(*, category: Category, subcategory: Category | None, areas: dict) 
             )
         return to_community(f"no {kind} department serves street {street.name} → ")
     return to_community(f"category {category.name} → ")
+
+
+def _columns(model, alias: str) -> str:
+    qn = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    return ", ".join(f"{alias}.{qn(f.column)}" for f in model._meta.concrete_fields)
+
+
+def _attnames(model) -> list[str]:
+    return [f.attname for f in model._meta.concrete_fields]
+
+
+_COMPANY_FIELDS, _STAFF_FIELDS, _DEPARTMENT_FIELDS = (
+    _attnames(PropertyCompany),
+    _attnames(StaffAssignment),
+    _attnames(Department),
+)
+# Intake's routing lookups, each one prepared statement (apps/common/prepared.py) instead of one or two
+# ORM queries: the same rows as apps.people.selectors picks. A property route reads the compound's
+# company (the lowest id among the companies serving it, as .first() orders) and the grid's leader
+# (the lowest id among its active grid-leader assignments) at once; the leader is used only when there
+# is no company. A department route reads the street's own department of the kind, else the lowest id
+# among those of the kind with no street (department_for's two queries; `street_id IS NULL` sorts the
+# street's own first).
+ROUTE_PROPERTY = Prepared(
+    "linli_issue_route_property",
+    f"""SELECT {_columns(PropertyCompany, "c")}, {_columns(StaffAssignment, "s")}
+          FROM (SELECT 1) one
+          LEFT JOIN LATERAL (
+                SELECT pc.* FROM {PropertyCompany._meta.db_table} pc
+                  JOIN {PropertyService._meta.db_table} ps ON ps.company_id = pc.id
+                 WHERE ps.compound_id = %(compound)s ORDER BY pc.id LIMIT 1) c ON true
+          LEFT JOIN LATERAL (
+                SELECT sa.* FROM {StaffAssignment._meta.db_table} sa
+                 WHERE sa.active AND sa.area_id = %(grid)s AND sa.role = %(role)s
+                 ORDER BY sa.id LIMIT 1) s ON true""",  # noqa: S608 -- names from the models
+    {"compound": "bigint", "grid": "bigint", "role": "varchar"},
+)
+ROUTE_DEPARTMENT = Prepared(
+    "linli_issue_route_department",
+    f"""SELECT {_columns(Department, "d")} FROM {Department._meta.db_table} d
+         WHERE d.kind = %(kind)s AND (d.street_id = %(street)s OR d.street_id IS NULL)
+         ORDER BY d.street_id IS NULL, d.id LIMIT 1""",  # noqa: S608 -- names from the models
+    {"kind": "varchar", "street": "bigint"},
+)
+
+
+def _instance(model, fields: list[str], values):
+    return None if values[0] is None else model.from_db(DEFAULT_DB_ALIAS, fields, values)
+
+
+class IntakeLookups:
+    """route_for's lookups for one intake, answered by ROUTE_PROPERTY / ROUTE_DEPARTMENT: the same
+    objects as apps.people.selectors returns (model instances of every concrete field), in one
+    statement per route instead of up to two ORM queries."""
+
+    def __init__(self, areas: dict):
+        self.areas = areas
+        self._property = None
+
+    def _property_pair(self, compound_id, grid_id):
+        if self._property is None or self._property[0] != (compound_id, grid_id):
+            (row,) = ROUTE_PROPERTY.fetchall(
+                {"compound": compound_id, "grid": grid_id, "role": StaffRole.GRID_LEADER.value}
+            )
+            n = len(_COMPANY_FIELDS)
+            self._property = (
+                (compound_id, grid_id),
+                _instance(PropertyCompany, _COMPANY_FIELDS, row[:n]),
+                _instance(StaffAssignment, _STAFF_FIELDS, row[n:]),
+            )
+        return self._property
+
+    def _grid_id(self):
+        grid = self.areas.get("grid")
+        return grid.id if grid else None
+
+    def _compound_id(self):
+        compound = self.areas.get("compound")
+        return compound.id if compound else None
+
+    def compound_property_company(self, *, compound_id):
+        if compound_id is None:
+            return None
+        return self._property_pair(compound_id, self._grid_id())[1]
+
+    def grid_leader(self, *, grid_id):
+        if grid_id is None:
+            return None
+        return self._property_pair(self._compound_id(), grid_id)[2]
+
+    def department_for(self, *, kind, street_id=None):
+        rows = ROUTE_DEPARTMENT.fetchall({"kind": kind, "street": street_id})
+        return _instance(Department, _DEPARTMENT_FIELDS, rows[0]) if rows else None
 
 
 _AREA_LOADED = [
@@ -390,7 +500,7 @@ def issue_create(
     if areas["street"] is None and created_at < now:
         # A record older than the territory (history replayed on a new map): the current areas.
         areas = areas_at(point, at=now)
-    route = route_for(category=cat, subcategory=sub, areas=areas)
+    route = route_for(category=cat, subcategory=sub, areas=areas, lookups=IntakeLookups(areas))
     sla = (sub.sla_hours if sub else None) or cat.sla_hours
     issue = Issue(
         tracking_code=tracking_code_new(),
@@ -453,11 +563,17 @@ def issue_create(
     return issue
 
 
-_INSERT_SHAPE: dict = {}  # per database alias: the columns and casts of _issue_insert's statement
+_INSERT_SHAPE: dict = {}  # per (database alias, number of events): _issue_insert's statement
 
 
-def _insert_shape(db) -> tuple:
-    shape = _INSERT_SHAPE.get(db.alias)
+def _param_type(field, db) -> str:
+    """The SQL type of a prepared statement's parameter for a column (without its modifier: the
+    column itself applies the length limit, as it does to a literal)."""
+    return field.db_type(db).split("(", 1)[0]
+
+
+def _insert_shape(db, n_events: int) -> tuple:
+    shape = _INSERT_SHAPE.get((db.alias, n_events))
     if shape is None:
         qn = db.ops.quote_name
         issue_fields = [f for f in Issue._meta.concrete_fields if not f.primary_key]
@@ -467,19 +583,29 @@ def _insert_shape(db) -> tuple:
             if not f.primary_key and f.attname != "issue_id"
         ]
         event_columns = ", ".join(qn(f.column) for f in event_fields)
-        head = (
-            f"WITH i AS (INSERT INTO {qn(Issue._meta.db_table)}"  # noqa: S608 -- names from models
-            f" ({', '.join(qn(f.column) for f in issue_fields)}) VALUES ("
+        # VALUES rows carry no column types: cast each to its column's type.
+        rows = ", ".join(
+            f"({n}, "
+            + ", ".join(f"%(e{n}_{k})s::{f.db_type(db)}" for k, f in enumerate(event_fields))
+            + ")"
+            for n in range(n_events)
         )
-        tail = (
-            f") RETURNING id) INSERT INTO {qn(IssueEvent._meta.db_table)} (issue_id, {event_columns})"  # noqa: S608
+        sql = (
+            f"WITH i AS (INSERT INTO {qn(Issue._meta.db_table)}"  # noqa: S608 -- names from models
+            f" ({', '.join(qn(f.column) for f in issue_fields)})"
+            f" VALUES ({', '.join(f'%(i{k})s' for k in range(len(issue_fields)))})"
+            f" RETURNING id) INSERT INTO {qn(IssueEvent._meta.db_table)} (issue_id, {event_columns})"
             f" SELECT i.id, {', '.join('e.' + qn(f.column) for f in event_fields)}"
-            f" FROM i, (VALUES {{rows}}) AS e(n, {event_columns})"
+            f" FROM i, (VALUES {rows}) AS e(n, {event_columns})"
             " ORDER BY e.n RETURNING issue_id, id"  # ids in list order: create before route
         )
-        # VALUES rows carry no column types: cast each to its column's type.
-        event_row = "({n}, " + ", ".join(f"%s::{f.db_type(db)}" for f in event_fields) + ")"
-        shape = _INSERT_SHAPE[db.alias] = (issue_fields, event_fields, head, tail, event_row)
+        types = {f"i{k}": _param_type(f, db) for k, f in enumerate(issue_fields)}
+        for n in range(n_events):
+            types.update({f"e{n}_{k}": _param_type(f, db) for k, f in enumerate(event_fields)})
+        # Prepared once per connection (apps/common/prepared.py): the server parses, analyses and
+        # plans this statement once instead of at every intake.
+        statement = Prepared(f"linli_issue_insert_{n_events}", sql, types)
+        shape = _INSERT_SHAPE[db.alias, n_events] = (issue_fields, event_fields, sql, statement)
     return shape
 
 
@@ -488,30 +614,51 @@ def _issue_insert(issue: Issue, events: list[IssueEvent]) -> None:
     instead of two, without the ORM's per-statement compilation, and the issues table's statement
     triggers (the tiles' data-version bump holds its row until COMMIT) fire at the end of it. The
     columns are the models' concrete fields, each value prepared as Model.save / bulk_create prepare
-    it (pre_save, get_db_prep_save, the geometry placeholder), so the rows are those the ORM wrote;
-    every trigger (tracking code, references, audit) fires as before. Nothing listens to the models'
-    save signals. Sets issue.pk and the events' issue and pk, marks them saved."""
+    it (pre_save, get_db_prep_save; a geometry in the field's SRID, whose placeholder is plain), so
+    the rows are those the ORM wrote; every trigger (tracking code, references, audit) fires as
+    before. Nothing listens to the models' save signals. Sets issue.pk and the events' issue and pk,
+    marks them saved."""
     db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: the proxy costs a lookup per attribute
-    issue_fields, event_fields, head, tail, event_row = _insert_shape(db)
+    issue_fields, event_fields, sql, statement = _insert_shape(db, len(events))
     issue._prepare_related_fields_for_save(operation_name="save")  # as save(): no unsaved relations
-    placeholders, params = [], []
-    for f in issue_fields:
-        value = f.get_db_prep_save(f.pre_save(issue, True), db)
-        placeholders.append(
-            f.get_placeholder(value, None, db) if hasattr(f, "get_placeholder") else "%s"
-        )
-        params.append(value)
-    for event in events:
-        params += [f.get_db_prep_save(f.pre_save(event, True), db) for f in event_fields]
-    rows = ", ".join(event_row.format(n=n) for n in range(len(events)))
-    with db.cursor() as cur:
-        cur.execute(head + ", ".join(placeholders) + tail.format(rows=rows), params)
-        returned = cur.fetchall()
+    params, plain = {}, True
+    for k, f in enumerate(issue_fields):
+        value = params[f"i{k}"] = f.get_db_prep_save(f.pre_save(issue, True), db)
+        if hasattr(f, "get_placeholder") and f.get_placeholder(value, None, db) != "%s":
+            plain = False  # e.g. a point in another SRID: ST_Transform around the value
+            params[f"i{k}"] = _Placeholder(f.get_placeholder(value, None, db), value)
+    for n, event in enumerate(events):
+        for k, f in enumerate(event_fields):
+            params[f"e{n}_{k}"] = f.get_db_prep_save(f.pre_save(event, True), db)
+    if plain:
+        returned = statement.fetchall(params, using=db)
+    else:  # the plain statement, the placeholder's SQL around its value
+        with db.cursor() as cur:
+            text, values = _Placeholder.expand(sql, params)
+            cur.execute(text, values)
+            returned = cur.fetchall()
     issue.pk = returned[0][0]
     issue._state.adding, issue._state.db = False, db.alias
     for event, (_issue_id, event_id) in zip(events, returned, strict=True):
         event.issue, event.pk = issue, event_id
         event._state.adding, event._state.db = False, db.alias
+
+
+@dataclass(frozen=True)
+class _Placeholder:
+    """A value whose field wraps its placeholder in SQL (GeometryField.get_placeholder)."""
+
+    sql: str
+    value: object
+
+    @staticmethod
+    def expand(sql: str, params: dict) -> tuple[str, dict]:
+        """`sql` with each _Placeholder's SQL in place of its %(name)s."""
+        for name, param in params.items():
+            if isinstance(param, _Placeholder):
+                sql = sql.replace(f"%({name})s", param.sql.replace("%s", f"%({name})s"))
+                params = {**params, name: param.value}
+        return sql, params
 
 
 def _user(actor):
