@@ -165,7 +165,12 @@ def run(*, quick: bool) -> list[dict]:
                 ),
                 note=", ".join(f"{label} {s:,.1f} s" for label, s in parts.items())
                 # the rest is seed_all's commit: the deferred foreign-key checks of every row
-                + f", commit {seconds - sum(parts.values()):,.1f} s",
+                + f", commit {seconds - sum(parts.values()):,.1f} s"
+                + (
+                    f"; then VACUUM (ANALYZE) of the issues {stats['settle_s']:,.1f} s"
+                    if stats.get("settle_s")
+                    else ""
+                ),
             )
         )
     return rows

@@ -325,3 +325,19 @@ def test_bulk_issues_leave_every_index_key_and_code_in_place(bulk_city):
 
     with pytest.raises(IntegrityError), transaction.atomic():
         Issue.objects.filter(id=other.id).update(tracking_code=issue.tracking_code)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_settle_vacuums_the_issues_after_a_bulk_demo_only():
+    """VACUUM cannot run in a transaction: settle runs after the demo's commit, at bulk scales only."""
+
+    def vacuumed():
+        return _one(
+            "SELECT count(*) FROM pg_stat_user_tables WHERE relname LIKE 'issues\\_issue\\_%%'"
+            " AND last_vacuum IS NOT NULL"
+        )[0]
+
+    before = vacuumed()
+    assert common_demo.settle(1.0) == 0.0 and vacuumed() == before
+    assert common_demo.settle(common_demo.BULK_MIN_SCALE) >= 0
+    assert vacuumed() > before

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from apps.common.demo import seed_all
+from apps.common.demo import seed_all, settle
 from apps.territory import demo
 from apps.territory.models import Area
 
@@ -36,6 +36,7 @@ class Command(BaseCommand):
             total=n_streets, unit="street", disable=n_streets < 5 or options["verbosity"] == 0
         ) as bar:
             stats = seed_all(seed=seed, scale=scale, progress=bar.update)
+        settle(scale)  # committed: vacuum the big tables once (bulk scales only)
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo district loaded: " + ", ".join(f"{v:,} {k}" for k, v in stats.items())
