@@ -21,6 +21,21 @@ from tests.analytics.test_hotspots import T0, q, scattered
 h3i = h3.api.basic_int
 
 
+def source_with_cells(name: str, rows, *, every: int) -> PointSource:
+    """A point source of these rows storing each point's resolution-15 cell, except every `every`-th
+    row (by id), which has none (the fallback path from the point)."""
+    make_source(name, rows)
+    with connection.cursor() as cur:
+        cur.execute(f"ALTER TABLE {name} ADD COLUMN cell bigint")
+        cur.execute(
+            f"UPDATE {name} p SET cell = v.cell FROM unnest(%s::bigint[], %s::bigint[]) v(id, cell)"  # noqa: S608
+            " WHERE p.id = v.id AND p.id %% %s <> 0",
+            [[r[0] for r in rows], [h3i.latlng_to_cell(r[2], r[1], 15) for r in rows], every],
+        )
+    source = SOURCES[name] = PointSource(name, name, has_cells=True)
+    return source
+
+
 def test_sql_parent_of_a_res15_cell_equals_h3_cell_to_parent(db):
     rng = np.random.default_rng(3)
     # Points all over the world (every base cell region, both hemispheres), every resolution.
@@ -56,15 +71,7 @@ def test_an_issue_stores_the_h3_cell_of_its_point(demo):
 def test_counts_from_stored_cells_equal_counts_from_the_points(db, res):
     rows = list(scattered(2000, seed=5))
     make_source("pts_plain", rows)
-    make_source("pts_cells", rows)
-    with connection.cursor() as cur:
-        cur.execute("ALTER TABLE pts_cells ADD COLUMN cell bigint")
-        cur.execute(
-            "UPDATE pts_cells p SET cell = v.cell FROM unnest(%s::bigint[], %s::bigint[]) v(id, cell)"
-            " WHERE p.id = v.id AND p.id %% 4 <> 0",  # a quarter without a cell: the fallback path
-            [[r[0] for r in rows], [h3i.latlng_to_cell(r[2], r[1], 15) for r in rows]],
-        )
-    SOURCES["pts_cells"] = PointSource("pts_cells", "pts_cells", has_cells=True)
+    source_with_cells("pts_cells", rows, every=4)  # a quarter without a cell: the fallback path
     for filters in ({}, {"categories": ("noise",)}, {"within": "340111001002"}):
         plain, _ = hotspots.cell_counts(q("pts_plain", **filters), res, use_precomputed=False)
         cells, how = hotspots.cell_counts(q("pts_cells", **filters), res, use_precomputed=False)
@@ -106,15 +113,7 @@ def test_precomputed_counts_from_stored_cells_equal_those_from_the_points(db):
 
     rows = list(scattered(1500, seed=9))
     make_source("pre_plain", rows)
-    make_source("pre_cells", rows)
-    with connection.cursor() as cur:
-        cur.execute("ALTER TABLE pre_cells ADD COLUMN cell bigint")
-        cur.execute(
-            "UPDATE pre_cells p SET cell = v.cell FROM unnest(%s::bigint[], %s::bigint[]) v(id, cell)"
-            " WHERE p.id = v.id AND p.id %% 3 <> 0",
-            [[r[0] for r in rows], [h3i.latlng_to_cell(r[2], r[1], 15) for r in rows]],
-        )
-    SOURCES["pre_cells"] = PointSource("pre_cells", "pre_cells", has_cells=True)
+    source_with_cells("pre_cells", rows, every=3)
     assert hotspot_counts_refresh(source="pre_plain")["points_added"] == 1500
     assert hotspot_counts_refresh(source="pre_cells", batch=400)["points_added"] == 1500
 

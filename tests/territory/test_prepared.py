@@ -111,41 +111,41 @@ def test_first_call_on_a_connection_is_one_round_trip(demo, django_assert_num_qu
         assert locate(lon=lon, lat=lat) == first
 
 
-def test_prepared_again_on_a_new_connection(demo):
+@pytest.fixture
+def second(demo):
+    """A second connection that has run the prepared locate once: (connection, lon, lat, at, rows)."""
+    conn = connections.create_connection("default")
+    try:
+        at = timezone.now()
+        lon, lat = _points()[0]
+        expected = sorted(_plain(lon, lat, at))
+        assert sorted(_prepared(lon, lat, at, using=conn)) == expected
+        yield conn, lon, lat, at, expected
+    finally:
+        conn.close()
+
+
+def test_prepared_again_on_a_new_connection(second):
     """After close() (CONN_MAX_AGE, a failed health check) the new session prepares it again."""
-    other = connections.create_connection("default")
-    try:
-        at = timezone.now()
-        lon, lat = _points()[0]
-        expected = sorted(_plain(lon, lat, at))
-        assert sorted(_prepared(lon, lat, at, using=other)) == expected
-        first_backend = _backend(other)
-        assert _held(other, LOCATE.name) == 1
-        other.close()
-        rows, sent = _sent(other, lambda: _prepared(lon, lat, at, using=other))
-        assert sorted(rows) == expected
-        assert sent == ["PREPARE"]  # known to be needed: no failed EXECUTE first
-        assert _backend(other) != first_backend
-        assert _held(other, LOCATE.name) == 1
-    finally:
-        other.close()
+    other, lon, lat, at, expected = second
+    first_backend = _backend(other)
+    assert _held(other, LOCATE.name) == 1
+    other.close()
+    rows, sent = _sent(other, lambda: _prepared(lon, lat, at, using=other))
+    assert sorted(rows) == expected
+    assert sent == ["PREPARE"]  # known to be needed: no failed EXECUTE first
+    assert _backend(other) != first_backend
+    assert _held(other, LOCATE.name) == 1
 
 
-def test_deallocated_behind_its_back_is_prepared_again(demo):
-    other = connections.create_connection("default")
-    try:
-        at = timezone.now()
-        lon, lat = _points()[0]
-        expected = sorted(_plain(lon, lat, at))
-        assert sorted(_prepared(lon, lat, at, using=other)) == expected
-        with other.cursor() as cur:
-            cur.execute("DEALLOCATE ALL")  # as a pooler's DISCARD ALL would
-        rows, sent = _sent(other, lambda: _prepared(lon, lat, at, using=other))
-        assert sorted(rows) == expected
-        assert sent == ["EXECUTE", "PREPARE"]  # failed once, prepared again, retried
-        assert _held(other, LOCATE.name) == 1
-    finally:
-        other.close()
+def test_deallocated_behind_its_back_is_prepared_again(second):
+    other, lon, lat, at, expected = second
+    with other.cursor() as cur:
+        cur.execute("DEALLOCATE ALL")  # as a pooler's DISCARD ALL would
+    rows, sent = _sent(other, lambda: _prepared(lon, lat, at, using=other))
+    assert sorted(rows) == expected
+    assert sent == ["EXECUTE", "PREPARE"]  # failed once, prepared again, retried
+    assert _held(other, LOCATE.name) == 1
 
 
 def test_survives_a_rolled_back_transaction(demo):
