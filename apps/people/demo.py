@@ -478,6 +478,8 @@ def seed_bulk(*, seed: int, scale: float) -> dict:
     )
     company_ids = [c.id for c in companies]
     stats = {"property_companies": len(companies)}
+    # Planted gaps are drawn by the area's code, not its id: the same territory plants the same gaps
+    # whatever ids its sequence handed out.
     with connection.cursor() as cur:
         cur.execute(
             """INSERT INTO people_propertyservice (company_id, compound_id)
@@ -486,7 +488,7 @@ def seed_bulk(*, seed: int, scale: float) -> dict:
                  FROM territory_area a
                 WHERE a.level = 'compound' AND a.valid_to IS NULL
                   AND a.management_type IN ('commercial', 'proxy')
-                  AND pg_temp.demo_u(a.id, %(s2)s) >= %(unserved)s
+                  AND pg_temp.demo_u(hashtext(a.code), %(s2)s) >= %(unserved)s
                 ORDER BY a.code""",
             {
                 "ids": company_ids,
@@ -517,7 +519,7 @@ def seed_bulk(*, seed: int, scale: float) -> dict:
                        true, a.id
                   FROM territory_area a
                  WHERE a.level IN ('street', 'community', 'grid') AND a.valid_to IS NULL
-                   AND (a.level <> 'grid' OR pg_temp.demo_u(a.id, %(s)s) >= %(leaderless)s
+                   AND (a.level <> 'grid' OR pg_temp.demo_u(hashtext(a.code), %(s)s) >= %(leaderless)s
                         OR a.code = (SELECT min(code) FROM territory_area
                                       WHERE level = 'grid' AND valid_to IS NULL))
                  ORDER BY CASE a.level WHEN 'street' THEN 1 WHEN 'community' THEN 2 ELSE 3 END, a.code""",  # noqa: S608 - code constants
@@ -586,7 +588,7 @@ SELECT (row_number() OVER (ORDER BY a.id))::int AS rn, a.id AS neighbourhood_id,
  ) h
   JOIN territory_building b ON b.id = h.building_id
  WHERE a.level = 'neighbourhood' AND a.valid_to IS NULL
-   AND (pg_temp.demo_u(a.id, %(s_no_center)s) >= %(no_center)s
+   AND (pg_temp.demo_u(hashtext(a.code), %(s_no_center)s) >= %(no_center)s
         OR a.code = (SELECT min(code) FROM territory_area WHERE level = 'neighbourhood' AND valid_to IS NULL))
  ORDER BY a.id
 """
