@@ -731,7 +731,9 @@ def _next_seq(level: str, parent_code: str) -> int:
 MOVE_HOUSEHOLDS_SQL = """
 UPDATE territory_household h SET neighbourhood_id = m.area
   FROM unnest(%(hids)s::bigint[], %(areas)s::bigint[]) AS m(hid, area)
+  JOIN territory_household old ON old.id = m.hid
  WHERE h.id = m.hid AND h.neighbourhood_id IS DISTINCT FROM m.area
+RETURNING old.neighbourhood_id  -- the statement's snapshot: where the household was
 """
 
 
@@ -830,6 +832,7 @@ def plan_publish(*, plan: Plan, revision: int, user=None) -> dict:
             Area.objects.filter(parent_id=old_id, valid_to__isnull=True).update(parent_id=new_id)
     # households (neighbourhood plans) follow the plan's membership
     hh_moved = 0
+    touched: set[int] = set()  # areas whose counts may change: refreshed at the end
     if plan.level == PlanLevel.NEIGHBOURHOOD:
         hids, areas = [], []
         for r in rows:
@@ -839,6 +842,8 @@ def plan_publish(*, plan: Plan, revision: int, user=None) -> dict:
         with connection.cursor() as cur:
             cur.execute(MOVE_HOUSEHOLDS_SQL, {"hids": hids, "areas": areas})
             hh_moved = cur.rowcount
+            touched.update(a for (a,) in cur.fetchall())
+
     # staff follow their area's code; staff on removed areas are reported for reassignment
     staff_moved = 0
     for old_id, new_id in replaced.items():
@@ -848,8 +853,12 @@ def plan_publish(*, plan: Plan, revision: int, user=None) -> dict:
             "id", "name", "role", "area__code"
         )
     )
-    territory.buildings_attach(ids=[b["id"] for b in ctx.buildings])
-    territory.area_counts_refresh()
+    building_ids = [b["id"] for b in ctx.buildings]
+    touched.update(territory.building_area_ids(ids=building_ids))  # their areas before and after
+    territory.buildings_attach(ids=building_ids)
+    touched.update(territory.building_area_ids(ids=building_ids))
+    touched.update(v.id for v in versions.values())
+    territory.area_counts_refresh(areas=touched)
     code_of = {r.id: r.code for r in rows}  # new areas now have their codes
     for item in diff.get("areas", []):
         if item["status"] == "added" and item["plan_area"] in code_of:

@@ -9,6 +9,7 @@ from django.db import connection
 
 from apps.dataio.services import ReadOptions, buildings_import, estimate_households
 from apps.territory.models import Area, Building
+from apps.territory.services import area_counts_refresh
 from tests.dataio.conftest import run
 
 pytestmark = pytest.mark.django_db
@@ -134,6 +135,8 @@ def test_buildings_attach_to_the_grid_that_covers_them_and_counts_refresh(demo, 
     assert t1.grid_id == grid.id and t1.community_id == grid.parent_id
     grid.refresh_from_db()
     assert grid.households == before + 12 + (24 if t2.grid_id == grid.id else 0)
+    # only the new buildings' areas were refreshed, and that was all there was to refresh
+    assert area_counts_refresh() == 0
 
 
 def test_imported_buildings_are_audited_as_the_trigger_would(empty_territory, shared_data):

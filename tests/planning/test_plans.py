@@ -18,6 +18,7 @@ from apps.planning import services
 from apps.planning.models import PlanArea, PlanStatus
 from apps.territory.models import Area, Building, Household
 from apps.territory.selectors import locate
+from apps.territory.services import area_counts_refresh
 
 
 @pytest.fixture
@@ -229,6 +230,7 @@ def test_publishing_a_proposal_makes_new_versions_and_moves_households(community
     assert (
         sum(Area.objects.filter(pk__in=current).values_list("households", flat=True)) == hh.count()
     )
+    assert area_counts_refresh() == 0  # the publish refreshed every count its moves changed
     # the stored diff is what the diff view shows afterwards
     assert services.plan_diff(plan=plan) == plan.diff
     # center-household links join households, not areas: all survive, and both ends now sit in the
@@ -280,6 +282,7 @@ def test_publishing_a_grid_plan_moves_buildings_staff_and_children(community):
     assert new1_area.households == sum(
         Building.objects.filter(grid=new1_area).values_list("households", flat=True)
     )
+    assert area_counts_refresh() == 0  # the publish refreshed every count its moves changed
 
 
 def test_an_invalid_plan_is_not_published(community):
