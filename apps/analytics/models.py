@@ -43,7 +43,6 @@ class ServiceStation(models.Model):
         verbose_name = _("party-mass service station")
         verbose_name_plural = _("party-mass service stations")
         # point gets its GiST index from GeoDjango: the nearest-station (KNN) query needs it.
-        indexes = [models.Index(fields=["community"], name="station_community")]
 
     def __str__(self):
         return self.name

@@ -150,7 +150,6 @@ class PatrolVisit(models.Model):
                 condition=Q(near_track=True) | Q(checked_in=True), name="patrolvisit_has_reason"
             ),
         ]
-        indexes = [models.Index(fields=["building"], name="patrolvisit_building")]
 
 
 class PatrolIssue(models.Model):

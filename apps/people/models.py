@@ -194,7 +194,6 @@ class Resident(models.Model):
     class Meta:
         verbose_name = _("resident")
         verbose_name_plural = _("residents")
-        indexes = [models.Index(fields=["household"], name="resident_household")]
         constraints = [
             models.UniqueConstraint(fields=["id_hash"], name="resident_unique_id_hash"),
         ]
@@ -290,7 +289,6 @@ class PartyMember(models.Model):
     class Meta:
         verbose_name = _("party member")
         verbose_name_plural = _("party members")
-        indexes = [models.Index(fields=["organization"], name="partymember_org")]
 
     def __str__(self):
         return str(self.resident)
@@ -417,7 +415,6 @@ class CenterLink(models.Model):
     class Meta:
         verbose_name = _("center household link")
         verbose_name_plural = _("center household links")
-        indexes = [models.Index(fields=["center"], name="centerlink_center")]
 
 
 class ProposalStatus(models.TextChoices):

@@ -90,7 +90,6 @@ class PlanArea(models.Model):
     class Meta:
         verbose_name = _("plan area")
         verbose_name_plural = _("plan areas")
-        indexes = [models.Index(fields=["plan"], name="planarea_plan")]
 
     def __str__(self):
         return self.code or self.name or f"#{self.pk}"

@@ -96,8 +96,6 @@ class Area(models.Model):
         indexes = [
             # Current areas of a level by code: locate's chain, export, search.
             models.Index(fields=["level", "code"], name="area_level_code"),
-            # Children of a parent: hierarchy walks, counts.
-            models.Index(fields=["parent"], name="area_parent"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -158,11 +156,8 @@ class AreaPart(models.Model):
     level = models.CharField(max_length=16)
     valid_from = models.DateTimeField()
     valid_to = models.DateTimeField(null=True)
+    # geom gets its GiST index from GeoDjango (locate filters by it first), area its foreign-key index.
     geom = models.PolygonField(srid=4326)
-
-    class Meta:
-        # geom gets its GiST index from GeoDjango; locate filters by it first.
-        indexes = [models.Index(fields=["area"], name="areapart_area")]
 
 
 class HouseholdSource(models.TextChoices):
@@ -218,11 +213,6 @@ class Building(models.Model):
     class Meta:
         verbose_name = _("building")
         verbose_name_plural = _("buildings")
-        indexes = [
-            models.Index(fields=["grid"], name="building_grid"),
-            models.Index(fields=["compound"], name="building_compound"),
-            models.Index(fields=["community"], name="building_community"),
-        ]
         constraints = [
             models.CheckConstraint(condition=IsValid("footprint"), name="building_footprint_valid"),
         ]
@@ -270,10 +260,6 @@ class Household(models.Model):
     class Meta:
         verbose_name = _("household")
         verbose_name_plural = _("households")
-        indexes = [
-            models.Index(fields=["building"], name="household_building"),
-            models.Index(fields=["neighbourhood"], name="household_neighbourhood"),
-        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["building", "unit", "room"],
