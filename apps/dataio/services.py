@@ -254,11 +254,12 @@ def areas_import(
         todo = [r for r in rows if r.status != "rejected" and r.action in ("new", "new_version")]
         it = _progress(todo, progress, "areas")
         at = valid_from or selectors.db_now()
+        changed: list[int] = []  # the areas written, and the versions they closed
         for r in it:
             i = r.row - 1
             geom = GEOSGeometry(shapely.to_wkb(geoms[i], hex=True), srid=4326)
             if r.action == "new":
-                territory.area_create(
+                area = territory.area_create(
                     level=level,
                     code=r.code,
                     name=r.name[:200],
@@ -268,13 +269,21 @@ def areas_import(
                     ext_code=r.ext_code[:64],
                 )
             else:
-                territory.area_replace(
+                area = territory.area_replace(
                     area=existing[i], geom=geom, name=r.name[:200], parent=parents.get(i), at=at
                 )
+                changed.append(existing[i].pk)
+            changed.append(area.pk)
             written += 1
+        # Only the buildings on the ground the import changed are re-attached, and only the counts
+        # of the areas they leave or join (and of the areas written) refreshed.
+        touched = set(changed)
         if level in (Level.COMMUNITY, Level.GRID, Level.COMPOUND):
-            territory.buildings_attach()
-        territory.area_counts_refresh()
+            moved = territory.buildings_under(changed)
+            touched |= territory.building_area_ids(ids=moved)
+            territory.buildings_attach(ids=moved)
+            touched |= territory.building_area_ids(ids=moved)
+        territory.area_counts_refresh(areas=touched)
     report.committed, report.written = True, written
     return report
 

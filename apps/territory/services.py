@@ -270,6 +270,19 @@ def building_area_ids(*, ids: Iterable[int] | None = None, above_id: int | None 
         return {r[0] for r in cur.fetchall() if r[0] is not None}
 
 
+def buildings_under(area_ids: Iterable[int]) -> list[int]:
+    """The buildings whose footprint meets any of these areas (current or closed versions), through
+    the areas' subdivided parts: every building an edit of them can re-attach."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT DISTINCT b.id FROM territory_areapart p"
+            " JOIN territory_building b ON ST_Intersects(b.footprint, p.geom)"
+            " WHERE p.area_id = ANY(%(ids)s) ORDER BY b.id",
+            {"ids": list(area_ids)},
+        )
+        return [r[0] for r in cur.fetchall()]
+
+
 def max_building_id() -> int:
     """The highest building id so far: building_area_ids(above_id=...) then finds the ones written
     after it (ids come from a sequence; a concurrent writer's buildings only widen the refresh)."""

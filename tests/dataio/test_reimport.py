@@ -256,3 +256,45 @@ def test_communities_without_codes_overlapping_the_demo_are_rejected(demo, tmp_p
             [box.wkt, community.id],
         )
         assert m2 == pytest.approx(cur.fetchone()[0], abs=1)
+
+
+def test_grids_redrawn_by_import_take_their_buildings_and_counts_along(demo, tmp_path):
+    """Two demo grids with a strip of ground moved from one to the other, re-imported with their
+    codes: the buildings on the strip follow it, the counts follow them, and the import re-attaches
+    only the buildings under the areas it wrote or closed."""
+    from apps.territory.models import Building
+    from apps.territory.services import area_counts_refresh, buildings_attach
+
+    grids = list(current_areas(level="grid").order_by("code"))
+    g1, g2 = grids[0], grids[1]  # side by side in the demo
+    s1, s2 = shapely.from_wkt(g1.geom.wkt), shapely.from_wkt(g2.geom.wkt)
+    strip = shapely.intersection(s2, shapely.buffer(s1, 0.0004))  # ~40 m of grid 2 go to grid 1
+    geoms = {g1.code: shapely.union(s1, strip), g2.code: shapely.difference(s2, strip)}
+    moved = [
+        b.id
+        for b in Building.objects.filter(grid=g2)
+        if shapely.contains(strip, shapely.from_wkt(b.footprint.point_on_surface.wkt))
+    ]
+    assert moved, "the demo has a building on the strip"
+    # a building far from both, attached to the wrong grid: the import must leave it alone
+    bystander = Building.objects.filter(grid=grids[-1]).order_by("id").first()
+    Building.objects.filter(pk=bystander.pk).update(grid=grids[-2])
+    path = tmp_path / "grids.geojson"
+    gpd.GeoDataFrame(
+        {"code": [g.code for g in grids], "name": [g.name for g in grids]},
+        geometry=[geoms.get(g.code, shapely.from_wkt(g.geom.wkt)) for g in grids],
+        crs=4326,
+    ).to_file(path, driver="GeoJSON")
+    report = areas_import(
+        path=path, level="grid", code_field="code", keep_codes=True, name_field="name", commit=True
+    )
+    assert report.committed
+    new1 = current_areas(level="grid").get(code=g1.code)
+    assert new1.id != g1.id
+    assert set(Building.objects.filter(id__in=moved).values_list("grid_id", flat=True)) == {new1.id}
+    assert new1.buildings == Building.objects.filter(grid=new1).count()
+    # a full re-attach only has the bystander to move back; then every count is what a full
+    # refresh makes it
+    assert Building.objects.get(pk=bystander.pk).grid_id == grids[-2].id
+    assert buildings_attach() == 1
+    assert area_counts_refresh() == 0
