@@ -17,14 +17,6 @@ ON CONFLICT (key, window_start) DO UPDATE SET hits = common_ratebucket.hits + 1
 RETURNING hits
 """
 PRUNE_SQL = "DELETE FROM common_ratebucket WHERE window_start < %(before)s"
-# Several keys' hits in one statement (one round trip, one commit): rows in the order given, so two
-# such statements over the same keys lock them in the same order.
-HIT_MANY_SQL = """
-INSERT INTO common_ratebucket (key, window_start, hits)
-SELECT k, %(start)s, 1 FROM unnest(%(keys)s::varchar(200)[]) WITH ORDINALITY AS t(k, n) ORDER BY n
-ON CONFLICT (key, window_start) DO UPDATE SET hits = common_ratebucket.hits + 1
-RETURNING key, hits
-"""
 
 
 def limit_setting(name: str, default: int) -> int:
@@ -36,34 +28,29 @@ def limit_setting(name: str, default: int) -> int:
     return int(value)
 
 
+def window_start(now: datetime, window_seconds: int) -> datetime:
+    """The start of the fixed window `now` falls in."""
+    epoch = int(now.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % window_seconds, UTC)
+
+
+def prune_sometimes(now: datetime) -> None:
+    """Call when a hit opened a new window: now and then (one second in 97), drop the windows older
+    than a day."""
+    if int(now.timestamp()) % 97 == 0:
+        with connection.cursor() as cur:
+            cur.execute(PRUNE_SQL, {"before": now - timedelta(days=1)})
+
+
 def hit(key: str, *, limit: int, window_seconds: int) -> bool:
     """Count one hit of `key` in the current window; True when it is over `limit` (refuse it)."""
     now = datetime.now(UTC)
-    epoch = int(now.timestamp())
-    start = datetime.fromtimestamp(epoch - epoch % window_seconds, UTC)
     with connection.cursor() as cur:
-        cur.execute(HIT_SQL, {"key": key[:200], "start": start})
+        cur.execute(HIT_SQL, {"key": key[:200], "start": window_start(now, window_seconds)})
         hits = cur.fetchone()[0]
-        if hits == 1 and epoch % 97 == 0:  # now and then, drop windows older than a day
-            cur.execute(PRUNE_SQL, {"before": now - timedelta(days=1)})
+    if hits == 1:
+        prune_sometimes(now)
     return hits > limit
-
-
-def hit_many(limits: list[tuple[str, int]], *, window_seconds: int) -> list[bool]:
-    """hit() for several (key, limit) pairs of one window in a single statement; for each, True when
-    it is over its limit. The same counts as one hit() per pair (a key given twice counts twice)."""
-    keys = [key[:200] for key, _limit in limits]
-    if len(set(keys)) != len(keys):  # one statement cannot update a row twice
-        return [hit(key, limit=limit, window_seconds=window_seconds) for key, limit in limits]
-    now = datetime.now(UTC)
-    epoch = int(now.timestamp())
-    start = datetime.fromtimestamp(epoch - epoch % window_seconds, UTC)
-    with connection.cursor() as cur:
-        cur.execute(HIT_MANY_SQL, {"keys": keys, "start": start})
-        hits = dict(cur.fetchall())
-        if 1 in hits.values() and epoch % 97 == 0:  # now and then, drop windows older than a day
-            cur.execute(PRUNE_SQL, {"before": now - timedelta(days=1)})
-    return [hits[key] > limit for key, (_key, limit) in zip(keys, limits, strict=True)]
 
 
 def client_ip(request) -> str:

@@ -374,9 +374,9 @@ OPEN311_WINDOW_SECONDS = 60
 # valid, and reads the categories' data version (services.category_active's check that its
 # per-process cache is current): one prepared statement (apps/common/prepared.py) and one commit
 # instead of three statements (the ORM's query building cost more than the queries). The counting is
-# ratelimit.HIT_MANY_SQL for the keys [open311:key:<id>, open311:ip:<address>], in that order (so
-# concurrent statements lock the rows in the same order), as ratelimit.hit_many counted them; an
-# unknown or inactive key gives no row and counts nothing. The version row is looked up beside it
+# ratelimit.HIT_SQL's upsert for the keys [open311:key:<id>, open311:ip:<address>], in that order (so
+# concurrent statements lock the rows in the same order), one hit each; an unknown or inactive key
+# gives no row and counts nothing. The version row is looked up beside it
 # (NULLs when it is missing).
 _API_KEY_COLUMNS = ", ".join(
     "k." + connection.ops.quote_name(f.column) for f in ApiKey._meta.concrete_fields
@@ -417,8 +417,7 @@ def _api_key(request) -> tuple[ApiKey, tuple | None]:
     if not raw:
         raise Open311Error(403, "api_key is required")
     now = datetime.now(UTC)
-    epoch = int(now.timestamp())
-    start = datetime.fromtimestamp(epoch - epoch % OPEN311_WINDOW_SECONDS, UTC)
+    start = ratelimit.window_start(now, OPEN311_WINDOW_SECONDS)
     ip = ratelimit.client_ip(request)
     ip_bucket = f"open311:ip:{ip}"[:200]
     found = API_KEY.fetchall({"key": raw, "start": start, "ip_bucket": ip_bucket})
@@ -427,9 +426,8 @@ def _api_key(request) -> tuple[ApiKey, tuple | None]:
     if key is None or not secrets.compare_digest(key.key, raw):
         raise Open311Error(403, "api_key is not valid")
     version_xmin, version, key_hits, ip_hits = found[0][n:]
-    if 1 in (key_hits, ip_hits) and epoch % 97 == 0:  # as ratelimit.hit_many: prune now and then
-        with connection.cursor() as cur:
-            cur.execute(ratelimit.PRUNE_SQL, {"before": now - timedelta(days=1)})
+    if 1 in (key_hits, ip_hits):
+        ratelimit.prune_sometimes(now)
     per_key = ratelimit.limit_setting("OPEN311_PER_KEY", 600)
     per_ip = ratelimit.limit_setting("OPEN311_PER_IP", 120)
     if key_hits > per_key or ip_hits > per_ip:

@@ -103,13 +103,21 @@ def test_the_one_statement_insert_writes_what_the_orm_wrote(a_grid, django_user_
         ]
 
 
-def test_hit_many_counts_like_one_hit_per_key():
-    limits = [("t:key:a", 2), ("t:ip:b", 1)]
-    assert ratelimit.hit_many(limits, window_seconds=60) == [False, False]
-    assert ratelimit.hit_many(limits, window_seconds=60) == [False, True]
-    assert ratelimit.hit("t:key:a", limit=2, window_seconds=60) is True  # the 3rd hit of a
-    # the same key twice counts twice, as two hit() calls
-    assert ratelimit.hit_many([("t:c", 1), ("t:c", 1)], window_seconds=60) == [False, True]
+def test_a_hit_counts_in_its_window_and_old_windows_are_pruned(monkeypatch):
+    from datetime import UTC, datetime
+
+    from apps.common.models import RateBucket
+
+    assert ratelimit.hit("t:key:a", limit=2, window_seconds=60) is False
+    assert ratelimit.hit("t:key:a", limit=2, window_seconds=60) is False
+    assert ratelimit.hit("t:key:a", limit=2, window_seconds=60) is True  # the 3rd hit
+    start = datetime(2026, 1, 1, 10, 0, 37, tzinfo=UTC)
+    assert ratelimit.window_start(start, 60) == datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
+    RateBucket.objects.create(key="t:old", window_start=datetime(2020, 1, 1, tzinfo=UTC), hits=1)
+    pruning_second = int(datetime.now(UTC).timestamp()) // 97 * 97
+    ratelimit.prune_sometimes(datetime.fromtimestamp(pruning_second, UTC))
+    assert not RateBucket.objects.filter(key="t:old").exists()
+    assert RateBucket.objects.filter(key="t:key:a").exists()
 
 
 def test_the_last_use_of_an_api_key_is_kept_to_the_minute(client, a_grid):
