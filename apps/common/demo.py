@@ -11,6 +11,7 @@ BULK_MIN_SCALE to run the bulk path on a small territory."""
 
 import importlib
 import sys
+import time
 from contextlib import contextmanager
 
 from django.apps import apps as django_apps
@@ -178,8 +179,6 @@ def settle(scale: float) -> float:
     read, so they need not visit the heap for rows autovacuum has not reached yet (for a megacity's
     10M issues it takes minutes to get there). Needs autocommit (outside any transaction); returns
     the seconds it took, 0 below the bulk scales."""
-    import time
-
     if not bulk_mode(scale):
         return 0.0
     start = time.perf_counter()
