@@ -777,9 +777,8 @@ def buildings_import(
     with transaction.atomic():
         before = territory.max_building_id()
         written = _buildings_write(_progress_iter(copy_source(), len(idx), progress), attach=attach)
-        if (
-            attach
-        ):  # only the areas the new buildings count for (a full refresh reads every household)
+        if attach:
+            # only the areas the new buildings count for (a full refresh reads every household)
             territory.area_counts_refresh(areas=territory.building_area_ids(above_id=before))
     report.committed, report.written = True, written
     return report

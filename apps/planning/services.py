@@ -843,7 +843,6 @@ def plan_publish(*, plan: Plan, revision: int, user=None) -> dict:
             cur.execute(MOVE_HOUSEHOLDS_SQL, {"hids": hids, "areas": areas})
             hh_moved = cur.rowcount
             touched.update(a for (a,) in cur.fetchall())
-
     # staff follow their area's code; staff on removed areas are reported for reassignment
     staff_moved = 0
     for old_id, new_id in replaced.items():
