@@ -279,10 +279,7 @@ def areas_import(
         # of the areas they leave or join (and of the areas written) refreshed.
         touched = set(changed)
         if level in (Level.COMMUNITY, Level.GRID, Level.COMPOUND):
-            moved = territory.buildings_under(changed)
-            touched |= territory.building_area_ids(ids=moved)
-            territory.buildings_attach(ids=moved)
-            touched |= territory.building_area_ids(ids=moved)
+            touched |= territory.buildings_reattach(ids=territory.buildings_under(changed))
         territory.area_counts_refresh(areas=touched)
     report.committed, report.written = True, written
     return report
@@ -779,7 +776,7 @@ def buildings_import(
         written = _buildings_write(_progress_iter(copy_source(), len(idx), progress), attach=attach)
         if attach:
             # only the areas the new buildings count for (a full refresh reads every household)
-            territory.area_counts_refresh(areas=territory.building_area_ids(above_id=before))
+            territory.area_counts_refresh(areas=territory.areas_of_buildings_after(before))
     report.committed, report.written = True, written
     return report
 

@@ -852,10 +852,7 @@ def plan_publish(*, plan: Plan, revision: int, user=None) -> dict:
             "id", "name", "role", "area__code"
         )
     )
-    building_ids = [b["id"] for b in ctx.buildings]
-    touched.update(territory.building_area_ids(ids=building_ids))  # their areas before and after
-    territory.buildings_attach(ids=building_ids)
-    touched.update(territory.building_area_ids(ids=building_ids))
+    touched |= territory.buildings_reattach(ids=[b["id"] for b in ctx.buildings])
     touched.update(v.id for v in versions.values())
     territory.area_counts_refresh(areas=touched)
     code_of = {r.id: r.code for r in rows}  # new areas now have their codes

@@ -143,7 +143,7 @@ ATTACH_COLUMNS = ", ".join(
 )
 
 # Only rows whose attachment changes are updated: a re-attach after a redraw touches (and audits) the
-# buildings that moved, not every building.
+# buildings that moved, not every building. Each moved building returns the areas it left and joined.
 ATTACH_SQL = f"""
 WITH b AS MATERIALIZED (
     SELECT id, community_id, grid_id, compound_id, ST_PointOnSurface(footprint) AS p
@@ -155,18 +155,34 @@ UPDATE territory_building t
    SET community_id = n.community_id, grid_id = n.grid_id, compound_id = n.compound_id
   FROM n
  WHERE t.id = n.id AND (n.c0, n.g0, n.k0) IS DISTINCT FROM (n.community_id, n.grid_id, n.compound_id)
+RETURNING n.c0, n.g0, n.k0, n.community_id, n.grid_id, n.compound_id
 """  # noqa: S608 -- code constants; values are parameters
+
+
+def _attach(ids: list[int] | None) -> list[tuple]:
+    if ids is not None and not ids:
+        return []
+    where = "" if ids is None else "WHERE id = ANY(%(ids)s)"
+    with connection.cursor() as cur:
+        cur.execute(ATTACH_SQL.format(where=where), {"ids": ids, "at": timezone.now()})
+        return cur.fetchall()
 
 
 def buildings_attach(*, ids: list[int] | None = None) -> int:
     """(Re-)attach the given buildings (all when ids is None) to the areas covering them now.
     Returns the number of buildings whose community, grid or compound changed."""
-    if ids is not None and not ids:
-        return 0
-    where = "" if ids is None else "WHERE id = ANY(%(ids)s)"
-    with connection.cursor() as cur:
-        cur.execute(ATTACH_SQL.format(where=where), {"ids": ids, "at": timezone.now()})
-        return cur.rowcount
+    return len(_attach(ids))
+
+
+def buildings_reattach(*, ids: list[int]) -> set[int]:
+    """buildings_attach for these buildings; returns the areas the moved ones left or joined (the
+    areas whose counts changed: pass them to area_counts_refresh)."""
+    changed = set()
+    for row in _attach(ids):
+        for before, after in zip(row[:3], row[3:], strict=True):  # community, grid, compound
+            if before != after:
+                changed.update(a for a in (before, after) if a is not None)
+    return changed
 
 
 # Household and building counts per current area. Buildings count for the grid, community and compound
@@ -238,8 +254,9 @@ def area_counts_refresh(*, areas: Iterable[int] | None = None) -> int:
     """Recompute the household and building counts of the current areas (all of them, or only those
     in `areas`, plus the streets of those communities), writing the ones that changed; returns how
     many changed. A full refresh reads every building and household (36 s for a megacity's 47M
-    households); after a local change pass the areas it touched: those of the buildings before and
-    after (building_area_ids) and the neighbourhood grids whose households moved."""
+    households); after a local change pass the areas it touched: those moved buildings left or joined
+    (buildings_reattach), those of new buildings (areas_of_buildings_after) and the neighbourhood grids
+    whose households moved."""
     params = {"at": timezone.now()}
     if areas is not None:
         params["areas"] = sorted({int(a) for a in areas if a is not None})
@@ -252,20 +269,14 @@ def area_counts_refresh(*, areas: Iterable[int] | None = None) -> int:
         return cur.rowcount
 
 
-def building_area_ids(*, ids: Iterable[int] | None = None, above_id: int | None = None) -> set[int]:
-    """The areas the given buildings count for (their community, grid and compound): the buildings
-    `ids`, or every building with an id above `above_id` (those written since max_building_id())."""
-    if ids is not None:
-        where, params = "id = ANY(%(ids)s)", {"ids": list(ids)}
-    elif above_id is not None:
-        where, params = "id > %(above)s", {"above": above_id}
-    else:
-        raise TypeError("give ids or above_id")
+def areas_of_buildings_after(building_id: int) -> set[int]:
+    """The areas (community, grid, compound) that the buildings with ids above `building_id` count for:
+    those written since max_building_id() returned it."""
     with connection.cursor() as cur:
         cur.execute(
-            "SELECT DISTINCT unnest(ARRAY[community_id, grid_id, compound_id])"  # noqa: S608
-            f" FROM territory_building WHERE {where}",
-            params,
+            "SELECT DISTINCT unnest(ARRAY[community_id, grid_id, compound_id])"
+            " FROM territory_building WHERE id > %s",
+            [building_id],
         )
         return {r[0] for r in cur.fetchall() if r[0] is not None}
 
@@ -284,8 +295,7 @@ def buildings_under(area_ids: Iterable[int]) -> list[int]:
 
 
 def max_building_id() -> int:
-    """The highest building id so far: building_area_ids(above_id=...) then finds the ones written
-    after it (ids come from a sequence; a concurrent writer's buildings only widen the refresh)."""
+    """The highest building id so far: areas_of_buildings_after() then finds the ones written after it (ids come from a sequence; a concurrent writer's buildings only widen the refresh)."""
     with connection.cursor() as cur:
         cur.execute("SELECT COALESCE(max(id), 0) FROM territory_building")
         return cur.fetchone()[0]

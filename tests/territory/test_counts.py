@@ -9,6 +9,11 @@ from apps.territory.models import Area, Building, Household
 pytestmark = pytest.mark.django_db
 
 
+def _areas_of(*ids: int) -> set[int]:
+    rows = Building.objects.filter(id__in=ids).values_list("community_id", "grid_id", "compound_id")
+    return {a for row in rows for a in row if a is not None}
+
+
 def _counts() -> dict[int, tuple[int, int]]:
     return {
         a: (h, b)
@@ -30,7 +35,7 @@ def test_a_scoped_refresh_fixes_what_the_change_touched_and_nothing_else(demo):
     # an unrelated area with a wrong count: a scoped refresh must not touch it
     Area.objects.filter(pk=bystander.pk).update(households=bystander.households + 1000)
 
-    touched = services.building_area_ids(ids=[moved.id, grown.id])  # before the change
+    touched = _areas_of(moved.id, grown.id)  # before the change
     Building.objects.filter(pk=moved.pk).update(grid=g_to, compound=None)
     Building.objects.filter(pk=grown.pk).update(households=grown.households + 7)
     nbh_from = Household.objects.filter(building=grown).values_list("neighbourhood_id", flat=True)[
@@ -40,7 +45,7 @@ def test_a_scoped_refresh_fixes_what_the_change_touched_and_nothing_else(demo):
     nbh_to = nbh_to.values_list("id", flat=True)[0]
     hh = Household.objects.filter(neighbourhood_id=nbh_from).order_by("id")[:3]
     Household.objects.filter(pk__in=[h.pk for h in hh]).update(neighbourhood_id=nbh_to)
-    touched |= services.building_area_ids(ids=[moved.id, grown.id])  # and after
+    touched |= _areas_of(moved.id, grown.id)  # and after
     touched |= {nbh_from, nbh_to}
 
     before = _counts()
@@ -71,8 +76,16 @@ def test_a_scoped_refresh_of_a_street_recounts_it_from_all_its_communities(demo)
     assert (street.households, street.buildings) == right
 
 
-def test_building_area_ids_after_an_id(demo):
+def test_areas_of_new_buildings_and_of_reattached_ones(demo):
     top = services.max_building_id()
-    assert services.building_area_ids(above_id=top) == set()
-    with pytest.raises(TypeError):
-        services.building_area_ids()
+    assert services.areas_of_buildings_after(top) == set()
+    below = Building.objects.filter(id__lte=top).order_by("-id").first()
+    assert services.areas_of_buildings_after(top - 1) == _areas_of(below.id)
+    # a building attached to the wrong grid: re-attaching it names the grid it left and the one it
+    # joined, and nothing for a building that stays where it is
+    grids = list(Area.objects.filter(level="grid", valid_to__isnull=True).order_by("code"))
+    b = Building.objects.filter(grid=grids[0]).order_by("id").first()
+    Building.objects.filter(pk=b.pk).update(grid=grids[1])
+    assert services.buildings_reattach(ids=[b.id]) == {grids[0].id, grids[1].id}
+    assert Building.objects.get(pk=b.pk).grid_id == grids[0].id
+    assert services.buildings_reattach(ids=[b.id]) == set()
