@@ -78,7 +78,9 @@ class TileLayer:
     attributes: tuple[Attribute, ...]
     tables: tuple[str, ...]  # source tables, whose data versions key the cache and the ETag
     filters: tuple[Filter, ...] = ()
-    order_by: str = "id"  # which features survive the cap: deterministic, most useful first
+    # Which features survive the cap: deterministic, most useful first. Only a capped tile is sorted:
+    # an uncapped one holds every candidate, in the order the index found them.
+    order_by: str = "id"
     max_features: int = 10_000
     simplify_px: float = (
         0.5  # tolerance of ST_Simplify, in screen pixels (256 per tile side); 0: none
@@ -93,11 +95,13 @@ class TileLayer:
     def attributes_at(self, z: int) -> list[str]:
         return [a.name for a in self.attributes if z >= a.min_zoom]
 
-    def feature_sql(self, z: int, filter_names: list[str]) -> str:
-        """The SELECT of candidate features for zoom z with the given filters applied."""
+    def feature_sql(self, z: int, filter_names: list[str], *, ordered: bool = True) -> str:
+        """The SELECT of candidate features for zoom z with the given filters applied, in the cap's
+        order (`ordered`) or in any order."""
         by_name = {f.name: f for f in self.filters}
         conditions = "".join(f"\n       AND ({by_name[n].sql})" for n in filter_names)
-        return f"{self.select}{conditions}\n     ORDER BY {self.order_by}"
+        order = f"\n     ORDER BY {self.order_by}" if ordered else ""
+        return f"{self.select}{conditions}{order}"
 
 
 # ---- the layers ----
@@ -270,14 +274,16 @@ class IssuesLayer(TileLayer):
             return ["count", "open", "overdue"]
         return super().attributes_at(z)
 
-    def feature_sql(self, z: int, filter_names: list[str]) -> str:
+    def feature_sql(self, z: int, filter_names: list[str], *, ordered: bool = True) -> str:
+        if z >= POINTS_FROM_ZOOM:
+            return super().feature_sql(z, filter_names, ordered=ordered)
         by_name = {f.name: f for f in self.filters}
         conditions = "".join(f"\n       AND ({by_name[n].sql})" for n in filter_names)
-        if z >= POINTS_FROM_ZOOM:
-            return f"{self.select}{conditions}\n     ORDER BY i.created_at DESC, i.id"
         cell_m = WORLD_M / (1 << z) / 256 * CELL_PX  # code constants of z, not user input
         slack_m = cell_m * (CELL_PX / 2 - COUNT_RADIUS_PX) / CELL_PX
         last = 256 // CELL_PX - 1
+        # the cap keeps the largest counts
+        order = "\n     ORDER BY count(*) DESC" if ordered else ""
         # Only the issues inside the tile itself (not its buffer), in squares counted from the tile's
         # corner: a square is never split between two tiles. Composed only of code constants (filters'
         # SQL, the sizes); values are parameters.
@@ -301,8 +307,7 @@ class IssuesLayer(TileLayer):
      WHERE i.point && bounds.box
        AND ST_X(m) >= ST_XMin(bounds.env) AND ST_X(m) < ST_XMax(bounds.env)
        AND ST_Y(m) >= ST_YMin(bounds.env) AND ST_Y(m) < ST_YMax(bounds.env){conditions}
-     GROUP BY k.x0, k.y0
-     ORDER BY count(*) DESC"""  # noqa: S608
+     GROUP BY k.x0, k.y0{order}"""  # noqa: S608
 
 
 WORLD_M = 2 * 3.141592653589793 * 6378137

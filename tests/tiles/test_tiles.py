@@ -8,6 +8,7 @@ import mapbox_vector_tile
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.http import QueryDict
 
 from apps.territory.models import Area, Building
 from apps.tiles import layers
@@ -147,6 +148,41 @@ def test_the_cap_limits_features_and_says_so(client, demo, monkeypatch):
     assert {f["id"] for f in features} == set(in_view[:5])
     uncapped = get_tile(client, "grid", *tile_of(lon, lat, 14))
     assert uncapped["X-Tile-Capped"] == "false"
+
+
+def test_a_tile_with_exactly_the_cap_is_whole_and_one_more_is_capped(client, demo, monkeypatch):
+    lon, lat = demo_centre()
+    tile = tile_of(lon, lat, 14)
+    in_view = sorted(in_tile("territory_building.footprint", "TRUE", *tile))
+    for cap, capped in ((len(in_view), "false"), (len(in_view) - 1, "true")):
+        layer = dataclasses.replace(layers.LAYERS["buildings"], max_features=cap)
+        monkeypatch.setitem(layers.LAYERS, "buildings", layer)
+        cache.clear()
+        response = get_tile(client, "buildings", *tile)
+        assert response["X-Tile-Capped"] == capped, cap
+        assert sorted(f["id"] for f in decode(response, "buildings")) == in_view[:cap]
+
+
+def test_unfiltered_tiles_use_a_prepared_statement_filtered_ones_do_not(client, demo):
+    from apps.tiles import selectors
+
+    def held():
+        with connection.cursor() as cur:
+            cur.execute("SELECT name FROM pg_prepared_statements WHERE name LIKE 'linli_tile_%'")
+            return {r[0] for r in cur.fetchall()}
+
+    lon, lat = demo_centre()
+    z, x, y = tile_of(lon, lat, 14)
+    req = selectors.tile_request_parse(
+        layer="buildings", z=str(z), x=str(x), y=str(y), query=QueryDict()
+    )
+    cap = req.layer.max_features
+    name = selectors._prepared(selectors.tile_sql(req, limit=cap + 1, ordered=False)[0]).name
+    get_tile(client, "buildings", z, x, y)
+    assert {"linli_tile_versions", name} <= held()
+    before = held()
+    get_tile(client, "buildings", z, x, y, min_floors=18)
+    assert held() == before
 
 
 def test_filters_select_features_and_are_allowlisted(client, demo):
