@@ -45,11 +45,14 @@ END $$ LANGUAGE plpgsql;
 CREATE OR REPLACE FUNCTION linli_audit_update() RETURNS trigger AS $$
 BEGIN
     IF linli_audit_enabled() THEN
+        -- to_jsonb once per row: without OFFSET 0 the subqueries are flattened and each row's
+        -- to_jsonb is computed again for the join key, the sort and the IS DISTINCT FROM (measured:
+        -- 1.2 ms per row of an area with its boundary, 2.8 s for a counts refresh of 2,269 areas).
         INSERT INTO audit_auditentry (actor, table_name, op, row_pk, before, after)
         SELECT linli_audit_actor(), TG_TABLE_NAME, 'UPDATE',
                COALESCE(n.j->>'id', ''), o.j, n.j
-          FROM (SELECT to_jsonb(x) j FROM new_rows x) n
-          LEFT JOIN (SELECT to_jsonb(y) j FROM old_rows y) o ON o.j->'id' = n.j->'id'
+          FROM (SELECT to_jsonb(x) j FROM new_rows x OFFSET 0) n
+          LEFT JOIN (SELECT to_jsonb(y) j FROM old_rows y OFFSET 0) o ON o.j->'id' = n.j->'id'
          WHERE o.j IS DISTINCT FROM n.j;
     END IF;
     RETURN NULL;
