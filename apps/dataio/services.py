@@ -773,7 +773,11 @@ def buildings_import(
 
     with transaction.atomic():
         before = territory.max_building_id()
-        written = _buildings_write(_progress_iter(copy_source(), len(idx), progress), attach=attach)
+        written = _buildings_write(
+            _progress_iter(copy_source(), len(idx), progress),
+            attach=attach,
+            bounds=shapely.total_bounds(geoms[idx]) if len(idx) else (0, 0, 0, 0),
+        )
         if attach:
             # only the areas the new buildings count for (a full refresh reads every household)
             territory.area_counts_refresh(areas=territory.areas_of_buildings_after(before))
@@ -792,35 +796,52 @@ BUILDING_COLUMNS = [
 ]
 
 
-def _buildings_write(rows, *, attach: bool) -> int:
+def _buildings_write(rows, *, attach: bool, bounds=None) -> int:
     """Write new buildings: COPY into a temporary table (no indexes, constraints or triggers), then one
     INSERT ... SELECT that (with attach) looks up the community, grid and compound of each building on
     the way in, so each row is written once, already attached, instead of inserted and then updated.
+    `bounds` (xmin, ymin, xmax, ymax in EPSG:4326) must contain every footprint when attaching.
     The rows are audited by apps.audit.bulk (the same entries as the trigger's, ~25x cheaper)."""
     cols = ", ".join(BUILDING_COLUMNS)
     source = ", ".join("b." + c for c in BUILDING_COLUMNS)
-    if attach:
-        ctes = "b AS MATERIALIZED (SELECT *, ST_PointOnSurface(footprint) AS p FROM dataio_building_load)"
-        insert = (
-            f"INSERT INTO territory_building ({cols}, community_id, grid_id, compound_id) "  # noqa: S608
-            f"SELECT {source}, {territory.ATTACH_COLUMNS} FROM b {territory.ATTACH_LATERAL}"
-        )
-    else:
-        ctes = ""
-        insert = (
-            f"INSERT INTO territory_building ({cols}) SELECT {source} FROM dataio_building_load b"  # noqa: S608
-        )
-    # Created and dropped inside the caller's transaction: an error rolls the temporary table back too.
+    # Created and dropped inside the caller's transaction: an error rolls the temporary tables back too.
     with connection.cursor() as cur:
         cur.execute(
-            "CREATE TEMP TABLE dataio_building_load (name text, address text, "
+            "CREATE TEMP TABLE dataio_building_load (k integer, name text, address text, "
             "footprint geometry(MultiPolygon, 4326), floors smallint, households integer, "
             "households_source text, ext_ref text) ON COMMIT DROP"
         )
-    copy_rows("dataio_building_load", BUILDING_COLUMNS, rows)
-    written = insert_audited(Building, insert, {"at": timezone.now()}, ctes=ctes)
+    copy_rows(
+        "dataio_building_load",
+        ["k", *BUILDING_COLUMNS],
+        ((k, *row) for k, row in enumerate(rows)),
+    )
+    params = {"at": timezone.now()}
+    if attach:
+        # the points the attachment looks up (ST_PointOnSurface, as buildings_attach computes them),
+        # indexed, so the join can go from the areas' parts to the points (territory.ATTACH_JOIN)
+        with connection.cursor() as cur:
+            cur.execute(
+                "CREATE TEMP TABLE dataio_building_points ON COMMIT DROP AS"
+                " SELECT k, ST_PointOnSurface(footprint) AS p FROM dataio_building_load;"
+                " CREATE INDEX ON dataio_building_points USING gist (p);"
+                " ANALYZE dataio_building_points"
+            )
+        params.update(zip(("xmin", "ymin", "xmax", "ymax"), map(float, bounds), strict=True))
+        joined = territory.ATTACH_JOIN.format(points="dataio_building_points")
+        insert = (
+            f"INSERT INTO territory_building ({cols}, community_id, grid_id, compound_id) "  # noqa: S608
+            f"SELECT {source}, {territory.ATTACH_COLUMNS} FROM dataio_building_load b {joined}"
+            " ORDER BY b.k"  # ids in the file's order
+        )
+    else:
+        insert = (
+            f"INSERT INTO territory_building ({cols}) SELECT {source}"  # noqa: S608
+            " FROM dataio_building_load b ORDER BY b.k"
+        )
+    written = insert_audited(Building, insert, params)
     with connection.cursor() as cur:
-        cur.execute("DROP TABLE dataio_building_load")
+        cur.execute("DROP TABLE IF EXISTS dataio_building_load, dataio_building_points")
     return written
 
 

@@ -123,7 +123,7 @@ def area_replace(
 # to it was planned as a full index scan per building: 11 s instead of 0.5 s for 20,000 buildings).
 # ATTACH_LATERAL needs a relation `b` with a point column `p` (materialise it, so the point is computed
 # once, not once per use); ATTACH_COLUMNS then yields community_id, grid_id and compound_id.
-# Used by buildings_attach (UPDATE) and by bulk imports (INSERT ... SELECT, no UPDATE).
+# Used by buildings_attach (UPDATE); bulk imports use ATTACH_JOIN (INSERT ... SELECT, no UPDATE).
 ATTACH_LEVELS = (("community", "community_id"), ("grid", "grid_id"), ("compound", "compound_id"))
 _AGGREGATES = ", ".join(
     f"array_agg(DISTINCT p.area_id) FILTER (WHERE p.level = '{lvl}') AS {lvl}"
@@ -136,6 +136,23 @@ LEFT JOIN LATERAL (
      WHERE ST_Intersects(p.geom, b.p) AND p.level IN ('community', 'grid', 'compound')
        AND p.valid_from <= %(at)s AND (p.valid_to IS NULL OR p.valid_to > %(at)s)
 ) x ON true"""  # noqa: S608 -- code constants; values are parameters
+# ATTACH_LATERAL as a join, for bulk loads: `{points}` is a table with a unique key `k` and a
+# GiST-indexed point column `p` (ANALYZEd), and %(xmin)s..%(ymax)s bound its points (a literal box, so
+# the planner can estimate how many parts lie under them). The planner may then drive the join from
+# the parts: each part under the load probes the points' index. For 50,000 new buildings in an area of
+# 6,800 parts that is 0.5 s instead of 2.8 s for 50,000 probes of the city-wide parts index (a GiST
+# probe costs ~40 us whatever the index's size); a few buildings scattered over a city still probe
+# the parts per building. Yields the same `x` columns as ATTACH_LATERAL, for ATTACH_COLUMNS.
+ATTACH_JOIN = f"""
+LEFT JOIN (
+    SELECT b.k, {_AGGREGATES}
+      FROM {{points}} b
+      JOIN territory_areapart p ON ST_Intersects(p.geom, b.p)
+     WHERE p.level IN ('community', 'grid', 'compound')
+       AND p.valid_from <= %(at)s AND (p.valid_to IS NULL OR p.valid_to > %(at)s)
+       AND p.geom && ST_MakeEnvelope(%(xmin)s, %(ymin)s, %(xmax)s, %(ymax)s, 4326)
+     GROUP BY b.k
+) x ON x.k = b.k"""  # noqa: S608 -- code constants; values are parameters
 ATTACH_COLUMNS = ", ".join(
     f"CASE WHEN cardinality(x.{lvl}) > 1 THEN (SELECT a.id FROM territory_area a "  # noqa: S608
     f"WHERE a.id = ANY(x.{lvl}) ORDER BY a.code LIMIT 1) ELSE x.{lvl}[1] END AS {col}"

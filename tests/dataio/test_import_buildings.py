@@ -170,3 +170,51 @@ def test_imported_buildings_are_audited_as_the_trigger_would(empty_territory, sh
     with connection.cursor() as cur:
         cur.execute("SELECT count(*) FROM audit_auditentry WHERE table_name = 'territory_building'")
         assert cur.fetchone()[0] == 144
+
+
+def test_an_import_attaches_as_a_re_attach_would(demo, tmp_path):
+    """The import's attach is a join the planner may drive from the areas' parts (ATTACH_JOIN); a
+    re-attach probes per building (ATTACH_LATERAL). Both must put every building in the same areas:
+    a lattice of 3,600 small footprints over the whole street (a large load, some outside every area,
+    some on shared edges), then copies of three demo buildings (a small load); a full re-attach after
+    them moves nothing, and the copies sit where their originals do."""
+    from apps.territory.services import buildings_attach
+
+    street = Area.objects.get(level="street", valid_to__isnull=True)
+    x0, y0, x1, y1 = street.geom.extent
+    d = 0.00002
+
+    def square(x, y):
+        ring = [[x - d, y - d], [x + d, y - d], [x + d, y + d], [x - d, y + d], [x - d, y - d]]
+        return {"type": "Polygon", "coordinates": [ring]}
+
+    def write(name, geometries):
+        features = [
+            {"type": "Feature", "properties": {"id": f"{name}/{k}"}, "geometry": g}
+            for k, g in geometries
+        ]
+        path = tmp_path / f"{name}.geojson"
+        path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+        return path
+
+    lattice = [
+        (f"{i}.{j}", square(x, y))
+        for i, x in enumerate(np.linspace(x0, x1, 60))
+        for j, y in enumerate(np.linspace(y0, y1, 60))
+    ]
+    report = buildings_import(path=write("lattice", lattice), id_field="id", commit=True)
+    assert report.written == 3600
+    originals = list(Building.objects.exclude(ext_ref__contains="/").order_by("id")[:3])
+    few = [(b.id, json.loads(b.footprint.geojson)) for b in originals]
+    assert buildings_import(path=write("few", few), id_field="id", commit=True).written == 3
+    for b in originals:
+        c = Building.objects.get(ext_ref=f"few/{b.id}")
+        assert (c.community_id, c.grid_id, c.compound_id) == (
+            b.community_id,
+            b.grid_id,
+            b.compound_id,
+        )
+    placed = Building.objects.filter(ext_ref__startswith="lattice/")
+    assert placed.filter(grid__isnull=False).count() > 1000  # most of the lattice is in grids
+    assert placed.filter(community__isnull=True).exists()  # and some outside the communities
+    assert buildings_attach() == 0
