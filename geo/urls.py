@@ -8,6 +8,8 @@ from drf_spectacular.views import SpectacularAPIView
 from apps.common.auth import LoginView
 
 urlpatterns = [
+    # Tiles first: a map view asks for dozens of them, and URL resolving tries patterns in order.
+    path("", include("apps.tiles.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/login/", LoginView.as_view(), name="login"),
@@ -19,7 +21,6 @@ urlpatterns = [
     path("", include("apps.issues.urls")),
     path("", include("apps.dataio.urls")),
     path("", include("apps.planning.urls")),
-    path("", include("apps.tiles.urls")),
     path("", include("apps.patrols.urls")),
     path("", include("apps.analytics.urls")),
     path("", include("apps.audit.urls")),
