@@ -274,13 +274,28 @@ def classify(z: np.ndarray, p: np.ndarray) -> np.ndarray:
     return cls
 
 
-def h3_weights(cells: list[int]) -> W:
-    """Contiguity of H3 cells (the six neighbours), restricted to the study area."""
+def h3_weights(cells: list[int], *, star: bool = False) -> W:
+    """Contiguity of H3 cells (the six neighbours), restricted to the study area; with `star`, each
+    cell is also its own neighbour (see star_weights)."""
     index = set(cells)
     neighbours = {c: [n for n in h3i.grid_ring(c, 1) if n in index] for c in cells}
+    if star:
+        neighbours = {c: [c, *ns] for c, ns in neighbours.items()}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return W(neighbours, id_order=list(cells), silence_warnings=True)
+
+
+def star_weights(w: W) -> W:
+    """Binary weights `w` with every unit also its own neighbour (weight 1): the weights Gi* uses.
+    esda makes them itself from weights without a diagonal (libpysal's fill_diagonal, through a
+    sparse matrix and back: 0.45 s of a 1.9 s city-wide hotspot map of 9,820 cells); given them, it
+    uses them as they are, with the same result (tests/analytics/test_hotspots_sf.py compares with
+    esda run on the weights without a diagonal)."""
+    neighbours = {k: [k, *(n for n in ns if n != k)] for k, ns in w.neighbors.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return W(neighbours, id_order=w.id_order, silence_warnings=True)
 
 
 def study_cells(counts: dict[int, int]) -> list[int]:
@@ -296,7 +311,7 @@ def h3_hotspots(q: Query, res: int, *, use_precomputed: bool = True) -> dict:
     counts, how = cell_counts(q, res, use_precomputed=use_precomputed)
     cells = study_cells(counts)
     y = np.array([counts.get(c, 0) for c in cells], dtype=float)
-    result = gi_star(y, h3_weights(cells)) if cells else gi_star([], None)
+    result = gi_star(y, h3_weights(cells, star=True)) if cells else gi_star([], None)
     units = [
         {
             "cell": int(c),
@@ -323,7 +338,7 @@ def polygon_gi(counts: np.ndarray, geoms) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         w = Queen.from_dataframe(frame, use_index=False, silence_warnings=True)
-    return gi_star(counts, w)
+    return gi_star(counts, star_weights(w))
 
 
 # Points per polygon for arbitrary polygons (passed as WKB): one set-based spatial join.
