@@ -1,6 +1,7 @@
 """Analytics pages: the indicators dashboard (ECharts), its printable version, and the gaps/hotspot map.
 Pages are shells; data comes from the JSON APIs in api.py (the printable page renders on the server)."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
@@ -98,6 +99,9 @@ def map_page(request):
     kinds = gaps.available_kinds()
     config = {
         "within": code,
+        # more gaps than this: the map shows the counts and asks for a community instead of drawing
+        "maxFeatures": settings.LINLI_GEOJSON_MAX_FEATURES,
+        "page": reverse("analytics-map"),
         "tiers": {str(k): v for k, v in TIERS.items()},
         "detour": DETOUR_FACTOR,
         "urls": {
@@ -126,6 +130,10 @@ def map_page(request):
             "area": _("Area"),
             "total": _("Total"),
             "none": _("No gaps of this kind."),
+            "tooMany": _(
+                "%(n)s gaps here: too many to draw on the map. Choose a community to see its gaps."
+            ),
+            "byCommunity": _("Gaps by community"),
             "classes": {
                 "3": _("Hot spot, 99 %"),
                 "2": _("Hot spot, 95 %"),

@@ -16,7 +16,6 @@ from apps.tiles.layers import LAYERS as TILE_LAYERS
 
 # Above this many features a layer is drawn from vector tiles (/tiles/...) instead of one GeoJSON
 # download: a browser copes with a few thousand SVG paths, not with a city's buildings.
-GEOJSON_MAX_FEATURES = 3000  # settings.LINLI_GEOJSON_MAX_FEATURES overrides
 # Layers that can grow past that: the buildings and the neighbourhood grids (~30 households each).
 TILED_LAYERS = {"buildings": "buildings", "neighbourhood": "neighbourhood"}
 # Above this many issues in the current filters (in the user's scope), the console's issues layer is
@@ -55,7 +54,7 @@ def map_page(request):
     (or all tileable ones with ?tiles=1) come as vector tiles."""
     counts = _feature_counts()
     force_tiles = request.GET.get("tiles") == "1"
-    limit = getattr(settings, "LINLI_GEOJSON_MAX_FEATURES", GEOJSON_MAX_FEATURES)
+    limit = settings.LINLI_GEOJSON_MAX_FEATURES
     tiled = {
         key: _tiles_spec(key, count)
         for key, count in counts.items()

@@ -67,3 +67,40 @@ def test_gaps_map_shows_gaps_stations_and_suggestions(live_demo, artifacts):
         assert int(page.locator("body").get_attribute("data-suggested")) >= 1
         page.screenshot(path=str(artifacts / "analytics-map.png"))
         assert errors == []
+
+
+def test_gaps_map_with_too_many_gaps_shows_counts_and_links_to_communities(live_demo, artifacts):
+    """More gaps than LINLI_GEOJSON_MAX_FEATURES (a megacity's 1.8M) are not downloaded as GeoJSON:
+    the map shows the counts and a list of communities, each a link to its own map."""
+    from django.test import override_settings
+
+    community = Area.objects.filter(level="community", valid_to__isnull=True).first()
+    with browser_page() as (page, errors):
+        login(page, live_demo.url)
+        gap_requests = []
+        page.on(
+            "request",
+            lambda r: gap_requests.append(r.url) if "/gaps.geojson" in r.url else None,
+        )
+        with override_settings(LINLI_GEOJSON_MAX_FEATURES=1):
+            page.goto(live_demo.url + "/analytics/map")
+            page.wait_for_selector("body[data-map-ready='ready']", timeout=60_000)
+        assert page.locator("body").get_attribute("data-gaps-drawn") == "no"
+        assert gap_requests == []  # counts only: no GeoJSON of every gap
+        note = page.locator("#too-many").inner_text()
+        assert "过多无法在地图上绘出" in note
+        link = page.locator("ol.gap-areas li a").first
+        assert link.get_attribute("href").endswith(f"?code={community.code}")
+        assert link.inner_text() == community.name
+        # the legend still says how many of each kind there are
+        overlays = " ".join(
+            page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+        )
+        assert "无物业管理的小区 (" in overlays
+        page.screenshot(path=str(artifacts / "analytics-map-too-many.png"))
+        link.click()  # the default limit again: the community's gaps are drawn
+        page.wait_for_selector("body[data-map-ready='ready']", timeout=60_000)
+        assert page.locator("body").get_attribute("data-gaps-drawn") == "yes"
+        assert page.locator("#gap-list li").count() > 0
+        assert len(gap_requests) == 1 and f"within={community.code}" in gap_requests[0]
+        assert errors == []

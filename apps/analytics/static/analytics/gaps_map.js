@@ -41,9 +41,15 @@
     status(t.loading);
     try {
       const areaUrl = cfg.urls.areas + "?level=community" + (cfg.within ? "&within=" + encodeURIComponent(cfg.within.slice(0, 12)) : "");
-      const [areas, stations, gapsFc, counts] = await Promise.all([
-        getJSON(areaUrl), getJSON(cfg.urls.stations + within), getJSON(cfg.urls.gaps + within), getJSON(cfg.urls.counts + within),
+      // the counts first: more gaps than a browser can draw (a whole city) are shown as counts per
+      // community, each a link to that community's map, instead of as GeoJSON
+      const [areas, stations, counts] = await Promise.all([
+        getJSON(areaUrl), getJSON(cfg.urls.stations + within), getJSON(cfg.urls.counts + within),
       ]);
+      const totalGaps = Object.values(counts.total).reduce((a, b) => a + b, 0);
+      const tooMany = totalGaps > cfg.maxFeatures;
+      const gapsFc = tooMany ? { type: "FeatureCollection", features: [] } : await getJSON(cfg.urls.gaps + within);
+      document.body.dataset.gapsDrawn = tooMany ? "no" : "yes";
       const outline = L.geoJSON(areas, { style: { color: "#1d4ed8", weight: 2, fill: false }, interactive: false }).addTo(map);
       // gaps: one layer per kind
       const byKind = {};
@@ -61,7 +67,8 @@
           },
         }).addTo(map);
         gapLayers[kind] = layer;
-        control.addOverlay(layer, "<span class='legend-swatch' style='background:" + color + "'></span>" + esc(cfg.kinds[kind]) + " (" + feats.length + ")");
+        const shown = tooMany ? counts.total[kind] || 0 : feats.length;
+        control.addOverlay(layer, "<span class='legend-swatch' style='background:" + color + "'></span>" + esc(cfg.kinds[kind]) + " (" + shown + ")");
       });
       // stations and their 15-minute circle (walking radius / detour factor, in straight line)
       const radius = cfg.tiers["15"] / cfg.detour;
@@ -82,6 +89,16 @@
         return "<li data-kind='" + esc(k) + "'><span class='legend-swatch' style='background:" + (GAP_COLORS[k] || "#ea580c") + "'></span>" +
           esc(cfg.kinds[k]) + " <b>" + counts.total[k] + "</b>" + (areas ? "<br><small>" + areas + "</small>" : "") + "</li>";
       }).join("") + "</ul>";
+      if (tooMany) {
+        // communities with the most gaps first, each a link to its own map
+        const byArea = counts.areas.filter((a) => a.code)
+          .map((a) => ({ a: a, n: Object.values(a.counts).reduce((x, y) => x + y, 0) }))
+          .sort((x, y) => y.n - x.n).slice(0, 100);
+        document.getElementById("gap-counts").insertAdjacentHTML("afterbegin",
+          "<p class='hint' id='too-many'>" + esc(t.tooMany.replace("%(n)s", totalGaps.toLocaleString())) + "</p>" +
+          "<h3>" + esc(t.byCommunity) + "</h3><ol class='gap-areas'>" + byArea.map((x) =>
+            "<li><a href='" + cfg.page + "?code=" + encodeURIComponent(x.a.code) + "'>" + esc(x.a.name) + "</a> " + x.n + "</li>").join("") + "</ol>");
+      }
       const list = document.getElementById("gap-list");
       list.innerHTML = gapsFc.features.slice(0, 300).map((f, i) =>
         "<li data-i='" + i + "' style='border-left-color:" + (GAP_COLORS[f.properties.kind] || "#ea580c") + "'>" + esc(f.properties.explanation) + "</li>").join("");
@@ -116,7 +133,7 @@
         hot.addTo(map);
         Object.values(gapLayers).forEach((l) => l.bringToFront());
       }
-      status("");
+      status(tooMany ? t.tooMany.replace("%(n)s", totalGaps.toLocaleString()) : "");
     } catch (err) {
       failures += 1;
       status(t.failed + ": " + err.message, true);
