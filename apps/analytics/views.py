@@ -32,7 +32,19 @@ def _areas_in_scope(user) -> list[Area]:
         qs = qs.filter(scope.q("code")) | qs.filter(
             code__in=[p[:12] for p in scope.area_prefixes if len(p) > 12]
         )
-    return list(qs.distinct().order_by("code"))
+    return list(qs.distinct().order_by("code").only("code", "name", "level"))
+
+
+# More streets and communities than this (a megacity has 6,700 and 33,500): the area selector offers
+# the streets, and only the communities of the chosen area's street, instead of 40,200 options.
+AREA_CHOICES_MAX = 500
+
+
+def _area_choices(areas: list[Area], code: str) -> list[Area]:
+    if len(areas) <= AREA_CHOICES_MAX:
+        return areas
+    street = code[:9]  # a street's code is 9 digits; its communities' codes extend it
+    return [a for a in areas if a.level == "street" or (street and a.code.startswith(street))]
 
 
 def _chosen(request, areas):
@@ -66,7 +78,12 @@ def dashboard_page(request):
     return render(
         request,
         "analytics/dashboard.html",
-        {"areas": areas, "code": code, "config": config, "month": request.GET.get("month", "")},
+        {
+            "areas": _area_choices(areas, code),
+            "code": code,
+            "config": config,
+            "month": request.GET.get("month", ""),
+        },
     )
 
 
@@ -148,5 +165,7 @@ def map_page(request):
         },
     }
     return render(
-        request, "analytics/map.html", {"areas": areas, "code": code, "map_config": config}
+        request,
+        "analytics/map.html",
+        {"areas": _area_choices(areas, code), "code": code, "map_config": config},
     )

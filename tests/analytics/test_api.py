@@ -180,3 +180,35 @@ def test_hotspot_apis_on_the_demo_issues(admin_client, demo):
     assert sum(p[2] for p in heat["points"]) == body["properties"]["total"]
     bad = admin_client.get("/api/analytics/hotspots/h3.geojson?zoom=99")
     assert bad.status_code == 400 and bad.json()["field"] == "zoom"
+
+
+def test_a_big_city_offers_streets_then_the_chosen_streets_communities(
+    admin_client, world, monkeypatch
+):
+    """Above AREA_CHOICES_MAX streets and communities (a megacity has 40,200) the area selector of the
+    dashboard and the map offers the streets, and the communities of the chosen area's street only;
+    any area in scope can still be chosen."""
+    import re
+
+    from apps.analytics import views
+    from apps.territory.services import area_create
+    from tests.analytics.world import poly
+
+    other = area_create(
+        level="street", code="340111902", name="另一街道", geom=poly(0, 2000, 900, 2900)
+    )
+    area_create(level="community", code=other.code + "001", name="另一社区", parent=other,
+                geom=poly(0, 2000, 900, 2900))  # fmt: skip
+
+    def offered(url):
+        html = admin_client.get(url).content.decode()
+        return re.findall(r'<option value="(\d{9,})"', html)
+
+    for page in ("/analytics/", "/analytics/map"):
+        everything = offered(page)
+        assert {STREET, COMMUNITY, other.code, other.code + "001"} <= set(everything)
+        monkeypatch.setattr(views, "AREA_CHOICES_MAX", 2)
+        assert offered(page + f"?code={STREET}") == [STREET, COMMUNITY, other.code]
+        assert offered(page + f"?code={other.code}001") == [STREET, other.code, other.code + "001"]
+        assert admin_client.get(page + f"?code={COMMUNITY}").status_code == 200
+        monkeypatch.setattr(views, "AREA_CHOICES_MAX", 500)
