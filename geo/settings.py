@@ -253,11 +253,11 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# Map defaults: the demo district in Hefei, Baohe. No basemap by default (works offline);
 # Map layers with more features than this are not sent as GeoJSON: the territory map draws them from
 # vector tiles, the gaps map asks for an area first.
 LINLI_GEOJSON_MAX_FEATURES = env_int("LINLI_GEOJSON_MAX_FEATURES", 3000)
 
+# Map defaults: the demo district in Hefei, Baohe. No basemap by default (works offline);
 # LINLI_BASEMAP_URL may name an XYZ tile URL (OSM, Tianditu, ...).
 LINLI_BASEMAP_URL = os.environ.get("LINLI_BASEMAP_URL", "")
 LINLI_BASEMAP_ATTRIBUTION = os.environ.get("LINLI_BASEMAP_ATTRIBUTION", "")
