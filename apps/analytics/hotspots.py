@@ -233,7 +233,8 @@ def _cold_counts(q: Query, res: int) -> dict[int, int]:
 
 
 def gi_star(values, w: W, *, seed: int = SEED) -> dict:
-    """Getis-Ord Gi* of `values` on weights `w` (binary, self included), FDR-classified.
+    """Getis-Ord Gi* of `values` on binary weights `w` (each unit is added as its own neighbour:
+    star_weights), FDR-classified.
 
     Returns arrays z, p (two-tailed; from permutations when the study area is small), cls (-3..3:
     cold 99/95/90 %, not significant, hot 90/95/99 %) and the method used."""
@@ -250,7 +251,13 @@ def gi_star(values, w: W, *, seed: int = SEED) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # islands and the star=True note are expected here
         g = esda.G_Local(
-            y, w, transform="B", star=True, permutations=permutations, seed=seed, n_jobs=1
+            y,
+            star_weights(w),
+            transform="B",
+            star=True,
+            permutations=permutations,
+            seed=seed,
+            n_jobs=1,
         )
     z = np.nan_to_num(np.asarray(g.Zs, dtype=float))
     p_one = g.p_sim if permutations else g.p_norm
@@ -274,13 +281,10 @@ def classify(z: np.ndarray, p: np.ndarray) -> np.ndarray:
     return cls
 
 
-def h3_weights(cells: list[int], *, star: bool = False) -> W:
-    """Contiguity of H3 cells (the six neighbours), restricted to the study area; with `star`, each
-    cell is also its own neighbour (see star_weights)."""
+def h3_weights(cells: list[int]) -> W:
+    """Contiguity of H3 cells (the six neighbours), restricted to the study area."""
     index = set(cells)
     neighbours = {c: [n for n in h3i.grid_ring(c, 1) if n in index] for c in cells}
-    if star:
-        neighbours = {c: [c, *ns] for c, ns in neighbours.items()}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return W(neighbours, id_order=list(cells), silence_warnings=True)
@@ -311,7 +315,7 @@ def h3_hotspots(q: Query, res: int, *, use_precomputed: bool = True) -> dict:
     counts, how = cell_counts(q, res, use_precomputed=use_precomputed)
     cells = study_cells(counts)
     y = np.array([counts.get(c, 0) for c in cells], dtype=float)
-    result = gi_star(y, h3_weights(cells, star=True)) if cells else gi_star([], None)
+    result = gi_star(y, h3_weights(cells)) if cells else gi_star([], None)
     units = [
         {
             "cell": int(c),
@@ -338,7 +342,7 @@ def polygon_gi(counts: np.ndarray, geoms) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         w = Queen.from_dataframe(frame, use_index=False, silence_warnings=True)
-    return gi_star(counts, star_weights(w))
+    return gi_star(counts, w)
 
 
 # Points per polygon for arbitrary polygons (passed as WKB): one set-based spatial join.
