@@ -37,6 +37,13 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.utils import DatabaseError
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def placeholders(sql: str) -> set[str]:
+    """The names of the `%(name)s` placeholders in `sql`."""
+    return set(_PLACEHOLDER.findall(sql))
+
+
 # SQLSTATEs
 _UNDEFINED_STATEMENT = "26000"  # invalid_sql_statement_name: "prepared statement does not exist"
 _DUPLICATE_STATEMENT = "42P05"  # duplicate_prepared_statement
@@ -69,7 +76,7 @@ class Prepared:
     def __init__(self, name: str, sql: str, types: dict[str, str]):
         if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
             raise ValueError(f"{name!r} is not a plain lower-case SQL identifier")
-        used = set(_PLACEHOLDER.findall(sql))
+        used = placeholders(sql)
         if used != set(types):
             raise ValueError(
                 f"placeholders {sorted(used)} and types {sorted(types)} of {name} differ"

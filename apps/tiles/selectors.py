@@ -7,7 +7,6 @@ sees a feature. The statement is composed from the constant fragments of `layers
 
 import hashlib
 import math
-import re
 import time
 from dataclasses import dataclass
 
@@ -17,7 +16,7 @@ from django.db import connections
 from django.http import QueryDict
 
 from apps.common.errors import DomainError, NotFound
-from apps.common.prepared import Prepared
+from apps.common.prepared import Prepared, placeholders
 from apps.common.routers import read_alias
 from apps.tiles.layers import BUFFER, EXTENT, LAYERS, MAX_ZOOM, TileLayer
 
@@ -211,7 +210,7 @@ def _prepared(sql: str) -> Prepared:
     """
     statement = _PREPARED.get(sql)
     if statement is None:
-        used = set(re.findall(r"%\((\w+)\)s", sql))
+        used = placeholders(sql)
         name = "linli_tile_" + hashlib.sha1(sql.encode()).hexdigest()[:16]
         statement = Prepared(name, sql, {k: v for k, v in TILE_PARAM_TYPES.items() if k in used})
         _PREPARED[sql] = statement
