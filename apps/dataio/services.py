@@ -776,7 +776,6 @@ def buildings_import(
         written = _buildings_write(
             _progress_iter(copy_source(), len(idx), progress),
             attach=attach,
-            bounds=shapely.total_bounds(geoms[idx]) if len(idx) else (0, 0, 0, 0),
         )
         if attach:
             # only the areas the new buildings count for (a full refresh reads every household)
@@ -796,11 +795,10 @@ BUILDING_COLUMNS = [
 ]
 
 
-def _buildings_write(rows, *, attach: bool, bounds=None) -> int:
+def _buildings_write(rows, *, attach: bool) -> int:
     """Write new buildings: COPY into a temporary table (no indexes, constraints or triggers), then one
     INSERT ... SELECT that (with attach) looks up the community, grid and compound of each building on
     the way in, so each row is written once, already attached, instead of inserted and then updated.
-    `bounds` (xmin, ymin, xmax, ymax in EPSG:4326) must contain every footprint when attaching.
     The rows are audited by apps.audit.bulk (the same entries as the trigger's, ~25x cheaper)."""
     cols = ", ".join(BUILDING_COLUMNS)
     source = ", ".join("b." + c for c in BUILDING_COLUMNS)
@@ -827,7 +825,12 @@ def _buildings_write(rows, *, attach: bool, bounds=None) -> int:
                 " CREATE INDEX ON dataio_building_points USING gist (p);"
                 " ANALYZE dataio_building_points"
             )
-        params.update(zip(("xmin", "ymin", "xmax", "ymax"), map(float, bounds), strict=True))
+            # their extent, passed back as literals for the planner (ATTACH_JOIN)
+            cur.execute(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)"
+                " FROM (SELECT ST_Extent(p)::geometry AS e FROM dataio_building_points) s"
+            )
+            params.update(zip(("xmin", "ymin", "xmax", "ymax"), cur.fetchone(), strict=True))
         joined = territory.ATTACH_JOIN.format(points="dataio_building_points")
         insert = (
             f"INSERT INTO territory_building ({cols}, community_id, grid_id, compound_id) "  # noqa: S608
