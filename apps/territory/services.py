@@ -312,7 +312,8 @@ def buildings_under(area_ids: Iterable[int]) -> list[int]:
 
 
 def max_building_id() -> int:
-    """The highest building id so far: areas_of_buildings_after() then finds the ones written after it (ids come from a sequence; a concurrent writer's buildings only widen the refresh)."""
+    """The highest building id so far: areas_of_buildings_after() then finds the ones written after
+    it (ids come from a sequence; a concurrent writer's buildings only widen the refresh)."""
     with connection.cursor() as cur:
         cur.execute("SELECT COALESCE(max(id), 0) FROM territory_building")
         return cur.fetchone()[0]
