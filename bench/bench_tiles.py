@@ -136,15 +136,21 @@ def floor(raw, sql, layer, t):
 def run(*, quick: bool) -> list[dict]:
     name = measure_dataset(quick)
     dataset(name)
-    with override_settings(**PRODUCTION):
-        return measure(name, quick)
+    # The floor has a connection of its own: the handler closes Django's at the end of a request once
+    # CONN_MAX_AGE has passed since it was opened (by an earlier module, say), under the floor's cursor.
+    floor_connection = connection.get_new_connection(connection.get_connection_params())
+    floor_connection.autocommit = True
+    try:
+        with override_settings(**PRODUCTION):
+            return measure(name, quick, floor_connection.cursor())
+    finally:
+        floor_connection.close()
 
 
-def measure(name: str, quick: bool) -> list[dict]:
+def measure(name: str, quick: bool, raw) -> list[dict]:
     n = 20 if quick else 60
     server = Wsgi()
     cache = caches["default"]
-    raw = connection.cursor().cursor
     # The floor with literal envelopes gets a parallel seq scan from the planner at city size (costed on
     # ST_AsMVTGeom), which is slower than the index: both run serial so the floor is a floor.
     raw.execute("SET max_parallel_workers_per_gather = 0")

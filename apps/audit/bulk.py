@@ -22,22 +22,21 @@ def row_jsonb(model, alias: str) -> str:
     return f"jsonb_build_object({', '.join(parts)})"
 
 
-def insert_audited(model, insert_sql: str, params: dict, *, ctes: str = "") -> int:
-    """Run `insert_sql` (an INSERT INTO model's table, without RETURNING), preceded by `ctes` (the
-    common table expressions it reads, without the WITH keyword), and audit its rows as the trigger
-    would. Returns the number of rows inserted. Honours linli.audit = 'off' (then nothing is audited,
-    as with the trigger). Must run inside a transaction: on an error the transaction (or savepoint) is
-    rolled back, and the setting with it."""
+def insert_audited(model, insert_sql: str, params: dict) -> int:
+    """Run `insert_sql` (an INSERT INTO model's table, without RETURNING) and audit its rows as the
+    trigger would. Returns the number of rows inserted. Honours linli.audit = 'off' (then nothing is
+    audited, as with the trigger). Must run inside a transaction: on an error the transaction (or
+    savepoint) is rolled back, and the setting with it."""
     table = model._meta.db_table
     pk = connection.ops.quote_name(model._meta.pk.column)
     with connection.cursor() as cur:
         cur.execute("SELECT linli_audit_enabled(), current_setting('linli.audit', true)")
         enabled, previous = cur.fetchone()
         if not enabled:
-            cur.execute(f"WITH {ctes} {insert_sql}" if ctes else insert_sql, params)
+            cur.execute(insert_sql, params)
             return cur.rowcount
         sql = (
-            f"WITH {ctes + ',' if ctes else ''} ins AS ({insert_sql} RETURNING *) "  # noqa: S608
+            f"WITH ins AS ({insert_sql} RETURNING *) "  # noqa: S608
             "INSERT INTO audit_auditentry (actor, table_name, op, row_pk, before, after) "
             f"SELECT linli_audit_actor(), '{table}', 'INSERT', ins.{pk}::text, NULL, "
             f"{row_jsonb(model, 'ins')} FROM ins"
