@@ -76,3 +76,20 @@ def test_deletes_keep_the_row_as_it_was(db):
     Area.objects.filter(pk=area.pk).delete()
     entry = AuditEntry.objects.get(table_name="territory_area", op="DELETE")
     assert entry.before["name"] == "将删除" and entry.after is None
+
+
+def test_big_audit_rows_are_compressed_with_lz4_and_read_back_whole(db):
+    """A row whose JSON is too big to store inline (a boundary of 400 vertices) is compressed with lz4
+    (migration audit 0003: cheaper to write than pglz); it reads back as it was written."""
+    ring = [(117.0 + 0.0001 * k, 31.0 + 0.00001 * (k % 7)) for k in range(400)]
+    ring += [(117.04, 31.01), (117.0, 31.01), ring[0]]
+    wkt = "SRID=4326;MULTIPOLYGON(((" + ", ".join(f"{x} {y}" for x, y in ring) + ")))"
+    area = area_create(level="street", code="340111995", name="大边界", geom=GEOSGeometry(wkt))
+    entry = AuditEntry.objects.get(table_name="territory_area", op="INSERT", row_pk=str(area.id))
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT pg_column_compression(after) FROM audit_auditentry WHERE id = %s", [entry.id]
+        )
+        assert cur.fetchone()[0] == "lz4"
+    assert entry.after["name"] == "大边界"
+    assert len(entry.after["geom"]["coordinates"][0][0]) == len(ring)
