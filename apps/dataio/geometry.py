@@ -97,10 +97,12 @@ def geodesic_area_km2(geom) -> float:
 
 
 def approx_area_km2(geoms: np.ndarray) -> np.ndarray:
-    """Vectorised area estimate in km² of lon/lat polygons: degrees² scaled at each centroid's latitude.
-    Within a few per cent for anything up to a province, ~10 % for a band from the equator to 80°; used
-    only to pick the features whose exact (geodesic) area must be computed (those over half a limit)."""
-    lat = shapely.get_y(shapely.centroid(geoms))
+    """Vectorised area estimate in km² of lon/lat polygons: degrees² scaled at the latitude of each
+    one's bounding-box centre (a tenth of the cost of centroids). Within a few per cent for anything up
+    to a province, ~10 % for a band from the equator to 80°; used only to pick the features whose exact
+    (geodesic) area must be computed (those over half a limit)."""
+    bounds = shapely.bounds(geoms)
+    lat = (bounds[:, 1] + bounds[:, 3]) / 2
     return shapely.area(geoms) * EARTH_M_PER_DEG**2 * np.cos(np.radians(lat)) / 1e6
 
 

@@ -756,7 +756,9 @@ def buildings_import(
 
     todo = np.array([r.status != "rejected" and r.action == "new" for r in rows], dtype=bool)
     idx = np.flatnonzero(todo)
-    ewkb = shapely.to_wkb(shapely.set_srid(geoms[idx], 4326), hex=True, include_srid=True)
+    # plain WKB: the load table's geometry(MultiPolygon, 4326) column gives SRID-less input its SRID
+    # (PostGIS typmod), which saves shapely's set_srid copy of every geometry
+    wkb = shapely.to_wkb(geoms[idx], hex=True)
 
     def copy_source():
         for k, i in enumerate(idx):
@@ -764,7 +766,7 @@ def buildings_import(
             yield (
                 r.name,
                 addresses[i][:300],
-                ewkb[k],
+                wkb[k],
                 r.floors,
                 r.households,
                 r.households_source,
@@ -853,7 +855,9 @@ def _metric_area(geoms) -> np.ndarray:
     city; cheaper than geopandas' estimate_utm_crs, which scans the area-of-use database)."""
     from pyproj import Transformer
 
-    lon, lat = shapely.get_coordinates(shapely.centroid(geoms)).mean(axis=0)
+    # the zone of the mean bounding-box centre (cheaper than centroids)
+    bounds = shapely.bounds(geoms)
+    lon, lat = (bounds[:, 0] + bounds[:, 2]).mean() / 2, (bounds[:, 1] + bounds[:, 3]).mean() / 2
     zone = int((lon + 180) // 6) + 1
     epsg = (32600 if lat >= 0 else 32700) + zone
     t = Transformer.from_crs(4326, epsg, always_xy=True)
