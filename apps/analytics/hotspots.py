@@ -184,14 +184,8 @@ def cell_counts(q: Query, res: int, *, use_precomputed: bool = True) -> tuple[di
             (FILTER + " AND src.id > %(last_id)s", True),
         ]
         for where, needed in parts:
-            if not needed:
-                continue
-            cur.execute(
-                f"SELECT ST_X(geom), ST_Y(geom), count(*) FROM {q.relation} src WHERE {where} GROUP BY geom",  # noqa: S608 - code constants
-                params,
-            )
-            for cell, n in _cells_of_points(cur.fetchall(), res).items():
-                counts[cell] = counts.get(cell, 0) + n
+            if needed:
+                _add_counts(counts, cur, q, where, params)
     return counts, "precomputed"
 
 
@@ -203,30 +197,34 @@ H3_PARENT_SQL = """((src.cell & ~(15::bigint << 52)) | (%(res)s::bigint << 52)
 
 
 def _cold_counts(q: Query, res: int) -> dict[int, int]:
-    params = q.params() | {"res": res}
     counts: dict[int, int] = {}
     with read_cursor() as cur:
-        if get_source(q.source).has_cells:
-            # Stored cells: one grouped (index-only) scan in SQL, integers only.
-            cur.execute(
-                f"SELECT {H3_PARENT_SQL}, count(*) FROM {q.relation} src"  # noqa: S608 - code constants
-                f" WHERE {FILTER} AND src.cell IS NOT NULL GROUP BY 1",
-                params,
-            )
-            counts = {cell: int(n) for cell, n in cur.fetchall()}
-            missing = " AND src.cell IS NULL"
-        else:
-            missing = ""
-        # Points without a cell: those at the same spot (a building's entrance) are grouped first,
-        # one H3 call per spot.
+        _add_counts(counts, cur, q, FILTER, q.params() | {"res": res})
+    return counts
+
+
+def _add_counts(counts: dict[int, int], cur, q: Query, where: str, params: dict) -> None:
+    """Add the points of `q.relation` matching `where` to `counts`, per cell at %(res)s."""
+    missing = ""
+    if get_source(q.source).has_cells:
+        # Stored cells: one grouped (index-only) scan in SQL, integers only.
         cur.execute(
-            f"SELECT ST_X(geom), ST_Y(geom), count(*) FROM {q.relation} src WHERE {FILTER}{missing}"  # noqa: S608
-            " GROUP BY geom",
+            f"SELECT {H3_PARENT_SQL}, count(*) FROM {q.relation} src"  # noqa: S608 - code constants
+            f" WHERE {where} AND src.cell IS NOT NULL GROUP BY 1",
             params,
         )
-        for cell, n in _cells_of_points(cur.fetchall(), res).items():
-            counts[cell] = counts.get(cell, 0) + n
-    return counts
+        for cell, n in cur.fetchall():
+            counts[cell] = counts.get(cell, 0) + int(n)
+        missing = " AND src.cell IS NULL"
+    # Points without a cell: those at the same spot (a building's entrance) are grouped first, one H3
+    # call per spot.
+    cur.execute(
+        f"SELECT ST_X(geom), ST_Y(geom), count(*) FROM {q.relation} src WHERE {where}{missing}"  # noqa: S608
+        " GROUP BY geom",
+        params,
+    )
+    for cell, n in _cells_of_points(cur.fetchall(), params["res"]).items():
+        counts[cell] = counts.get(cell, 0) + n
 
 
 # ---- Gi* ------------------------------------------------------------------------------------------

@@ -126,7 +126,13 @@ def test_precomputed_counts_from_stored_cells_equal_those_from_the_points(db):
 
     assert table("pre_cells") == table("pre_plain")
     assert sum(n for res, *_, n in table("pre_cells") if res == 8) == 1500
+    # whole weeks, and partial weeks at both ends (counted from the stored cells in SQL, the rows
+    # without one from their points)
+    partial = {"start": T0 + timedelta(days=3, hours=5), "end": T0 + timedelta(days=40, hours=1)}
     for res in hotspots.PRECOMPUTED_RES:
-        fast, how = hotspots.cell_counts(q("pre_cells"), res)
-        cold, _ = hotspots.cell_counts(q("pre_cells"), res, use_precomputed=False)
-        assert how == "precomputed" and fast == cold
+        for query in (q("pre_cells"), q("pre_cells", **partial)):
+            fast, how = hotspots.cell_counts(query, res)
+            cold, _ = hotspots.cell_counts(query, res, use_precomputed=False)
+            assert how == "precomputed" and fast == cold
+        plain, _ = hotspots.cell_counts(q("pre_plain", **partial), res)
+        assert plain == hotspots.cell_counts(q("pre_cells", **partial), res)[0]
