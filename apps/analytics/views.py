@@ -71,7 +71,10 @@ def _allowed(areas: QuerySet[Area], code: str) -> None:
 
 
 def _chosen(request, areas: QuerySet[Area]) -> str:
-    code = request.GET.get("code") or areas.values_list("code", flat=True).first() or ""
+    """The area asked for (if the user may choose it), else the first in scope ("" if none)."""
+    code = request.GET.get("code")
+    if not code:
+        return areas.values_list("code", flat=True).first() or ""
     _allowed(areas, code)
     return code
 
