@@ -341,3 +341,26 @@ def test_settle_vacuums_the_issues_after_a_bulk_demo_only():
     assert common_demo.settle(1.0) == 0.0 and vacuumed() == before
     assert common_demo.settle(common_demo.BULK_MIN_SCALE) >= 0
     assert vacuumed() > before
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["per-row", "bulk"])
+def test_issues_find_areas_drawn_earlier_in_the_same_second(empty_territory, monkeypatch, bulk):
+    """Issues are dated in whole seconds, but located at the present moment: areas drawn a moment
+    before, within the second that `now` rounds down to, still hold them (on a fast machine the
+    demo's territory and issues are seeded within one second)."""
+    from apps.territory import demo as territory_demo
+
+    if bulk:
+        monkeypatch.setattr(common_demo, "BULK_MIN_SCALE", 0.1)
+    issue_services.categories_load()
+    territory_demo.seed_demo(seed=7, scale=SCALE)
+    at = (timezone.now() + timedelta(seconds=1)).replace(microsecond=999_999)
+    with connection.cursor() as cur:
+        cur.execute("SELECT set_config('linli.audit', 'off', true)")
+        cur.execute("UPDATE territory_area SET valid_from = %s", [at.replace(microsecond=500_000)])
+    monkeypatch.setattr(issues_demo.timezone, "now", lambda: at)
+    stats = issues_demo.seed_demo(seed=7, scale=SCALE)
+    n = stats["issues"]
+    assert n == Issue.objects.count() > 0
+    # (a few per-row pins are jittered off the territory's edge)
+    assert Issue.objects.filter(street__isnull=False).count() > 0.95 * n

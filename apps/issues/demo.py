@@ -79,7 +79,10 @@ def seed_demo(*, seed: int, scale: float) -> dict:
         return {"issues": 0}
     rng = np.random.default_rng(seed + 404)
     n = max(20, int(PER_SCALE * scale))
-    now = timezone.now().replace(microsecond=0)
+    # Issues are dated in whole seconds before `now`; they are located at the present moment, which
+    # is after the territory was drawn (within the second `now` was rounded down from, maybe).
+    located_at = timezone.now()
+    now = located_at.replace(microsecond=0)
     tops = {c.code: c for c in Category.objects.filter(parent=None)}
     children = {code: list(c.children.order_by("sort")) for code, c in tops.items()}
 
@@ -92,7 +95,7 @@ def seed_demo(*, seed: int, scale: float) -> dict:
         (float(points[i][0] + jitter[k, 0]), float(points[i][1] + jitter[k, 1]))
         for k, i in enumerate(picks)
     ]
-    located = locate_many([(x, y, now) for x, y in coords])
+    located = locate_many([(x, y, located_at) for x, y in coords])
     area_ids = {v[0] for loc in located for key, v in loc.items() if key != "building"}
     areas_by_id = Area.objects.in_bulk(list(area_ids))
     routes: dict = {}
@@ -820,7 +823,10 @@ def seed_bulk(*, seed: int, scale: float, per_scale: int = BULK_PER_SCALE) -> di
 def bulk_prepare(cur, *, seed: int, scale: float, n_total: int) -> dict:
     """Steps 1 and 2 and the allocation: the temporary tables the INSERTs read, the ids, the
     statement and its parameters, and the batches (spot id ranges) to run it on."""
-    now = timezone.now().replace(microsecond=0)
+    # Issues are dated in whole seconds; spots are located at the present moment, which is after the
+    # territory was drawn, though maybe within the second `now` is rounded down from.
+    located_at = timezone.now()
+    now = located_at.replace(microsecond=0)
     midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     demo_sql_functions()
     cur.execute(DEMO_CODE_SQL)
@@ -834,8 +840,8 @@ def bulk_prepare(cur, *, seed: int, scale: float, n_total: int) -> dict:
     cur.execute("ANALYZE _demo_spot")
     cur.execute("ANALYZE _demo_hot")
     n_spots = _spot_cells(cur)
-    _locate_spots(cur, now)
-    ambiguous = _resolve_ambiguous(cur, now)
+    _locate_spots(cur, located_at)
+    ambiguous = _resolve_ambiguous(cur, located_at)
     cur.execute("ANALYZE _demo_loc")
     cur.execute("ANALYZE _demo_h3")
     cur.execute(PLACE_SQL, {"hot_factor": HOT_FACTOR, "hot_rows": hot_rows, "n": n_total})
