@@ -25,6 +25,32 @@ def login(page, errors, url, username="community"):
     page.wait_for_selector("body[data-map-ready='ready']", timeout=30_000)
 
 
+RECORD_POINTER = """() => {
+  window.linliPointer = [];
+  for (const t of ["mousedown", "mouseup", "click"]) document.addEventListener(t, (e) => {
+    const el = e.target;
+    window.linliPointer.push(t + " " + e.clientX + "," + e.clientY + " " + el.tagName + "."
+      + (el.getAttribute("class") || "") + " " + JSON.stringify(el.dataset));
+  }, true);
+}"""
+
+
+def open_center(page, household_id, artifacts, name):
+    """Click a center's marker and wait for its panel; if it does not open, say where the click went."""
+    page.evaluate(RECORD_POINTER)
+    marker = page.locator(f"path.center-marker[data-household='{household_id}']")
+    box = marker.bounding_box()
+    marker.click()
+    try:
+        page.wait_for_selector("#center-count", timeout=15_000)
+    except Exception as err:
+        page.screenshot(path=str(artifacts / f"{name}-click-lost.png"))
+        events = page.evaluate("() => window.linliPointer")
+        raise AssertionError(
+            f"the center's panel did not open: marker at {box}, events {events}"
+        ) from err
+
+
 def test_staff_link_and_unlink_households_on_the_map(live_demo, artifacts):
     center = (
         CenterHousehold.objects.filter(household__building__grid__code__endswith="001")
@@ -45,7 +71,7 @@ def test_staff_link_and_unlink_households_on_the_map(live_demo, artifacts):
         )
         cells = page.locator("#coverage td.num:last-child").all_inner_texts()
         assert cells == ["100.0%"] * 6
-        page.locator(f"path.center-marker[data-household='{center.household_id}']").click()
+        open_center(page, center.household_id, artifacts, "centers-staff")
         assert page.locator("#center-count").inner_text() == str(count)
         page.locator(f"path[data-building='{center.household.building_id}']").click(
             position={"x": 2, "y": 2}
@@ -66,7 +92,7 @@ def test_staff_link_and_unlink_households_on_the_map(live_demo, artifacts):
         page.reload()
         page.wait_for_selector("body[data-map-ready='ready']", timeout=30_000)
         # each step waits for the page to show it took the click (a loaded machine is slow to draw)
-        page.locator(f"path.center-marker[data-household='{center.household_id}']").click()
+        open_center(page, center.household_id, artifacts, "centers-reloaded")
         expect(page.locator("#center-count")).to_have_text(str(count), timeout=15_000)
         page.locator(f"path[data-building='{center.household.building_id}']").click(
             position={"x": 2, "y": 2}
@@ -99,7 +125,7 @@ def test_lasso_links_a_building(live_demo, artifacts):
     count = center.links.count()
     with browser_page() as (page, errors):
         login(page, errors, live_demo.url)
-        page.locator(f"path.center-marker[data-household='{center.household_id}']").click()
+        open_center(page, center.household_id, artifacts, "centers-lasso")
         assert page.locator("#center-count").inner_text() == str(count)
         box = page.locator(f"path[data-building='{center.household.building_id}']").bounding_box()
         page.click("#lasso")

@@ -10,6 +10,7 @@
   const state = { map: null, community: null, proposal: null, data: null, selected: null, building: null };
   let buildingsLayer = null;
   const centerLayer = L.layerGroup();
+  const MARKER_GAP = 18;  // px between the middles of two markers of one building (radius 6-8 + rim)
 
   function esc(s) {
     return String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
@@ -41,16 +42,20 @@
     return c.warnings.map((w) => "<span class='warn" + (w === "underload" ? " soft" : "") + "' data-warning='" + w + "'>" + esc(t[w]) + "</span>").join("");
   }
 
-  // Several centers can live in one building: spread their markers on a small ring (about 6 m) so each
-  // can be clicked; lines start at the marker.
+  // Several centers can live in one building: spread their markers on a ring in screen pixels, wide
+  // enough that no two markers overlap at the map's zoom (redrawn on zoom), so each can be clicked;
+  // lines start at the marker.
   function spread(centers) {
     const groups = {};
     for (const c of centers) (groups[c.lat + "," + c.lon] = groups[c.lat + "," + c.lon] || []).push(c);
     const at = {};
     for (const list of Object.values(groups)) {
+      const n = list.length;
+      const middle = state.map.latLngToLayerPoint([list[0].lat, list[0].lon]);
+      const r = n > 1 ? Math.max(10, (MARKER_GAP / 2) / Math.sin(Math.PI / n)) : 0;  // px
       list.forEach((c, i) => {
-        const a = (2 * Math.PI * i) / list.length, r = list.length > 1 ? 0.00006 : 0;
-        at[c.household] = [c.lat + r * Math.sin(a), c.lon + (r * Math.cos(a)) / Math.cos((c.lat * Math.PI) / 180)];
+        const a = (2 * Math.PI * i) / n - Math.PI / 2;
+        at[c.household] = n > 1 ? state.map.layerPointToLatLng(middle.add([r * Math.cos(a), r * Math.sin(a)])) : [c.lat, c.lon];
       });
     }
     return at;
@@ -59,7 +64,9 @@
   function drawCenters() {
     centerLayer.clearLayers();
     const pos = spread(state.data.centers);
-    for (const c of state.data.centers) {
+    // the selected center last, so it is drawn on top
+    const order = state.data.centers.filter((c) => c.household !== state.selected).concat(state.data.centers.filter((c) => c.household === state.selected));
+    for (const c of order) {
       const at = pos[c.household];
       const selected = c.household === state.selected;
       for (const l of c.links) {
@@ -193,6 +200,7 @@
   window.linliCentersInit = async function (map) {
     state.map = map;
     window.linliCentersMap = map;
+    map.on("zoomend", () => { if (state.data) drawCenters(); });
     const select = $("community");
     select.innerHTML = cfg.communities.map((c) => "<option value='" + c.id + "'>" + esc(c.name) + "</option>").join("");
     select.addEventListener("change", () => loadCommunity(Number(select.value)));
