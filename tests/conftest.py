@@ -21,6 +21,16 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 DEMO_SCALE = 0.2
 
 
+@pytest.fixture(autouse=True)
+def english_outside_requests():
+    """Outside a request the code runs in English, as management commands do (@no_translations);
+    each request still speaks the language LanguageMiddleware picks for it."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     from apps.common.demo import seed_all

@@ -21,15 +21,15 @@ class LanguageMiddleware:
         if not remember:
             chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
         language = chosen if chosen in self.supported else settings.LANGUAGE_CODE
-        translation.activate(language)
         request.LANGUAGE_CODE = language
-        response = self.get_response(request)
+        # (override, not activate/deactivate: the thread's language before the request comes back)
+        with translation.override(language):
+            response = self.get_response(request)
         response.headers.setdefault("Content-Language", language)
         if remember:
             response.set_cookie(
                 settings.LANGUAGE_COOKIE_NAME, language, samesite="Lax", max_age=365 * 86400
             )
-        translation.deactivate()
         return response
 
 

@@ -1,4 +1,4 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 from tqdm import tqdm
 
 from apps.analytics.services import hotspot_counts_refresh
@@ -17,6 +17,7 @@ class Command(BaseCommand):
             "--rebuild", action="store_true", help="drop the counts and recount all"
         )
 
+    @no_translations  # the command line speaks English, errors included
     def handle(self, *args, source, rebuild, **options):
         try:
             with tqdm(unit="point", disable=options["verbosity"] == 0) as bar:

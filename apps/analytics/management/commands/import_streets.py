@@ -1,7 +1,7 @@
 """manage.py import_streets PATH [--layer L] [--replace]: load the pedestrian street network that walking
 distances to the service stations are measured on (apps.analytics.stations, docs/ANALYTICS.md)."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from apps.analytics.stations import StreetsRejected, streets_import
 from apps.audit.context import audit_actor
@@ -40,6 +40,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
 
+    @no_translations  # the command line speaks English, errors included
     def handle(self, *args, **options):
         try:
             with audit_actor("cmd:import_streets"):

@@ -1,5 +1,5 @@
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 from django.db import connection
 
 
@@ -11,6 +11,7 @@ class Command(BaseCommand):
             "--yes", action="store_true", help="confirm that all data may be deleted"
         )
 
+    @no_translations  # the command line speaks English, errors included
     def handle(self, *args, yes, **options):
         if not yes:
             raise CommandError("This deletes all data; pass --yes to confirm.")

@@ -2,7 +2,7 @@
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from apps.common.errors import DomainError
 from apps.dataio.topology import findings_geojson, topology_check
@@ -20,6 +20,7 @@ class Command(BaseCommand):
             "--min-area", type=float, default=1.0, help="ignore slivers below this many m²"
         )
 
+    @no_translations  # the command line speaks English, errors included
     def handle(self, *args, **options):
         try:
             findings = topology_check(

@@ -1,6 +1,6 @@
 """manage.py export_buildings [--within CODE] --format geojson|gpkg|shp|csv [--output PATH]."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from apps.common.errors import DomainError
 from apps.dataio.exports import FORMATS, buildings_frame, write_frame
@@ -16,6 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=list(FORMATS), default="gpkg")
         parser.add_argument("--output", help="file to write (default: buildings.<ext>)")
 
+    @no_translations  # the command line speaks English, errors included
     def handle(self, *args, **options):
         fmt = options["format"]
         try:

@@ -1,6 +1,6 @@
 """manage.py import_areas FILE --level L [...]: dry run by default, --commit writes all or nothing."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from apps.common.errors import DomainError
 from apps.dataio.management.commands._common import add_read_arguments, parse_date, read_options
@@ -29,6 +29,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--valid-from", help="start of the new areas' validity (default now)")
 
+    @no_translations  # the command line speaks English, errors included
     def handle(self, *args, **options):
         try:
             report = areas_import(

@@ -1,6 +1,6 @@
 """manage.py import_buildings FILE [...]: buildings with household estimates, COPYed in one transaction."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from apps.common.errors import DomainError
 from apps.dataio.management.commands._common import add_read_arguments, read_options
@@ -36,6 +36,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--default-floors", type=int, help="floors where the file gives none")
 
+    @no_translations  # the command line speaks English, errors included
     def handle(self, *args, **options):
         try:
             report = buildings_import(

@@ -1,7 +1,7 @@
 """Erase reporters' personal data from issues finished longer ago than the retention (PIPL): see
 apps.issues.services.reporters_anonymise and LINLI_REPORTER_RETENTION_DAYS. Run it daily (cron)."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from apps.audit.context import audit_actor
 from apps.common.errors import DomainError
@@ -17,6 +17,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--dry-run", action="store_true", help="count, change nothing")
 
+    @no_translations  # the command line speaks English, errors included
     def handle(self, *args, days, dry_run, **opts):
         days = retention_days() if days is None else days
         try:

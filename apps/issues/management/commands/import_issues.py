@@ -1,6 +1,6 @@
 """Import hotline records (CSV/XLSX) through a column mapping: see apps/issues/importer.py."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from apps.common.errors import DomainError
 from apps.issues.importer import hotline_import, mapping_load
@@ -17,6 +17,7 @@ class Command(BaseCommand):
             "--skip-bad-rows", action="store_true", help="import the good rows, report the bad ones"
         )
 
+    @no_translations  # the command line speaks English, errors included
     def handle(self, *args, file, mapping, dry_run, skip_bad_rows, **opts):
         try:
             result = hotline_import(

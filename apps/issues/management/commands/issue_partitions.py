@@ -6,7 +6,7 @@
 Run it monthly (cron) so a month's partition exists before the month starts; rows of a month without
 its partition wait in the default partition, and the next run moves them."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from apps.issues import partitions
 
@@ -21,6 +21,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--list", action="store_true", help="list every partition and its rows")
 
+    @no_translations  # the command line speaks English, errors included
     def handle(self, *args, back, ahead, list, **options):
         if back < 0 or ahead < 0:
             raise CommandError(f"--back and --ahead must be 0 or more (got {back}, {ahead})")

@@ -1,4 +1,4 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from apps.common.errors import DomainError
 from apps.people.importer import people_import_file
@@ -18,6 +18,7 @@ class Command(BaseCommand):
             "--skip-bad-rows", action="store_true", help="write the good rows, report the bad"
         )
 
+    @no_translations  # the command line speaks English, errors included
     def handle(self, *args, kind, file, commit, skip_bad_rows, **options):
         try:
             report = people_import_file(

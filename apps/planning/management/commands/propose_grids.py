@@ -1,7 +1,7 @@
 """manage.py propose_grids --community CODE [--target 30 --min 20 --max 40]: a draft plan of
 neighbourhood grids for one community, with its quality report. Nothing is published."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from apps.common.errors import DomainError
 from apps.planning import selectors, services
@@ -18,6 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--min", type=int, default=20, dest="min_hh")
         parser.add_argument("--max", type=int, default=40, dest="max_hh")
 
+    @no_translations  # the command line speaks English, errors included
     def handle(self, *, community, target, min_hh, max_hh, **options):
         try:
             area = selectors.community_get(code=community)

@@ -1,4 +1,4 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 from tqdm import tqdm
 
 from apps.common.demo import seed_all, settle
@@ -21,6 +21,7 @@ class Command(BaseCommand):
             "--if-empty", action="store_true", help="do nothing if any area already exists"
         )
 
+    @no_translations  # the command line speaks English, errors included
     def handle(self, *args, seed, scale, if_empty, **options):
         if scale <= 0:
             raise CommandError(f"--scale must be positive, got {scale}")

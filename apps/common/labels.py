@@ -1,0 +1,12 @@
+"""Human labels of choice codes for use inside translated sentences."""
+
+
+def choice_label(choices, value) -> str:
+    """The label of `value` among `choices` (a TextChoices class) in the active language, for use
+    inside a sentence: 'Neighbourhood grid' -> 'neighbourhood grid' (a Chinese label is unchanged).
+    A value that is not one of the choices is shown as it is."""
+    try:
+        label = str(choices(value).label)
+    except ValueError:
+        return str(value)
+    return label[:1].lower() + label[1:]
