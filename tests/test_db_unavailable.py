@@ -35,7 +35,7 @@ def test_an_unreachable_database_answers_503(settings, django_user_model):
         conn.settings_dict.update(saved)
     assert api.status_code == 503 and api["Retry-After"] == "10"
     assert api.json()["code"] == "unavailable"
-    assert page.status_code == 503 and "database is unavailable" in page.content.decode()
+    assert page.status_code == 503 and "数据库暂时不可用" in page.content.decode()
     assert report.status_code == 503
     # and once it is back, the same requests work again
     assert Client().get("/api/search?q=x").status_code == 200

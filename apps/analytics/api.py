@@ -13,6 +13,7 @@ import orjson
 from django.db import transaction
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -65,15 +66,16 @@ def scoped_within(request, within: str | None) -> str | None:
     if scope.everything:
         return within
     if not scope.area_prefixes:
-        raise PermissionDenied("your role covers no part of the territory")
+        raise PermissionDenied(_("your role covers no part of the territory"))
     if within:
         if not scope.covers_code(within):
-            raise PermissionDenied(f"area {within} is outside your scope")
+            raise PermissionDenied(_("area %(code)s is outside your scope") % {"code": within})
         return within
     if len(scope.area_prefixes) == 1:
         return scope.area_prefixes[0]
     raise DomainError(
-        f"you cover several areas ({', '.join(scope.area_prefixes)}); choose one with within=",
+        _("you cover several areas (%(areas)s); choose one with within=")
+        % {"areas": ", ".join(scope.area_prefixes)},
         field="within",
     )
 
@@ -84,9 +86,16 @@ def parse_int(raw, name: str, default: int, lo: int, hi: int) -> int:
     try:
         value = int(str(raw).strip())
     except ValueError:
-        raise DomainError(f"{name}={raw!r} is not a whole number", field=name) from None
+        raise DomainError(
+            _("%(name)s=%(value)s is not a whole number") % {"name": name, "value": repr(raw)},
+            field=name,
+        ) from None
     if not lo <= value <= hi:
-        raise DomainError(f"{name}={value} is out of range [{lo}, {hi}]", field=name)
+        raise DomainError(
+            _("%(name)s=%(value)s is out of range [%(low)s, %(high)s]")
+            % {"name": name, "value": value, "low": lo, "high": hi},
+            field=name,
+        )
     return value
 
 
@@ -200,7 +209,7 @@ class StationsApi(StaffApi):
             station = station_create(**data.validated_data)
             code = station.community.code if station.community else None
             if not (scope.everything or scope.covers_code(code)):
-                raise PermissionDenied("the point is outside your scope")
+                raise PermissionDenied(_("the point is outside your scope"))
         return Response(
             {"id": station.id, "name": station.name, "community": station.community_id}, status=201
         )
@@ -489,7 +498,7 @@ def _indicators(request) -> dict:
     p = request.query_params
     code = scoped_within(request, p.get("code"))
     if not code:
-        raise DomainError("code is required (a street or community code)", field="code")
+        raise DomainError(_("code is required (a street or community code)"), field="code")
     months = parse_int(p.get("months"), "months", 12, 1, 36)
     with replica_reads():
         return indicators.dashboard(code=code, month=p.get("month"), months=months)

@@ -403,7 +403,9 @@ def _params(kinds, within, tier, patrol_days=30, geometry=True):
     unknown = [k for k in kinds if k not in available]
     if unknown:
         raise DomainError(
-            f"unknown gap kind {unknown[0]!r}; use one of {', '.join(available)}", field="kind"
+            _("unknown gap kind %(kind)s; use one of %(kinds)s")
+            % {"kind": repr(unknown[0]), "kinds": ", ".join(available)},
+            field="kind",
         )
     return kinds, {
         "prefix": within_prefix(within),
@@ -443,7 +445,10 @@ def gap_items(
 ) -> list[dict]:
     """Every gap of the given kinds (default: all available) in an area, each with its sentence."""
     if not isinstance(patrol_days, int) or not 1 <= patrol_days <= 366:
-        raise DomainError(f"patrol_days={patrol_days!r} must be from 1 to 366", field="patrol_days")
+        raise DomainError(
+            _("patrol_days=%(value)s must be from 1 to 366") % {"value": repr(patrol_days)},
+            field="patrol_days",
+        )
     kinds, params = _params(kinds, within, tier, patrol_days, geometry)
     items = []
     with sentences.memoized(), gc_paused():
@@ -474,7 +479,11 @@ def gap_counts(
 ) -> dict:
     """Counts of each gap kind per area of a level (street, community or grid), with area names."""
     if by not in CODE_LENGTH:
-        raise DomainError(f"by={by!r}: use one of {', '.join(CODE_LENGTH)}", field="by")
+        raise DomainError(
+            _("by=%(value)s: use one of %(levels)s")
+            % {"value": repr(by), "levels": ", ".join(CODE_LENGTH)},
+            field="by",
+        )
     items = gap_items(
         kinds=kinds, within=within, tier=tier, patrol_days=patrol_days, geometry=False
     )

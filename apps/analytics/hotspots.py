@@ -29,6 +29,7 @@ import h3
 import numpy as np
 from django.conf import settings
 from django.db import connections
+from django.utils.translation import gettext as _
 from libpysal.weights import Queen, W
 
 from apps.analytics.models import HotspotRefreshState
@@ -54,9 +55,11 @@ def res_for_zoom(zoom) -> int:
     try:
         z = int(zoom)
     except (TypeError, ValueError):
-        raise DomainError(f"zoom={zoom!r} is not a whole number", field="zoom") from None
+        raise DomainError(
+            _("zoom=%(value)s is not a whole number") % {"value": repr(zoom)}, field="zoom"
+        ) from None
     if not 0 <= z <= 22:
-        raise DomainError(f"zoom={z} is out of range [0, 22]", field="zoom")
+        raise DomainError(_("zoom=%(value)s is out of range [0, 22]") % {"value": z}, field="zoom")
     return 6 if z <= 11 else 7 if z <= 12 else 8 if z <= 14 else 9 if z <= 15 else 10
 
 
@@ -73,11 +76,13 @@ class Query:
     def __post_init__(self):
         get_source(self.source)
         if self.start.tzinfo is None or self.end.tzinfo is None:
-            raise DomainError("start and end need a time zone", field="start")
+            raise DomainError(_("start and end need a time zone"), field="start")
         if self.end <= self.start:
-            raise DomainError("end must be after start", field="end")
+            raise DomainError(_("end must be after start"), field="end")
         if self.end - self.start > timedelta(days=MAX_RANGE_DAYS):
-            raise DomainError(f"the period may be at most {MAX_RANGE_DAYS} days", field="start")
+            raise DomainError(
+                _("the period may be at most %(n)s days") % {"n": MAX_RANGE_DAYS}, field="start"
+            )
         within_prefix(self.within)
 
     @property
@@ -149,7 +154,9 @@ def can_use_precomputed(q: Query, res: int) -> bool:
 def cell_counts(q: Query, res: int, *, use_precomputed: bool = True) -> tuple[dict[int, int], str]:
     """Points per H3 cell; returns (counts, how) where how says which path answered."""
     if not 0 <= res <= 15:
-        raise DomainError(f"res={res} is not an H3 resolution (0-15)", field="res")
+        raise DomainError(
+            _("res=%(value)s is not an H3 resolution (0-15)") % {"value": res}, field="res"
+        )
     # The watermark and the table it describes are read from the same database (replica or primary).
     alias = routed_alias()
     state = HotspotRefreshState.objects.using(alias).filter(source=q.source).first()
@@ -434,7 +441,9 @@ HAVING count(*) >= %(min_n)s
 def repeat_locations(q: Query, *, min_count: int = 3, days: int = 30) -> list[dict]:
     """Buildings with at least `min_count` points in the last `days` days of the period."""
     if min_count < 2:
-        raise DomainError(f"min_count={min_count} must be at least 2", field="min_count")
+        raise DomainError(
+            _("min_count=%(value)s must be at least 2") % {"value": min_count}, field="min_count"
+        )
     window = Query(
         q.source, max(q.start, q.end - timedelta(days=days)), q.end, q.categories, q.within
     )

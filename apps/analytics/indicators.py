@@ -96,19 +96,24 @@ def parse_month(raw) -> date:
         year, month = raw.split("-")
         return date(int(year), int(month), 1)
     except (ValueError, AttributeError):
-        raise DomainError(f"month={raw!r} is not a month (use YYYY-MM)", field="month") from None
+        raise DomainError(
+            _("month=%(value)s is not a month (use YYYY-MM)") % {"value": repr(raw)}, field="month"
+        ) from None
 
 
 def area_for(code: str) -> Area:
     if not code or not code.isdigit() or len(code) not in (9, 12):
         raise DomainError(
-            f"code={code!r}: indicators are per street (9 digits) or community (12 digits)",
+            _("code=%(value)s: indicators are per street (9 digits) or community (12 digits)")
+            % {"value": repr(code)},
             field="code",
         )
     now = timezone.now()
     area = Area.objects.filter(code=code, valid_from__lte=now).exclude(valid_to__lte=now).first()
     if area is None:
-        raise NotFound(f"no current street or community with code {code}", field="code")
+        raise NotFound(
+            _("no current street or community with code %(code)s") % {"code": code}, field="code"
+        )
     return area
 
 
@@ -199,7 +204,10 @@ def dashboard(*, code: str, month=None, months: int = 12) -> dict:
     area = area_for(code)
     last = parse_month(month) if month else timezone.localdate().replace(day=1)
     if not 1 <= int(months) <= MAX_MONTHS:
-        raise DomainError(f"months={months} must be from 1 to {MAX_MONTHS}", field="months")
+        raise DomainError(
+            _("months=%(value)s must be from 1 to %(max)s") % {"value": months, "max": MAX_MONTHS},
+            field="months",
+        )
     series_months = []
     m = last
     for _i in range(int(months)):

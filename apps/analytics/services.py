@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.analytics.hotspots import H3_PARENT_SQL, PRECOMPUTED_RES, point_cell
 from apps.analytics.models import HotspotCellCount, HotspotRefreshState, ServiceStation, StationKind
@@ -25,15 +26,20 @@ def station_create(
 ) -> ServiceStation:
     """A new station; its community is the current one covering the point (None outside)."""
     if not name or not name.strip():
-        raise DomainError("a station needs a name", field="name")
+        raise DomainError(_("a station needs a name"), field="name")
     if kind not in StationKind.values:
         raise DomainError(
-            f"unknown station kind {kind!r}; use one of {', '.join(StationKind.values)}",
+            _("unknown station kind %(kind)s; use one of %(kinds)s")
+            % {"kind": repr(kind), "kinds": ", ".join(StationKind.values)},
             field="kind",
         )
     for name, value, limit in (("lon", lon, 180), ("lat", lat, 90)):
         if not math.isfinite(value) or not -limit <= value <= limit:
-            raise DomainError(f"{name}={value} is out of range [-{limit}, {limit}]", field=name)
+            raise DomainError(
+                _("%(name)s=%(value)s is out of range [-%(limit)s, %(limit)s]")
+                % {"name": name, "value": value, "limit": limit},
+                field=name,
+            )
     point = Point(lon, lat, srid=4326)
     now = timezone.now()
     community = (

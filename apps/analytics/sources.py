@@ -10,6 +10,7 @@ registry. Residents' issues are the main source once apps.issues is installed; t
 from dataclasses import dataclass
 
 from django.apps import apps as django_apps
+from django.utils.translation import gettext as _
 
 from apps.common.errors import DomainError
 
@@ -45,9 +46,14 @@ def get_source(name: str) -> PointSource:
     try:
         return SOURCES[name]
     except KeyError:
-        known = ", ".join(sorted(SOURCES)) or "none yet (the issues app is not installed)"
+        if SOURCES:
+            message = _("unknown point source %(name)s; known: %(known)s")
+        else:
+            message = _(
+                "unknown point source %(name)s; none is known yet (the issues app is not installed)"
+            )
         raise DomainError(
-            f"unknown point source {name!r}; known: {known}", field="source"
+            message % {"name": repr(name), "known": ", ".join(sorted(SOURCES))}, field="source"
         ) from None
 
 

@@ -25,6 +25,7 @@ import pulp
 import shapely
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from pyproj import Geod, Transformer
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
@@ -59,7 +60,8 @@ def tier_radius(tier) -> float:
         return TIERS[int(tier)]
     except (TypeError, ValueError, KeyError):
         raise DomainError(
-            f"tier={tier!r} is not a living-circle tier; use one of 5, 10, 15 (minutes)",
+            _("tier=%(value)s is not a living-circle tier; use one of 5, 10, 15 (minutes)")
+            % {"value": repr(tier)},
             field="tier",
         ) from None
 
@@ -74,7 +76,9 @@ def within_prefix(within: str | None) -> str:
     if not within:
         return "%"
     if not within.replace("C", "").isdigit():
-        raise DomainError(f"within={within!r} is not an area code", field="within")
+        raise DomainError(
+            _("within=%(value)s is not an area code") % {"value": repr(within)}, field="within"
+        )
     return within + "%"
 
 
@@ -487,7 +491,7 @@ def greedy_cover(cost: np.ndarray, weights: np.ndarray, radius: float, p: int) -
     cover = cost <= radius
     uncovered = np.ones(cost.shape[0], dtype=bool)
     chosen: list[int] = []
-    for _ in range(min(p, cost.shape[1])):
+    for _step in range(min(p, cost.shape[1])):
         gain = (cover & uncovered[:, None]).T.astype(float) @ weights
         if chosen:
             gain[chosen] = -1
@@ -540,11 +544,14 @@ def suggest_stations(*, within: str | None = None, count: int = 3, tier=15) -> d
     minutes. Demand: uncovered buildings aggregated to H3 cells (households-weighted mean point per
     cell). Candidate sites: the centres of the H3 cells that hold any building of the area."""
     if not isinstance(count, int) or not 1 <= count <= 50:
-        raise DomainError(f"count={count!r} must be a whole number from 1 to 50", field="count")
+        raise DomainError(
+            _("count=%(value)s must be a whole number from 1 to 50") % {"value": repr(count)},
+            field="count",
+        )
     radius = tier_radius(tier)
     rows = building_access(within=within)
     if not rows:
-        raise DomainError("no buildings in that area", field="within")
+        raise DomainError(_("no buildings in that area"), field="within")
     cand_cells = sorted({h3.latlng_to_cell(b.lat, b.lon, SUGGEST_RES) for b in rows})
     demand: dict[str, list] = {}
     for b in rows:
@@ -570,8 +577,11 @@ def suggest_stations(*, within: str | None = None, count: int = 3, tier=15) -> d
         return result | {"method": "none", "covered": 0, "greedy_covered": 0}
     if len(demand) * len(cand_cells) > MAX_MATRIX:
         raise DomainError(
-            f"{len(demand):,} demand cells × {len(cand_cells):,} candidate sites is too large a problem; "
-            "choose a street or community with `within`",
+            _(
+                "%(demand)s demand cells × %(candidates)s candidate sites is too large a problem; "
+                "choose a street or community with `within`"
+            )
+            % {"demand": f"{len(demand):,}", "candidates": f"{len(cand_cells):,}"},
             field="within",
         )
     d_lon = np.array([d[0] / d[2] for d in demand.values()])
@@ -632,8 +642,12 @@ class StreetsRejected(DomainError):
     def __init__(self, rejected: list[tuple[int, str]], read: int):
         row, reason = rejected[0]
         super().__init__(
-            f"{len(rejected)} of {read} features rejected (first: row {row}: {reason}); nothing was "
-            "written. Fix the file, or skip the bad rows (--skip-bad) to import the rest.",
+            _(
+                "%(rejected)s of %(read)s features rejected (first: row %(row)s: %(reason)s); "
+                "nothing was written. Fix the file, or skip the bad rows (--skip-bad) to import "
+                "the rest."
+            )
+            % {"rejected": len(rejected), "read": read, "row": row, "reason": reason},
             field="file",
             code="rejected",
         )
@@ -688,13 +702,14 @@ def check_lines(geoms, known: dict[int, str] | None = None) -> tuple[np.ndarray,
         if i in rejected:
             continue
         if g is None:
-            rejected[i] = "no geometry"
+            rejected[i] = _("no geometry")
         elif shapely.is_empty(g):
-            rejected[i] = "empty geometry"
+            rejected[i] = _("empty geometry")
         elif shapely.get_type_id(g) not in LINE_TYPES:
-            rejected[i] = f"not a line ({TYPE_NAMES.get(int(shapely.get_type_id(g)), 'unknown')})"
+            kind = TYPE_NAMES.get(int(shapely.get_type_id(g)), "unknown")
+            rejected[i] = _("not a line (%(type)s)") % {"type": kind}
         elif not shapely.is_valid(g):
-            rejected[i] = f"invalid line: {shapely.is_valid_reason(g)}"
+            rejected[i] = _("invalid line: %(reason)s") % {"reason": shapely.is_valid_reason(g)}
     ok = np.ones(len(geoms), dtype=bool)
     ok[list(rejected)] = False
     return np.where(ok, geoms, None), rejected
@@ -799,7 +814,7 @@ def streets_import(
         raise StreetsRejected(result.rejected, n)
     usable = np.flatnonzero(~shapely.is_missing(lines))
     if not len(usable):
-        raise DomainError(f"{src.path} has no usable lines", field="file")
+        raise DomainError(_("%(file)s has no usable lines") % {"file": src.path}, field="file")
     a, b, line, cuts = split_segments(lines[usable])
     row = usable[line]
     result.segments, result.junctions = len(a), cuts

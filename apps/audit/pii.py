@@ -1,6 +1,8 @@
 """Logging the showing of personal data in clear (PIPL): one PiiAccess row per response or export that
 unmasks anybody. Exports of personal data must give a reason (`export_reason`)."""
 
+from django.utils.translation import gettext as _
+
 from apps.audit.context import actor_of
 from apps.audit.models import PiiAccess
 from apps.common.errors import DomainError
@@ -29,8 +31,11 @@ def export_reason(params) -> str:
     reason = (params.get("reason") or "").strip()
     if len(reason) < REASON_MIN:
         raise DomainError(
-            "exports of personal data need a reason (the `reason` parameter, "
-            f"at least {REASON_MIN} characters); it is logged with your name",
+            _(
+                "exports of personal data need a reason (the `reason` parameter, at least "
+                "%(n)s characters); it is logged with your name"
+            )
+            % {"n": REASON_MIN},
             field="reason",
         )
     return reason

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.audit.models import AuditEntry, PiiAccess
 from apps.audit.triggers import audited_tables
@@ -46,22 +47,33 @@ def _date(raw: str, name: str) -> date | None:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise DomainError(f"{name}={raw!r} is not a date (YYYY-MM-DD)", field=name) from None
+        raise DomainError(
+            _("%(name)s=%(value)s is not a date (YYYY-MM-DD)") % {"name": name, "value": repr(raw)},
+            field=name,
+        ) from None
 
 
 def parse_filter(params) -> AuditFilter:
     op = (params.get("op") or "").upper()
     if op and op not in OPS:
-        raise DomainError(f"op={op!r}: use one of {', '.join(OPS)}", field="op")
+        raise DomainError(
+            _("op=%(value)s: use one of %(ops)s") % {"value": repr(op), "ops": ", ".join(OPS)},
+            field="op",
+        )
     table = params.get("table") or ""
     if table and table not in audited_tables():
-        raise DomainError(f"table={table!r} is not an audited table", field="table")
+        raise DomainError(
+            _("table=%(value)s is not an audited table") % {"value": repr(table)}, field="table"
+        )
     raw_page = params.get("page") or "1"
     if not raw_page.isdigit() or int(raw_page) < 1:
-        raise DomainError(f"page={raw_page!r} must be a whole number from 1", field="page")
+        raise DomainError(
+            _("page=%(value)s must be a whole number from 1") % {"value": repr(raw_page)},
+            field="page",
+        )
     start, end = _date(params.get("start", ""), "start"), _date(params.get("end", ""), "end")
     if start and end and start > end:
-        raise DomainError("start is after end", field="start")
+        raise DomainError(_("start is after end"), field="start")
     return AuditFilter(
         actor=(params.get("actor") or "").strip()[:200],
         table=table,

@@ -4,6 +4,7 @@ vertex count, area and extent. A geometry over a limit is refused with a message
 from django.conf import settings
 from django.contrib.gis.gdal.error import GDALException
 from django.contrib.gis.geos import GEOSException, GEOSGeometry
+from django.utils.translation import gettext as _
 
 from apps.common.errors import DomainError
 
@@ -20,11 +21,13 @@ def parse_geometry(raw, *, field: str = "geometry") -> GEOSGeometry:
     if isinstance(raw, dict):
         raw = json.dumps(raw)
     if not isinstance(raw, str) or not raw.strip():
-        raise DomainError("a geometry is required", field=field)
+        raise DomainError(_("a geometry is required"), field=field)
     try:
         geom = GEOSGeometry(raw)
     except (GEOSException, GDALException, ValueError, TypeError) as exc:
-        raise DomainError(f"the geometry cannot be read: {exc}", field=field) from None
+        raise DomainError(
+            _("the geometry cannot be read: %(error)s") % {"error": exc}, field=field
+        ) from None
     if geom.srid is None:
         geom.srid = 4326  # GeoJSON is WGS84 by definition
     return geom
@@ -41,25 +44,28 @@ def check_geometry(
 ) -> GEOSGeometry:
     """Check an input geometry against the limits and return it in EPSG:4326."""
     if geom is None or geom.empty:
-        raise DomainError("the geometry is empty", field=field)
+        raise DomainError(_("the geometry is empty"), field=field)
     if geom.geom_type not in allowed:
-        raise DomainError(f"expected {' or '.join(allowed)}, got {geom.geom_type}", field=field)
+        raise DomainError(_expected(allowed, geom.geom_type), field=field)
     if geom.num_coords > max_vertices:
         raise DomainError(
-            f"the geometry has {geom.num_coords:,} vertices; the limit is {max_vertices:,}",
+            _("the geometry has %(n)s vertices; the limit is %(limit)s")
+            % {"n": f"{geom.num_coords:,}", "limit": f"{max_vertices:,}"},
             field=field,
         )
     if geom.srid is None:
-        raise DomainError("the geometry has no SRID", field=field)
+        raise DomainError(_("the geometry has no SRID"), field=field)
     if geom.srid != 4326:
         geom = geom.transform(4326, clone=True)
     minx, miny, maxx, maxy = geom.extent
     if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
         raise DomainError(
-            "the geometry's coordinates are outside longitude/latitude range", field=field
+            _("the geometry's coordinates are outside longitude/latitude range"), field=field
         )
     if check_valid and not geom.valid:
-        raise DomainError(f"the geometry is invalid: {geom.valid_reason}", field=field)
+        raise DomainError(
+            _("the geometry is invalid: %(reason)s") % {"reason": geom.valid_reason}, field=field
+        )
     if geom.dims == 2 and max_area_km2 is not None:
         # Area in km² on the geographic coordinates: an equal-area projection centred on the geometry.
         c = geom.centroid
@@ -67,7 +73,22 @@ def check_geometry(
         area_km2 = geom.transform(proj, clone=True).area / 1e6
         if area_km2 > max_area_km2:
             raise DomainError(
-                f"the geometry covers {area_km2:,.0f} km²; the limit is {max_area_km2:,.0f} km²",
+                _("the geometry covers %(area)s km²; the limit is %(limit)s km²")
+                % {"area": f"{area_km2:,.0f}", "limit": f"{max_area_km2:,.0f}"},
                 field=field,
             )
     return geom
+
+
+def _expected(allowed, got: str) -> str:
+    """'expected Polygon or MultiPolygon, got Point' as one whole message per number of types."""
+    allowed = list(allowed)
+    if len(allowed) == 1:
+        return _("expected %(a)s, got %(got)s") % {"a": allowed[0], "got": got}
+    if len(allowed) == 2:
+        return _("expected %(a)s or %(b)s, got %(got)s") % {
+            "a": allowed[0],
+            "b": allowed[1],
+            "got": got,
+        }
+    return _("expected one of %(types)s, got %(got)s") % {"types": ", ".join(allowed), "got": got}

@@ -2,6 +2,7 @@
 other JSON value (a list, a number, true, null) is a 400 that says so, not an AttributeError deep in a
 view."""
 
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
@@ -10,19 +11,19 @@ class ObjectJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         data = super().parse(stream, media_type, parser_context)
         if not isinstance(data, dict):
-            raise ParseError(
-                f"the request body must be a JSON object with named fields, not {_kind(data)}"
-            )
+            raise ParseError(_not_an_object(data))
         return data
 
 
-def _kind(value) -> str:
+def _not_an_object(value) -> str:
+    """One whole message per kind of JSON value (the kind's name and the sentence are translated
+    together)."""
     if value is None:
-        return "null"
+        return _("the request body must be a JSON object with named fields, not null")
     if isinstance(value, bool):
-        return "a boolean"
+        return _("the request body must be a JSON object with named fields, not a boolean")
     if isinstance(value, int | float):
-        return "a number"
+        return _("the request body must be a JSON object with named fields, not a number")
     if isinstance(value, str):
-        return "a string"
-    return "a list"
+        return _("the request body must be a JSON object with named fields, not a string")
+    return _("the request body must be a JSON object with named fields, not a list")

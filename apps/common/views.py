@@ -4,6 +4,7 @@ import sys
 
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 from django.views.defaults import server_error as django_server_error
 
 RETRY_AFTER_SECONDS = 10
@@ -19,7 +20,7 @@ def server_error(request):
     )
     if not unreachable:
         return django_server_error(request)
-    message = "the database is unavailable for a moment; try again shortly"
+    message = _("the database is unavailable for a moment; try again shortly")
     if request.path.startswith(("/api/", "/open311/")) or "json" in request.headers.get(
         "Accept", ""
     ):

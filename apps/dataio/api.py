@@ -4,6 +4,7 @@ preview → commit steps behind the import page. Parse, call a service, render."
 import json
 
 from django.http import HttpResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.parsers import MultiPartParser
@@ -36,7 +37,9 @@ class TopologyApi(APIView):
         try:
             min_area = float(raw)
         except ValueError:
-            raise DomainError(f"min_area={raw!r} is not a number", field="min_area") from None
+            raise DomainError(
+                _("min_area=%(value)s is not a number") % {"value": repr(raw)}, field="min_area"
+            ) from None
         findings = topology_check(
             level=request.query_params.get("level") or None,
             within=request.query_params.get("within") or None,
@@ -56,7 +59,7 @@ class UploadApi(APIView):
     def post(self, request):
         f = request.FILES.get("file")
         if f is None:
-            raise DomainError("no file uploaded (form field 'file')", field="file")
+            raise DomainError(_("no file uploaded (form field 'file')"), field="file")
         return Response(
             uploads.upload_save(name=f.name, chunks=f.chunks(), size=f.size), status=201
         )
@@ -76,7 +79,9 @@ def _num(body: dict, key: str, cast=float):
     try:
         return cast(v)
     except (TypeError, ValueError):
-        raise DomainError(f"{key}={v!r} is not a number", field=key) from None
+        raise DomainError(
+            _("%(name)s=%(value)s is not a number") % {"name": key, "value": repr(v)}, field=key
+        ) from None
 
 
 def _run(upload_id: str, body: dict, *, commit: bool):
@@ -103,7 +108,7 @@ def _run(upload_id: str, body: dict, *, commit: bool):
     if kind == "areas":
         level = _str(body, "level")
         if not level:
-            raise DomainError("choose a level", field="level")
+            raise DomainError(_("choose a level"), field="level")
         return services.areas_import(
             level=level,
             code_field=_str(body, "code_field"),
@@ -125,7 +130,9 @@ def _run(upload_id: str, body: dict, *, commit: bool):
             default_floors=_num(body, "default_floors", int),
             **common,
         )
-    raise DomainError(f"unknown kind {kind!r}; use areas or buildings", field="kind")
+    raise DomainError(
+        _("unknown kind %(kind)s; use areas or buildings") % {"kind": repr(kind)}, field="kind"
+    )
 
 
 class PreviewApi(APIView):

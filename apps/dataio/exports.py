@@ -14,6 +14,7 @@ import pyogrio
 import shapely
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from pyproj import CRS
 
 from apps.common.errors import DomainError
@@ -68,7 +69,9 @@ def _prefix(within: str | None) -> str:
     if not within:
         return "%"
     if not within.replace("C", "").isdigit():
-        raise DomainError(f"within={within!r} is not an area code", field="within")
+        raise DomainError(
+            _("within=%(value)s is not an area code") % {"value": repr(within)}, field="within"
+        )
     return within + "%"
 
 
@@ -85,7 +88,9 @@ def _frame(sql: str, params: dict) -> gpd.GeoDataFrame:
 def areas_frame(*, level: str, within: str | None = None, at: datetime | None = None):
     if level not in Level.values:
         raise DomainError(
-            f"unknown level {level!r}; use one of {', '.join(Level.values)}", field="level"
+            _("unknown level %(level)s; use one of %(levels)s")
+            % {"level": repr(level), "levels": ", ".join(Level.values)},
+            field="level",
         )
     return _frame(
         AREAS_SQL, {"level": level, "prefix": _prefix(within), "at": at or timezone.now()}
@@ -100,10 +105,12 @@ def write_frame(frame: gpd.GeoDataFrame, path: str | Path, fmt: str, *, layer: s
     """Write with GDAL; returns the path written (the .shp of a Shapefile)."""
     if fmt not in FORMATS:
         raise DomainError(
-            f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}", field="format"
+            _("unknown format %(format)s; use one of %(formats)s")
+            % {"format": repr(fmt), "formats": ", ".join(FORMATS)},
+            field="format",
         )
     if len(frame) == 0:
-        raise DomainError("nothing to export: no features match", field="within")
+        raise DomainError(_("nothing to export: no features match"), field="within")
     driver, suffix = FORMATS[fmt]
     path = Path(path)
     if path.suffix.lower() != suffix:

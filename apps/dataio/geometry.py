@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 POLYGON, MULTIPOLYGON, COLLECTION = 3, 6, 7
 TYPE_NAMES = {
@@ -149,11 +150,12 @@ def clean_polygons(
     types = np.full(len(geoms), -1)
     types[~missing] = shapely.get_type_id(geoms[~missing])
     for i in np.flatnonzero(missing | empty):
-        rejected.setdefault(int(i), "empty or unreadable geometry")
+        rejected.setdefault(int(i), _("empty or unreadable geometry"))
     for i in np.flatnonzero(
         ~(missing | empty) & ~np.isin(types, (POLYGON, MULTIPOLYGON, COLLECTION))
     ):
-        rejected.setdefault(int(i), f"not a polygon ({TYPE_NAMES.get(int(types[i]), 'unknown')})")
+        kind = TYPE_NAMES.get(int(types[i]), "unknown")
+        rejected.setdefault(int(i), _("not a polygon (%(type)s)") % {"type": kind})
 
     ok = np.ones(len(geoms), dtype=bool)
     if rejected:
@@ -174,14 +176,14 @@ def clean_polygons(
         is_valid = shapely.is_valid(g)
         reason = "a geometry collection" if is_valid else shapely.is_valid_reason(g)
         if strict and not is_valid:
-            rejected[i] = f"invalid geometry: {reason} (--strict)"
+            rejected[i] = _("invalid geometry: %(reason)s (--strict)") % {"reason": reason}
             continue
         fixed = _polygonal_part(g if is_valid else shapely.make_valid(g))
         if fixed is None:
             rejected[i] = (
-                f"no polygon left after repair ({reason})"
+                _("no polygon left after repair (%(reason)s)") % {"reason": reason}
                 if not is_valid
-                else ("a geometry collection without polygons")
+                else _("a geometry collection without polygons")
             )
             continue
         out[i] = fixed
@@ -192,16 +194,27 @@ def clean_polygons(
     return result
 
 
+def _kind_label(kind: str) -> str:
+    """A level's label, or "building", for a sentence in the active language."""
+    from apps.common.labels import choice_label
+    from apps.territory.models import Level
+
+    return _("building") if kind == "building" else choice_label(Level, kind)
+
+
 def _check_vertices(geoms, ok, rejected, limits: Limits) -> None:
     idx = np.flatnonzero(ok)
     counts = shapely.get_num_coordinates(geoms[idx])
     for i, n in zip(
         idx[counts > limits.max_vertices], counts[counts > limits.max_vertices], strict=True
     ):
-        rejected[int(i)] = (
-            f"{int(n):,} vertices; the limit for a {limits.kind} is {limits.max_vertices:,} "
-            "(setting LINLI_IMPORT_LIMITS)"
-        )
+        rejected[int(i)] = _(
+            "%(n)s vertices; the limit for a %(kind)s is %(limit)s (setting LINLI_IMPORT_LIMITS)"
+        ) % {
+            "n": f"{int(n):,}",
+            "kind": _kind_label(limits.kind),
+            "limit": f"{limits.max_vertices:,}",
+        }
         ok[i] = False
 
 
@@ -216,9 +229,13 @@ def _check_area(result: Cleaned, limits: Limits) -> None:
         km2 = geodesic_area_km2(result.geoms[i])
         if km2 > limits.max_area_km2:
             shown = f"{km2:,.0f}" if km2 >= 100 else f"{km2:,.2f}"
-            result.rejected[i] = (
-                f"covers {shown} km²; the limit for a {limits.kind} is "
-                f"{limits.max_area_km2:,.12g} km² (setting LINLI_IMPORT_LIMITS)"
-            )
+            result.rejected[i] = _(
+                "covers %(area)s km²; the limit for a %(kind)s is %(limit)s km² "
+                "(setting LINLI_IMPORT_LIMITS)"
+            ) % {
+                "area": shown,
+                "kind": _kind_label(limits.kind),
+                "limit": f"{limits.max_area_km2:,.12g}",
+            }
             result.repaired.pop(i, None)
             result.geoms[i] = None

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
+from django.utils.translation import gettext as _
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
@@ -63,11 +64,16 @@ class Source:
             values = self.frame["other_tags"].map(lambda s: _osm_tags(s).get(name))
             if values.notna().any():
                 return values
-        raise DomainError(
-            f"field {name!r} (--{option}) does not exist in {Path(self.path).name}; "
-            f"fields: {', '.join(self.fields) or '(none)'}",
-            field=option,
-        )
+        values = {"name": repr(name), "option": option, "file": Path(self.path).name}
+        if self.fields:
+            message = _(
+                "field %(name)s (--%(option)s) does not exist in %(file)s; fields: %(fields)s"
+            )
+        else:
+            message = _(
+                "field %(name)s (--%(option)s) does not exist in %(file)s, which has no fields"
+            )
+        raise DomainError(message % {**values, "fields": ", ".join(self.fields)}, field=option)
 
 
 def _osm_tags(raw) -> dict:
@@ -83,7 +89,9 @@ def _is_osm(path: Path) -> bool:
 def _gdal_path(path: Path) -> str:
     if path.suffix.lower() == ".zip":
         if not zipfile.is_zipfile(path):
-            raise DomainError(f"{path.name} is not a readable zip archive", field="file")
+            raise DomainError(
+                _("%(file)s is not a readable zip archive") % {"file": path.name}, field="file"
+            )
         return f"/vsizip/{path}"
     return str(path)
 
@@ -95,10 +103,15 @@ def list_layers(path: str | Path) -> list[str]:
     try:
         return [str(name) for name, _geom in pyogrio.list_layers(_gdal_path(path))]
     except pyogrio.errors.DataSourceError as exc:
-        raise DomainError(
-            f"cannot read {path.name}: not a format GDAL can open ({_first_line(exc)})",
-            field="file",
-        ) from None
+        raise _not_a_format(path, exc) from None
+
+
+def _not_a_format(path: Path, exc: Exception) -> DomainError:
+    return DomainError(
+        _("cannot read %(file)s: not a format GDAL can open (%(error)s)")
+        % {"file": path.name, "error": _first_line(exc)},
+        field="file",
+    )
 
 
 def _first_line(exc: Exception) -> str:
@@ -118,18 +131,22 @@ def read_source(
 ) -> Source:
     path = Path(path)
     if not path.exists():
-        raise DomainError(f"file not found: {path}", field="file")
+        raise DomainError(_("file not found: %(path)s") % {"path": path}, field="file")
     if not path.is_file():
-        raise DomainError(f"{path} is not a file", field="file")
+        raise DomainError(_("%(path)s is not a file") % {"path": path}, field="file")
     if datum not in datums.DATUMS:
         raise DomainError(
-            f"unknown datum {datum!r}; use one of {', '.join(datums.DATUMS)}", field="datum"
+            _("unknown datum %(datum)s; use one of %(datums)s")
+            % {"datum": repr(datum), "datums": ", ".join(datums.DATUMS)},
+            field="datum",
         )
     if srid is not None:
         try:
             CRS.from_epsg(int(srid))
         except (CRSError, ValueError):
-            raise DomainError(f"--srid {srid} is not a known EPSG code", field="srid") from None
+            raise DomainError(
+                _("--srid %(srid)s is not a known EPSG code") % {"srid": srid}, field="srid"
+            ) from None
 
     if path.suffix.lower() == ".csv":
         frame, driver, layer = _read_csv(path, wkt_field, lon_field, lat_field), "CSV", path.stem
@@ -139,30 +156,35 @@ def read_source(
                 frame = frame.set_crs(CRS.from_wkt(prj.read_text()))
             except CRSError:
                 raise DomainError(
-                    f"{prj.name} is not a readable CRS definition", field="file"
+                    _("%(file)s is not a readable CRS definition") % {"file": prj.name},
+                    field="file",
                 ) from None
     else:
         frame, driver, layer = _read_gdal(path, layer, where)
 
     fields = [c for c in frame.columns if c != "geometry"]
     if len(frame) == 0:
-        raise DomainError(
-            f"{path.name} (layer {layer!r}) has no features"
-            + (f" matching {where!r}" if where else ""),
-            field="file",
-        )
+        values = {"file": path.name, "layer": repr(layer), "where": repr(where)}
+        if where:
+            message = _("%(file)s (layer %(layer)s) has no features matching %(where)s")
+        else:
+            message = _("%(file)s (layer %(layer)s) has no features")
+        raise DomainError(message % values, field="file")
 
     if frame.crs is not None and srid is not None:
         raise DomainError(
-            f"{path.name} already declares its CRS ({_crs_name(frame.crs)}); --srid is only for "
-            "files without one",
+            _("%(file)s already declares its CRS (%(crs)s); --srid is only for files without one")
+            % {"file": path.name, "crs": _crs_name(frame.crs)},
             field="srid",
         )
     if frame.crs is None:
         if srid is None:
             raise DomainError(
-                f"{path.name} has no coordinate reference system (no .prj or CRS); "
-                "pass --srid, e.g. --srid 4326 for longitude/latitude",
+                _(
+                    "%(file)s has no coordinate reference system (no .prj or CRS); pass --srid, "
+                    "e.g. --srid 4326 for longitude/latitude"
+                )
+                % {"file": path.name},
                 field="srid",
             )
         frame = frame.set_crs(epsg=int(srid))
@@ -203,15 +225,17 @@ def _read_gdal(path: Path, layer: str | None, where: str | None):
         elif len(layers) == 1:
             layer = layers[0]
         elif not layers:
-            raise DomainError(f"{path.name} holds no layers", field="file")
+            raise DomainError(_("%(file)s holds no layers") % {"file": path.name}, field="file")
         else:
             raise DomainError(
-                f"{path.name} has {len(layers)} layers ({', '.join(layers)}); choose one with --layer",
+                _("%(file)s has %(n)s layers (%(layers)s); choose one with --layer")
+                % {"file": path.name, "n": len(layers), "layers": ", ".join(layers)},
                 field="layer",
             )
     elif layer not in layers:
         raise DomainError(
-            f"layer {layer!r} does not exist in {path.name}; layers: {', '.join(layers)}",
+            _("layer %(layer)s does not exist in %(file)s; layers: %(layers)s")
+            % {"layer": repr(layer), "file": path.name, "layers": ", ".join(layers)},
             field="layer",
         )
     try:
@@ -223,15 +247,18 @@ def _read_gdal(path: Path, layer: str | None, where: str | None):
     except pyogrio.errors.DataLayerError as exc:
         field_ = "where" if where else "layer"
         raise DomainError(
-            f"cannot read layer {layer!r} of {path.name}: {_first_line(exc)}", field=field_
+            _("cannot read layer %(layer)s of %(file)s: %(error)s")
+            % {"layer": repr(layer), "file": path.name, "error": _first_line(exc)},
+            field=field_,
         ) from None
     except pyogrio.errors.DataSourceError as exc:
-        raise DomainError(
-            f"cannot read {path.name}: not a format GDAL can open ({_first_line(exc)})",
-            field="file",
-        ) from None
+        raise _not_a_format(path, exc) from None
     if not isinstance(frame, gpd.GeoDataFrame):
-        raise DomainError(f"layer {layer!r} of {path.name} has no geometry column", field="layer")
+        raise DomainError(
+            _("layer %(layer)s of %(file)s has no geometry column")
+            % {"layer": repr(layer), "file": path.name},
+            field="layer",
+        )
     frame = frame.reset_index(drop=True)
     return frame, str(info.get("driver") or ""), layer
 
@@ -240,7 +267,8 @@ def _find(columns, names, given, option):
     if given is not None:
         if given not in columns:
             raise DomainError(
-                f"field {given!r} (--{option}) does not exist; fields: {', '.join(columns)}",
+                _("field %(name)s (--%(option)s) does not exist; fields: %(fields)s")
+                % {"name": repr(given), "option": option, "fields": ", ".join(columns)},
                 field=option,
             )
         return given
@@ -253,7 +281,9 @@ def _read_csv(path: Path, wkt_field, lon_field, lat_field) -> gpd.GeoDataFrame:
         df = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DomainError(
-            f"cannot read {path.name} as CSV: {_first_line(exc)}", field="file"
+            _("cannot read %(file)s as CSV: %(error)s")
+            % {"file": path.name, "error": _first_line(exc)},
+            field="file",
         ) from None
     cols = list(df.columns)
     wkt = _find(cols, WKT_NAMES, wkt_field, "wkt-field") if lon_field is None else None
@@ -264,7 +294,13 @@ def _read_csv(path: Path, wkt_field, lon_field, lat_field) -> gpd.GeoDataFrame:
         if bad.any():
             row = int(np.flatnonzero(bad)[0]) + 1
             raise DomainError(
-                f"{path.name} row {row}: {wkt} is not valid WKT ({str(raw.iloc[row - 1])[:40]!r})",
+                _("%(file)s row %(row)s: %(field)s is not valid WKT (%(value)s)")
+                % {
+                    "file": path.name,
+                    "row": row,
+                    "field": wkt,
+                    "value": repr(str(raw.iloc[row - 1])[:40]),
+                },
                 field="wkt-field",
             )
     else:
@@ -272,8 +308,11 @@ def _read_csv(path: Path, wkt_field, lon_field, lat_field) -> gpd.GeoDataFrame:
         lat = _find(cols, LAT_NAMES, lat_field, "lat-field")
         if lon is None or lat is None:
             raise DomainError(
-                f"{path.name} has no WKT column ({'/'.join(WKT_NAMES)}) and no longitude/latitude "
-                f"columns; fields: {', '.join(cols)}",
+                _(
+                    "%(file)s has no WKT column (%(names)s) and no longitude/latitude columns; "
+                    "fields: %(fields)s"
+                )
+                % {"file": path.name, "names": "/".join(WKT_NAMES), "fields": ", ".join(cols)},
                 field="wkt-field",
             )
         x = pd.to_numeric(df[lon].replace("", None), errors="coerce")
@@ -313,10 +352,13 @@ def _range_problems(frame: gpd.GeoDataFrame) -> dict[int, str]:
         )
     name = _crs_name(frame.crs)
     return {
-        int(i): (
-            f"coordinates out of range for {name} (bounds {b[i, 0]:.6g}, {b[i, 1]:.6g}, "
-            f"{b[i, 2]:.6g}, {b[i, 3]:.6g}; expected within {lo_x:.6g}, {lo_y:.6g}, {hi_x:.6g}, "
-            f"{hi_y:.6g})"
+        int(i): _(
+            "coordinates out of range for %(crs)s (bounds %(bounds)s; expected within %(expected)s)"
         )
+        % {
+            "crs": name,
+            "bounds": f"{b[i, 0]:.6g}, {b[i, 1]:.6g}, {b[i, 2]:.6g}, {b[i, 3]:.6g}",
+            "expected": f"{lo_x:.6g}, {lo_y:.6g}, {hi_x:.6g}, {hi_y:.6g}",
+        }
         for i in np.flatnonzero(out)
     }

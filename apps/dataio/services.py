@@ -24,10 +24,12 @@ import shapely
 from django.contrib.gis.geos import GEOSGeometry
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.audit.bulk import insert_audited
 from apps.common.db import copy_rows
 from apps.common.errors import DomainError
+from apps.common.labels import choice_label
 from apps.dataio import selectors
 from apps.dataio.geometry import clean_polygons, limits_for
 from apps.dataio.readers import Source, read_source
@@ -55,9 +57,17 @@ class ImportRejected(DomainError):
     def __init__(self, report: ImportReport):
         first = report.rejected[0]
         super().__init__(
-            f"{len(report.rejected)} of {report.read} features rejected (first: row {first.row}: "
-            f"{first.reason}); nothing was written. Fix the file, or skip the bad rows "
-            "(--skip-bad) to import the rest.",
+            _(
+                "%(rejected)s of %(read)s features rejected (first: row %(row)s: %(reason)s); "
+                "nothing was written. Fix the file, or skip the bad rows (--skip-bad) to import "
+                "the rest."
+            )
+            % {
+                "rejected": len(report.rejected),
+                "read": report.read,
+                "row": first.row,
+                "reason": first.reason,
+            },
             field="file",
             code="rejected",
         )
@@ -119,7 +129,11 @@ def _duplicates(keys: list[str], rows: list[RowResult]) -> dict[str, list[int]]:
     for r, key in zip(rows, keys, strict=True):
         if key in dups and r.status != "rejected":
             others = [str(x) for x in dups[key] if x != r.row]
-            r.status, r.reason = "rejected", f"code {key} is also at row(s) {', '.join(others)}"
+            r.status, r.reason = (
+                "rejected",
+                _("code %(code)s is also at row(s) %(rows)s")
+                % {"code": key, "rows": ", ".join(others)},
+            )
     return dups
 
 
@@ -172,19 +186,27 @@ def areas_import(
     """Read, check and (with commit=True) write the areas of one level from a file."""
     if level not in Level.values:
         raise DomainError(
-            f"unknown level {level!r}; use one of {', '.join(Level.values)}", field="level"
+            _("unknown level %(level)s; use one of %(levels)s")
+            % {"level": repr(level), "levels": ", ".join(Level.values)},
+            field="level",
         )
     parent_level = PARENT_LEVEL[level]
     if parent_level is None and parent_field:
-        raise DomainError("a street has no parent area; drop --parent-field", field="parent-field")
+        raise DomainError(
+            _("a street has no parent area; drop --parent-field"), field="parent-field"
+        )
     if keep_codes and not code_field:
         raise DomainError(
-            "--keep-codes needs --code-field (the column holding Linli codes)", field="code-field"
+            _("--keep-codes needs --code-field (the column holding Linli codes)"),
+            field="code-field",
         )
     if level == Level.STREET and not keep_codes:
         if county is None or not (len(county) == 6 and county.isdigit()):
             raise DomainError(
-                "streets are coded under a county: pass --county with its 6-digit code (e.g. 340111)",
+                _(
+                    "streets are coded under a county: pass --county with its 6-digit code "
+                    "(e.g. 340111)"
+                ),
                 field="county",
             )
     read = read or ReadOptions()
@@ -215,14 +237,20 @@ def areas_import(
         if i in cleaned.rejected:
             r.status, r.reason = "rejected", cleaned.rejected[i]
         elif i in cleaned.repaired:
-            r.status, r.reason = "repaired", f"repaired: {cleaned.repaired[i]}"
+            r.status, r.reason = "repaired", _repaired(cleaned.repaired[i])
         rows.append(r)
     report.duplicates = _duplicates(ext, rows)
     if keep_codes:
         for r in rows:
             if r.status != "rejected" and not _code_ok(level, r.ext_code):
                 _reject(
-                    r, f"code {r.ext_code!r} is not a {level} code (expected {PATTERNS[level]})"
+                    r,
+                    _("code %(code)s is not a %(level)s code (expected %(pattern)s)")
+                    % {
+                        "code": repr(r.ext_code),
+                        "level": choice_label(Level, level),
+                        "pattern": PATTERNS[level],
+                    },
                 )
 
     parents = _match_parents(
@@ -238,9 +266,13 @@ def areas_import(
     report.not_in_file = _not_in_file(level, rows, existing, county, keep_codes)
     by_name = [str(r.row) for r in rows if r.status != "rejected" and r.matched_by == "name"]
     if by_name:
+        listed = ", ".join(by_name[:50]) + (" ..." if len(by_name) > 50 else "")
         report.notes.append(
-            f"row(s) {', '.join(by_name[:50])}{' ...' if len(by_name) > 50 else ''} have no code and "
-            "share too little ground with any current area; they were matched by name only"
+            _(
+                "row(s) %(rows)s have no code and share too little ground with any current area; "
+                "they were matched by name only"
+            )
+            % {"rows": listed}
         )
 
     if with_geojson:
@@ -285,6 +317,10 @@ def areas_import(
     return report
 
 
+def _repaired(reason: str) -> str:
+    return _("repaired: %(reason)s") % {"reason": reason}
+
+
 def _code_ok(level: str, code: str) -> bool:
     import re
 
@@ -299,6 +335,7 @@ def _match_parents(
         return {}
     usable = [r.row - 1 for r in rows if r.status != "rejected"]
     parents: dict[int, Area] = {}
+    parent_label = choice_label(Level, parent_level)
     if keep_codes or parent_field:
         wanted = {
             i: (parent_code_of(level, rows[i].ext_code) if keep_codes else parent_keys[i])
@@ -310,12 +347,21 @@ def _match_parents(
         for i, key in wanted.items():
             cands = found.get(key, [])
             if not key:
-                _reject(rows[i], f"no parent {parent_level} code in the file")
+                _reject(
+                    rows[i],
+                    _("no parent %(level)s code in the file") % {"level": parent_label},
+                )
             elif not cands:
-                _reject(rows[i], f"no current {parent_level} with code {key!r}")
+                _reject(
+                    rows[i],
+                    _("no current %(level)s with code %(code)s")
+                    % {"level": parent_label, "code": repr(key)},
+                )
             elif len(cands) > 1:
                 _reject(
-                    rows[i], f"parent code {key!r} matches {len(cands)} current {parent_level}s"
+                    rows[i],
+                    _("parent code %(code)s matches %(n)s current areas of the level %(level)s")
+                    % {"code": repr(key), "n": len(cands), "level": parent_label},
                 )
             else:
                 parents[i] = cands[0]
@@ -327,7 +373,11 @@ def _match_parents(
             if i not in parents:
                 _reject(
                     rows[i],
-                    f"no parent {parent_level}: its point-on-surface is outside every current {parent_level}",
+                    _(
+                        "no parent %(level)s: its point-on-surface is outside every current "
+                        "%(level)s"
+                    )
+                    % {"level": parent_label},
                 )
     for i, p in parents.items():
         rows[i].parent_code = p.code
@@ -413,7 +463,7 @@ def _match_by_ground(level, rows, parents, county, names, meets, existing) -> No
         per_key.setdefault((parent_key(i), names[i]), []).append(i)
     found = selectors.current_named(level=level, names={names[i] for i in unmatched})
     taken = {a.id for a in existing.values()}
-    for (_, name), idx in per_key.items():
+    for (_key, name), idx in per_key.items():
         cands = [
             a
             for a in found.get(name, [])
@@ -433,8 +483,16 @@ def _match_by_ground(level, rows, parents, county, names, meets, existing) -> No
                 others = ", ".join(str(j + 1) for j in idx if j != i)
                 _reject(
                     rows[i],
-                    f"matches {level} {area.code} ({area.name}), which row(s) {others} match too; "
-                    "one row per current area",
+                    _(
+                        "matches %(level)s %(code)s (%(name)s), which row(s) %(rows)s match too; "
+                        "one row per current area"
+                    )
+                    % {
+                        "level": choice_label(Level, level),
+                        "code": area.code,
+                        "name": area.name,
+                        "rows": others,
+                    },
                 )
                 del existing[i]
 
@@ -472,14 +530,48 @@ def _reject_overlaps(level, rows, existing, meets, geoms) -> None:
         )
         if not hits:
             continue
-        listed = " and ".join(f"{a.code} ({a.name}) by {m2:,.0f} m²" for m2, a in hits[:3])
-        if len(hits) > 3:
-            listed += f" and {len(hits) - 3} more"
-        if old is None:
-            why = f"matches no current {level} but overlaps {listed}"
-        else:
-            why = f"redraws {old.code} but its new boundary overlaps {listed}"
-        _reject(r, why + "; areas of one level may not overlap")
+        _reject(r, _overlap_reason(level, old, hits))
+
+
+def _overlap_reason(level, old: Area | None, hits: list[tuple[float, Area]]) -> str:
+    """Why a row overlapping current areas is rejected: one whole message per case (a new area or a
+    redrawn one; up to three overlaps listed, then how many more)."""
+    items = [
+        _("%(code)s (%(name)s) by %(m2)s m²") % {"code": a.code, "name": a.name, "m2": f"{m2:,.0f}"}
+        for m2, a in hits[:3]
+    ]
+    if len(items) == 1:
+        listed = items[0]
+    elif len(items) == 2:
+        listed = _("%(a)s and %(b)s") % {"a": items[0], "b": items[1]}
+    else:
+        listed = _("%(a)s and %(b)s and %(c)s") % {"a": items[0], "b": items[1], "c": items[2]}
+    values = {
+        "level": choice_label(Level, level),
+        "code": old.code if old is not None else "",
+        "areas": listed,
+        "more": len(hits) - 3,
+    }
+    if old is None and len(hits) > 3:
+        message = _(
+            "matches no current %(level)s but overlaps %(areas)s and %(more)s more; areas of one "
+            "level may not overlap"
+        )
+    elif old is None:
+        message = _(
+            "matches no current %(level)s but overlaps %(areas)s; areas of one level may not overlap"
+        )
+    elif len(hits) > 3:
+        message = _(
+            "redraws %(code)s but its new boundary overlaps %(areas)s and %(more)s more; areas of "
+            "one level may not overlap"
+        )
+    else:
+        message = _(
+            "redraws %(code)s but its new boundary overlaps %(areas)s; areas of one level may not "
+            "overlap"
+        )
+    return message % values
 
 
 def _not_in_file(level, rows, existing, county, keep_codes) -> list[dict]:
@@ -535,7 +627,11 @@ def _assign_codes(level, rows, parents, existing, geoms, county, keep_codes) -> 
         for r in todo:
             seq += 1
             if seq > 999:
-                _reject(r, f"no {level} code left under {prefix} (999 in use)")
+                _reject(
+                    r,
+                    _("no %(level)s code left under %(prefix)s (999 in use)")
+                    % {"level": choice_label(Level, level), "prefix": prefix},
+                )
                 continue
             parent_code = prefix[:-1] if level == Level.COMPOUND else prefix
             r.code = child_code(
@@ -640,13 +736,13 @@ def buildings_import(
     transaction, then one territory.buildings_attach())."""
     if dwelling_area <= 0:
         raise DomainError(
-            "--dwelling-area must be positive (m² per dwelling)", field="dwelling-area"
+            _("--dwelling-area must be positive (m² per dwelling)"), field="dwelling-area"
         )
     if storey_height <= 0:
-        raise DomainError("--storey-height must be positive (m)", field="storey-height")
+        raise DomainError(_("--storey-height must be positive (m)"), field="storey-height")
     if units_field and units_per_floor:
         raise DomainError(
-            "give --units-field or --units-per-floor, not both", field="units-per-floor"
+            _("give --units-field or --units-per-floor, not both"), field="units-per-floor"
         )
     read = read or ReadOptions()
     osm = str(path).lower().endswith((".pbf", ".osm"))
@@ -744,7 +840,7 @@ def buildings_import(
         if i in cleaned.rejected:
             r.status, r.reason = "rejected", cleaned.rejected[i]
         elif i in cleaned.repaired:
-            r.status, r.reason = "repaired", f"repaired: {cleaned.repaired[i]}"
+            r.status, r.reason = "repaired", _repaired(cleaned.repaired[i])
         rows.append(r)
     report.duplicates = _duplicates(refs, rows)
     if with_geojson:

@@ -19,6 +19,7 @@ from datetime import datetime
 
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.common.errors import DomainError
 from apps.territory.models import PARENT_LEVEL, Level
@@ -144,12 +145,16 @@ def topology_check(
     """Findings as dicts: kind, level, code, name, area_m2, message, geometry (GeoJSON dict)."""
     if level is not None and level not in Level.values:
         raise DomainError(
-            f"unknown level {level!r}; use one of {', '.join(Level.values)}", field="level"
+            _("unknown level %(level)s; use one of %(levels)s")
+            % {"level": repr(level), "levels": ", ".join(Level.values)},
+            field="level",
         )
     if within and not within.replace("C", "").isdigit():
-        raise DomainError(f"within={within!r} is not an area code", field="within")
+        raise DomainError(
+            _("within=%(value)s is not an area code") % {"value": repr(within)}, field="within"
+        )
     if min_area < 0:
-        raise DomainError("min_area must not be negative", field="min_area")
+        raise DomainError(_("min_area must not be negative"), field="min_area")
     base = {"at": at or timezone.now(), "prefix": (within or "") + "%", "min_area": min_area}
     levels = [level] if level else list(Level.values)
     out: list[dict] = []

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pyogrio
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from apps.common.errors import DomainError, NotFound
 from apps.dataio.readers import list_layers
@@ -30,12 +31,18 @@ def upload_save(*, name: str, chunks, size: int) -> dict:
     lower = safe.lower()
     if not lower.endswith(ALLOWED):
         raise DomainError(
-            f"{name}: unsupported file type; upload GeoJSON, GeoPackage, a zipped Shapefile, "
-            "OSM PBF or CSV",
+            _(
+                "%(file)s: unsupported file type; upload GeoJSON, GeoPackage, a zipped Shapefile, "
+                "OSM PBF or CSV"
+            )
+            % {"file": name},
             field="file",
         )
     if size > MAX_BYTES:
-        raise DomainError(f"{name} is larger than {MAX_BYTES // 2**20} MB", field="file")
+        raise DomainError(
+            _("%(file)s is larger than %(mb)s MB") % {"file": name, "mb": MAX_BYTES // 2**20},
+            field="file",
+        )
     upload_id = uuid.uuid4().hex
     folder = _root() / upload_id
     folder.mkdir(parents=True)
@@ -53,11 +60,11 @@ def upload_save(*, name: str, chunks, size: int) -> dict:
 
 def upload_path(upload_id: str) -> Path:
     if not re.fullmatch(r"[0-9a-f]{32}", upload_id or ""):
-        raise NotFound(f"no upload {upload_id!r}")
+        raise NotFound(_("no upload %(id)s") % {"id": repr(upload_id)})
     folder = _root() / upload_id
     files = sorted(folder.iterdir()) if folder.is_dir() else []
     if not files:
-        raise NotFound(f"no upload {upload_id!r}")
+        raise NotFound(_("no upload %(id)s") % {"id": repr(upload_id)})
     return files[0]
 
 
@@ -66,7 +73,10 @@ def upload_describe(path: Path) -> list[dict]:
         try:
             cols = list(pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns)
         except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise DomainError(f"cannot read {path.name} as CSV: {exc}", field="file") from None
+            raise DomainError(
+                _("cannot read %(file)s as CSV: %(error)s") % {"file": path.name, "error": exc},
+                field="file",
+            ) from None
         return [{"name": path.stem, "fields": cols, "geometry": "WKT or lon/lat"}]
     gdal = f"/vsizip/{path}" if path.suffix.lower() == ".zip" else str(path)
     out = []

@@ -1,6 +1,7 @@
 """HTTP API of the territory: parse, call a selector, render. No business rules here."""
 
 from django.http import HttpResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import AllowAny
@@ -30,7 +31,10 @@ def _int_param(request, name: str) -> int | None:
     try:
         return int(raw)
     except ValueError:
-        raise DomainError(f"{name}={raw!r} is not an integer", field=name) from None
+        raise DomainError(
+            _("%(name)s=%(value)s is not an integer") % {"name": name, "value": repr(raw)},
+            field=name,
+        ) from None
 
 
 PAGE_PARAMS = [
@@ -90,7 +94,7 @@ class AreasGeoJsonApi(APIView):
     def get(self, request):
         level = request.query_params.get("level")
         if not level:
-            raise DomainError("level is required", field="level")
+            raise DomainError(_("level is required"), field="level")
         body, next_after = selectors.areas_geojson_page(
             level=level,
             within=request.query_params.get("within"),
@@ -147,6 +151,9 @@ class SearchApi(APIView):
     def get(self, request):
         raw = request.query_params.get("limit") or "20"
         if not raw.isdigit() or not 1 <= int(raw) <= 50:
-            raise DomainError(f"limit={raw!r} must be a whole number from 1 to 50", field="limit")
+            raise DomainError(
+                _("limit=%(value)s must be a whole number from 1 to 50") % {"value": repr(raw)},
+                field="limit",
+            )
         results = selectors.search(q=request.query_params.get("q", ""), limit=int(raw))
         return Response({"results": results})

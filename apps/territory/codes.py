@@ -15,7 +15,10 @@ Codes from imported files (adcodes, census GEOIDs) are kept in `Area.ext_code`.
 
 import re
 
+from django.utils.translation import gettext as _
+
 from apps.common.errors import DomainError
+from apps.common.labels import choice_label
 
 PATTERNS = {
     "street": r"^\d{9}$",
@@ -40,26 +43,42 @@ def parent_code_of(level: str, code: str) -> str | None:
 def validate_code(level: str, code: str, parent_code: str | None = None) -> None:
     pattern = _COMPILED.get(level)
     if pattern is None:
-        raise DomainError(f"unknown level {level!r}", field="level")
+        raise DomainError(_("unknown level %(level)s") % {"level": repr(level)}, field="level")
     if not pattern.match(code):
         raise DomainError(
-            f"code {code!r} is not a valid {level} code (expected {PATTERNS[level]})", field="code"
+            _("code %(code)s is not a valid %(level)s code (expected %(pattern)s)")
+            % {"code": repr(code), "level": _level_label(level), "pattern": PATTERNS[level]},
+            field="code",
         )
     expected = parent_code_of(level, code)
     if parent_code is not None and expected != parent_code:
         raise DomainError(
-            f"code {code!r} does not extend its parent's code {parent_code!r}", field="code"
+            _("code %(code)s does not extend its parent's code %(parent)s")
+            % {"code": repr(code), "parent": repr(parent_code)},
+            field="code",
         )
+
+
+def _level_label(level: str) -> str:
+    from apps.territory.models import Level  # models imports this module
+
+    return choice_label(Level, level)
 
 
 def child_code(level: str, parent_code: str | None, seq: int, county: str | None = None) -> str:
     """Make the code of the seq-th child (1-based)."""
     if not 1 <= seq <= 999:
-        raise DomainError(f"sequence {seq} out of range 1-999 for a {level} code", field="code")
+        raise DomainError(
+            _("sequence %(seq)s out of range 1-999 for a %(level)s code")
+            % {"seq": seq, "level": _level_label(level)},
+            field="code",
+        )
     if level == "street":
         if county is None or not re.fullmatch(r"\d{6}", county):
             raise DomainError(
-                f"a street code needs a 6-digit county code, got {county!r}", field="county"
+                _("a street code needs a 6-digit county code, got %(county)s")
+                % {"county": repr(county)},
+                field="county",
             )
         return f"{county}{seq:03d}"
     if level == "compound":

@@ -6,8 +6,10 @@ from datetime import datetime
 
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.common.errors import DomainError, NotFound
+from apps.common.labels import choice_label
 from apps.common.prepared import Prepared
 from apps.territory.models import LEVEL_RANK, Area, Level
 
@@ -94,13 +96,20 @@ def parse_lonlat(lon_raw, lat_raw) -> tuple[float, float]:
     values = []
     for name, raw, limit in (("lon", lon_raw, 180), ("lat", lat_raw, 90)):
         if raw is None or str(raw).strip() == "":
-            raise DomainError(f"{name} is required", field=name)
+            raise DomainError(_("%(name)s is required") % {"name": name}, field=name)
         try:
             value = float(raw)
         except (TypeError, ValueError):
-            raise DomainError(f"{name}={raw!r} is not a number", field=name) from None
+            raise DomainError(
+                _("%(name)s=%(value)s is not a number") % {"name": name, "value": repr(raw)},
+                field=name,
+            ) from None
         if not math.isfinite(value) or not -limit <= value <= limit:
-            raise DomainError(f"{name}={raw} is out of range [-{limit}, {limit}]", field=name)
+            raise DomainError(
+                _("%(name)s=%(value)s is out of range [-%(limit)s, %(limit)s]")
+                % {"name": name, "value": raw, "limit": limit},
+                field=name,
+            )
         values.append(value)
     return values[0], values[1]
 
@@ -130,7 +139,7 @@ def area_get(*, area_id: int) -> Area:
     try:
         return Area.objects.select_related("parent").get(pk=area_id)
     except Area.DoesNotExist:
-        raise NotFound(f"no area with id {area_id}") from None
+        raise NotFound(_("no area with id %(id)s") % {"id": area_id}) from None
 
 
 def area_current(*, level: str, code: str, at: datetime | None = None) -> Area:
@@ -142,7 +151,11 @@ def area_current(*, level: str, code: str, at: datetime | None = None) -> Area:
         .first()
     )
     if area is None:
-        raise NotFound(f"no current {level} with code {code!r}", field="code")
+        raise NotFound(
+            _("no current %(level)s with code %(code)s")
+            % {"level": choice_label(Level, level), "code": repr(code)},
+            field="code",
+        )
     return area
 
 
@@ -157,6 +170,14 @@ def area_chain(area: Area) -> list[dict]:
     return chain
 
 
+def _unknown_level(level) -> DomainError:
+    return DomainError(
+        _("unknown level %(level)s; use one of %(levels)s")
+        % {"level": repr(level), "levels": ", ".join(Level.values)},
+        field="level",
+    )
+
+
 def current_areas(
     *, level: str | None = None, within: str | None = None, at: datetime | None = None
 ):
@@ -164,9 +185,7 @@ def current_areas(
     qs = Area.objects.filter(valid_from__lte=at).exclude(valid_to__lte=at)
     if level:
         if level not in Level.values:
-            raise DomainError(
-                f"unknown level {level!r}; use one of {', '.join(Level.values)}", field="level"
-            )
+            raise _unknown_level(level)
         qs = qs.filter(level=level)
     if within:
         qs = qs.filter(code__startswith=within)
@@ -254,7 +273,10 @@ def _limit(limit: int | None) -> int | None:
     if limit is None:
         return None
     if not 1 <= limit <= MAX_PAGE:
-        raise DomainError(f"limit={limit} is out of range [1, {MAX_PAGE}]", field="limit")
+        raise DomainError(
+            _("limit=%(limit)s is out of range [1, %(max)s]") % {"limit": limit, "max": MAX_PAGE},
+            field="limit",
+        )
     return limit
 
 
@@ -269,9 +291,7 @@ def areas_geojson_page(
     """(FeatureCollection text, the code to pass as `after` for the next page or None when done).
     Without `limit`, every area in one collection."""
     if level not in Level.values:
-        raise DomainError(
-            f"unknown level {level!r}; use one of {', '.join(Level.values)}", field="level"
-        )
+        raise _unknown_level(level)
     limit = _limit(limit)
     with connection.cursor() as cur:
         cur.execute(
@@ -313,7 +333,9 @@ def _prefix(within: str | None) -> str:
     if not within:
         return "%"
     if not within.replace("C", "").isdigit():
-        raise DomainError(f"within={within!r} is not an area code", field="within")
+        raise DomainError(
+            _("within=%(value)s is not an area code") % {"value": repr(within)}, field="within"
+        )
     return within + "%"
 
 
@@ -367,9 +389,9 @@ def search(*, q: str, limit: int = 20) -> list[dict]:
     or name contains it; at most `limit`, exact codes first."""
     q = (q or "").strip()
     if len(q) < 1:
-        raise DomainError("give a code, a name or an address to search for", field="q")
+        raise DomainError(_("give a code, a name or an address to search for"), field="q")
     if len(q) > 100:
-        raise DomainError("the search text is longer than 100 characters", field="q")
+        raise DomainError(_("the search text is longer than 100 characters"), field="q")
     like = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     params = {
         "q": q,

@@ -6,8 +6,10 @@ from datetime import datetime
 from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Polygon
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.common.errors import Conflict, DomainError
+from apps.common.labels import choice_label
 from apps.territory.codes import validate_code
 from apps.territory.models import PARENT_LEVEL, Area, Level
 
@@ -15,19 +17,22 @@ from apps.territory.models import PARENT_LEVEL, Area, Level
 def as_multipolygon(geom: GEOSGeometry, *, field: str = "geom") -> MultiPolygon:
     """Check an input geometry and return it as a MultiPolygon in EPSG:4326."""
     if geom is None or geom.empty:
-        raise DomainError("the geometry is empty", field=field)
+        raise DomainError(_("the geometry is empty"), field=field)
     if geom.srid is None:
-        raise DomainError("the geometry has no SRID", field=field)
+        raise DomainError(_("the geometry has no SRID"), field=field)
     if geom.srid != 4326:
         geom = geom.transform(4326, clone=True)
     if isinstance(geom, Polygon):
         geom = MultiPolygon(geom, srid=4326)
     if not isinstance(geom, MultiPolygon):
         raise DomainError(
-            f"expected a Polygon or MultiPolygon, got a {geom.geom_type}", field=field
+            _("expected a Polygon or MultiPolygon, got a %(type)s") % {"type": geom.geom_type},
+            field=field,
         )
     if not geom.valid:
-        raise DomainError(f"the geometry is invalid: {geom.valid_reason}", field=field)
+        raise DomainError(
+            _("the geometry is invalid: %(reason)s") % {"reason": geom.valid_reason}, field=field
+        )
     return geom
 
 
@@ -44,21 +49,33 @@ def area_create(
     ext_code: str = "",
 ) -> Area:
     if level not in Level.values:
-        raise DomainError(f"unknown level {level!r}", field="level")
+        raise DomainError(_("unknown level %(level)s") % {"level": repr(level)}, field="level")
     expected_parent = PARENT_LEVEL[level]
     if expected_parent is None and parent is not None:
-        raise DomainError("a street has no parent area", field="parent")
+        raise DomainError(_("a street has no parent area"), field="parent")
     if expected_parent is not None:
         if parent is None:
-            raise DomainError(f"a {level} needs a parent {expected_parent}", field="parent")
+            raise DomainError(
+                _("a %(level)s needs a parent %(parent)s")
+                % {
+                    "level": choice_label(Level, level),
+                    "parent": choice_label(Level, expected_parent),
+                },
+                field="parent",
+            )
         if parent.level != expected_parent:
             raise DomainError(
-                f"the parent of a {level} must be a {expected_parent}, not a {parent.level}",
+                _("the parent of a %(level)s must be a %(expected)s, not a %(got)s")
+                % {
+                    "level": choice_label(Level, level),
+                    "expected": choice_label(Level, expected_parent),
+                    "got": choice_label(Level, parent.level),
+                },
                 field="parent",
             )
     validate_code(level, code, parent.code if parent else None)
     if level != Level.COMPOUND and management_type is not None:
-        raise DomainError("only compounds have a management type", field="management_type")
+        raise DomainError(_("only compounds have a management type"), field="management_type")
     area = Area(
         level=level,
         code=code,
@@ -75,7 +92,9 @@ def area_create(
     except IntegrityError as exc:
         if "area_code_versions_disjoint" in str(exc):
             raise Conflict(
-                f"a {level} with code {code} already exists in that period", field="code"
+                _("a %(level)s with code %(code)s already exists in that period")
+                % {"level": choice_label(Level, level), "code": code},
+                field="code",
             ) from None
         raise
     return area
@@ -94,11 +113,13 @@ def area_replace(
     version keep it; the old version stays queryable for its period."""
     at = at or timezone.now()
     if at <= area.valid_from:
-        raise DomainError("a new version must start after the current one started", field="at")
+        raise DomainError(_("a new version must start after the current one started"), field="at")
     # Race-safe: only one caller can close an open version.
     closed = Area.objects.filter(pk=area.pk, valid_to__isnull=True).update(valid_to=at)
     if closed != 1:
-        raise Conflict(f"{area} was already replaced or closed; reload and try again")
+        raise Conflict(
+            _("%(area)s was already replaced or closed; reload and try again") % {"area": area}
+        )
     new = Area.objects.create(
         level=area.level,
         code=area.code,

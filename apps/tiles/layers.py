@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 from apps.common.errors import DomainError
 from apps.territory.models import HouseholdSource, Level, ManagementType
 
@@ -26,7 +28,9 @@ MAX_ZOOM = 24
 def parse_code_prefix(name: str, raw: str) -> str:
     if not re.fullmatch(r"[0-9]{6,18}(C[0-9]{0,3})?", raw):
         raise DomainError(
-            f"{name}={raw!r} is not an area code (digits, compounds with C)", field=name
+            _("%(name)s=%(value)s is not an area code (digits, compounds with C)")
+            % {"name": name, "value": repr(raw)},
+            field=name,
         )
     return raw + "%"
 
@@ -35,16 +39,27 @@ def parse_whole(name: str, raw: str, *, low: int = 0, high: int = 1_000_000) -> 
     try:
         value = int(raw)
     except ValueError:
-        raise DomainError(f"{name}={raw!r} is not a whole number", field=name) from None
+        raise DomainError(
+            _("%(name)s=%(value)s is not a whole number") % {"name": name, "value": repr(raw)},
+            field=name,
+        ) from None
     if not low <= value <= high:
-        raise DomainError(f"{name}={value} is out of range [{low}, {high}]", field=name)
+        raise DomainError(
+            _("%(name)s=%(value)s is out of range [%(low)s, %(high)s]")
+            % {"name": name, "value": value, "low": low, "high": high},
+            field=name,
+        )
     return value
 
 
 def choice(values: list[str]) -> Callable[[str, str], str]:
     def parse(name: str, raw: str) -> str:
         if raw not in values:
-            raise DomainError(f"{name}={raw!r} is not one of {', '.join(values)}", field=name)
+            raise DomainError(
+                _("%(name)s=%(value)s is not one of %(values)s")
+                % {"name": name, "value": repr(raw), "values": ", ".join(values)},
+                field=name,
+            )
         return raw
 
     return parse
@@ -215,14 +230,19 @@ def parse_statuses(name: str, raw: str) -> list[str]:
     unknown = [v for v in values if v not in Status.values]
     if not values or unknown:
         raise DomainError(
-            f"{name}={raw!r}: use a comma list of {', '.join(Status.values)}", field=name
+            _("%(name)s=%(value)s: use a comma list of %(values)s")
+            % {"name": name, "value": repr(raw), "values": ", ".join(Status.values)},
+            field=name,
         )
     return values
 
 
 def parse_slug(name: str, raw: str) -> str:
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,49}", raw):
-        raise DomainError(f"{name}={raw!r} is not a category code", field=name)
+        raise DomainError(
+            _("%(name)s=%(value)s is not a category code") % {"name": name, "value": repr(raw)},
+            field=name,
+        )
     return raw
 
 
@@ -236,18 +256,27 @@ def parse_local_day(name: str, raw: str, *, end: bool = False):
     try:
         day = date.fromisoformat(raw)
     except ValueError:
-        raise DomainError(f"{name}={raw!r} is not a date (YYYY-MM-DD)", field=name) from None
+        raise DomainError(
+            _("%(name)s=%(value)s is not a date (YYYY-MM-DD)") % {"name": name, "value": repr(raw)},
+            field=name,
+        ) from None
     try:
         if end:
             day += timedelta(days=1)
         return timezone.make_aware(datetime.combine(day, time()), timezone.get_default_timezone())
     except OverflowError:  # the day after 9999-12-31
-        raise DomainError(f"{name}={raw!r} is out of range", field=name) from None
+        raise DomainError(
+            _("%(name)s=%(value)s is out of range") % {"name": name, "value": repr(raw)},
+            field=name,
+        ) from None
 
 
 def parse_bool(name: str, raw: str) -> bool:
     if raw.lower() not in ("true", "false", "1", "0"):
-        raise DomainError(f"{name}={raw!r}: use true or false", field=name)
+        raise DomainError(
+            _("%(name)s=%(value)s: use true or false") % {"name": name, "value": repr(raw)},
+            field=name,
+        )
     return raw.lower() in ("true", "1")
 
 
@@ -314,7 +343,7 @@ WORLD_M = 2 * 3.141592653589793 * 6378137
 
 
 def _scope_set_by_login(name: str, raw: str):
-    raise DomainError("scope is set from your login, not by a parameter", field=name)
+    raise DomainError(_("scope is set from your login, not by a parameter"), field=name)
 
 
 # The user's scope as one JSON parameter {"p": code prefixes + '%', "c": company ids, "d": department

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db import connections
 from django.http import QueryDict
+from django.utils.translation import gettext as _
 
 from apps.common.errors import DomainError, NotFound
 from apps.common.prepared import Prepared, placeholders
@@ -98,7 +99,9 @@ def layer_get(name: str) -> TileLayer:
         return LAYERS[name]
     except KeyError:
         raise NotFound(
-            f"no tile layer {name!r}; layers are {', '.join(LAYERS)}", field="layer"
+            _("no tile layer %(name)s; layers are %(layers)s")
+            % {"name": repr(name), "layers": ", ".join(LAYERS)},
+            field="layer",
         ) from None
 
 
@@ -108,27 +111,42 @@ def tile_request_parse(*, layer: str, z: str, x: str, y: str, query: QueryDict) 
     values = {}
     for name, raw in (("z", z), ("x", x), ("y", y)):
         if not raw.isascii() or not raw.isdigit():
-            raise DomainError(f"{name}={raw!r} is not a whole number", field=name)
+            raise DomainError(
+                _("%(name)s=%(value)s is not a whole number") % {"name": name, "value": repr(raw)},
+                field=name,
+            )
         values[name] = int(raw)
     if values["z"] > MAX_ZOOM:
-        raise DomainError(f"z={values['z']} is above the maximum zoom {MAX_ZOOM}", field="z")
+        raise DomainError(
+            _("z=%(z)s is above the maximum zoom %(max)s") % {"z": values["z"], "max": MAX_ZOOM},
+            field="z",
+        )
     size = 1 << values["z"]
     for name in ("x", "y"):
         if values[name] >= size:
             raise DomainError(
-                f"{name}={values[name]} is outside zoom {values['z']} (0 to {size - 1})", field=name
+                _("%(name)s=%(value)s is outside zoom %(z)s (0 to %(max)s)")
+                % {"name": name, "value": values[name], "z": values["z"], "max": size - 1},
+                field=name,
             )
     allowed = {f.name: f for f in tile_layer.filters}
     filters = {}
     for name in query:
         if name not in allowed:
-            hint = ", ".join(allowed) or "none"
+            if allowed:
+                message = _("unknown filter %(name)s for layer %(layer)s; allowed: %(allowed)s")
+            else:
+                message = _("unknown filter %(name)s for layer %(layer)s; it takes no filters")
             raise DomainError(
-                f"unknown filter {name!r} for layer {tile_layer.name}; allowed: {hint}", field=name
+                message
+                % {"name": repr(name), "layer": tile_layer.name, "allowed": ", ".join(allowed)},
+                field=name,
             )
         raw = query.getlist(name)
         if len(raw) != 1:
-            raise DomainError(f"{name} is given {len(raw)} times", field=name)
+            raise DomainError(
+                _("%(name)s is given %(n)s times") % {"name": name, "n": len(raw)}, field=name
+            )
         filters[name] = allowed[name].parse(name, raw[0].strip())
     return TileRequest(tile_layer, values["z"], values["x"], values["y"], filters)
 

@@ -6,6 +6,7 @@ only get in the way. Domain errors get the same JSON shape as the API's exceptio
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
 from django.utils.http import parse_etags
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from apps.common.errors import DomainError
@@ -25,7 +26,7 @@ def tile(request, layer: str, z: str, x: str, y: str):
             if scope.is_empty:
                 status = 403 if request.user.is_authenticated else 401
                 return JsonResponse(
-                    {"error": "sign in as staff to see this layer", "code": "forbidden"},
+                    {"error": _("sign in as staff to see this layer"), "code": "forbidden"},
                     status=status,
                 )
             req = selectors.tile_request_scope(req, scope)

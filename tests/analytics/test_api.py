@@ -81,6 +81,21 @@ def test_a_grid_leader_sees_only_their_grid(client, world):
     assert c.get(f"/api/analytics/gaps?within={COMMUNITY}").status_code == 403
 
 
+def test_api_errors_are_in_chinese_by_default_and_in_english_on_request(client, world):
+    c = grid_leader_client(client, world["grid2"])
+    response = c.get(f"/api/analytics/gaps?within={GRID1}")
+    assert response.status_code == 403
+    assert response.json()["error"] == f"区域 {GRID1} 不在您的管辖范围内"
+    response = c.get("/api/analytics/gaps?kind=nope")
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("未知的盲区类型 'nope'，请使用以下之一：")
+    # ?lang=en answers in English (and remembers the choice in a cookie)
+    response = c.get(f"/api/analytics/gaps?within={GRID1}&lang=en")
+    assert response.json()["error"] == f"area {GRID1} is outside your scope"
+    response = c.get("/api/analytics/gaps?kind=nope&lang=en")
+    assert response.json()["error"].startswith("unknown gap kind 'nope'; use one of ")
+
+
 def test_stations_coverage_and_suggestions(admin_client, world):
     fc = admin_client.get("/api/analytics/stations").json()
     assert [f["properties"]["name"] for f in fc["features"]] == ["测试党群服务站"]

@@ -111,7 +111,7 @@ def test_commit_with_rejected_rows_is_refused_with_the_report(empty_territory, s
         f"/api/dataio/uploads/{up['id']}/commit", options, content_type="application/json"
     )
     assert response.status_code == 400
-    assert "21 of 35 features rejected" in response.json()["error"]
+    assert response.json()["error"].startswith("35 个要素中有 21 个被拒绝（第一个：第 ")
     assert response.json()["report"]["summary"]["rejected"] == 21
     assert not Area.objects.exists()
 
@@ -132,8 +132,28 @@ def test_upload_rejects_unknown_types_and_bad_ids(staff, tmp_path):
     bad = tmp_path / "notes.txt"
     bad.write_text("hello")
     response = upload(staff, bad)
-    assert response.status_code == 400 and "unsupported file type" in response.json()["error"]
+    assert response.status_code == 400
+    assert response.json()["error"] == (
+        "notes.txt：不支持的文件类型；请上传 GeoJSON、GeoPackage、压缩的 Shapefile、OSM PBF 或 CSV"
+    )
     response = staff.post(
         "/api/dataio/uploads/..%2F..%2Fetc/preview", {}, content_type="application/json"
     )
     assert response.status_code == 404
+
+
+def test_api_errors_are_in_chinese_by_default_and_in_english_on_request(client):
+    response = client.get("/api/topology", {"min_area": "x"})
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "min_area='x' 不是数字",
+        "code": "invalid",
+        "field": "min_area",
+    }
+    response = client.get("/api/topology", {"level": "city"})
+    assert response.json()["error"] == (
+        "未知层级 'city'，请使用以下之一：street, community, grid, neighbourhood, compound"
+    )
+    # ?lang=en answers in English (and remembers the choice in a cookie)
+    response = client.get("/api/topology", {"min_area": "x", "lang": "en"})
+    assert response.json()["error"] == "min_area='x' is not a number"

@@ -106,11 +106,25 @@ def test_point_outside_the_territory_returns_an_empty_chain(demo, client, lon, l
     ],
 )
 def test_bad_coordinates_get_400_naming_the_parameter(db, client, params, field, message):
-    response = client.get("/api/locate", params)
+    response = client.get("/api/locate", {**params, "lang": "en"})
     assert response.status_code == 400
     body = response.json()
     assert body["field"] == field
     assert message in body["error"]
+
+
+def test_api_errors_are_in_chinese_by_default_and_in_english_on_request(db, client):
+    response = client.get("/api/locate", {"lat": "31.86"})
+    assert response.status_code == 400
+    assert response.json() == {"error": "缺少 lon", "code": "invalid", "field": "lon"}
+    response = client.get("/api/areas/987654321")
+    assert response.status_code == 404
+    assert response.json()["error"] == "没有编号为 987654321 的区域"
+    # ?lang=en answers in English (and remembers the choice in a cookie)
+    response = client.get("/api/locate", {"lat": "31.86", "lang": "en"})
+    assert response.json()["error"] == "lon is required"
+    response = client.get("/api/areas/987654321?lang=en")
+    assert response.json()["error"] == "no area with id 987654321"
 
 
 def test_locate_api_returns_names_codes_and_ids(demo, client):

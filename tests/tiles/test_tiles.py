@@ -224,6 +224,14 @@ def test_bad_tile_addresses_are_400(client, demo, z, x, y, field):
     assert response.json()["field"] == field
 
 
+def test_tile_errors_are_in_chinese_by_default_and_in_english_on_request(client, demo):
+    response = client.get("/tiles/grid/25/0/0.mvt")
+    assert response.status_code == 400
+    assert response.json()["error"] == "z=25 超过最大缩放级别 24"
+    response = client.get("/tiles/grid/25/0/0.mvt?lang=en")
+    assert response.json()["error"] == "z=25 is above the maximum zoom 24"
+
+
 def test_unknown_layer_is_404(client, demo):
     response = client.get("/tiles/parcels/1/0/0.mvt")
     assert response.status_code == 404

@@ -83,7 +83,7 @@ def test_others_are_refused_and_bad_filters_are_named(filed):
     r = auditor.get("/audit/", {"start": "2026-13-01"})
     assert r.status_code == 400 and "start=" in r.content.decode()
     r = auditor.get("/audit/", {"table": "django_session"})
-    assert r.status_code == 400 and "not an audited table" in r.content.decode()
+    assert r.status_code == 400 and "不是受审计的数据表" in r.content.decode()
 
 
 def test_pages_are_newest_first_and_paged(filed):

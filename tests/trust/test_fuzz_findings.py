@@ -35,7 +35,7 @@ def admin_client(db):
 def test_a_body_that_is_not_an_object_is_a_400(admin_client, url, body):
     r = admin_client.generic("POST", url, body, content_type="application/json")
     assert r.status_code == 400, r.content
-    assert "must be a JSON object" in r.json()["error"]
+    assert "必须是带命名字段的 JSON 对象" in r.json()["error"]  # (Chinese by default)
 
 
 def test_nul_characters_are_a_400_that_says_so(admin_client, demo):

@@ -115,7 +115,7 @@ def test_geometry_limits_on_the_lasso_and_plans(demo):
         ),
         content_type="application/json",
     )
-    assert r.status_code == 400 and "vertices" in r.json()["error"]
+    assert r.status_code == 400 and "个顶点" in r.json()["error"]
     r = client.post(
         "/api/planning/geometry/merge",
         json.dumps(
