@@ -3,6 +3,7 @@ loop actions, nearby duplicates, indicators, joint-meeting decisions. HTTP only:
 
 from django.db import transaction
 from django.http import HttpResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -34,9 +35,16 @@ def _int(raw, name: str, *, default: int, low: int, high: int) -> int:
     try:
         value = int(raw)
     except (TypeError, ValueError):
-        raise DomainError(f"{name}={raw!r} is not a whole number", field=name) from None
+        raise DomainError(
+            _("%(name)s=%(value)s is not a whole number") % {"name": name, "value": repr(raw)},
+            field=name,
+        ) from None
     if not low <= value <= high:
-        raise DomainError(f"{name}={value} is out of range {low}-{high}", field=name)
+        raise DomainError(
+            _("%(name)s=%(value)s is out of range %(low)s-%(high)s")
+            % {"name": name, "value": value, "low": low, "high": high},
+            field=name,
+        )
     return value
 
 
@@ -77,12 +85,17 @@ class IssuesApi(StaffApi):
             # transaction leaves nothing behind.
             if not Issue.objects.filter(pk=issue.pk).filter(scope.issues_q()).exists():
                 where = issue.grid or issue.community or issue.street
-                place = f"{where.name} ({where.code})" if where else "no street of the district"
-                raise DomainError(
-                    f"this point lies in {place}, outside your areas; pass it to that area's staff "
-                    "or use the public report form",
-                    field="point",
-                )
+                if where is not None:
+                    message = _(
+                        "this point lies in %(name)s (%(code)s), outside your areas; pass it to "
+                        "that area's staff or use the public report form"
+                    ) % {"name": where.name, "code": where.code}
+                else:
+                    message = _(
+                        "this point lies in no street of the district, outside your areas; use "
+                        "the public report form"
+                    )
+                raise DomainError(message, field="point")
         body = selectors.issue_detail(selectors.issue_get(issue_id=issue.id), user=request.user)
         body["duplicates"] = selectors.duplicates_nearby(
             lon=point.x,
@@ -201,11 +214,13 @@ class IndicatorsApi(StaffApi):
         end = selectors.parse_when(q.get("end"), "end", end=True)
         if start is None or end is None:
             raise DomainError(
-                "start and end are required", field="start" if start is None else "end"
+                _("start and end are required"), field="start" if start is None else "end"
             )
         area = q.get("area", "")
         if area and not area.isdigit():
-            raise DomainError(f"area={area!r} is not an area code", field="area")
+            raise DomainError(
+                _("area=%(value)s is not an area code") % {"value": repr(area)}, field="area"
+            )
         return Response(
             selectors.indicators(area_code=area, start=start, end=end, scope=request_scope(request))
         )
@@ -238,7 +253,10 @@ class MeetingDecisionApi(StaffApi):
     def post(self, request, code: str, month: str):
         community = area_current(level="community", code=code)
         if not request_scope(request).covers_code(community.code):
-            raise NotFound(f"no community with code {code!r} in your scope", field="code")
+            raise NotFound(
+                _("no community with code %(code)s in your scope") % {"code": repr(code)},
+                field="code",
+            )
         record = services.meeting_decision_record(
             community=community,
             month=selectors.parse_month(month),

@@ -27,10 +27,12 @@ from pathlib import Path
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from tqdm import tqdm
 
 from apps.common.errors import DomainError
 from apps.issues import services
+from apps.issues.labels import words_join
 from apps.issues.models import FINISHED, Issue, IssueEvent, Source, Status, h3_cell_of
 from apps.issues.selectors import locate_many
 from apps.territory.models import Area
@@ -78,17 +80,29 @@ class RowError:
     message: str
 
     def __str__(self):
-        return f"row {self.row}, {self.field}: {self.message}"
+        return _("row %(row)s, %(field)s: %(message)s") % {
+            "row": self.row,
+            "field": self.field,
+            "message": self.message,
+        }
 
 
 class ImportFailed(DomainError):
     def __init__(self, errors: list[RowError], total: int):
-        shown = "; ".join(str(e) for e in errors[:20])
-        more = f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""
-        super().__init__(
-            f"{len(errors)} of {total} rows are bad, nothing was imported: {shown}{more}",
-            field="file",
-        )
+        names = {
+            "bad": len(errors),
+            "total": total,
+            "shown": "; ".join(str(e) for e in errors[:20]),
+            "more": len(errors) - 20,
+        }
+        if len(errors) > 20:
+            message = _(
+                "%(bad)s of %(total)s rows are bad, nothing was imported: %(shown)s "
+                "(and %(more)s more)"
+            )
+        else:
+            message = _("%(bad)s of %(total)s rows are bad, nothing was imported: %(shown)s")
+        super().__init__(message % names, field="file")
         self.errors = errors
 
 
@@ -118,24 +132,30 @@ def mapping_load(path) -> dict:
     try:
         mapping = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise DomainError(f"mapping {path}: {exc}", field="mapping") from None
+        raise DomainError(
+            _("mapping %(path)s: %(error)s") % {"path": path, "error": exc}, field="mapping"
+        ) from None
     return mapping_check(mapping)
 
 
 def mapping_check(mapping: dict) -> dict:
     columns = mapping.get("columns")
     if not isinstance(columns, dict):
-        raise DomainError("mapping has no 'columns' object", field="mapping")
+        raise DomainError(_("mapping has no 'columns' object"), field="mapping")
     unknown = set(columns) - FIELDS
     if unknown:
         raise DomainError(
-            f"mapping names unknown fields {sorted(unknown)}; known: {sorted(FIELDS)}",
+            _("mapping names unknown fields %(unknown)s; known: %(known)s")
+            % {"unknown": sorted(unknown), "known": sorted(FIELDS)},
             field="mapping",
         )
     defaults = mapping.get("defaults", {})
     missing = [f for f in REQUIRED if f not in columns and not defaults.get(f)]
     if missing:
-        raise DomainError(f"mapping has no column for {', '.join(missing)}", field="mapping")
+        raise DomainError(
+            _("mapping has no column for %(fields)s") % {"fields": words_join(missing)},
+            field="mapping",
+        )
     return mapping
 
 
@@ -143,7 +163,7 @@ def read_rows(path) -> tuple[list[str], list[dict]]:
     """Header and rows (dicts of strings) of a CSV (UTF-8, with or without BOM) or the first XLSX sheet."""
     path = Path(path)
     if not path.exists():
-        raise DomainError(f"no file {path}", field="file")
+        raise DomainError(_("no file %(path)s") % {"path": path}, field="file")
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         from openpyxl import load_workbook
 
@@ -158,7 +178,9 @@ def read_rows(path) -> tuple[list[str], list[dict]]:
         wb.close()
         return header, out
     if path.suffix.lower() not in (".csv", ".txt"):
-        raise DomainError(f"{path.name}: use a .csv or .xlsx file", field="file")
+        raise DomainError(
+            _("%(name)s: use a .csv or .xlsx file") % {"name": path.name}, field="file"
+        )
     with path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.DictReader(fh)
         rows = list(reader)
@@ -196,7 +218,8 @@ def _when(raw, formats: list[str], tz=None):
                 value = datetime.fromisoformat(raw)
             except ValueError:
                 raise ValueError(
-                    f"{raw!r} is not a date-time (formats: {', '.join(formats)})"
+                    _("%(value)s is not a date-time (formats: %(formats)s)")
+                    % {"value": repr(raw), "formats": words_join(formats)}
                 ) from None
     if timezone.is_aware(value):
         return value
@@ -213,7 +236,8 @@ def _zone(name):
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise DomainError(
-            f"mapping timezone {name!r} is not a known time zone", field="mapping"
+            _("mapping timezone %(name)s is not a known time zone") % {"name": repr(name)},
+            field="mapping",
         ) from None
 
 
@@ -258,7 +282,7 @@ def parse_row(row: dict, n: int, mapping: dict, cache: dict) -> tuple[dict | Non
         raw = get(name)
         if raw in ("", None):
             if required:
-                errors.append(RowError(n, name, "is empty"))
+                errors.append(RowError(n, name, _("is empty")))
             out[name] = None
             continue
         try:
@@ -272,7 +296,8 @@ def parse_row(row: dict, n: int, mapping: dict, cache: dict) -> tuple[dict | Non
             RowError(
                 n,
                 "status",
-                f"{status!r} is not an import status ({', '.join(sorted(IMPORT_STATUSES))}); map it in values.status",
+                _("%(status)s is not an import status (%(known)s); map it in values.status")
+                % {"status": repr(status), "known": words_join(sorted(IMPORT_STATUSES))},
             )
         )
     out["status"] = status
@@ -281,20 +306,37 @@ def parse_row(row: dict, n: int, mapping: dict, cache: dict) -> tuple[dict | Non
         and out.get("closed_at") is None
         and not any(e.field == "closed_at" for e in errors)
     ):
-        errors.append(RowError(n, "closed_at", f"a {status} record needs a close time"))
+        errors.append(
+            RowError(
+                n,
+                "closed_at",
+                _("a record whose status is %(status)s needs a close time")
+                % {"status": Status(status).label},
+            )
+        )
     if out.get("created_at") and out.get("closed_at") and out["closed_at"] < out["created_at"]:
         errors.append(
             RowError(
                 n,
                 "closed_at",
-                f"closed {out['closed_at']:%Y-%m-%d %H:%M} before received {out['created_at']:%Y-%m-%d %H:%M}",
+                _("closed %(closed)s before received %(received)s")
+                % {
+                    "closed": f"{out['closed_at']:%Y-%m-%d %H:%M}",
+                    "received": f"{out['created_at']:%Y-%m-%d %H:%M}",
+                },
             )
         )
     if out.get("created_at") and out["created_at"] > timezone.now() + timedelta(minutes=5):
-        errors.append(RowError(n, "created_at", "is in the future"))
+        errors.append(RowError(n, "created_at", _("is in the future")))
     source = get("source") or Source.HOTLINE
     if source not in Source.values:
-        errors.append(RowError(n, "source", f"{source!r} is not a source; map it in values.source"))
+        errors.append(
+            RowError(
+                n,
+                "source",
+                _("%(source)s is not a source; map it in values.source") % {"source": repr(source)},
+            )
+        )
     out["source"] = source
     priority = get("priority") or "normal"
     out["priority"] = priority
@@ -326,7 +368,9 @@ def hotline_import(
     )
     if missing:
         raise DomainError(
-            f"the file has no column {', '.join(repr(m) for m in missing)}", field="mapping"
+            _("the file has no column %(columns)s")
+            % {"columns": words_join(repr(m) for m in missing)},
+            field="mapping",
         )
     result = ImportResult(rows=len(rows), dry_run=dry_run)
     parsed, cache = [], {"__tz__": _zone(mapping.get("timezone"))}

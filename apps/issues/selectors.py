@@ -8,9 +8,11 @@ from datetime import date, datetime, time, timedelta
 from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
 
 from apps.common.errors import DomainError, NotFound
 from apps.common.routers import read_cursor
+from apps.issues.labels import words_join
 from apps.issues.models import (
     DISMISSED,
     FINISHED,
@@ -51,8 +53,9 @@ def issue_get(
         else qs.filter(tracking_code=(tracking_code or "").strip().upper()).first()
     )
     if issue is None:
-        what = f"id {issue_id}" if issue_id is not None else f"tracking code {tracking_code!r}"
-        raise NotFound(f"no issue with {what}")
+        if issue_id is not None:
+            raise NotFound(_("no issue with id %(id)s") % {"id": issue_id})
+        raise NotFound(_("no issue with tracking code %(code)s") % {"code": repr(tracking_code)})
     return issue
 
 
@@ -236,20 +239,28 @@ def parse_when(raw: str | None, name: str, *, end: bool = False) -> datetime | N
             value = None
         if value is None:
             raise DomainError(
-                f"{name}={raw!r} is not a date (use YYYY-MM-DD or ISO 8601 date-time)", field=name
+                _("%(name)s=%(value)s is not a date (use YYYY-MM-DD or ISO 8601 date-time)")
+                % {"name": name, "value": repr(raw)},
+                field=name,
             )
     else:
         try:
             value = datetime.combine(day + timedelta(days=1) if end else day, time.min)
         except OverflowError:
-            raise DomainError(f"{name}={raw!r} is out of range", field=name) from None
+            raise DomainError(
+                _("%(name)s=%(value)s is out of range") % {"name": name, "value": repr(raw)},
+                field=name,
+            ) from None
     try:
         if timezone.is_naive(value):
             value = timezone.make_aware(value)
         # The same instant in local time: Python takes UTC offsets up to ±23:59, PostgreSQL ±15:59.
         return timezone.localtime(value)
     except OverflowError:
-        raise DomainError(f"{name}={raw!r} is out of range", field=name) from None
+        raise DomainError(
+            _("%(name)s=%(value)s is out of range") % {"name": name, "value": repr(raw)},
+            field=name,
+        ) from None
 
 
 def parse_filter(params, *, scope=None) -> IssueFilter:
@@ -259,7 +270,9 @@ def parse_filter(params, *, scope=None) -> IssueFilter:
     category = params.get("category")
     if category:
         if not Category.objects.filter(code=category).exists():
-            raise DomainError(f"unknown category {category!r}", field="category")
+            raise DomainError(
+                _("unknown category %(code)s") % {"code": repr(category)}, field="category"
+            )
         f.category = category
     status = params.get("status")
     if status:
@@ -267,7 +280,8 @@ def parse_filter(params, *, scope=None) -> IssueFilter:
         bad = [s for s in f.status if s not in Status.values and s not in ("open", "closed")]
         if bad:
             raise DomainError(
-                f"unknown status {bad[0]!r}; use {', '.join(Status.values)}, open or closed",
+                _("unknown status %(status)s; use %(known)s, open or closed")
+                % {"status": repr(bad[0]), "known": words_join(Status.values)},
                 field="status",
             )
         expanded = []
@@ -279,16 +293,22 @@ def parse_filter(params, *, scope=None) -> IssueFilter:
     f.start = parse_when(params.get("start"), "start")
     f.end = parse_when(params.get("end"), "end", end=True)
     if f.start and f.end and f.end <= f.start:
-        raise DomainError("end must be after start", field="end")
+        raise DomainError(_("end must be after start"), field="end")
     overdue = params.get("overdue")
     if overdue not in (None, ""):
         if overdue.lower() not in ("true", "false", "1", "0"):
-            raise DomainError(f"overdue={overdue!r}: use true or false", field="overdue")
+            raise DomainError(
+                _("overdue=%(value)s: use true or false") % {"value": repr(overdue)},
+                field="overdue",
+            )
         f.overdue = overdue.lower() in ("true", "1")
     within = params.get("within")
     if within:
         if not within.isdigit():
-            raise DomainError(f"within={within!r} is not an area code", field="within")
+            raise DomainError(
+                _("within=%(value)s is not an area code") % {"value": repr(within)},
+                field="within",
+            )
         f.within = within
     return f
 
@@ -472,7 +492,7 @@ def indicators(*, area_code: str = "", start: datetime, end: datetime, scope=Non
     """Indicators of one area (by code prefix; "" = everywhere) over [start, end), counting only the
     issues the user's `scope` covers. A scoped user asking for an area outside their scope: 404."""
     if end <= start:
-        raise DomainError("end must be after start", field="end")
+        raise DomainError(_("end must be after start"), field="end")
     clause, scope_params = "TRUE", {}
     if scope is not None and not scope.everything:
         # An area inside the scope, or one containing it (its figures then count only the user's).
@@ -481,7 +501,10 @@ def indicators(*, area_code: str = "", start: datetime, end: datetime, scope=Non
             and not scope.covers_code(area_code)
             and not any(p.startswith(area_code) for p in scope.area_prefixes)
         ):
-            raise NotFound(f"no area with code {area_code!r} in your scope", field="area")
+            raise NotFound(
+                _("no area with code %(code)s in your scope") % {"code": repr(area_code)},
+                field="area",
+            )
         clause, scope_params = scope.issues_sql("i")
     ref = min(end, timezone.now())
     with read_cursor() as cur:  # the replica inside replica_reads() (analytics)
@@ -543,7 +566,9 @@ def parse_month(raw: str | None) -> date:
         year, month = raw.split("-")
         return date(int(year), int(month), 1)
     except ValueError:
-        raise DomainError(f"month={raw!r} is not a month (use YYYY-MM)", field="month") from None
+        raise DomainError(
+            _("month=%(value)s is not a month (use YYYY-MM)") % {"value": repr(raw)}, field="month"
+        ) from None
 
 
 # ---------------------------------------------------------------- joint meeting agenda
@@ -571,7 +596,10 @@ def agenda(*, community: Area, month: date, scope=None) -> dict:
 
     if scope is not None and not _scope_reaches(scope, community.code):
         # Area staff of another community would otherwise get its agenda (name, decisions count).
-        raise NotFound(f"no community with code {community.code!r} in your scope", field="code")
+        raise NotFound(
+            _("no community with code %(code)s in your scope") % {"code": repr(community.code)},
+            field="code",
+        )
     _start, end = month_range(month)
     now = timezone.now()
     ref = min(end, now)

@@ -16,10 +16,12 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.common.errors import Conflict, DomainError, NotFound
 from apps.common.prepared import Prepared
 from apps.issues.categories import load_categories
+from apps.issues.labels import action_label, words_join
 from apps.issues.models import (
     DESCRIPTION_MAX,
     DISMISSED,
@@ -89,26 +91,42 @@ def point_parse(lon, lat, *, field_lon: str = "lon", field_lat: str = "lat") -> 
     """A WGS84 point from raw values. Names the bad value; says so when lon and lat look swapped."""
     if lon in (None, "") or lat in (None, ""):
         missing = field_lon if lon in (None, "") else field_lat
-        raise DomainError(f"location is required: {missing} is missing", field=missing)
+        raise DomainError(
+            _("location is required: %(field)s is missing") % {"field": missing}, field=missing
+        )
     values = {}
     for name, raw in ((field_lon, lon), (field_lat, lat)):
         try:
             value = float(raw)
         except (TypeError, ValueError):
-            raise DomainError(f"{name}={raw!r} is not a number", field=name) from None
+            raise DomainError(
+                _("%(field)s=%(value)s is not a number") % {"field": name, "value": repr(raw)},
+                field=name,
+            ) from None
         if not math.isfinite(value):
-            raise DomainError(f"{name}={raw!r} is not a finite number", field=name)
+            raise DomainError(
+                _("%(field)s=%(value)s is not a finite number")
+                % {"field": name, "value": repr(raw)},
+                field=name,
+            )
         values[name] = value
     x, y = values[field_lon], values[field_lat]
     if not -90 <= y <= 90:
-        hint = (
-            f"; {field_lon} and {field_lat} look swapped"
-            if -90 <= x <= 90 and abs(y) <= 180
-            else ""
-        )
-        raise DomainError(f"{field_lat}={y} is out of range [-90, 90]{hint}", field=field_lat)
+        names = {"lat_field": field_lat, "lat": y, "lon_field": field_lon}
+        if -90 <= x <= 90 and abs(y) <= 180:
+            message = _(
+                "%(lat_field)s=%(lat)s is out of range [-90, 90]; %(lon_field)s and %(lat_field)s "
+                "look swapped"
+            )
+        else:
+            message = _("%(lat_field)s=%(lat)s is out of range [-90, 90]")
+        raise DomainError(message % names, field=field_lat)
     if not -180 <= x <= 180:
-        raise DomainError(f"{field_lon}={x} is out of range [-180, 180]", field=field_lon)
+        raise DomainError(
+            _("%(lon_field)s=%(lon)s is out of range [-180, 180]")
+            % {"lon_field": field_lon, "lon": x},
+            field=field_lon,
+        )
     return Point(x, y, srid=4326)
 
 
@@ -175,9 +193,10 @@ def category_resolve(code_or_obj, subcategory=None) -> tuple[Category, Category 
             return None
         obj = category_active(value)
         if obj is None:
-            known = ", ".join(Category.objects.filter(parent=None).values_list("code", flat=True))
+            known = words_join(Category.objects.filter(parent=None).values_list("code", flat=True))
             raise DomainError(
-                f"unknown category {value!r} (known: {known})",
+                _("unknown category %(code)s (known: %(known)s)")
+                % {"code": repr(value), "known": known},
                 field=field_name,
                 code="unknown_category",
             )
@@ -186,18 +205,21 @@ def category_resolve(code_or_obj, subcategory=None) -> tuple[Category, Category 
     cat = get(code_or_obj, "category")
     sub = get(subcategory, "subcategory")
     if cat is None and sub is None:
-        raise DomainError("category is required", field="category")
+        raise DomainError(_("category is required"), field="category")
     if cat is not None and cat.parent_id is not None:  # a subcategory given as the category
         if sub is not None and sub.pk != cat.pk:
             raise DomainError(
-                f"{cat.code!r} is a subcategory; give its parent as the category", field="category"
+                _("%(code)s is a subcategory; give its parent as the category")
+                % {"code": repr(cat.code)},
+                field="category",
             )
         cat, sub = cat.parent, cat
     if cat is None:
         cat = sub.parent
     if sub is not None and sub.parent_id != cat.pk:
         raise DomainError(
-            f"subcategory {sub.code!r} does not belong to category {cat.code!r}",
+            _("subcategory %(subcategory)s does not belong to category %(category)s")
+            % {"subcategory": repr(sub.code), "category": repr(cat.code)},
             field="subcategory",
         )
     return cat, sub
@@ -206,10 +228,11 @@ def category_resolve(code_or_obj, subcategory=None) -> tuple[Category, Category 
 def description_clean(text) -> str:
     text = "" if text is None else str(text).strip()
     if not text:
-        raise DomainError("description is required", field="description")
+        raise DomainError(_("description is required"), field="description")
     if len(text) > DESCRIPTION_MAX:
         raise DomainError(
-            f"description is {len(text)} characters; at most {DESCRIPTION_MAX} allowed",
+            _("description is %(length)s characters; at most %(max)s allowed")
+            % {"length": len(text), "max": DESCRIPTION_MAX},
             field="description",
         )
     return text  # stored as typed; every page escapes it (Django autoescape, textContent in JS)
@@ -222,8 +245,12 @@ def photo_check(upload: UploadedFile) -> None:
     name = getattr(upload, "name", "photo")
     if upload.size > PHOTO_MAX_BYTES:
         raise DomainError(
-            f"photo {name!r} is {upload.size / 1048576:.1f} MB; at most "
-            f"{PHOTO_MAX_BYTES // 1048576} MB allowed",
+            _("photo %(name)s is %(size)s MB; at most %(max)s MB allowed")
+            % {
+                "name": repr(name),
+                "size": f"{upload.size / 1048576:.1f}",
+                "max": PHOTO_MAX_BYTES // 1048576,
+            },
             field="photos",
         )
     upload.seek(0)
@@ -232,11 +259,17 @@ def photo_check(upload: UploadedFile) -> None:
             fmt = img.format
             img.verify()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise DomainError(f"photo {name!r} is not an image", field="photos") from None
+        raise DomainError(
+            _("photo %(name)s is not an image") % {"name": repr(name)}, field="photos"
+        ) from None
     finally:
         upload.seek(0)
     if fmt not in PHOTO_FORMATS:
-        raise DomainError(f"photo {name!r} is {fmt}; use JPEG, PNG or WebP", field="photos")
+        raise DomainError(
+            _("photo %(name)s is %(format)s; use JPEG, PNG or WebP")
+            % {"name": repr(name), "format": fmt},
+            field="photos",
+        )
 
 
 # ---------------------------------------------------------------- routing
@@ -473,24 +506,31 @@ def issue_create(
     the (sub)category SLA; history gets `create` and `route` (with the reason). A point outside every
     street is accepted and flagged `outside`, left unrouted."""
     if not isinstance(point, Point):
-        raise DomainError("location is required", field="point")
+        raise DomainError(_("location is required"), field="point")
     point_parse(point.x, point.y)
     cat, sub = category_resolve(category, subcategory)
     text = description_clean(description)
     if source not in Source.values:
         raise DomainError(
-            f"unknown source {source!r}; use one of {', '.join(Source.values)}", field="source"
+            _("unknown source %(source)s; use one of %(known)s")
+            % {"source": repr(source), "known": words_join(Source.values)},
+            field="source",
         )
     if priority not in Priority.values:
         raise DomainError(
-            f"unknown priority {priority!r}; use one of {', '.join(Priority.values)}",
+            _("unknown priority %(priority)s; use one of %(known)s")
+            % {"priority": repr(priority), "known": words_join(Priority.values)},
             field="priority",
         )
     if len(address or "") > 300:
-        raise DomainError("address is longer than 300 characters", field="address")
+        raise DomainError(
+            _("address is longer than %(max)s characters") % {"max": 300}, field="address"
+        )
     photos = list(photos or [])
     if len(photos) > PHOTO_MAX_COUNT:
-        raise DomainError(f"at most {PHOTO_MAX_COUNT} photos per issue", field="photos")
+        raise DomainError(
+            _("at most %(max)s photos per issue") % {"max": PHOTO_MAX_COUNT}, field="photos"
+        )
     for photo in photos:
         photo_check(photo)
 
@@ -691,26 +731,45 @@ def issue_transition(
     rule = TRANSITIONS.get(action)
     if rule is None:
         raise DomainError(
-            f"unknown action {action!r}; use one of {', '.join(TRANSITIONS)}", field="action"
+            _("unknown action %(action)s; use one of %(known)s")
+            % {"action": repr(action), "known": words_join(TRANSITIONS)},
+            field="action",
         )
     note = (note or "").strip()
     with transaction.atomic():
         issue = Issue.objects.select_related("category", "subcategory").filter(pk=issue_id).first()
         if issue is None:
-            raise NotFound(f"no issue with id {issue_id}")
+            raise NotFound(_("no issue with id %(id)s") % {"id": issue_id})
         current = issue.status
         if current not in rule.sources:
             allowed = actions_allowed(current)
+            names = {"action": action_label(action), "status": Status(current).label}
+            if allowed:
+                names["allowed"] = words_join(action_label(a) for a in allowed)
+                message = _(
+                    "cannot %(action)s an issue whose status is %(status)s; allowed now: "
+                    "%(allowed)s"
+                )
+            else:
+                message = _(
+                    "cannot %(action)s an issue whose status is %(status)s; nothing is allowed "
+                    "now (the loop has ended)"
+                )
             raise DomainError(
-                f"cannot {action} an issue that is {current}; allowed now: "
-                f"{', '.join(allowed) or 'nothing (the loop has ended)'}",
+                message % names,
                 field="action",
                 code="illegal_transition",
             )
         if rule.note_required and not note:
-            raise DomainError(f"a note is required to {action}", field="note")
+            raise DomainError(
+                _("a note is required to %(action)s") % {"action": action_label(action)},
+                field="note",
+            )
         if len(note) > DESCRIPTION_MAX:
-            raise DomainError(f"note is longer than {DESCRIPTION_MAX} characters", field="note")
+            raise DomainError(
+                _("note is longer than %(max)s characters") % {"max": DESCRIPTION_MAX},
+                field="note",
+            )
         now = at or timezone.now()
         values = {"status": rule.target, "updated_at": now}
         extra_note = ""
@@ -720,33 +779,38 @@ def issue_transition(
             extra_note = route.reason
         elif action == "dispatch" and issue.responsible_kind == ResponsibleKind.NONE:
             raise DomainError(
-                "the issue has no responsible party; choose one to dispatch", field="responsible"
+                _("the issue has no responsible party; choose one to dispatch"),
+                field="responsible",
             )
         if action == "resolve":
             values["resolved_at"] = now
         if action == "rate":
             if rating is None or str(rating).strip() == "":
-                raise DomainError("a rating of 1-5 is required", field="rating")
+                raise DomainError(_("a rating of 1-5 is required"), field="rating")
             try:
                 rating = int(rating)
             except (TypeError, ValueError):
                 raise DomainError(
-                    f"rating={rating!r} is not a whole number", field="rating"
+                    _("rating=%(value)s is not a whole number") % {"value": repr(rating)},
+                    field="rating",
                 ) from None
             if not 1 <= rating <= 5:
-                raise DomainError(f"rating={rating} is out of range 1-5", field="rating")
+                raise DomainError(
+                    _("rating=%(value)s is out of range 1-5") % {"value": rating}, field="rating"
+                )
             values.update(rating=rating, rating_comment=note[:1000])
         if action in ("close", "reject", "duplicate"):
             values["closed_at"] = now
         if action == "duplicate":
             if not duplicate_of:
                 raise DomainError(
-                    "duplicate_of (the issue this repeats) is required", field="duplicate_of"
+                    _("duplicate_of (the issue this repeats) is required"), field="duplicate_of"
                 )
             original = Issue.objects.filter(pk=duplicate_of).first()
             if original is None or original.pk == issue.pk:
                 raise DomainError(
-                    f"duplicate_of={duplicate_of} is not another issue", field="duplicate_of"
+                    _("duplicate_of=%(value)s is not another issue") % {"value": duplicate_of},
+                    field="duplicate_of",
                 )
             values["duplicate_of"] = original
             extra_note = f"duplicate of {original.tracking_code}"
@@ -766,7 +830,8 @@ def issue_transition(
         updated = Issue.objects.filter(pk=issue.pk, status=current).update(**values)
         if updated != 1:
             raise Conflict(
-                f"issue {issue.tracking_code} was changed by someone else meanwhile; reload and retry"
+                _("issue %(code)s was changed by someone else meanwhile; reload and retry")
+                % {"code": issue.tracking_code}
             )
         text = "; ".join(
             t
@@ -804,15 +869,22 @@ def _manual_route(responsible: dict) -> Route:
     }
     if kind not in models_by_kind:
         raise DomainError(
-            f"unknown responsible kind {kind!r}; use one of {', '.join(models_by_kind)}",
+            _("unknown responsible kind %(kind)s; use one of %(known)s")
+            % {"kind": repr(kind), "known": words_join(models_by_kind)},
             field="responsible",
         )
     model, attr = models_by_kind[kind]
     obj = model.objects.filter(pk=ident).first()
     if obj is None:
-        raise DomainError(f"no {kind} with id {ident!r}", field="responsible")
+        raise DomainError(
+            _("responsible party not found: no %(kind)s with id %(id)s")
+            % {"kind": ResponsibleKind(kind).label, "id": repr(ident)},
+            field="responsible",
+        )
     if kind == ResponsibleKind.COMMUNITY and obj.level != "community":
-        raise DomainError(f"area {obj.code} is not a community", field="responsible")
+        raise DomainError(
+            _("area %(code)s is not a community") % {"code": obj.code}, field="responsible"
+        )
     return Route(kind, f"dispatched by hand → {kind} {obj}", **{attr: obj})
 
 
@@ -820,10 +892,10 @@ def _manual_route(responsible: dict) -> Route:
 def issue_note_add(*, issue_id: int, note: str, actor=None, actor_name: str = "") -> IssueEvent:
     issue = Issue.objects.filter(pk=issue_id).first()
     if issue is None:
-        raise NotFound(f"no issue with id {issue_id}")
+        raise NotFound(_("no issue with id %(id)s") % {"id": issue_id})
     note = (note or "").strip()
     if not note:
-        raise DomainError("note is required", field="note")
+        raise DomainError(_("note is required"), field="note")
     return IssueEvent.objects.create(
         issue=issue,
         action="note",
@@ -846,16 +918,18 @@ def meeting_decision_record(
     month = month.replace(day=1)
     decision = (decision or "").strip()
     if not decision:
-        raise DomainError("decision is required", field="decision")
+        raise DomainError(_("decision is required"), field="decision")
     issue = Issue.objects.filter(pk=issue_id).first()
     if issue is None:
-        raise NotFound(f"no issue with id {issue_id}")
+        raise NotFound(_("no issue with id %(id)s") % {"id": issue_id})
     if issue.community_id is None or not issue.area_code.startswith(community.code):
         raise DomainError(
-            f"issue {issue.tracking_code} is not in community {community.code}", field="issue"
+            _("issue %(code)s is not in community %(community)s")
+            % {"code": issue.tracking_code, "community": community.code},
+            field="issue",
         )
-    meeting, _ = JointMeeting.objects.get_or_create(community=community, month=month)
-    record, _ = MeetingDecision.objects.update_or_create(
+    meeting, _created = JointMeeting.objects.get_or_create(community=community, month=month)
+    record, _created = MeetingDecision.objects.update_or_create(
         meeting=meeting, issue=issue, defaults={"decision": decision, "decided_by": _user(actor)}
     )
     IssueEvent.objects.create(
@@ -926,12 +1000,15 @@ def issue_act(*, issue_id: int, action: str, user, **kwargs) -> Issue:
     """issue_transition for a person: refused (403) when the action is not theirs to take."""
     issue = Issue.objects.filter(pk=issue_id).first()
     if issue is None:
-        raise NotFound(f"no issue with id {issue_id}")
+        raise NotFound(_("no issue with id %(id)s") % {"id": issue_id})
     if action in TRANSITIONS and action in actions_allowed(issue.status):
         if action not in actions_for(issue=issue, user=user):
             raise Forbidden(
-                f"you may not {action} issue {issue.tracking_code}: it is neither in your area "
-                "nor yours to handle"
+                _(
+                    "you may not %(action)s issue %(code)s: it is neither in your area nor yours "
+                    "to handle"
+                )
+                % {"action": action_label(action), "code": issue.tracking_code}
             )
     return issue_transition(issue_id=issue_id, action=action, actor=user, **kwargs)
 
@@ -960,7 +1037,10 @@ def reporters_anonymise(*, days: int | None = None, now=None, dry_run: bool = Fa
 
     days = retention_days() if days is None else days
     if days < 0:
-        raise DomainError(f"days={days}: the retention must be zero or more days", field="days")
+        raise DomainError(
+            _("days=%(days)s: the retention must be zero or more days") % {"days": days},
+            field="days",
+        )
     cutoff = (now or timezone.now()) - timedelta(days=days)
     finished = list(FINISHED) + list(DISMISSED)
     qs = Issue.objects.filter(status__in=finished).filter(

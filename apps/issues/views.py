@@ -7,7 +7,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from apps.common import ratelimit
@@ -86,18 +86,18 @@ def report_form(request):
 
 # What the resident sees of the history: the loop's steps, not who did them nor internal notes.
 PUBLIC_ACTIONS = {
-    "create": _lazy("Received"),
-    "consult": _lazy("Discussed with residents"),
-    "dispatch": _lazy("Dispatched"),
-    "accept": _lazy("Accepted by the handler"),
-    "return": _lazy("Returned by the handler"),
-    "resolve": _lazy("Resolved"),
-    "rate": _lazy("Rated"),
-    "close": _lazy("Closed"),
-    "reject": _lazy("Not accepted"),
-    "duplicate": _lazy("Merged with an earlier report"),
-    "reopen": _lazy("Reopened for rework"),
-    "import": _lazy("Imported"),
+    "create": gettext_lazy("Received"),
+    "consult": gettext_lazy("Discussed with residents"),
+    "dispatch": gettext_lazy("Dispatched"),
+    "accept": gettext_lazy("Accepted by the handler"),
+    "return": gettext_lazy("Returned by the handler"),
+    "resolve": gettext_lazy("Resolved"),
+    "rate": gettext_lazy("Rated"),
+    "close": gettext_lazy("Closed"),
+    "reject": gettext_lazy("Not accepted"),
+    "duplicate": gettext_lazy("Merged with an earlier report"),
+    "reopen": gettext_lazy("Reopened for rework"),
+    "import": gettext_lazy("Imported"),
 }
 
 
@@ -148,7 +148,7 @@ def _agenda_context(code: str, month_raw: str, scope) -> dict:
     their grid's issues, a company or department what is dispatched to it; no scope: not found."""
     community = area_current(level="community", code=code)
     if scope.is_empty:
-        raise NotFound(f"no community with code {code!r} in your scope")
+        raise NotFound(_("no community with code %(code)s in your scope") % {"code": repr(code)})
     month = selectors.parse_month(month_raw)
     return {
         "agenda": selectors.agenda(community=community, month=month, scope=scope),
@@ -172,16 +172,25 @@ def agenda_page(request, code: str, month: str):
         if scope.read_only or not scope.covers_code(context["community"].code):
             context["error"] = _("Only the community's staff record decisions.")
             return render(request, "issues/agenda.html", context, status=403)
+        raw = request.POST.get("issue", "0") or "0"
         try:
+            try:
+                issue_id = int(raw)
+            except ValueError:
+                raise DomainError(
+                    _("%(name)s=%(value)s is not a whole number")
+                    % {"name": "issue", "value": repr(raw)},
+                    field="issue",
+                ) from None
             services.meeting_decision_record(
                 community=context["community"],
                 month=context["month"],
-                issue_id=int(request.POST.get("issue", "0") or 0),
+                issue_id=issue_id,
                 decision=request.POST.get("decision", ""),
                 actor=request.user,
             )
-        except (DomainError, ValueError) as exc:
-            context["error"] = getattr(exc, "message", str(exc))
+        except DomainError as exc:
+            context["error"] = exc.message
             return render(request, "issues/agenda.html", context, status=400)
         return redirect(request.path)
     return render(request, "issues/agenda.html", context)

@@ -31,10 +31,10 @@ def here(a_grid):
     return point_in(a_grid)
 
 
-def post(client, here, **over):
+def post(client, here, *, lang="", **over):
     data = {"lon": here.x, "lat": here.y, "category": "dispute", "description": "楼上漏水"}
     data.update(over)
-    return client.post("/api/issues", data, format="json")
+    return client.post(f"/api/issues?lang={lang}" if lang else "/api/issues", data, format="json")
 
 
 def test_staff_intake_returns_detail_and_duplicates(client_staff, here):
@@ -73,7 +73,7 @@ def test_login_required(db, here):
 )
 def test_bad_intake_is_refused_naming_the_field(client_staff, here, over, field, message):
     before = Issue.objects.count()
-    response = post(client_staff, here, **over)
+    response = post(client_staff, here, lang="en", **over)
     assert response.status_code == 400, response.content
     body = response.json()
     assert body["field"] == field and message in body["error"]
@@ -113,18 +113,19 @@ def test_photos_are_checked(client_staff, here, settings, tmp_path):
     fake = SimpleUploadedFile("b.jpg", b"MZ\x90\x00 not an image", content_type="image/jpeg")
     data["photos"] = [fake]
     response = client_staff.post("/api/issues", data, format="multipart")
-    assert response.status_code == 400 and "is not an image" in response.json()["error"]
+    assert response.status_code == 400 and "照片 'b.jpg' 不是图片" in response.json()["error"]
     big = SimpleUploadedFile(
         "c.png", png_bytes() + b"\0" * (services.PHOTO_MAX_BYTES), content_type="image/png"
     )
     data["photos"] = [big]
     response = client_staff.post("/api/issues", data, format="multipart")
-    assert response.status_code == 400 and "MB; at most 5 MB" in response.json()["error"]
+    assert response.status_code == 400 and "MB，每张不超过 5 MB" in response.json()["error"]
     buf = io.BytesIO()
     Image.new("RGB", (2, 2)).save(buf, format="GIF")
     data["photos"] = [SimpleUploadedFile("d.gif", buf.getvalue(), content_type="image/gif")]
     response = client_staff.post("/api/issues", data, format="multipart")
-    assert response.status_code == 400 and "GIF; use JPEG, PNG or WebP" in response.json()["error"]
+    error = response.json()["error"]
+    assert response.status_code == 400 and "是 GIF 格式；请使用 JPEG、PNG 或 WebP" in error
     assert Issue.objects.count() == before
 
 
@@ -137,7 +138,9 @@ def test_actions_through_the_api_and_illegal_one(client_staff, here):
     issue_id = post(client_staff, here).json()["id"]
     r = client_staff.post(f"/api/issues/{issue_id}/actions/accept", {}, format="json")
     assert r.status_code == 400 and r.json()["code"] == "illegal_transition"
-    assert "allowed now: consult, dispatch, reject, duplicate" in r.json()["error"]
+    assert r.json()["error"] == (
+        "事项状态为“已收集”，不能执行“接单”；现在可以：协商、派单、不予受理、标记重复"
+    )
     r = client_staff.post(
         f"/api/issues/{issue_id}/actions/dispatch", {"note": "派单"}, format="json"
     )
@@ -146,6 +149,38 @@ def test_actions_through_the_api_and_illegal_one(client_staff, here):
     detail = client_staff.get(f"/api/issues/{issue_id}").json()
     assert detail["grid_now"]["id"] == detail["areas"]["grid"]["id"]
     assert client_staff.get("/api/issues/999999999").status_code == 404
+
+
+def test_api_errors_speak_chinese_by_default_and_english_on_request(staff_user, here):
+    """The UI's language is Chinese: an API error arrives in Chinese unless the request asks for
+    English; the field and code stay machine-readable either way."""
+    chinese, english = APIClient(), APIClient()
+    for c in (chinese, english):
+        c.force_authenticate(staff_user)
+    r = post(chinese, here, category="potholes")
+    assert r.status_code == 400 and r["Content-Language"] == "zh-hans"
+    assert r.json()["error"].startswith("未知类别 'potholes'（可选：")
+    assert (r.json()["field"], r.json()["code"]) == ("category", "unknown_category")
+    r = post(english, here, lang="en", category="potholes")
+    assert r.status_code == 400 and r["Content-Language"] == "en"
+    assert r.json()["error"].startswith("unknown category 'potholes' (known: ")
+    assert (r.json()["field"], r.json()["code"]) == ("category", "unknown_category")
+
+    issue_id = post(chinese, here).json()["id"]
+    r = chinese.post(f"/api/issues/{issue_id}/actions/return", {}, format="json")
+    assert r.status_code == 400 and r.json()["code"] == "illegal_transition"
+    assert r.json()["error"] == (
+        "事项状态为“已收集”，不能执行“回退”；现在可以：协商、派单、不予受理、标记重复"
+    )
+    r = english.post(f"/api/issues/{issue_id}/actions/return?lang=en", {}, format="json")
+    assert r.json()["error"] == (
+        "cannot return an issue whose status is Collected; allowed now: consult, dispatch, "
+        "reject, duplicate"
+    )
+    r = chinese.get("/api/issues/999999999")
+    assert r.status_code == 404 and r.json()["error"] == "没有 ID 为 999999999 的事项"
+    r = english.get("/api/issues", {"lang": "en", "page": "0"})
+    assert r.status_code == 400 and r.json()["error"] == "page=0 is out of range 1-100000"
 
 
 def test_list_and_geojson_filters(client_staff, here, a_grid):

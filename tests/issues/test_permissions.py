@@ -129,7 +129,7 @@ def test_staff_file_issues_only_inside_their_areas(demo, django_user_model):
     r = file_at(other)
     assert r.status_code == 400
     assert r.json()["field"] == "point"
-    assert other.code in r.json()["error"] and "outside your areas" in r.json()["error"]
+    assert other.code in r.json()["error"] and "不在您负责的区域内" in r.json()["error"]
     assert (Issue.objects.count(), IssueEvent.objects.count()) == before
     r = file_at(mine)
     assert r.status_code == 201 and r.json()["areas"]["grid"]["code"] == mine.code

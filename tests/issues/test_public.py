@@ -74,10 +74,10 @@ def test_rate_limited_per_ip(client, form):
 @pytest.mark.parametrize(
     "over,text",
     [
-        ({"lon": "", "lat": ""}, "location is required"),
-        ({"lat": "117.2", "lon": "31.8"}, "look swapped"),
-        ({"category": "ufo"}, "unknown category"),
-        ({"description": "长" * 4001}, "at most 4000"),
+        ({"lon": "", "lat": ""}, "请提供位置"),
+        ({"lat": "117.2", "lon": "31.8"}, "似乎填反了"),
+        ({"category": "ufo"}, "未知类别 'ufo'"),
+        ({"description": "长" * 4001}, "描述有 4001 个字，最多 4000 个字"),
     ],
 )
 def test_bad_input_is_shown_and_nothing_stored(client, form, over, text):
@@ -93,12 +93,12 @@ def test_photo_limits_on_the_public_form(client, form, settings, tmp_path):
     before = Issue.objects.count()
     text = SimpleUploadedFile("x.jpg", b"<?php echo 1; ?>", content_type="image/jpeg")
     r = client.post("/report", {**form, "photos": [text]})
-    assert r.status_code == 400 and "is not an image" in r.context["error"]
+    assert r.status_code == 400 and "照片 'x.jpg' 不是图片" in r.context["error"]
     buf = io.BytesIO()
     Image.new("RGB", (8, 8)).save(buf, format="JPEG")
     big = SimpleUploadedFile("big.jpg", buf.getvalue() + b"\0" * services.PHOTO_MAX_BYTES)
     r = client.post("/report", {**form, "photos": [big]})
-    assert r.status_code == 400 and "at most 5 MB" in r.context["error"]
+    assert r.status_code == 400 and "每张不超过 5 MB" in r.context["error"]
     assert Issue.objects.count() == before
     ok = SimpleUploadedFile("ok.jpg", buf.getvalue(), content_type="image/jpeg")
     assert client.post("/report", {**form, "photos": [ok]}).status_code == 201
@@ -112,7 +112,7 @@ def test_resident_rates_a_resolved_issue(client, form):
         services.issue_transition(issue_id=issue.id, action=action)
     assert 'name="rating"' in client.get(f"/track?code={code}").content.decode()
     bad = client.post("/track", {"code": code, "rating": "9"})
-    assert "out of range 1-5" in bad.content.decode()
+    assert "评分 9 超出 1-5 的范围" in bad.content.decode()
     r = client.post("/track", {"code": code, "rating": "4", "comment": "及时"})
     assert r.status_code == 302
     issue.refresh_from_db()

@@ -308,7 +308,7 @@ def test_filing_outside_ones_grid_is_refused_and_names_the_grid(live_demo, artif
         form.locator("textarea[name=description]").fill("别的网格的路灯坏了")
         form.locator("button[type=submit]").click()
         expect(page.locator("#intake-error")).to_contain_text(other.code)
-        expect(page.locator("#intake-error")).to_contain_text("outside your areas")
+        expect(page.locator("#intake-error")).to_contain_text("不在您负责的区域内")
         assert Issue.objects.count() == before
         page.screenshot(path=str(artifacts / "console-intake-outside.png"))
         assert [e for e in errors if "status of 400" not in e] == []
