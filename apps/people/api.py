@@ -3,6 +3,7 @@ contains a person goes through apps.people.privacy (masked unless the user's rol
 
 from django.db.models import Q
 from django.http import HttpResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
@@ -34,14 +35,15 @@ def _int(request, name, *, required=False):
     )
     if raw in (None, ""):
         if required:
-            raise DomainError(f"{name} is required", field=name)
+            raise DomainError(_("%(name)s is required") % {"name": name}, field=name)
         return None
+    values = {"name": name, "value": repr(raw)}
     try:
         value = int(raw)
     except (TypeError, ValueError):
-        raise DomainError(f"{name}={raw!r} is not an integer", field=name) from None
+        raise DomainError(_("%(name)s=%(value)s is not an integer") % values, field=name) from None
     if not -(2**63) <= value < 2**63:  # PostgreSQL's bigint (ids, OFFSET)
-        raise DomainError(f"{name}={raw!r} is out of range", field=name)
+        raise DomainError(_("%(name)s=%(value)s is out of range") % values, field=name)
     return value
 
 
@@ -50,7 +52,7 @@ def _area(request) -> Area:
     area_id = _int(request, "area", required=True)
     area = Area.objects.filter(pk=area_id).filter(request_scope(request).q("code")).first()
     if area is None:
-        raise NotFound(f"no area with id {area_id}", field="area")
+        raise NotFound(_("no area with id %(id)s") % {"id": area_id}, field="area")
     return area
 
 
@@ -59,11 +61,15 @@ def _proposal(request, proposal_id) -> CenterProposal:
     try:
         pid = int(proposal_id)
     except (TypeError, ValueError):
-        raise DomainError(f"proposal={proposal_id!r} is not an integer", field="proposal") from None
+        raise DomainError(
+            _("%(name)s=%(value)s is not an integer")
+            % {"name": "proposal", "value": repr(proposal_id)},
+            field="proposal",
+        ) from None
     scope = request_scope(request)
     proposal = CenterProposal.objects.filter(pk=pid).filter(scope.q("area__code")).first()
     if proposal is None:
-        raise NotFound(f"no proposal with id {pid}", field="proposal")
+        raise NotFound(_("no proposal with id %(id)s") % {"id": pid}, field="proposal")
     return proposal
 
 
@@ -119,13 +125,15 @@ class ResidentsApi(APIView):
         }
         given = {k: _int(request, k) for k in filters}
         if all(v is None for v in given.values()):
-            raise DomainError("give a household, building or grid", field="household")
+            raise DomainError(_("give a household, building or grid"), field="household")
         for k, v in given.items():
             if v is not None:
                 qs = qs.filter(**{filters[k]: v})
         offset = _int(request, "offset") or 0
         if offset < 0:
-            raise DomainError(f"offset={offset} must be 0 or more", field="offset")
+            raise DomainError(
+                _("offset=%(offset)s must be 0 or more") % {"offset": offset}, field="offset"
+            )
         access = access_for(request.user)
         rows = list(qs[offset : offset + PAGE + 1])
         results = [_person(access, r) for r in rows[:PAGE]]
@@ -157,7 +165,7 @@ class PartyMembersApi(APIView):
         )
         org, grid = _int(request, "organization"), _int(request, "grid")
         if org is None and grid is None:
-            raise DomainError("give an organization or a grid", field="organization")
+            raise DomainError(_("give an organization or a grid"), field="organization")
         if org is not None:
             qs = qs.filter(organization_id=org)
         if grid is not None:
@@ -288,9 +296,11 @@ def _household(request, name, *, scope=None) -> Household:
     try:
         return Household.objects.filter(scope.buildings_q("building__")).get(pk=int(hid))
     except (TypeError, ValueError):
-        raise DomainError(f"{name} must be a household id", field=name) from None
+        raise DomainError(
+            _("%(name)s must be a household id") % {"name": name}, field=name
+        ) from None
     except Household.DoesNotExist:
-        raise NotFound(f"no household with id {hid}", field=name) from None
+        raise NotFound(_("no household with id %(id)s") % {"id": hid}, field=name) from None
 
 
 class CenterLinksApi(APIView):
@@ -312,7 +322,7 @@ class CenterLinksApi(APIView):
             center = CenterHousehold.objects.filter(household=center_household).first()
             if center is None:
                 raise DomainError(
-                    "that household is not a center household", field="center_household"
+                    _("that household is not a center household"), field="center_household"
                 )
             services.center_link(
                 center=center, household=household, move=bool(request.data.get("move"))
@@ -349,11 +359,13 @@ class CenterLassoApi(APIView):
         center_household = _household(request, "center_household")
         center = CenterHousehold.objects.filter(household=center_household).first()
         if center is None:
-            raise DomainError("that household is not a center household", field="center_household")
+            raise DomainError(
+                _("that household is not a center household"), field="center_household"
+            )
         try:
             polygon = GEOSGeometry(json.dumps(request.data.get("polygon")), srid=4326)
         except (GEOSException, ValueError, TypeError):
-            raise DomainError("polygon must be a GeoJSON polygon", field="polygon") from None
+            raise DomainError(_("polygon must be a GeoJSON polygon"), field="polygon") from None
         check_geometry(polygon, field="polygon")
         return Response(services.center_link_area(center=center, polygon=polygon), status=201)
 
@@ -396,7 +408,7 @@ class HouseholdsApi(APIView):
         building = _int(request, "building", required=True)
         scope = request_scope(request)
         if not Building.objects.filter(scope.buildings_q(), pk=building).exists():
-            raise NotFound(f"no building with id {building}", field="building")
+            raise NotFound(_("no building with id %(id)s") % {"id": building}, field="building")
         members = set(
             PartyMember.objects.filter(resident__household__building_id=building).values_list(
                 "resident__household_id", flat=True
@@ -451,7 +463,7 @@ class ResidentsCsvApi(APIView):
     def get(self, request):
         grid, building = _int(request, "grid"), _int(request, "building")
         if grid is None and building is None:
-            raise DomainError("give a grid or a building", field="grid")
+            raise DomainError(_("give a grid or a building"), field="grid")
         qs = Resident.objects.select_related("household__building", "household__unit").order_by(
             "household__building__address", "household__unit__number", "household__room", "id"
         )

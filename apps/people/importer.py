@@ -10,6 +10,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from apps.common.errors import DomainError
 from apps.people import pii
@@ -72,9 +73,11 @@ def read_table(path: Path) -> list[dict]:
         wb = load_workbook(path, read_only=True, data_only=True)
         raw = [list(r) for r in wb.active.iter_rows(values_only=True)]
     else:
-        raise DomainError(f"{path.name}: use a .csv or .xlsx file", field="file")
+        raise DomainError(
+            _("%(file)s: use a .csv or .xlsx file") % {"file": path.name}, field="file"
+        )
     if not raw:
-        raise DomainError(f"{path.name} is empty", field="file")
+        raise DomainError(_("%(file)s is empty") % {"file": path.name}, field="file")
     lookup = {alias.lower(): canon for canon, aliases in ALIASES.items() for alias in aliases}
     header = [lookup.get(str(h or "").strip().lower()) for h in raw[0]]
     out = []
@@ -103,19 +106,26 @@ def _date(value) -> date | None:
             return datetime.strptime(str(value), fmt).date()
         except ValueError:
             continue
-    raise DomainError(f"{value!r} is not a date (use YYYY-MM-DD)", field="joined")
+    raise DomainError(
+        _("%(value)s is not a date (use YYYY-MM-DD)") % {"value": repr(value)}, field="joined"
+    )
 
 
 def people_import(
     *, kind: str, rows: list[dict], dry_run: bool = True, skip_bad_rows: bool = False
 ) -> ImportReport:
     if kind not in REQUIRED:
-        raise DomainError(f"unknown import kind {kind!r} (residents, party_members)", field="kind")
+        raise DomainError(
+            _("unknown import kind %(kind)s (residents, party_members)") % {"kind": repr(kind)},
+            field="kind",
+        )
     report = ImportReport(kind=kind, rows=len(rows), dry_run=dry_run)
     if rows:
         missing = [c for c in REQUIRED[kind] if c not in rows[0]]
         if missing:
-            raise DomainError(f"missing column(s): {', '.join(missing)}", field="file")
+            raise DomainError(
+                _("missing column(s): %(columns)s") % {"columns": ", ".join(missing)}, field="file"
+            )
     build = _resident_rows if kind == "residents" else _member_rows
     objects = build(rows, report)
     report.valid = len(objects)
@@ -146,12 +156,14 @@ def _resident_rows(rows, report) -> list[Resident]:
     for n, r in enumerate(rows, start=2):  # row 1 is the header
         try:
             if not r.get("name"):
-                raise DomainError("the name is empty", field="name")
+                raise DomainError(_("the name is empty"), field="name")
             key = (r.get("building", ""), _int(r.get("unit")), r.get("room", ""))
             hid = households.get(key)
             if hid is None:
                 raise DomainError(
-                    f"no household at {key[0]} unit {key[1]} room {key[2]}", field="building"
+                    _("no household at %(building)s unit %(unit)s room %(room)s")
+                    % {"building": key[0], "unit": key[1], "room": key[2]},
+                    field="building",
                 )
             phone = pii.phone_normalise(r["phone"]) if r.get("phone") else ""
             number = pii.id_normalise(r.get("id_number", ""))
@@ -159,7 +171,8 @@ def _resident_rows(rows, report) -> list[Resident]:
             h = protected["id_hash"]
             if h in hashes_in_file:
                 raise DomainError(
-                    f"the same ID number is on row {hashes_in_file[h]}", field="id_number"
+                    _("the same ID number is on row %(row)s") % {"row": hashes_in_file[h]},
+                    field="id_number",
                 )
             hashes_in_file[h] = n
             candidates.append(
@@ -184,7 +197,9 @@ def _resident_rows(rows, report) -> list[Resident]:
     out = []
     for n, c in candidates:
         if c.id_hash in existing:
-            _error(report, n, "id_number", "a resident with this ID number is already registered")
+            _error(
+                report, n, "id_number", _("a resident with this ID number is already registered")
+            )
         else:
             out.append(c)
     report.errors.sort(key=lambda e: e["row"])
@@ -202,24 +217,28 @@ def _member_rows(rows, report) -> list[PartyMember]:
             resident = Resident.objects.filter(id_hash=pii.id_hash(number)).first()
             if resident is None:
                 raise DomainError(
-                    "no resident with this ID number: import the resident first", field="id_number"
+                    _("no resident with this ID number: import the resident first"),
+                    field="id_number",
                 )
             if resident.id in taken:
-                raise DomainError("already registered as a party member", field="id_number")
+                raise DomainError(_("already registered as a party member"), field="id_number")
             if resident.id in seen:
                 raise DomainError(
-                    f"the same person is on row {seen[resident.id]}", field="id_number"
+                    _("the same person is on row %(row)s") % {"row": seen[resident.id]},
+                    field="id_number",
                 )
             org = orgs.get(r.get("organization", ""))
             if org is None:
                 raise DomainError(
-                    f"no party organisation named {r.get('organization', '')!r}",
+                    _("no party organisation named %(name)s")
+                    % {"name": repr(r.get("organization", ""))},
                     field="organization",
                 )
             kind = KINDS.get(str(r.get("kind", "")).strip().lower())
             if kind is None:
                 raise DomainError(
-                    f"kind {r.get('kind')!r} is not one of {', '.join(PartyMemberKind.values)}",
+                    _("kind %(kind)s is not one of %(kinds)s")
+                    % {"kind": repr(r.get("kind")), "kinds": ", ".join(PartyMemberKind.values)},
                     field="kind",
                 )
             joined = _date(r.get("joined"))

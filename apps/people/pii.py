@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext as _
 
 from apps.common.errors import DomainError
 from geo.settings import env_bool
@@ -38,15 +39,17 @@ def id_normalise(raw: str, *, field: str = "id_number") -> str:
     value = str(raw or "").strip().upper().replace(" ", "")
     if not _ID_RE.match(value):
         raise DomainError(
-            "an ID number has 17 digits and a check digit or X (18 characters)", field=field
+            _("an ID number has 17 digits and a check digit or X (18 characters)"), field=field
         )
     month, day = int(value[10:12]), int(value[12:14])
     if not (1 <= month <= 12 and 1 <= day <= 31):
-        raise DomainError("the ID number's date of birth is not a date", field=field)
+        raise DomainError(_("the ID number's date of birth is not a date"), field=field)
     expected = id_check_char(value[:17])
     if value[17] != expected:
         raise DomainError(
-            f"the ID number's check digit is {value[17]}, GB 11643 expects {expected}", field=field
+            _("the ID number's check digit is %(given)s, GB 11643 expects %(expected)s")
+            % {"given": value[17], "expected": expected},
+            field=field,
         )
     return value
 
@@ -58,7 +61,9 @@ def phone_normalise(raw: str, *, field: str = "phone") -> str:
         value = value[3:]
     if not _PHONE_RE.match(value):
         raise DomainError(
-            f"{raw!r} is not a mobile number (11 digits starting with 13-19)", field=field
+            _("%(value)s is not a mobile number (11 digits starting with 13-19)")
+            % {"value": repr(raw)},
+            field=field,
         )
     return value
 

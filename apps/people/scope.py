@@ -22,6 +22,7 @@ what is dispatched to them; building heads their buildings.
 from dataclasses import dataclass, field
 
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from apps.people.models import PropertyService, StaffAssignment, StaffRole
 
@@ -195,7 +196,7 @@ class ScopedStaff:
     """DRF permission for staff endpoints: a signed-in user with a non-empty scope; writes refused to
     read-only scopes (auditors). Objects outside the scope are the selectors' business (404)."""
 
-    message = "your role gives you no access here"
+    message = _("your role gives you no access here")
 
     def has_permission(self, request, view) -> bool:
         user = getattr(request, "user", None)
@@ -205,7 +206,7 @@ class ScopedStaff:
         if scope.is_empty:
             return False
         if request.method not in ("GET", "HEAD", "OPTIONS") and scope.read_only:
-            self.message = "your role is read-only"
+            self.message = _("your role is read-only")
             return False
         return True
 
@@ -217,7 +218,7 @@ class CityWide(ScopedStaff):
     """DRF permission for city-wide work (territory imports): a scope over everything (superusers,
     city administrators; auditors read only)."""
 
-    message = "only city administrators may do this"
+    message = _("only city administrators may do this")
 
     def has_permission(self, request, view) -> bool:
         return super().has_permission(request, view) and request_scope(request).everything

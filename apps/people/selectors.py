@@ -3,10 +3,17 @@
 import numpy as np
 from django.db import connection
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from apps.common.errors import DomainError
-from apps.people.models import Department, PropertyCompany, StaffAssignment, StaffRole
-from apps.territory.models import Area
+from apps.common.labels import choice_label
+from apps.people.models import (
+    Department,
+    PropertyCompany,
+    StaffAssignment,
+    StaffRole,
+)
+from apps.territory.models import Area, Level
 
 
 def compound_property_company(*, compound_id: int | None) -> PropertyCompany | None:
@@ -67,7 +74,8 @@ def scope_grids(*, area: Area) -> list[Area]:
             Area.objects.filter(parent=area, level="grid", valid_to__isnull=True).order_by("code")
         )
     raise DomainError(
-        f"center households are planned for a community or a grid, not a {area.level}",
+        _("center households are planned for a community or a grid, not a %(level)s")
+        % {"level": choice_label(Level, area.level)},
         field="area",
     )
 

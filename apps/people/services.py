@@ -5,8 +5,10 @@ from datetime import date
 import numpy as np
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.common.errors import Conflict, DomainError, NotFound
+from apps.common.labels import choice_label
 from apps.people import pii, selectors
 from apps.people.models import (
     PARTY_ORG_PARENT,
@@ -30,7 +32,7 @@ from apps.people.models import (
     StaffAssignment,
     StaffRole,
 )
-from apps.territory.models import Area, Building, Household
+from apps.territory.models import Area, Building, Household, Level
 
 
 @transaction.atomic
@@ -47,27 +49,48 @@ def staff_assign(
 ) -> StaffAssignment:
     """Attach a person to a role; the area must be of the level the role works at."""
     if role not in StaffRole.values:
-        raise DomainError(f"unknown role {role!r}", field="role")
+        raise DomainError(_("unknown role %(role)s") % {"role": repr(role)}, field="role")
+    role_label = choice_label(StaffRole, role)
     expected = ROLE_AREA_LEVEL[role]
     if expected is None and area is not None:
-        raise DomainError(f"a {role} is not attached to an area", field="area")
+        raise DomainError(
+            _("a %(role)s is not attached to an area") % {"role": role_label}, field="area"
+        )
     if expected is not None:
         levels = expected if isinstance(expected, tuple) else (expected,)
+        names = {
+            "role": role_label,
+            "level": choice_label(Level, levels[0]),
+            "other": choice_label(Level, levels[-1]),
+        }
         if area is None:
-            raise DomainError(
-                f"a {role} needs an area of level {' or '.join(levels)}", field="area"
-            )
+            if len(levels) == 1:
+                message = _("a %(role)s needs an area of level %(level)s") % names
+            else:
+                message = _("a %(role)s needs an area of level %(level)s or %(other)s") % names
+            raise DomainError(message, field="area")
         if area.level not in levels:
-            raise DomainError(
-                f"a {role} is attached to a {' or '.join(levels)}, not to a {area.level} ({area.code})",
-                field="area",
-            )
+            names |= {"actual": choice_label(Level, area.level), "code": area.code}
+            if len(levels) == 1:
+                message = (
+                    _("a %(role)s is attached to a %(level)s, not to a %(actual)s (%(code)s)")
+                    % names
+                )
+            else:
+                message = (
+                    _(
+                        "a %(role)s is attached to a %(level)s or a %(other)s, "
+                        "not to a %(actual)s (%(code)s)"
+                    )
+                    % names
+                )
+            raise DomainError(message, field="area")
     if role == StaffRole.BUILDING_HEAD and building is None:
-        raise DomainError("a building head needs a building", field="building")
+        raise DomainError(_("a building head needs a building"), field="building")
     if role == StaffRole.PROPERTY_COMPANY and company is None:
-        raise DomainError("property company staff need a company", field="company")
+        raise DomainError(_("property company staff need a company"), field="company")
     if role == StaffRole.DEPARTMENT and department is None:
-        raise DomainError("department staff need a department", field="department")
+        raise DomainError(_("department staff need a department"), field="department")
     return StaffAssignment.objects.create(
         name=name,
         role=role,
@@ -89,7 +112,7 @@ def resident_create(
 ) -> Resident:
     name = (name or "").strip()
     if not name:
-        raise DomainError("a resident needs a name", field="name")
+        raise DomainError(_("a resident needs a name"), field="name")
     phone = pii.phone_normalise(phone) if phone else ""
     protected = {}
     if id_number:
@@ -97,7 +120,7 @@ def resident_create(
         protected = pii.id_protect(normalised)
         if Resident.objects.filter(id_hash=protected["id_hash"]).exists():
             raise DomainError(
-                "a resident with this ID number is already registered", field="id_number"
+                _("a resident with this ID number is already registered"), field="id_number"
             )
     return Resident.objects.create(
         household=household, name=name, phone=phone, is_head=is_head, **protected
@@ -114,20 +137,27 @@ def party_org_create(
     building: Building | None = None,
 ) -> PartyOrganization:
     if kind not in PartyOrgKind.values:
-        raise DomainError(f"unknown party organisation kind {kind!r}", field="kind")
+        raise DomainError(
+            _("unknown party organisation kind %(kind)s") % {"kind": repr(kind)}, field="kind"
+        )
     expected = PARTY_ORG_PARENT[kind]
     if expected is None and parent is not None:
-        raise DomainError("a community party committee is the root of its tree", field="parent")
+        raise DomainError(_("a community party committee is the root of its tree"), field="parent")
     if expected is not None and (parent is None or parent.kind != expected):
-        raise DomainError(
-            f"a {kind} belongs to a {expected}"
-            + (f", not to a {parent.kind}" if parent is not None else ""),
-            field="parent",
-        )
+        names = {
+            "kind": choice_label(PartyOrgKind, kind),
+            "parent": choice_label(PartyOrgKind, expected),
+        }
+        if parent is None:
+            message = _("a %(kind)s belongs to a %(parent)s") % names
+        else:
+            names["actual"] = choice_label(PartyOrgKind, parent.kind)
+            message = _("a %(kind)s belongs to a %(parent)s, not to a %(actual)s") % names
+        raise DomainError(message, field="parent")
     if kind == PartyOrgKind.COMMITTEE and (area is None or area.level != "community"):
-        raise DomainError("a community party committee is attached to a community", field="area")
+        raise DomainError(_("a community party committee is attached to a community"), field="area")
     if kind == PartyOrgKind.BRANCH and (area is None or area.level != "grid"):
-        raise DomainError("a grid party branch is attached to a grid", field="area")
+        raise DomainError(_("a grid party branch is attached to a grid"), field="area")
     return PartyOrganization.objects.create(
         name=name, kind=kind, parent=parent, area=area, building=building
     )
@@ -144,12 +174,16 @@ def party_member_create(
 ) -> PartyMember:
     if kind not in PartyMemberKind.values:
         raise DomainError(
-            f"unknown party member kind {kind!r} (community, in_service, retired)", field="kind"
+            _("unknown party member kind %(kind)s (community, in_service, retired)")
+            % {"kind": repr(kind)},
+            field="kind",
         )
     if PartyMember.objects.filter(resident=resident).exists():
-        raise DomainError("this resident is already registered as a party member", field="resident")
+        raise DomainError(
+            _("this resident is already registered as a party member"), field="resident"
+        )
     if joined and joined > timezone.localdate():
-        raise DomainError("the date joined is in the future", field="joined")
+        raise DomainError(_("the date joined is in the future"), field="joined")
     return PartyMember.objects.create(
         resident=resident, organization=organization, kind=kind, joined=joined, workplace=workplace
     )
@@ -159,12 +193,17 @@ def party_member_create(
 def owners_committee_create(*, compound: Area, kind: str, formed: date) -> OwnersCommittee:
     if compound.level != "compound":
         raise DomainError(
-            f"an owners' committee belongs to a compound, not a {compound.level}", field="compound"
+            _("an owners' committee belongs to a compound, not a %(level)s")
+            % {"level": choice_label(Level, compound.level)},
+            field="compound",
         )
     if kind not in CommitteeKind.values:
-        raise DomainError(f"unknown committee kind {kind!r}", field="kind")
+        raise DomainError(_("unknown committee kind %(kind)s") % {"kind": repr(kind)}, field="kind")
     if OwnersCommittee.objects.filter(compound=compound).exists():
-        raise DomainError(f"{compound.name} already has a committee", field="compound")
+        raise DomainError(
+            _("%(compound)s already has a committee") % {"compound": compound.name},
+            field="compound",
+        )
     return OwnersCommittee.objects.create(compound=compound, kind=kind, formed=formed)
 
 
@@ -173,9 +212,9 @@ def committee_member_add(
     *, committee: OwnersCommittee, resident: Resident, role: str = "member"
 ) -> CommitteeMember:
     if resident.household.building.compound_id != committee.compound_id:
-        raise DomainError("a committee member must live in the compound", field="resident")
+        raise DomainError(_("a committee member must live in the compound"), field="resident")
     if CommitteeMember.objects.filter(committee=committee, resident=resident).exists():
-        raise DomainError("already a member of this committee", field="resident")
+        raise DomainError(_("already a member of this committee"), field="resident")
     return CommitteeMember.objects.create(committee=committee, resident=resident, role=role)
 
 
@@ -199,16 +238,19 @@ def center_designate(*, household: Household, party_member: PartyMember | None =
         party_member = members.order_by("id").first()
     if party_member is None:
         raise DomainError(
-            f"household {household} has no party member, so it cannot be a center household",
+            _("household %(household)s has no party member, so it cannot be a center household")
+            % {"household": household},
             field="household",
         )
     if party_member.resident.household_id != household.id:
-        raise DomainError("the party member does not live in this household", field="party_member")
+        raise DomainError(
+            _("the party member does not live in this household"), field="party_member"
+        )
     if CenterHousehold.objects.filter(household=household).exists():
-        raise DomainError("this household is already a center household", field="household")
+        raise DomainError(_("this household is already a center household"), field="household")
     if CenterLink.objects.filter(household=household).exists():
         raise DomainError(
-            "this household is looked after by another center household; unlink it first",
+            _("this household is looked after by another center household; unlink it first"),
             field="household",
         )
     return CenterHousehold.objects.create(household=household, party_member=party_member)
@@ -222,23 +264,19 @@ def center_link(*, center: CenterHousehold, household: Household, move: bool = F
     center = CenterHousehold.objects.select_for_update().get(pk=center.pk)
     policy = _policy_for_household(center.household_id)
     if household.id == center.household_id:
-        raise DomainError("a center household does not look after itself", field="household")
+        raise DomainError(_("a center household does not look after itself"), field="household")
     if CenterHousehold.objects.filter(household=household).exists():
-        raise DomainError("this household is itself a center household", field="household")
+        raise DomainError(_("this household is itself a center household"), field="household")
     existing = CenterLink.objects.filter(household=household).select_related("center").first()
     if existing is not None and not (move and existing.center_id != center.id):
-        which = "this" if existing.center_id == center.id else "another"
-        raise DomainError(
-            f"household {household} is already linked to {which} center household",
-            field="household",
-        )
+        if existing.center_id == center.id:
+            message = _("household %(household)s is already linked to this center household")
+        else:
+            message = _("household %(household)s is already linked to another center household")
+        raise DomainError(message % {"household": household}, field="household")
     count = center.links.count()
     if count >= policy.max_links:
-        raise DomainError(
-            f"the center household already looks after {count} households, "
-            f"the limit is {policy.max_links}",
-            field="center",
-        )
+        raise DomainError(_full_message(count, policy.max_links), field="center")
     _check_rule(policy, center.household_id, household)
     if existing is not None:
         existing.delete()
@@ -246,7 +284,16 @@ def center_link(*, center: CenterHousehold, household: Household, move: bool = F
         with transaction.atomic():
             return CenterLink.objects.create(center=center, household=household)
     except IntegrityError:
-        raise Conflict(f"household {household} was linked by someone else just now") from None
+        raise Conflict(
+            _("household %(household)s was linked by someone else just now")
+            % {"household": household}
+        ) from None
+
+
+def _full_message(count: int, limit: int) -> str:
+    return _(
+        "the center household already looks after %(count)s households, the limit is %(limit)s"
+    ) % {"count": count, "limit": limit}
 
 
 def _check_rule(policy, center_household_id: int, household: Household):
@@ -258,15 +305,18 @@ def _check_rule(policy, center_household_id: int, household: Household):
         )
         if household.neighbourhood_id is None or household.neighbourhood_id != center_nbh:
             raise DomainError(
-                "the household is not in the center household's neighbourhood grid",
+                _("the household is not in the center household's neighbourhood grid"),
                 field="household",
             )
     else:
         d = selectors.household_distance_m(center_household_id, household.id)
         if d > policy.max_distance_m:
             raise DomainError(
-                f"the household is {d:.0f} m from the center household, "
-                f"more than the {policy.max_distance_m} m allowed",
+                _(
+                    "the household is %(distance)s m from the center household, "
+                    "more than the %(limit)s m allowed"
+                )
+                % {"distance": f"{d:.0f}", "limit": policy.max_distance_m},
                 field="household",
             )
 
@@ -282,12 +332,13 @@ def center_link_area(*, center: CenterHousehold, polygon) -> dict:
         "Polygon",
         "MultiPolygon",
     ):
-        raise DomainError("draw a polygon around the buildings", field="polygon")
+        raise DomainError(_("draw a polygon around the buildings"), field="polygon")
     if polygon.srid is None:
         polygon.srid = 4326
     if not polygon.valid:
         raise DomainError(
-            f"the lasso is not a valid polygon: {polygon.valid_reason}", field="polygon"
+            _("the lasso is not a valid polygon: %(reason)s") % {"reason": polygon.valid_reason},
+            field="polygon",
         )
     center = CenterHousehold.objects.select_for_update().get(pk=center.pk)
     policy = _policy_for_household(center.household_id)
@@ -300,14 +351,17 @@ def center_link_area(*, center: CenterHousehold, polygon) -> dict:
     elsewhere = inside.exclude(center_link__isnull=True).exclude(center_link__center=center).count()
     if not free:
         raise DomainError(
-            "the lasso holds no household without a center household", field="polygon"
+            _("the lasso holds no household without a center household"), field="polygon"
         )
     count = center.links.count()
     room = policy.max_links - count
     if len(free) > room:
         raise DomainError(
-            f"the lasso holds {len(free)} unlinked households; the center household has room for "
-            f"{max(room, 0)} (limit {policy.max_links})",
+            _(
+                "the lasso holds %(count)s unlinked households; the center household has room "
+                "for %(room)s (limit %(limit)s)"
+            )
+            % {"count": len(free), "room": max(room, 0), "limit": policy.max_links},
             field="polygon",
         )
     rows = {r[0]: r for r in selectors.household_points(household_ids=[center.household_id, *free])}
@@ -316,28 +370,35 @@ def center_link_area(*, center: CenterHousehold, polygon) -> dict:
         if policy.rule == "neighbourhood":
             if rows[h][1] < 0 or rows[h][1] != rows[center.household_id][1]:
                 raise DomainError(
-                    f"household {h} is not in the center household's neighbourhood grid",
+                    _("household %(household)s is not in the center household's neighbourhood grid")
+                    % {"household": h},
                     field="polygon",
                 )
         elif (d := float(np.linalg.norm(point - xyz[0]))) > policy.max_distance_m:
             raise DomainError(
-                f"household {h} is {d:.0f} m from the center household, more than the "
-                f"{policy.max_distance_m} m allowed",
+                _(
+                    "household %(household)s is %(distance)s m from the center household, "
+                    "more than the %(limit)s m allowed"
+                )
+                % {"household": h, "distance": f"{d:.0f}", "limit": policy.max_distance_m},
                 field="polygon",
             )
     try:
         with transaction.atomic():
             CenterLink.objects.bulk_create(CenterLink(center=center, household_id=h) for h in free)
     except IntegrityError:
-        raise Conflict("some of these households were linked by someone else just now") from None
+        raise Conflict(_("some of these households were linked by someone else just now")) from None
     return {"linked": len(free), "linked_elsewhere": elsewhere}
 
 
 @transaction.atomic
 def center_unlink(*, household: Household) -> None:
-    deleted, _ = CenterLink.objects.filter(household=household).delete()
+    deleted, _rows = CenterLink.objects.filter(household=household).delete()
     if not deleted:
-        raise NotFound(f"household {household} is not linked to a center household")
+        raise NotFound(
+            _("household %(household)s is not linked to a center household")
+            % {"household": household}
+        )
 
 
 @transaction.atomic
@@ -423,7 +484,10 @@ def proposal_create(
 def _draft(proposal: CenterProposal) -> CenterProposal:
     proposal = CenterProposal.objects.select_for_update().get(pk=proposal.pk)
     if proposal.status != ProposalStatus.DRAFT:
-        raise Conflict(f"the proposal is {proposal.status}, only a draft can change")
+        raise Conflict(
+            _("the proposal is %(status)s, only a draft can change")
+            % {"status": choice_label(ProposalStatus, proposal.status)}
+        )
     return proposal
 
 
@@ -438,12 +502,12 @@ def proposal_link_set(
         return
     center = ProposalCenter.objects.filter(proposal=proposal, household=center_household).first()
     if center is None:
-        raise DomainError("that household is not a center in this proposal", field="center")
+        raise DomainError(_("that household is not a center in this proposal"), field="center")
     if (
         household.id == center_household.id
         or ProposalCenter.objects.filter(proposal=proposal, household=household).exists()
     ):
-        raise DomainError("this household is itself a center household", field="household")
+        raise DomainError(_("this household is itself a center household"), field="household")
     policy = selectors.center_policy(
         community_id=proposal.area.id
         if proposal.area.level == "community"
@@ -451,11 +515,7 @@ def proposal_link_set(
     )
     count = center.links.count()
     if count >= policy.max_links:
-        raise DomainError(
-            f"the center household already looks after {count} households, "
-            f"the limit is {policy.max_links}",
-            field="center",
-        )
+        raise DomainError(_full_message(count, policy.max_links), field="center")
     _check_rule(policy, center_household.id, household)
     ProposalLink.objects.create(proposal=proposal, center=center, household=household)
 
@@ -468,7 +528,7 @@ def proposal_accept(*, proposal: CenterProposal, user=None) -> dict:
         status=ProposalStatus.ACCEPTED, accepted_at=timezone.now()
     )
     if not changed:
-        raise Conflict("the proposal was already accepted or discarded")
+        raise Conflict(_("the proposal was already accepted or discarded"))
     grid_ids = [g.id for g in selectors.scope_grids(area=proposal.area)]
     in_scope = Household.objects.filter(building__grid_id__in=grid_ids).values("id")
     CenterLink.objects.filter(household_id__in=in_scope).delete()

@@ -18,7 +18,7 @@ from apps.people.models import (
 from apps.people.privacy import mask_name
 from apps.people.scope import user_scope
 from apps.people.services import staff_assign
-from apps.territory.models import Area, Building
+from apps.territory.models import Area, Building, Household
 
 MASKED_NAME = re.compile(r"^.\*+.?$")
 MASKED_PHONE = re.compile(r"^\d{3}\*{4}\d{4}$")
@@ -215,9 +215,43 @@ def test_link_errors_come_back_as_400_json_and_change_nothing(demo):
         format="json",
     )
     assert res.status_code == 400
-    assert "already linked to another center household" in res.json()["error"]
+    assert "已由其他党员中心户联系" in res.json()["error"]
     assert res.json()["field"] == "household"
     assert center.links.filter(household_id=linked).exists()
+
+
+def test_api_errors_speak_chinese_unless_english_is_asked_for(demo):
+    client = client_for("community")
+    center = CenterHousehold.objects.prefetch_related("links").first()
+    linked = center.links.first().household_id
+    other = CenterHousehold.objects.exclude(id=center.id).first()
+    body = {"household": linked, "center_household": other.household_id}
+    household = Household.objects.get(pk=linked)
+
+    res = client.post("/api/people/center-links", body, format="json")
+    assert res.status_code == 400 and res["Content-Language"] == "zh-hans"
+    assert res.json() == {
+        "error": f"住户 {household} 已由其他党员中心户联系",
+        "code": "invalid",
+        "field": "household",
+    }
+
+    res = client.post("/api/people/center-links?lang=en", body, format="json")
+    assert res.status_code == 400 and res["Content-Language"] == "en"
+    assert res.json() == {
+        "error": f"household {household} is already linked to another center household",
+        "code": "invalid",
+        "field": "household",
+    }
+    # a message with a label: the area level is named in the request's language too
+    scope = user_scope(get_user_model().objects.get(username="community"))
+    compound = Area.objects.filter(level="compound").filter(scope.q("code")).first()
+    res = client.get("/api/people/centers", {"area": compound.id, "lang": "zh-hans"})
+    assert res.json()["error"] == "党员中心户按社区或网格规划，不能按小区规划"
+    res = client.get("/api/people/centers", {"area": compound.id, "lang": "en"})
+    assert res.json()["error"] == (
+        "center households are planned for a community or a grid, not a compound"
+    )
 
 
 @pytest.mark.parametrize("username,own,other", ROLES)

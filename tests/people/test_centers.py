@@ -124,7 +124,11 @@ def test_distance_and_neighbourhood_rules(demo):
 
 def test_party_org_tree_is_checked(demo):
     committee = PartyOrganization.objects.filter(kind="committee").first()
-    with pytest.raises(DomainError, match="a group belongs to a branch, not to a committee"):
+    with pytest.raises(
+        DomainError,
+        match="a building party group belongs to a grid party branch, not to a community party "
+        "committee",
+    ):
         services.party_org_create(name="x", kind="group", parent=committee)
     grid = Area.objects.filter(level="grid").first()
     branch = services.party_org_create(name="b", kind="branch", parent=committee, area=grid)

@@ -101,7 +101,7 @@ def test_staff_link_and_unlink_households_on_the_map(live_demo, artifacts):
         expect(page.locator("[data-warning='full']")).to_be_visible(timeout=15_000)
         page.locator("li button[data-link]").first.click()
         page.wait_for_selector(".status.error")
-        assert "the limit is" in page.locator("#status").inner_text()
+        assert "上限为" in page.locator("#status").inner_text()
         assert center.links.count() == count
         page.screenshot(path=str(artifacts / "centers-full.png"))
         errors = [e for e in errors if "400 (Bad Request)" not in e]  # the refusal we asked for

@@ -441,7 +441,7 @@ def test_centers_api(world, role):
     if role == "compound_head":
         # their own compound is in scope, but centers are planned per community or grid
         own = client.get("/api/people/centers", {"area": world.compound_k.id})
-        assert own.status_code == 400 and "not a compound" in own.json()["error"]
+        assert own.status_code == 400 and "不能按小区规划" in own.json()["error"]
     if status != 200:
         assert "centers" not in response.json()
         return
