@@ -5,6 +5,7 @@ from datetime import date
 
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import PermissionDenied
@@ -24,7 +25,7 @@ class PatrolApiView(APIView):
 
     def body(self, request) -> dict:
         if not isinstance(request.data, dict):
-            raise DomainError("the body must be a JSON object")
+            raise DomainError(_("the body must be a JSON object"))
         return request.data
 
 
@@ -153,6 +154,9 @@ class PatrolStopApi(PatrolApiView):
         return Response(selectors.patrol_detail(patrol))
 
 
+MAX_MONTHS = 36  # the longest span of compound heads' visits asked for at once
+
+
 def _month(value: str | None, *, field: str, default: date) -> date:
     if not value:
         return default
@@ -160,7 +164,11 @@ def _month(value: str | None, *, field: str, default: date) -> date:
         year, month = value.split("-")
         return date(int(year), int(month), 1)
     except ValueError:
-        raise DomainError(f"{field}={value!r} is not a month (YYYY-MM)", field=field) from None
+        raise DomainError(
+            _("%(field)s=%(value)s is not a month (YYYY-MM)")
+            % {"field": field, "value": repr(value)},
+            field=field,
+        ) from None
 
 
 class CompoundHeadVisitsApi(PatrolApiView):
@@ -170,16 +178,18 @@ class CompoundHeadVisitsApi(PatrolApiView):
     def get(self, request):
         scope = user_scope(request.user)
         if scope.is_empty:
-            raise PermissionDenied("you have no area to see compound heads' visits in")
+            raise PermissionDenied(_("you have no area to see compound heads' visits in"))
         today = timezone.localdate()
         until = _month(request.query_params.get("until"), field="until", default=today)
         since = _month(request.query_params.get("since"), field="since", default=until)
         if since > until:
-            raise DomainError("since is after until", field="since")
-        if (until.year - since.year) * 12 + until.month - since.month > 36:
-            raise DomainError("ask for at most 36 months", field="since")
+            raise DomainError(_("since is after until"), field="since")
+        if (until.year - since.year) * 12 + until.month - since.month > MAX_MONTHS:
+            raise DomainError(_("ask for at most %(n)s months") % {"n": MAX_MONTHS}, field="since")
         within = request.query_params.get("within") or None
         if within and not within.replace("C", "").isdigit():
-            raise DomainError(f"within={within!r} is not an area code", field="within")
+            raise DomainError(
+                _("within=%(value)s is not an area code") % {"value": repr(within)}, field="within"
+            )
         rows = selectors.compound_head_visits(since=since, until=until, within=within)
         return Response({"rows": [r for r in rows if scope.covers_code(r["compound_code"])]})

@@ -5,6 +5,7 @@ from datetime import date
 
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.common.errors import NotFound
 from apps.common.routers import read_cursor
@@ -84,7 +85,7 @@ def patrol_get(*, patrol_id: int, user) -> Patrol:
         qs = qs.filter(user=user)
     patrol = qs.filter(id=patrol_id).first()
     if patrol is None:
-        raise NotFound(f"no patrol {patrol_id} of yours", field="patrol_id")
+        raise NotFound(_("no patrol %(id)s of yours") % {"id": patrol_id}, field="patrol_id")
     return patrol
 
 

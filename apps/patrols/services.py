@@ -15,6 +15,7 @@ from django.contrib.gis.geos import Point
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 
 from apps.common.db import copy_rows
 from apps.common.errors import Conflict, DomainError, NotFound
@@ -31,6 +32,7 @@ from apps.patrols.selectors import can_patrol
 from apps.territory.models import Area, Building
 
 EARTH_RADIUS_M = 6_371_008.8
+NOTE_MAX = 500  # characters of a check-in's note (PatrolCheckin.note)
 
 
 # ---------------------------------------------------------------------------------------------- parsing
@@ -40,43 +42,52 @@ def parse_uuid(value, *, field: str) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
     except (ValueError, TypeError, AttributeError):
-        raise DomainError(f"{field}={value!r} is not a UUID", field=field) from None
+        raise DomainError(
+            _("%(field)s=%(value)s is not a UUID") % {"field": field, "value": repr(value)},
+            field=field,
+        ) from None
 
 
 def parse_time(value, *, field: str) -> datetime:
     """An ISO 8601 time with an offset, or epoch milliseconds (what JavaScript's Date.now() gives)."""
+    given = {"field": field, "value": repr(value)}
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, int | float) and not isinstance(value, bool):
         if not math.isfinite(value):
-            raise DomainError(f"{field}={value!r} is not a time", field=field)
+            raise DomainError(_("%(field)s=%(value)s is not a time") % given, field=field)
         try:
             parsed = datetime.fromtimestamp(value / 1000, tz=UTC)
         except (OverflowError, OSError, ValueError):
-            raise DomainError(f"{field}={value!r} is not a time", field=field) from None
+            raise DomainError(_("%(field)s=%(value)s is not a time") % given, field=field) from None
     elif isinstance(value, str):
         try:
             parsed = parse_datetime(value)
         except ValueError:
             parsed = None
         if parsed is None:
-            raise DomainError(f"{field}={value!r} is not an ISO 8601 time", field=field)
+            raise DomainError(_("%(field)s=%(value)s is not an ISO 8601 time") % given, field=field)
     else:
-        raise DomainError(f"{field}={value!r} is not a time", field=field)
+        raise DomainError(_("%(field)s=%(value)s is not a time") % given, field=field)
     if timezone.is_naive(parsed):
-        raise DomainError(f"{field}={value!r} has no time zone offset", field=field)
+        raise DomainError(_("%(field)s=%(value)s has no time zone offset") % given, field=field)
     return parsed
 
 
 def parse_coord(value, *, field: str, low: float, high: float) -> float:
+    given = {"field": field, "value": repr(value)}
     if isinstance(value, bool):
-        raise DomainError(f"{field}={value!r} is not a number", field=field)
+        raise DomainError(_("%(field)s=%(value)s is not a number") % given, field=field)
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise DomainError(f"{field}={value!r} is not a number", field=field) from None
+        raise DomainError(_("%(field)s=%(value)s is not a number") % given, field=field) from None
     if not (math.isfinite(number) and low <= number <= high):
-        raise DomainError(f"{field}={value!r} is out of range [{low}, {high}]", field=field)
+        raise DomainError(
+            _("%(field)s=%(value)s is out of range [%(low)s, %(high)s]")
+            % (given | {"low": low, "high": high}),
+            field=field,
+        )
     return number
 
 
@@ -103,19 +114,23 @@ class Fix:
 def parse_points(raw) -> list[Fix]:
     """Validate a whole batch before anything is written: a malformed point refuses the batch, naming it."""
     if not isinstance(raw, list):
-        raise DomainError("points must be a list", field="points")
+        raise DomainError(_("points must be a list"), field="points")
     if len(raw) > conf.batch_max():
         raise DomainError(
-            f"{len(raw)} points in one batch; send at most {conf.batch_max()}", field="points"
+            _("%(n)s points in one batch; send at most %(max)s")
+            % {"n": len(raw), "max": conf.batch_max()},
+            field="points",
         )
     fixes = []
     for i, item in enumerate(raw):
         where = f"points[{i}]"
         if not isinstance(item, dict):
-            raise DomainError(f"{where} must be an object", field=where)
+            raise DomainError(_("%(field)s must be an object") % {"field": where}, field=where)
         for key in ("id", "t", "lon", "lat"):
             if item.get(key) is None:
-                raise DomainError(f"{where}.{key} is missing", field=f"{where}.{key}")
+                raise DomainError(
+                    _("%(field)s is missing") % {"field": f"{where}.{key}"}, field=f"{where}.{key}"
+                )
         accuracy = item.get("accuracy")
         if accuracy is not None:
             accuracy = parse_coord(accuracy, field=f"{where}.accuracy", low=0, high=1e6)
@@ -138,8 +153,16 @@ def _lock_own(*, patrol_id: int, user) -> Patrol:
     """The patrol row, locked for this transaction; only its own user may write to it."""
     patrol = Patrol.objects.select_for_update().filter(id=patrol_id).first()
     if patrol is None or patrol.user_id != user.id:
-        raise NotFound(f"no patrol {patrol_id} of yours", field="patrol_id")
+        raise NotFound(_("no patrol %(id)s of yours") % {"id": patrol_id}, field="patrol_id")
     return patrol
+
+
+def _ended(patrol: Patrol) -> Conflict:
+    return Conflict(
+        _("patrol #%(id)s ended at %(time)s")
+        % {"id": patrol.id, "time": f"{timezone.localtime(patrol.ended_at):%H:%M}"},
+        field="patrol_id",
+    )
 
 
 def _now_limit() -> datetime:
@@ -231,31 +254,43 @@ def patrol_start(*, user, grid_id: int, client_id, started_at=None) -> tuple[Pat
     existing = Patrol.objects.filter(client_id=cid).first()
     if existing is not None:
         if existing.user_id != user.id:
-            raise Conflict("this client id belongs to another patrol", field="client_id")
+            raise Conflict(_("this client id belongs to another patrol"), field="client_id")
         return existing, False
     grid = Area.objects.filter(id=grid_id, level="grid").first() if str(grid_id).isdigit() else None
     if grid is None:
-        raise DomainError(f"grid_id={grid_id!r} is not a grid", field="grid_id")
+        raise DomainError(
+            _("grid_id=%(value)s is not a grid") % {"value": repr(grid_id)}, field="grid_id"
+        )
     if not grid.is_current:
         raise DomainError(
-            f"grid {grid.code} (version {grid.version}) has been redrawn; reload your grids",
+            _("grid %(code)s (version %(version)s) has been redrawn; reload your grids")
+            % {"code": grid.code, "version": grid.version},
             field="grid_id",
         )
     if not can_patrol(user=user, grid=grid):
-        raise DomainError(f"you are not assigned to grid {grid.code} {grid.name}", field="grid_id")
+        raise DomainError(
+            _("you are not assigned to grid %(code)s %(name)s")
+            % {"code": grid.code, "name": grid.name},
+            field="grid_id",
+        )
     now = timezone.now()
     started = now if started_at in (None, "") else parse_time(started_at, field="started_at")
     if started > _now_limit():
-        raise DomainError(f"started_at={started.isoformat()} is in the future", field="started_at")
+        raise DomainError(
+            _("%(field)s=%(time)s is in the future")
+            % {"field": "started_at", "time": started.isoformat()},
+            field="started_at",
+        )
     if started < now - timedelta(days=1):
         raise DomainError(
-            f"started_at={started.isoformat()} is more than a day ago", field="started_at"
+            _("started_at=%(time)s is more than a day ago") % {"time": started.isoformat()},
+            field="started_at",
         )
     active = Patrol.objects.filter(user=user, ended_at__isnull=True).first()
     if active is not None:
         raise Conflict(
-            f"you already have an active patrol (#{active.id}, started "
-            f"{timezone.localtime(active.started_at):%H:%M}); stop it first",
+            _("you already have an active patrol (#%(id)s, started %(time)s); stop it first")
+            % {"id": active.id, "time": f"{timezone.localtime(active.started_at):%H:%M}"},
             field="grid_id",
         )
     try:
@@ -273,7 +308,7 @@ def patrol_start(*, user, grid_id: int, client_id, started_at=None) -> tuple[Pat
         if again is not None:
             return again, False
         raise Conflict(
-            "you already have an active patrol; stop it first", field="grid_id"
+            _("you already have an active patrol; stop it first"), field="grid_id"
         ) from None
     return patrol, True
 
@@ -292,7 +327,9 @@ def patrol_add_points(*, patrol_id: int, user, points) -> dict:
     )
     foreign = [str(cid) for cid, pid in stored.items() if pid != patrol.id]
     if foreign:
-        raise Conflict(f"point {foreign[0]} belongs to another patrol", field="points")
+        raise Conflict(
+            _("point %(id)s belongs to another patrol") % {"id": foreign[0]}, field="points"
+        )
 
     seen = set(stored)
     new: list[Fix] = []
@@ -412,25 +449,30 @@ def patrol_checkin(
     existing = PatrolCheckin.objects.filter(client_id=cid).first()
     if existing is not None:
         if existing.patrol_id != patrol.id:
-            raise Conflict("this client id belongs to another check-in", field="client_id")
+            raise Conflict(_("this client id belongs to another check-in"), field="client_id")
         return existing, False
     if patrol.ended_at is not None:
-        raise Conflict(
-            f"patrol #{patrol.id} ended at {timezone.localtime(patrol.ended_at):%H:%M}",
-            field="patrol_id",
-        )
+        raise _ended(patrol)
     building = (
         Building.objects.filter(id=building_id).first() if str(building_id).isdigit() else None
     )
     if building is None:
-        raise DomainError(f"building_id={building_id!r} is not a building", field="building_id")
+        raise DomainError(
+            _("building_id=%(value)s is not a building") % {"value": repr(building_id)},
+            field="building_id",
+        )
     when = timezone.now() if at in (None, "") else parse_time(at, field="at")
     if when > _now_limit() or when < patrol.started_at - timedelta(seconds=conf.clock_skew_s()):
-        raise DomainError(f"at={when.isoformat()} is outside the patrol", field="at")
-    if len(note) > 500:
-        raise DomainError(f"note is {len(note)} characters; at most 500", field="note")
+        raise DomainError(
+            _("at=%(time)s is outside the patrol") % {"time": when.isoformat()}, field="at"
+        )
+    if len(note) > NOTE_MAX:
+        raise DomainError(
+            _("note is %(n)s characters; at most %(max)s") % {"n": len(note), "max": NOTE_MAX},
+            field="note",
+        )
     if "\x00" in note:
-        raise DomainError("note contains a NUL character", field="note")
+        raise DomainError(_("note contains a NUL character"), field="note")
     point = distance = None
     if lon is not None or lat is not None:
         point = Point(
@@ -448,7 +490,8 @@ def patrol_checkin(
         limit = conf.checkin_max_distance_m()
         if distance > limit:
             raise DomainError(
-                f"you are {distance:.0f} m from {building}; check in within {limit:.0f} m",
+                _("you are %(distance).0f m from %(building)s; check in within %(limit).0f m")
+                % {"distance": distance, "building": building, "limit": limit},
                 field="building_id",
             )
     checkin = PatrolCheckin.objects.create(
@@ -474,7 +517,11 @@ def patrol_stop(*, patrol_id: int, user, ended_at=None) -> Patrol:
         return patrol
     ended = timezone.now() if ended_at in (None, "") else parse_time(ended_at, field="ended_at")
     if ended > _now_limit():
-        raise DomainError(f"ended_at={ended.isoformat()} is in the future", field="ended_at")
+        raise DomainError(
+            _("%(field)s=%(time)s is in the future")
+            % {"field": "ended_at", "time": ended.isoformat()},
+            field="ended_at",
+        )
     last = (
         PatrolPoint.objects.filter(patrol=patrol, status=PointStatus.ACCEPTED)
         .order_by("-recorded_at")
@@ -512,13 +559,10 @@ def patrol_issue_report(
     link = PatrolIssue.objects.select_related("issue").filter(client_id=cid).first()
     if link is not None:
         if link.patrol_id != patrol.id:
-            raise Conflict("this client id belongs to another report", field="client_id")
+            raise Conflict(_("this client id belongs to another report"), field="client_id")
         return link.issue, False
     if patrol.ended_at is not None:
-        raise Conflict(
-            f"patrol #{patrol.id} ended at {timezone.localtime(patrol.ended_at):%H:%M}",
-            field="patrol_id",
-        )
+        raise _ended(patrol)
     issue = issues_services.issue_create(
         point=issues_services.point_parse(lon, lat),
         category=category,

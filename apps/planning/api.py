@@ -5,6 +5,7 @@ import json
 import shapely
 from django.contrib.gis.geos import GEOSGeometry
 from django.db import connection
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import PermissionDenied
@@ -23,12 +24,15 @@ def _int(data, key, default=None, *, required=False) -> int | None:
     raw = data.get(key, default)
     if raw is None or raw == "":
         if required:
-            raise DomainError(f"{key} is required", field=key)
+            raise DomainError(_("%(field)s is required") % {"field": key}, field=key)
         return default
     try:
         return int(raw)
     except (TypeError, ValueError):
-        raise DomainError(f"{key}={raw!r} is not a whole number", field=key) from None
+        raise DomainError(
+            _("%(field)s=%(value)s is not a whole number") % {"field": key, "value": repr(raw)},
+            field=key,
+        ) from None
 
 
 # Plan areas as one GeoJSON FeatureCollection built by PostGIS (see territory.selectors for why).
@@ -212,7 +216,8 @@ class PlanPublishApi(APIView):
         plan = selectors.plan_get(plan_id=plan_id, scope=request_scope(request))
         if not selectors.can_publish(user=request.user, community=plan.community):
             raise PermissionDenied(
-                f"only a planner of community {plan.community.code} (or of its street) may publish"
+                _("only a planner of community %(code)s (or of its street) may publish")
+                % {"code": plan.community.code}
             )
         diff = services.plan_publish(
             plan=plan, revision=_int(request.data, "revision", required=True), user=request.user
@@ -222,15 +227,20 @@ class PlanPublishApi(APIView):
 
 def _read_geom(raw, field: str, *, allowed=("Polygon", "MultiPolygon")):
     if not isinstance(raw, dict):
-        raise DomainError("a GeoJSON geometry is required", field=field)
+        raise DomainError(_("a GeoJSON geometry is required"), field=field)
     try:
         g = GEOSGeometry(json.dumps(raw), srid=4326)
     except Exception as exc:  # GEOS raises several kinds for bad input
-        raise DomainError(f"the geometry cannot be read ({exc})", field=field) from None
+        raise DomainError(
+            _("the geometry cannot be read (%(error)s)") % {"error": exc}, field=field
+        ) from None
     # Limits on what the editor sends (vertex count, coordinates in range); validity and area are the
     # plan check's and the save's business, these helpers only cut and join.
     check_geometry(g, field=field, allowed=allowed, max_area_km2=None, check_valid=False)
     return shapely.from_wkb(bytes(g.wkb))
+
+
+MAX_CANDIDATES = 200  # polygons the editor may offer a split to choose from
 
 
 class SplitApi(APIView):
@@ -252,21 +262,27 @@ class SplitApi(APIView):
             request.data.get("line"), "line", allowed=("LineString", "MultiLineString")
         )
         if not line.geom_type.endswith("LineString"):
-            raise DomainError(f"expected a line, got a {line.geom_type}", field="line")
+            raise DomainError(
+                _("expected a line, got a %(type)s") % {"type": line.geom_type}, field="line"
+            )
         raw = request.data.get("polygons")
         if raw is None:
             polys = [_read_geom(request.data.get("polygon"), "polygon")]
         elif isinstance(raw, list) and raw:
-            if len(raw) > 200:
-                raise DomainError("at most 200 candidate polygons", field="polygons")
+            if len(raw) > MAX_CANDIDATES:
+                raise DomainError(
+                    _("at most %(n)s candidate polygons") % {"n": MAX_CANDIDATES}, field="polygons"
+                )
             polys = [_read_geom(g, f"polygons[{i}]") for i, g in enumerate(raw)]
         else:
-            raise DomainError("polygons must be a non-empty list of polygons", field="polygons")
+            raise DomainError(_("polygons must be a non-empty list of polygons"), field="polygons")
         best = None
         for i, poly in enumerate(polys):
             if not poly.geom_type.endswith("Polygon"):
                 field = "polygon" if raw is None else f"polygons[{i}]"
-                raise DomainError(f"expected a polygon, got a {poly.geom_type}", field=field)
+                raise DomainError(
+                    _("expected a polygon, got a %(type)s") % {"type": poly.geom_type}, field=field
+                )
             parts = [
                 p
                 for p in shapely.get_parts(shapely_split(poly, line))
@@ -279,10 +295,13 @@ class SplitApi(APIView):
                 best = (inside, i, parts)
         if best is None:
             raise DomainError(
-                "the line does not cut the polygon in two: draw it across, from outside to outside",
+                _(
+                    "the line does not cut the polygon in two: draw it across, from outside to "
+                    "outside"
+                ),
                 field="line",
             )
-        _, index, parts = best
+        _inside, index, parts = best
         return Response(
             {"index": index, "pieces": [json.loads(shapely.to_geojson(p)) for p in parts]}
         )
@@ -299,7 +318,7 @@ class MergeApi(APIView):
     def post(self, request):
         raw = request.data.get("polygons")
         if not isinstance(raw, list) or len(raw) < 2:
-            raise DomainError("give at least two polygons to merge", field="polygons")
+            raise DomainError(_("give at least two polygons to merge"), field="polygons")
         geoms = [_read_geom(g, f"polygons[{i}]") for i, g in enumerate(raw)]
         merged = shapely.union_all(geoms)
         return Response({"geometry": json.loads(shapely.to_geojson(merged))})

@@ -712,7 +712,9 @@ def propose(
         from apps.common.errors import DomainError
 
         raise DomainError(
-            f"need 0 < min ({min_hh}) ≤ target ({target}) ≤ max ({max_hh})", field="target"
+            gettext("need 0 < min (%(min)s) ≤ target (%(target)s) ≤ max (%(max)s)")
+            % {"min": min_hh, "target": target, "max": max_hh},
+            field="target",
         )
     t0 = time.perf_counter()
     pieces: list[Piece] = []
@@ -725,7 +727,10 @@ def propose(
         bis = [bi for bi in by_grid.get(gi, []) if buildings[bi].footprint is not None]
         bis = [bi for bi in bis if (buildings[bi].records or buildings[bi].households)]
         if not bis:
-            notes.append(f"grid {grid.code} holds no households: no neighbourhood grid proposed")
+            notes.append(
+                gettext("grid %(grid)s holds no households: no neighbourhood grid proposed")
+                % {"grid": grid.code}
+            )
             continue
         cells = tessellate([buildings[bi].footprint for bi in bis], grid.geom)
         start = len(pieces)

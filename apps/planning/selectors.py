@@ -5,6 +5,7 @@ from collections import defaultdict
 import numpy as np
 import shapely
 from django.db import connection
+from django.utils.translation import gettext as _
 from pyproj import Transformer
 
 from apps.common.errors import NotFound
@@ -67,7 +68,9 @@ def community_get(*, code: str, scope=None) -> Area:
     """The current community by code; one outside the user's `scope` is not found (404)."""
     community = area_current(level="community", code=code)
     if not _in_scope(scope, community.code):
-        raise NotFound(f"no current community with code {code!r}", field="community")
+        raise NotFound(
+            _("no current community with code %(code)s") % {"code": repr(code)}, field="community"
+        )
     return community
 
 
@@ -75,7 +78,7 @@ def plan_get(*, plan_id: int, scope=None) -> Plan:
     """A plan; one of a community outside the user's `scope` is not found (404, no leak)."""
     plan = Plan.objects.select_related("community").filter(pk=plan_id).first()
     if plan is None or not _in_scope(scope, plan.community.code):
-        raise NotFound(f"no plan with id {plan_id}")
+        raise NotFound(_("no plan with id %(id)s") % {"id": plan_id})
     return plan
 
 

@@ -27,7 +27,7 @@ from apps.planning import validation
 from apps.planning.models import Plan, PlanArea, PlanLevel, PlanStatus
 from apps.planning.selectors import Projector, proposal_input
 from apps.territory import services as territory
-from apps.territory.models import Area, Building, Household
+from apps.territory.models import Area, Building, Household, Level
 
 DEFAULT_RANGE = {"neighbourhood": (30, 20, 40), "grid": (None, None, None)}
 GEOM_TOLERANCE = 1.0  # m² of symmetric difference below which a polygon has "not changed"
@@ -142,19 +142,32 @@ def _current_areas(level: str, community: Area) -> list[Area]:
 def _check_level(level: str):
     if level not in PlanLevel.values:
         raise DomainError(
-            f"unknown plan level {level!r}; use one of {', '.join(PlanLevel.values)}",
+            _("unknown plan level %(level)s; use one of %(levels)s")
+            % {"level": repr(level), "levels": ", ".join(PlanLevel.values)},
             field="level",
         )
+
+
+def _level_label(level: str) -> str:
+    return str(Level(level).label) if level in Level.values else level
+
+
+def _status_label(status: str) -> str:
+    return str(PlanStatus(status).label) if status in PlanStatus.values else status
 
 
 def _community(community: Area):
     if community.level != "community":
         raise DomainError(
-            f"plans are made for a community, not a {community.level} ({community.code})",
+            _("plans are made for a community, not for %(code)s (level: %(level)s)")
+            % {"code": community.code, "level": _level_label(community.level)},
             field="community",
         )
     if community.valid_to is not None:
-        raise DomainError(f"community {community.code} is no longer current", field="community")
+        raise DomainError(
+            _("community %(code)s is no longer current") % {"code": community.code},
+            field="community",
+        )
 
 
 # --- create ------------------------------------------------------------------------------------
@@ -237,17 +250,23 @@ def plan_propose(
     _community(community)
     for key, v in (("target", target), ("min", min_hh), ("max", max_hh)):
         if not isinstance(v, int) or v <= 0:
-            raise DomainError(f"{key} must be a positive whole number, got {v!r}", field=key)
+            raise DomainError(
+                _("%(field)s must be a positive whole number, got %(value)s")
+                % {"field": key, "value": repr(v)},
+                field=key,
+            )
     grids, buildings, proj = proposal_input(community=community)
     if not grids:
         raise DomainError(
-            f"community {community.code} has no current grids to hold neighbourhood grids",
+            _("community %(code)s has no current grids to hold neighbourhood grids")
+            % {"code": community.code},
             field="community",
         )
     result = prop.propose(grids, buildings, target=target, min_hh=min_hh, max_hh=max_hh)
     if not result.groups:
         raise DomainError(
-            f"community {community.code} has no households to group", field="community"
+            _("community %(code)s has no households to group") % {"code": community.code},
+            field="community",
         )
     old = _current_areas("neighbourhood", community)
     old_geoms = proj.to_metric([_shp(a.geom) for a in old]) if old else []
@@ -299,10 +318,12 @@ def _parse_areas(areas: list[dict], *, lenient: bool = False) -> list[dict]:
     checking is lenient: an invalid polygon is mended for the check and reported as a finding."""
     out = []
     if not isinstance(areas, list):
-        raise DomainError("areas must be a list of polygons", field="areas")
+        raise DomainError(_("areas must be a list of polygons"), field="areas")
     for i, a in enumerate(areas):
         if not isinstance(a, dict) or "geom" not in a:
-            raise DomainError(f"area #{i + 1} has no geometry", field=f"areas[{i}].geom")
+            raise DomainError(
+                _("area #%(n)s has no geometry") % {"n": i + 1}, field=f"areas[{i}].geom"
+            )
         try:
             geom = a["geom"]
             if isinstance(geom, dict):
@@ -313,12 +334,15 @@ def _parse_areas(areas: list[dict], *, lenient: bool = False) -> list[dict]:
                     geom.srid = 4326
         except (ValueError, TypeError, Exception) as exc:  # GEOS raises several kinds
             raise DomainError(
-                f"area #{i + 1}: the geometry cannot be read ({exc})", field=f"areas[{i}].geom"
+                _("area #%(n)s: the geometry cannot be read (%(error)s)")
+                % {"n": i + 1, "error": exc},
+                field=f"areas[{i}].geom",
             ) from None
         code = str(a.get("code") or "").strip()
         if code and not re.fullmatch(r"\d{15}|\d{18}", code):
             raise DomainError(
-                f"area #{i + 1}: {code!r} is not a grid or neighbourhood-grid code",
+                _("area #%(n)s: %(code)s is not a grid or neighbourhood-grid code")
+                % {"n": i + 1, "code": repr(code)},
                 field=f"areas[{i}].code",
             )
         # Limits on every incoming geometry (vertex count, coordinate range, area); validity is a
@@ -336,7 +360,8 @@ def _parse_areas(areas: list[dict], *, lenient: bool = False) -> list[dict]:
         area_id = a.get("id")
         if area_id is not None and (isinstance(area_id, bool) or not isinstance(area_id, int)):
             raise DomainError(
-                f"area #{i + 1}: id {area_id!r} is not a plan area id (a whole number or null)",
+                _("area #%(n)s: id %(id)s is not a plan area id (a whole number or null)")
+                % {"n": i + 1, "id": repr(area_id)},
                 field=f"areas[{i}].id",
             )
         out.append(
@@ -351,11 +376,15 @@ def _parse_areas(areas: list[dict], *, lenient: bool = False) -> list[dict]:
     codes = [a["code"] for a in out if a["code"]]
     dup = {c for c in codes if codes.count(c) > 1}
     if dup:
-        raise DomainError(f"code {sorted(dup)[0]} is used by two areas", field="areas")
+        raise DomainError(
+            _("code %(code)s is used by two areas") % {"code": sorted(dup)[0]}, field="areas"
+        )
     ids = [a["id"] for a in out if a["id"] is not None]
     dup_ids = {i for i in ids if ids.count(i) > 1}
     if dup_ids:
-        raise DomainError(f"plan area id {sorted(dup_ids)[0]} is given twice", field="areas")
+        raise DomainError(
+            _("plan area id %(id)s is given twice") % {"id": sorted(dup_ids)[0]}, field="areas"
+        )
     return out
 
 
@@ -405,7 +434,10 @@ def plan_save(*, plan: Plan, revision: int, areas: list[dict], user=None) -> Pla
     """Replace the plan's polygons. `revision` is the one the editor loaded: if someone saved since,
     the save is refused with Conflict and nothing is written (the editor keeps its copy)."""
     if plan.status != PlanStatus.DRAFT:
-        raise DomainError(f"plan {plan.id} is {plan.status}; only drafts can be edited")
+        raise DomainError(
+            _("plan %(id)s is not a draft (%(status)s); only drafts can be edited")
+            % {"id": plan.id, "status": _status_label(plan.status)}
+        )
     parsed = _parse_areas(areas)
     bumped = Plan.objects.filter(pk=plan.pk, revision=revision, status=PlanStatus.DRAFT).update(
         revision=revision + 1, updated_by=user, updated_at=timezone.now(), origin="editor"
@@ -413,8 +445,11 @@ def plan_save(*, plan: Plan, revision: int, areas: list[dict], user=None) -> Pla
     if bumped != 1:
         latest = Plan.objects.get(pk=plan.pk)
         raise Conflict(
-            f"plan {plan.id} was saved by someone else (revision {latest.revision}, yours was "
-            f"{revision}); nothing was saved: reload the plan and apply your changes again",
+            _(
+                "plan %(id)s was saved by someone else (revision %(theirs)s, yours was %(mine)s); "
+                "nothing was saved: reload the plan and apply your changes again"
+            )
+            % {"id": plan.id, "theirs": latest.revision, "mine": revision},
             field="revision",
         )
     old_rows = list(plan.areas.all())
@@ -742,22 +777,30 @@ def plan_publish(*, plan: Plan, revision: int, user=None) -> dict:
     """Publish a valid draft: new versions of changed areas, new areas, removed ones closed; links
     follow. Refused (nothing written) if the plan has errors or was saved since `revision`."""
     if plan.status != PlanStatus.DRAFT:
-        raise DomainError(f"plan {plan.id} is {plan.status}, not a draft")
+        raise DomainError(
+            _("plan %(id)s is not a draft (%(status)s)")
+            % {"id": plan.id, "status": _status_label(plan.status)}
+        )
     diff = plan_diff(plan=plan)
     claimed = Plan.objects.filter(pk=plan.pk, revision=revision, status=PlanStatus.DRAFT).update(
         status=PlanStatus.PUBLISHED, published_at=timezone.now(), updated_by=user
     )
     if claimed != 1:
         raise Conflict(
-            f"plan {plan.id} changed since revision {revision} (saved or published by someone "
-            f"else); reload it before publishing",
+            _(
+                "plan %(id)s changed since revision %(revision)s (saved or published by someone "
+                "else); reload it before publishing"
+            )
+            % {"id": plan.id, "revision": revision},
             field="revision",
         )
     result = plan_check(plan=plan)
     if not result["valid"]:
         errors = [f["message"] for f in result["findings"] if f["severity"] == "error"]
         raise DomainError(
-            f"the plan has {len(errors)} errors; first: {errors[0]}", code="plan_invalid"
+            _("the plan has %(n)s errors; first: %(first)s")
+            % {"n": len(errors), "first": errors[0]},
+            code="plan_invalid",
         )
     # The transaction's own timestamp: territory's attach and count SQL judge "current" by now(), so
     # the new versions must start exactly then (a later Python clock would leave them in the future).
@@ -822,7 +865,7 @@ def plan_publish(*, plan: Plan, revision: int, user=None) -> dict:
             valid_to=at
         )
         if closed != len(removed):
-            raise Conflict("some areas of the plan were closed by someone else; reload the plan")
+            raise Conflict(_("some areas of the plan were closed by someone else; reload the plan"))
     replaced = {
         current[c].id: v.id for c, v in versions.items() if c in current and v.id != current[c].id
     }
@@ -880,6 +923,9 @@ def plan_discard(*, plan: Plan, revision: int, user=None) -> Plan:
         status=PlanStatus.DISCARDED, updated_by=user
     )
     if done != 1:
-        raise Conflict(f"plan {plan.id} changed since revision {revision}; reload it")
+        raise Conflict(
+            _("plan %(id)s changed since revision %(revision)s; reload it")
+            % {"id": plan.id, "revision": revision}
+        )
     plan.refresh_from_db()
     return plan

@@ -93,8 +93,31 @@ def test_another_users_patrol_is_not_found(client, leader):
     r = client.post(
         f"/api/patrols/{patrol.id}/points", {"points": pts}, content_type="application/json"
     )
-    assert r.status_code == 404 and "no patrol" in r.json()["error"]
+    assert r.status_code == 404 and r.json()["error"] == f"您没有编号为 {patrol.id} 的巡查"
     assert not PatrolPoint.objects.filter(patrol=patrol).exists()
+
+
+def test_api_errors_speak_chinese_by_default_and_english_on_request(phone, leader):
+    user, grid = leader
+    start = {"client_id": str(uuid.uuid4()), "grid_id": "east"}
+    r = phone.post("/api/patrols", start, content_type="application/json")
+    assert r.status_code == 400 and r.json() == {
+        "error": "grid_id='east' 不是网格",
+        "code": "invalid",
+        "field": "grid_id",
+    }
+    r = phone.post("/api/patrols?lang=en", start, content_type="application/json")
+    assert r.status_code == 400 and r.json()["error"] == "grid_id='east' is not a grid"
+    assert r.json()["field"] == "grid_id"
+
+    patrol, _ = patrol_start(user=user, grid_id=grid.id, client_id=str(uuid.uuid4()))
+    building = Building.objects.filter(grid=grid).first()
+    checkin = {"client_id": str(uuid.uuid4()), "building_id": building.id, "note": "x" * 501}
+    url = f"/api/patrols/{patrol.id}/checkins"
+    r = phone.post(url + "?lang=zh-hans", checkin, content_type="application/json")
+    assert r.status_code == 400 and r.json()["error"] == "备注有 501 个字符，最多 500 个"
+    r = phone.post(url + "?lang=en", checkin, content_type="application/json")
+    assert r.json()["error"] == "note is 501 characters; at most 500"
 
 
 def _patrol_visiting(user, grid, building, day: datetime):

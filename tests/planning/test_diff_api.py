@@ -213,6 +213,32 @@ def test_the_proposal_is_named_in_the_language_of_the_ui(community):
     assert "proposal" in en.name
 
 
+def test_api_errors_speak_chinese_by_default_and_english_on_request(community, planner):
+    """The status in the message is its label, so the Chinese sentence is Chinese throughout."""
+    plan = services.plan_create_from_current(community=community, level="grid")
+    services.plan_discard(plan=plan, revision=plan.revision)
+    body = {"revision": plan.revision, "areas": []}
+    res = planner.put(f"/api/planning/plans/{plan.id}", body, format="json")
+    assert res.status_code == 400
+    assert res.json()["error"] == f"规划 {plan.id} 不是草稿（已放弃），只有草稿可以编辑"
+    res = planner.put(f"/api/planning/plans/{plan.id}?lang=en", body, format="json")
+    assert res.status_code == 400
+    assert res.json()["error"] == (
+        f"plan {plan.id} is not a draft (Discarded); only drafts can be edited"
+    )
+
+    draft = services.plan_create_from_current(community=community, level="grid")
+    stale = {"revision": 7, "areas": _payload(_areas(draft))}
+    url = f"/api/planning/plans/{draft.id}"
+    res = planner.put(url + "?lang=zh-hans", stale, format="json")
+    assert res.status_code == 409 and res.json()["field"] == "revision"
+    assert res.json()["error"].startswith(f"规划 {draft.id} 已被他人保存（修订版 1，您的是 7）")
+    res = planner.put(url + "?lang=en", stale, format="json")
+    assert res.json()["error"].startswith(
+        f"plan {draft.id} was saved by someone else (revision 1, yours was 7)"
+    )
+
+
 def test_polygons_read_back_from_the_editor_are_not_changes(community, planner):
     """The editor sends back what it read (GeoJSON, 7 decimals): that rounding is not a change, in
     the diff or when publishing (no new versions of untouched grids)."""

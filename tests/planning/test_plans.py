@@ -394,7 +394,8 @@ def test_only_a_planner_of_the_community_may_publish(community):
     assert res.status_code == 403  # no role at all
     staff_assign(name="社区干部", role="community_staff", area=community, user=user)
     res = client.post(f"/api/planning/plans/{plan.id}/publish", {"revision": 1}, format="json")
-    assert res.status_code == 403 and community.code in res.json()["error"]
+    assert res.status_code == 403
+    assert res.json()["error"] == f"只有社区 {community.code}（或其所属街道）的规划人员才能发布"
     staff_assign(name="规划员", role="planner", area=community, user=user)
     res = client.post(f"/api/planning/plans/{plan.id}/publish", {"revision": 1}, format="json")
     assert res.status_code == 200, res.json()
