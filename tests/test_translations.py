@@ -63,3 +63,36 @@ def test_catalogue_holds_every_message_of_the_code(po: Path, tmp_path):
         ["msgfmt", "--statistics", "-o", "/dev/null", str(merged)], capture_output=True, text=True
     ).stderr.strip()
     assert "untranslated" not in stats and "fuzzy" not in stats, f"{app.name}: {stats}"
+
+
+def _entries(po: Path):
+    """(context, msgid) -> msgstr of a catalogue, from msgcat's normalised output (one entry per
+    block, each string on one line)."""
+    text = subprocess.run(
+        ["msgcat", "--no-wrap", "--no-location", str(po)], capture_output=True, text=True, check=True
+    ).stdout
+    out = {}
+    for block in text.split("\n\n"):
+        fields = {}
+        for line in block.splitlines():
+            for key in ("msgctxt", "msgid", "msgstr"):
+                if line.startswith(key + " "):
+                    fields[key] = line[len(key) + 1 :]
+        if fields.get("msgid", '""') != '""':
+            out[(fields.get("msgctxt"), fields["msgid"])] = fields.get("msgstr")
+    return out
+
+
+def test_no_message_is_translated_two_ways():
+    """Django merges the apps' catalogues into one, so a msgid two apps translate differently shows
+    one app's words in the other (the patrol phone once read "起始日期" for "since", from people).
+    Where the meanings differ, the msgid needs a context (pgettext)."""
+    seen: dict = {}
+    clashes = []
+    for po in CATALOGUES:
+        app = po.parts[-5]
+        for key, msgstr in _entries(po).items():
+            if key in seen and seen[key][1] != msgstr:
+                clashes.append(f"{key}: {seen[key][0]} {seen[key][1]} / {app} {msgstr}")
+            seen.setdefault(key, (app, msgstr))
+    assert clashes == []

@@ -5,6 +5,7 @@ commands, bulk loads, raw SQL. Append-only: a trigger refuses UPDATE and DELETE 
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class AuditEntry(models.Model):
@@ -41,7 +42,9 @@ class PiiAccess(models.Model):
     what = models.CharField(_("what"), max_length=60, help_text=_("e.g. residents.csv, issue"))
     subject = models.CharField(_("whose"), max_length=200, help_text=_("e.g. grid 12, issue 7"))
     people = models.PositiveIntegerField(_("people shown unmasked"))
-    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    reason = models.CharField(
+        pgettext_lazy("audit log column", "reason"), max_length=300, blank=True
+    )
     path = models.CharField(_("request"), max_length=500, blank=True)
 
     class Meta:

@@ -2,6 +2,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from apps.territory.models import Level
 
@@ -21,7 +22,7 @@ def import_page(request):
             "read": _("Features read"),
             "ok": _("Valid"),
             "repaired": _("Repaired"),
-            "rejected": _("Rejected"),
+            "rejected": pgettext("import rows", "Rejected"),
             "parents_matched": _("Parents matched"),
             "duplicated_codes": _("Codes duplicated"),
             "new": _("New areas"),

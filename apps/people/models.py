@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.gis.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from apps.territory.models import Area, Building, Household
 
@@ -144,7 +145,7 @@ class StaffAssignment(models.Model):
     department = models.ForeignKey(
         Department, null=True, blank=True, on_delete=models.CASCADE, related_name="staff"
     )
-    active = models.BooleanField(_("active"), default=True)
+    active = models.BooleanField(pgettext_lazy("staff on duty", "active"), default=True)
     since = models.DateField(_("since"), null=True, blank=True)
 
     class Meta:
@@ -419,7 +420,7 @@ class CenterLink(models.Model):
 
 class ProposalStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
-    ACCEPTED = "accepted", _("Accepted")
+    ACCEPTED = "accepted", pgettext_lazy("proposal", "Accepted")
     DISCARDED = "discarded", _("Discarded")
 
 

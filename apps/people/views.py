@@ -2,6 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from apps.people.scope import request_scope
@@ -64,7 +65,7 @@ def centers_page(request):
             "accept": _("Accept proposal"),
             "proposal": _("Proposal (draft): review, adjust, accept"),
             "live": _("Current plan"),
-            "accepted": _("Accepted"),
+            "accepted": pgettext("proposal", "Accepted"),
             "room": _("Room"),
             "of": _("of"),
         },

@@ -5,7 +5,7 @@ from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from apps.issues.models import DISMISSED, FINISHED, OPEN, Priority, Source, Status
 from apps.people.models import StaffRole
@@ -240,7 +240,7 @@ def _console_labels() -> dict:
         "openIssues": _("Open issues"),
         "noOpenIssues": _("No open issues here."),
         "indicators": _("Indicators (last 12 months)"),
-        "received": _("Received"),
+        "received": pgettext("issue count", "Received"),
         "closureRate": _("Closure rate"),
         "onTimeRate": _("On-time rate"),
         "reworkRate": _("Rework rate"),
