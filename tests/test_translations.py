@@ -69,7 +69,10 @@ def _entries(po: Path):
     """(context, msgid) -> msgstr of a catalogue, from msgcat's normalised output (one entry per
     block, each string on one line)."""
     text = subprocess.run(
-        ["msgcat", "--no-wrap", "--no-location", str(po)], capture_output=True, text=True, check=True
+        ["msgcat", "--no-wrap", "--no-location", str(po)],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     out = {}
     for block in text.split("\n\n"):
