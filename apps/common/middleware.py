@@ -5,6 +5,8 @@ from django.http import JsonResponse
 from django.http.request import RawPostDataException
 from django.utils import translation
 
+OPEN311_PREFIX = "/open311/"
+
 
 class LanguageMiddleware:
     """Simplified Chinese unless the user chose otherwise. Unlike Django's LocaleMiddleware this ignores
@@ -21,6 +23,9 @@ class LanguageMiddleware:
         if not remember:
             chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
         language = chosen if chosen in self.supported else settings.LANGUAGE_CODE
+        if request.path.startswith(OPEN311_PREFIX):
+            # Open311 (GeoReport v2) speaks English to its machine clients, whatever the UI's language
+            language, remember = "en", False
         request.LANGUAGE_CODE = language
         # (override, not activate/deactivate: the thread's language before the request comes back)
         with translation.override(language):
