@@ -32,8 +32,6 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 from spopt.locate import MCLP
 
-from apps.analytics.models import StreetSegment
-from apps.audit.bulk import insert_audited
 from apps.common.db import copy_rows
 from apps.common.errors import DomainError
 from apps.common.routers import read_cursor
@@ -841,13 +839,13 @@ def streets_import(
             columns,
             ((ewkb[k], names[r][:200], refs[r][:64]) for k, r in enumerate(row)),
         )
-        result.written = insert_audited(
-            StreetSegment,
-            "INSERT INTO analytics_streetsegment (geom, name, source_id, created_at) "
-            "SELECT geom, name, source_id, %(at)s FROM analytics_street_load",
-            {"at": timezone.now()},
-        )
         with connection.cursor() as cur:
+            cur.execute(
+                "INSERT INTO analytics_streetsegment (geom, name, source_id, created_at) "
+                "SELECT geom, name, source_id, %s FROM analytics_street_load",
+                [timezone.now()],
+            )
+            result.written = cur.rowcount
             cur.execute("DROP TABLE analytics_street_load")
     result.committed = True
     return result

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from django.apps import apps as django_apps
 from django.db import connection, transaction
 
+from apps.audit.triggers import TRIGGER_NAMES as AUDIT_TRIGGERS
 from apps.common import derived
 from apps.territory import demo as territory_demo
 
@@ -75,9 +76,6 @@ def salt(seed: int, k: int) -> int:
     return seed * 1_000_003 + k
 
 
-AUDIT_FUNCTIONS = ("linli_audit_insert", "linli_audit_update", "linli_audit_delete")
-
-
 def _run_queued_checks(cur) -> None:
     """A table with deferred foreign-key checks still queued (rows written earlier in the transaction)
     cannot be altered: run the queued checks now (they would run at commit anyway), then defer the
@@ -134,13 +132,13 @@ def bulk_loading(*tables: str):
         indexes = cur.fetchall()
         cur.execute(
             """SELECT t.tgrelid::regclass::text, t.tgname
-                 FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+                 FROM pg_trigger t
                 WHERE t.tgrelid = ANY(%s::regclass[]) AND NOT t.tgisinternal AND t.tgenabled <> 'D'
-                  AND ((p.proname = ANY(%s)
+                  AND ((t.tgname = ANY(%s)
                         AND COALESCE(current_setting('linli.audit', true), '') = 'off')
                        OR t.tgname LIKE %s)
                 ORDER BY 1, 2""",
-            [list(tables), list(AUDIT_FUNCTIONS), derived.TRIGGER_PATTERN],
+            [list(tables), list(AUDIT_TRIGGERS), derived.TRIGGER_PATTERN],
         )
         triggers = cur.fetchall()
         _run_queued_checks(cur)

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.gis.geos import GEOSGeometry
@@ -93,3 +95,111 @@ def test_big_audit_rows_are_compressed_with_lz4_and_read_back_whole(db):
         assert cur.fetchone()[0] == "lz4"
     assert entry.after["name"] == "大边界"
     assert len(entry.after["geom"]["coordinates"][0][0]) == len(ring)
+
+
+def _trigger_functions(table: str) -> dict[str, str]:
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT t.tgname, p.proname FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid"
+            " WHERE t.tgrelid = %s::regclass AND t.tgname LIKE 'linli\\_audit\\_%%'",
+            [table],
+        )
+        return dict(cur.fetchall())
+
+
+def _per_table(table: str) -> dict[str, str]:
+    return {
+        f"linli_audit_{op[:3]}": f"linli_audit_t_{table}_{op}"
+        for op in ("insert", "update", "delete")
+    }
+
+
+def _generic() -> dict[str, str]:
+    return {f"linli_audit_{op[:3]}": f"linli_audit_{op}" for op in ("insert", "update", "delete")}
+
+
+def _geometric_tables() -> dict[str, list]:
+    from apps.audit.triggers import audited_tables, table_columns
+
+    with connection.cursor() as cur:
+        columns = table_columns(cur, audited_tables())
+    return {t: cols for t, cols in columns.items() if any(g for _c, g in cols)}
+
+
+def test_tables_with_geometries_build_each_row_as_to_jsonb_would(demo):
+    """The per-table expression of every audited table with a geometry column (territory, issues,
+    patrols, planning, analytics) gives exactly to_jsonb(row) on the demo's rows."""
+    from apps.audit.triggers import row_jsonb
+
+    tables = _geometric_tables()
+    assert {"territory_area", "territory_building", "issues_issue"} <= set(tables)
+    rows_seen = {}
+    for table, columns in tables.items():
+        assert _trigger_functions(table) == _per_table(table), table
+        with connection.cursor() as cur:
+            cur.execute(
+                f"SELECT count(*), count(*) FILTER (WHERE {row_jsonb(columns)} = to_jsonb(x))"  # noqa: S608
+                f" FROM {table} x"
+            )
+            n, equal = cur.fetchone()
+        assert n == equal, table
+        rows_seen[table] = n
+    assert all(rows_seen[t] for t in ("territory_area", "territory_building", "issues_issue"))
+
+
+def test_entries_of_tables_with_geometries_are_the_rows_as_to_jsonb(db):
+    """INSERT, UPDATE and DELETE entries written by the per-table expressions: before and after are
+    to_jsonb of the row as it was and as it became, except that an UPDATE leaves out a geometry it
+    did not change; an UPDATE that changes nothing logs nothing."""
+    area = area_create(level="street", code="340111996", name="快速审计", geom=GEOSGeometry(SQUARE))
+    moved = SQUARE.replace("117.01 31.01", "117.02 31.02")
+
+    def row():
+        cur.execute("SELECT to_jsonb(a) FROM territory_area a WHERE id = %s", [area.id])
+        return json.loads(cur.fetchone()[0])
+
+    with connection.cursor() as cur:
+        inserted = row()
+        cur.execute("UPDATE territory_area SET name = '快速审计2' WHERE id = %s", [area.id])
+        renamed = row()
+        cur.execute("UPDATE territory_area SET name = name WHERE id = %s", [area.id])
+        cur.execute("UPDATE territory_area SET geom = %s WHERE id = %s", [moved, area.id])
+        redrawn = row()
+        cur.execute("DELETE FROM territory_areapart WHERE area_id = %s", [area.id])
+        cur.execute("DELETE FROM territory_area WHERE id = %s", [area.id])
+    entries = AuditEntry.objects.filter(table_name="territory_area", row_pk=str(area.id))
+    insert, rename, redraw, delete = entries.order_by("id")
+    assert (insert.op, insert.before, insert.after) == ("INSERT", None, inserted)
+    assert rename.op == "UPDATE" and "geom" not in rename.before and "geom" not in rename.after
+    assert rename.before == {k: v for k, v in inserted.items() if k != "geom"}
+    assert rename.after == {k: v for k, v in renamed.items() if k != "geom"}
+    assert (redraw.op, redraw.before, redraw.after) == ("UPDATE", renamed, redrawn)
+    assert redraw.before["geom"] != redraw.after["geom"]
+    assert (delete.op, delete.before, delete.after) == ("DELETE", redrawn, None)
+    assert inserted["geom"]["type"] == "MultiPolygon"
+
+
+def test_migrations_run_under_the_generic_triggers_and_end_with_the_per_table_ones(db):
+    """pre_migrate puts the generic triggers (to_jsonb, no argument) on every table, so a migration
+    that drops a column never runs an expression naming it; post_migrate puts the per-table ones back.
+    While generic, the entries are the same."""
+    from apps.audit.triggers import generic_triggers, install_triggers
+
+    generic_triggers()
+    try:
+        assert _trigger_functions("territory_area") == _generic()
+        with connection.cursor() as cur:  # and the per-table functions are gone
+            cur.execute("SELECT count(*) FROM pg_proc WHERE proname LIKE 'linli\\_audit\\_t\\_%%'")
+            assert cur.fetchone()[0] == 0
+        area = area_create(
+            level="street", code="340111997", name="通用审计", geom=GEOSGeometry(SQUARE)
+        )
+        with connection.cursor() as cur:
+            cur.execute("SELECT to_jsonb(a) FROM territory_area a WHERE id = %s", [area.id])
+            row = json.loads(cur.fetchone()[0])
+        entry = AuditEntry.objects.get(table_name="territory_area", row_pk=str(area.id))
+        assert entry.after == row
+    finally:
+        install_triggers()
+    assert _trigger_functions("territory_area") == _per_table("territory_area")
+    assert _trigger_functions("people_staffassignment") == _generic()  # no geometry

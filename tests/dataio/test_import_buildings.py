@@ -140,8 +140,8 @@ def test_buildings_attach_to_the_grid_that_covers_them_and_counts_refresh(demo, 
 
 
 def test_imported_buildings_are_audited_as_the_trigger_would(empty_territory, shared_data):
-    """apps.audit.bulk writes the audit rows itself (the trigger's to_jsonb is slow on geometries):
-    one INSERT entry per building, by the actor, equal to to_jsonb of the stored row, no UPDATEs."""
+    """The audit trigger's per-table expression (to_jsonb is slow on geometries) logs one INSERT entry
+    per building, by the actor, equal to to_jsonb of the stored row, and no UPDATEs."""
     from apps.audit.context import audit_actor
 
     path = shared_data / "osm" / "momepy_bubenec.gpkg"
