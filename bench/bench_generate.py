@@ -167,7 +167,7 @@ def run(*, quick: bool) -> list[dict]:
                 # the rest is seed_all's commit: the deferred foreign-key checks of every row
                 + f", commit {seconds - sum(parts.values()):,.1f} s"
                 + (
-                    f"; then VACUUM (ANALYZE) of the issues {stats['settle_s']:,.1f} s"
+                    f"; then VACUUM of the issues {stats['settle_s']:,.1f} s"
                     if stats.get("settle_s")
                     else ""
                 ),
