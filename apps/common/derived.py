@@ -29,7 +29,11 @@ def rebuild(cur, triggers) -> None:
     if pending is not None:
         pending.update(sets_of(triggers))
         return
-    for name in sets_of(triggers):
+    _rebuild_sets(cur, sets_of(triggers))
+
+
+def _rebuild_sets(cur, names) -> None:
+    for name in names:
         # a set name from the catalog's trigger names
         cur.execute(f"SELECT {PREFIX}rebuild_{name}()")
 
@@ -50,5 +54,4 @@ def rebuilds_deferred(connection):
     finally:
         _pending.reset(token)
     with connection.cursor() as cur:
-        for name in sorted(pending):
-            cur.execute(f"SELECT {PREFIX}rebuild_{name}()")
+        _rebuild_sets(cur, sorted(pending))
