@@ -364,3 +364,31 @@ def test_issues_find_areas_drawn_earlier_in_the_same_second(empty_territory, mon
     assert n == Issue.objects.count() > 0
     # (a few per-row pins are jittered off the territory's edge)
     assert Issue.objects.filter(street__isnull=False).count() > 0.95 * n
+
+
+def test_spot_location_can_run_in_parallel_workers(empty_territory):
+    """LOCATE_SQL is parallel-safe: with force_parallel_mode on, PostgreSQL plans it under a Gather.
+    (A LATERAL aggregate or a correlated subquery per spot is parallel-restricted in PostgreSQL 15:
+    the whole statement would then run on one core however many spots there are.)"""
+    from apps.territory import demo as territory_demo
+
+    territory_demo.seed_demo(seed=7, scale=SCALE)
+    common_demo.demo_sql_functions()
+    with connection.cursor() as cur:
+        cur.execute(
+            issues_demo.SPOTS_SQL,
+            {
+                "front": issues_demo.FRONT_DEG,
+                "max_units": issues_demo.MAX_SPOT_UNITS,
+                "s_building": common_demo.salt(7, issues_demo.S_BUILDING),
+            },
+        )
+        cur.execute("SET LOCAL force_parallel_mode = on")
+        cur.execute(
+            f"EXPLAIN CREATE TEMP TABLE _demo_loc_slice AS {issues_demo.LOCATE_SQL}",  # noqa: S608
+            {"eps": issues_demo.EDGE_EPS, "at": timezone.now(), "lo": 0, "hi": 10**12},
+        )
+        plan = "\n".join(r[0] for r in cur.fetchall())
+        cur.execute("DROP TABLE _demo_spot")
+    assert "Gather" in plan, plan
+    assert "SubPlan" not in plan, plan

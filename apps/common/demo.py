@@ -26,6 +26,7 @@ BULK_MIN_SCALE = 30.0
 # Memory for the bulk path's sorts and hashes, and for its index builds (set for the transaction).
 BULK_WORK_MEM = "256MB"
 BULK_MAINTENANCE_MEM = "1GB"
+BULK_PARALLEL_TUPLE_COST = "0.01"
 
 
 def bulk_mode(scale: float) -> bool:
@@ -48,6 +49,22 @@ def progress_bar(total: int, desc: str, unit: str):
         total=total, desc=desc, unit=unit, unit_scale=True, leave=False, file=sys.stderr
     ) as bar:
         yield bar.update
+
+
+@contextmanager
+def planner_settings(cur, **settings: str):
+    """Planner settings for the statements inside (as SET LOCAL), then back to what they were."""
+    cur.execute(
+        "SELECT name, current_setting(name) FROM unnest(%s::text[]) AS name", [list(settings)]
+    )
+    before = cur.fetchall()
+    for name, value in settings.items():
+        cur.execute("SELECT set_config(%s, %s, true)", [name, value])
+    try:
+        yield
+    finally:
+        for name, value in before:
+            cur.execute("SELECT set_config(%s, %s, true)", [name, value])
 
 
 # Deterministic pseudo-random numbers in SQL, keyed by (a row number, a salt): the same seed gives the
@@ -212,6 +229,12 @@ def seed_all(*, seed: int = 7, scale: float = 1.0, progress=None) -> dict:
             cur.execute("SELECT set_config('work_mem', %s, true)", [BULK_WORK_MEM])
             cur.execute(
                 "SELECT set_config('maintenance_work_mem', %s, true)", [BULK_MAINTENANCE_MEM]
+            )
+            # Joins of millions of rows into a GROUP BY (the tallies' rebuild, the analytics
+            # counts): at the default cost of a row through a Gather (0.1) the planner keeps them
+            # on one core, misjudging how far the grouping shrinks them.
+            cur.execute(
+                "SELECT set_config('parallel_tuple_cost', %s, true)", [BULK_PARALLEL_TUPLE_COST]
             )
     # The derived sets (people's tallies, issue codes) are rebuilt once, after every app's data.
     with derived.rebuilds_deferred(connection):

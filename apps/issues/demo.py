@@ -15,7 +15,14 @@ from django.contrib.gis.geos import Point
 from django.db import connection
 from django.utils import timezone
 
-from apps.common.demo import bulk_loading, bulk_mode, demo_sql_functions, progress_bar, salt
+from apps.common.demo import (
+    bulk_loading,
+    bulk_mode,
+    demo_sql_functions,
+    planner_settings,
+    progress_bar,
+    salt,
+)
 from apps.issues import services
 from apps.issues.models import (
     H3_RES,
@@ -342,10 +349,17 @@ SELECT DISTINCT ON (b.id) b.id AS bid, c.h
  ORDER BY b.id, c.h
 """
 
-# Step 2: the areas and building of each spot, as locate_many would find them.
+# Step 2: the areas and building of each spot, as locate_many would find them. Joins and GROUP BY, not
+# a LATERAL aggregate or a correlated subquery per spot: PostgreSQL 15 runs neither in parallel
+# workers (their parameters are parallel-restricted), and the joins let it split the GiST probes
+# between workers. Spots with no area or building keep their row (LEFT JOIN; counts 0).
 LOCATE_SQL = """
-SELECT s.id, c.*,
-       (c.n_street <= 1 AND c.n_community <= 1 AND c.n_grid <= 1 AND c.n_neighbourhood <= 1
+SELECT s.id, COALESCE(c.n_street, 0) AS n_street, COALESCE(c.n_community, 0) AS n_community,
+       COALESCE(c.n_grid, 0) AS n_grid, COALESCE(c.n_neighbourhood, 0) AS n_neighbourhood,
+       c.street_id, c.street_code, c.community_id, c.community_code, c.grid_id, c.grid_code,
+       c.neighbourhood_id, c.neighbourhood_code, c.compound_ids, c.compound_codes,
+       (COALESCE(c.n_street, 0) <= 1 AND COALESCE(c.n_community, 0) <= 1 AND COALESCE(c.n_grid, 0) <= 1
+        AND COALESCE(c.n_neighbourhood, 0) <= 1
         AND (c.community_code IS NULL OR c.street_code IS NULL
              OR starts_with(c.community_code, c.street_code))
         AND (c.grid_code IS NULL
@@ -354,12 +368,11 @@ SELECT s.id, c.*,
              OR starts_with(c.neighbourhood_code,
                             COALESCE(c.grid_code, c.community_code, c.street_code, '')))
        ) AS simple,
-       (SELECT b.id FROM territory_building b
-         WHERE ST_Intersects(b.footprint, ST_SetSRID(ST_MakePoint(s.x, s.y), 4326))
-         ORDER BY b.id LIMIT 1) AS building_id
+       bb.building_id
   FROM _demo_spot s
- CROSS JOIN LATERAL (
-    SELECT count(*) FILTER (WHERE level = 'street') AS n_street,
+  LEFT JOIN (
+    SELECT id,
+           count(*) FILTER (WHERE level = 'street') AS n_street,
            count(*) FILTER (WHERE level = 'community') AS n_community,
            count(*) FILTER (WHERE level = 'grid') AS n_grid,
            count(*) FILTER (WHERE level = 'neighbourhood') AS n_neighbourhood,
@@ -373,11 +386,22 @@ SELECT s.id, c.*,
            min(code) FILTER (WHERE level = 'neighbourhood') AS neighbourhood_code,
            array_agg(area_id ORDER BY code, area_id) FILTER (WHERE level = 'compound') AS compound_ids,
            array_agg(code ORDER BY code, area_id) FILTER (WHERE level = 'compound') AS compound_codes
-      FROM (SELECT DISTINCT p.level, a.id AS area_id, a.code
-              FROM territory_areapart p JOIN territory_area a ON a.id = p.area_id
-             WHERE ST_DWithin(p.geom, ST_SetSRID(ST_MakePoint(s.x, s.y), 4326), %(eps)s)
-               AND p.valid_from <= %(at)s AND (p.valid_to IS NULL OR p.valid_to > %(at)s)) found
- ) c
+      FROM (SELECT DISTINCT s.id, p.level, a.id AS area_id, a.code
+              FROM _demo_spot s
+              JOIN territory_areapart p
+                ON ST_DWithin(p.geom, ST_SetSRID(ST_MakePoint(s.x, s.y), 4326), %(eps)s)
+               AND p.valid_from <= %(at)s AND (p.valid_to IS NULL OR p.valid_to > %(at)s)
+              JOIN territory_area a ON a.id = p.area_id
+             WHERE s.id BETWEEN %(lo)s AND %(hi)s) found
+     GROUP BY id
+  ) c ON c.id = s.id
+  LEFT JOIN (
+    SELECT s.id, min(b.id) AS building_id
+      FROM _demo_spot s
+      JOIN territory_building b ON ST_Intersects(b.footprint, ST_SetSRID(ST_MakePoint(s.x, s.y), 4326))
+     WHERE s.id BETWEEN %(lo)s AND %(hi)s
+     GROUP BY s.id
+  ) bb ON bb.id = s.id
  WHERE s.id BETWEEN %(lo)s AND %(hi)s
 """
 
@@ -815,8 +839,11 @@ def seed_bulk(*, seed: int, scale: float, per_scale: int = BULK_PER_SCALE) -> di
         columns = into[
             into.index("(") + 1 : into.rindex(")")
         ]  # named as the table's: no duplicates
+        # No Memoize nodes: the planner puts them over the LATERAL steps, whose keys (the row's own
+        # draws) never repeat; hashing them cost 40 % of a batch.
         with (
             bulk_loading("issues_issue"),
+            planner_settings(cur, enable_memoize="off"),
             progress_bar(n_total, "issues", "issue") as update,
         ):
             for lo, hi, n in plan["batches"]:
