@@ -826,8 +826,12 @@ def issue_transition(
                 rating_comment="",
                 due_at=now + timedelta(hours=sla),
             )
-        # The race guard: only the row still in the status we read is updated.
-        updated = Issue.objects.filter(pk=issue.pk, status=current).update(**values)
+        # The race guard: only the row still in the status we read is updated. Its created_at (which
+        # never changes) names the one monthly partition to look in; by id alone PostgreSQL plans and
+        # probes every partition.
+        updated = Issue.objects.filter(
+            pk=issue.pk, created_at=issue.created_at, status=current
+        ).update(**values)
         if updated != 1:
             raise Conflict(
                 _("issue %(code)s was changed by someone else meanwhile; reload and retry")

@@ -177,6 +177,26 @@ def test_a_period_query_reads_only_its_months(demo):
     assert scanned == {f"issues_issue_{start:%Y_%m}"}, plan
 
 
+def test_a_transition_updates_the_issue_in_its_month_only(demo):
+    """The loop's UPDATE names the issue's created_at, so PostgreSQL plans and probes one partition
+    (by id alone it would plan and probe every month)."""
+    from django.test.utils import CaptureQueriesContext
+
+    issue = _file()
+    with CaptureQueriesContext(connection) as queries:
+        services.issue_transition(issue_id=issue.id, action="dispatch", actor_name="test")
+    updates = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "issues_issue"')]
+    assert len(updates) == 1, updates
+    with connection.cursor() as cur:
+        cur.execute("EXPLAIN " + updates[0])
+        plan = "\n".join(r[0] for r in cur.fetchall())
+    month = f"issues_issue_{issue.created_at.astimezone(UTC):%Y_%m}"
+    scanned = set(re.findall(r"\bon (issues_issue_(?:\d{4}_\d{2}|default))\b", plan))
+    assert scanned == {month}, plan
+    issue.refresh_from_db()
+    assert issue.status == "dispatched"
+
+
 def test_issue_partitions_command(demo, capsys):
     call_command("issue_partitions", "--ahead", "5", "--list")
     out = capsys.readouterr().out
