@@ -392,3 +392,26 @@ def test_spot_location_can_run_in_parallel_workers(empty_territory):
         cur.execute("DROP TABLE _demo_spot")
     assert "Gather" in plan, plan
     assert "SubPlan" not in plan, plan
+
+
+def test_issue_rows_can_be_generated_in_parallel_workers(empty_territory):
+    """The issue batches' statement is parallel-safe too (levels of subqueries fenced by OFFSET NULL,
+    no LATERAL subquery and no OFFSET 0): a Gather over the whole generator under force_parallel_mode.
+    """
+    from apps.territory import demo as territory_demo
+
+    issue_services.categories_load()
+    territory_demo.seed_demo(seed=7, scale=SCALE)
+    with connection.cursor() as cur:
+        plan = issues_demo.bulk_prepare(cur, seed=7, scale=SCALE, n_total=200)
+        lo, hi, _n = plan["batches"][0]
+        cur.execute("SET LOCAL force_parallel_mode = on")
+        cur.execute(
+            f"EXPLAIN CREATE TEMP TABLE _demo_batch AS SELECT * FROM ({plan['rows']}) b"  # noqa: S608
+            f" ({plan['columns']})",
+            {**plan["params"], "lo": lo, "hi": hi},
+        )
+        explained = "\n".join(r[0] for r in cur.fetchall())
+        cur.execute(f"DROP TABLE IF EXISTS {', '.join(issues_demo.SHARED_TABLES)}")
+    assert explained.lstrip().startswith("Gather"), explained
+    assert "SubPlan" not in explained, explained

@@ -471,175 +471,214 @@ SELECT st.id AS street_id, k.kind,
 """
 
 # Step 3: the issues of the spots matching {where}, with every step of the loop on each one's path (as
-# _walk: NULL off the path), as epoch seconds (float arithmetic; timestamps only in the output). Each
-# LATERAL ... OFFSET 0 is evaluated once per row: PostgreSQL would otherwise repeat an expression
-# wherever it is referenced.
-GENERATE_SQL = """
+# _walk: NULL off the path), as epoch seconds (float arithmetic; timestamps only in the output).
+# Built as levels (`_level`): each adds columns computed from the level below it, which it reads as a
+# subquery in FROM, fenced by OFFSET NULL so that every value is computed once per row (pulled up,
+# PostgreSQL would repeat an expression wherever it is referenced). Neither LATERAL subqueries nor
+# OFFSET 0: in PostgreSQL 15 a LATERAL subquery's outer values are parameters only the leader may
+# evaluate, and OFFSET 0 (an int4 literal cast to bigint, not a constant to the planner) counts as a
+# LIMIT, so either keeps the statement on one core. OFFSET NULL is a constant "no offset".
+GENERATE_BASE_SQL = """
 SELECT g.num, s.id AS spot, s.x, s.y, s.h3_cell, s.street_id, s.community_id, s.grid_id,
        s.neighbourhood_id, s.compound_id, s.building_id, s.area_code, s.company_id, s.leader_id,
-       d.dept_id, c.top_id, c.sub_id, c.sla,
-       c.texts[1 + floor(pg_temp.demo_u(g.num, %(s_txt)s) * cardinality(c.texts))::int] AS description,
-       (%(sources)s::text[])[{source_index}] AS source,
-       (%(priorities)s::text[])[1 + floor(u.pri * %(n_pri)s)::int] AS priority,
-       r.kind, r.t0, t.rating1, t.rating2, t.unrated, w.*
+       s.hot_k, s.inside, s.recent,
+       (s.hot IS NOT NULL AND pg_temp.demo_u(g.num, %(s_hot)s) < %(hot_share)s) AS hot_issue,
+       pg_temp.demo_u(g.num, %(s_cat)s) AS cat,
+       pg_temp.demo_u(g.num, %(s_src)s) AS src,
+       pg_temp.demo_u(g.num, %(s_pri)s) AS pri
   FROM _demo_place s
  CROSS JOIN LATERAL generate_series(s.first, s.first + s.n - 1) AS g(num)
- CROSS JOIN LATERAL (
-    SELECT (s.hot IS NOT NULL AND pg_temp.demo_u(g.num, %(s_hot)s) < %(hot_share)s) AS hot_issue,
-           pg_temp.demo_u(g.num, %(s_cat)s) AS cat,
-           pg_temp.demo_u(g.num, %(s_src)s) AS src,
-           pg_temp.demo_u(g.num, %(s_pri)s) AS pri
-    OFFSET 0
- ) u
-  JOIN _demo_cat c ON c.k = CASE
-        WHEN u.hot_issue THEN s.hot_k
-        WHEN s.inside THEN (%(cats_inside)s::int[])[1 + floor(u.cat * %(q)s)::int]
-        ELSE (%(cats_outside)s::int[])[1 + floor(u.cat * %(q)s)::int] END
-  LEFT JOIN _demo_dept d ON d.street_id = s.street_id AND d.kind = c.dept_kind
- CROSS JOIN LATERAL (
-    -- routing, as services.route_for; received: a day by the seasonal and weekly profile (the last
-    -- 28 days for an emerging hotspot's own issues), a minute by the hour-of-day profile, never in
-    -- the last 90 seconds or later (then a day earlier)
-    SELECT CASE WHEN s.street_id IS NULL THEN 'none'
-                WHEN c.rtype = 'property' AND s.company_id IS NOT NULL THEN 'property_company'
-                WHEN c.rtype = 'property' AND s.leader_id IS NOT NULL THEN 'grid_leader'
-                WHEN c.rtype = 'department' AND d.dept_id IS NOT NULL THEN 'department'
-                WHEN s.community_id IS NOT NULL THEN 'community'
-                ELSE 'none' END AS kind,
-           v.t0 - CASE WHEN v.t0 > %(now)s - 90 THEN 86400 ELSE 0 END AS t0
-      FROM (SELECT %(midnight)s
-                   - 86400 * CASE WHEN u.hot_issue AND s.recent
-                                  THEN floor(pg_temp.demo_u(g.num, %(s_day)s) * 28)::int
-                                  ELSE (%(days)s::int[])[
-                                      1 + floor(pg_temp.demo_u(g.num, %(s_day)s) * %(q)s)::int] END
-                   + 60 * (%(minutes)s::int[])[1 + floor(pg_temp.demo_u(g.num, %(s_min)s) * %(q)s)::int]
-                   + floor(pg_temp.demo_u(g.num, %(s_sec)s) * 60) AS t0) v
-    OFFSET 0
- ) r
- CROSS JOIN LATERAL (
-    -- which branch of the loop, the draws of each step and its duration (seconds)
-    SELECT CASE WHEN b.u < 0.04 THEN 'reject' WHEN b.u < 0.07 THEN 'duplicate'
-                WHEN r.kind = 'none' THEN 'none' ELSE 'loop' END AS branch,
-           3600 * (1 + 23 * pg_temp.demo_u(g.num, %(s_rej)s)) AS d_rej,
-           3600 * (1 + 11 * pg_temp.demo_u(g.num, %(s_dup)s)) AS d_dup,
-           pg_temp.demo_u(g.num, %(s_consult)s) < 0.1 AS consult,
-           3600 * (2 + 46 * pg_temp.demo_u(g.num, %(s_con)s)) AS d_con,
-           pg_temp.demo_u(g.num, %(s_never)s) < 0.06 AS never,
-           pg_temp.demo_u(g.num, %(s_unrated)s) < 0.25 AS unrated,
-           1 + (b.r1 >= 0.04)::int + (b.r1 >= 0.09)::int + (b.r1 >= 0.22)::int + (b.r1 >= 0.57)::int
-               AS rating1,
-           3 + (b.r2 >= 0.3)::int + (b.r2 >= 0.7)::int AS rating2,
-           pg_temp.demo_u(g.num, %(s_reopen)s) < 0.7 AS reopen,
-           3600 * (0.5 + 7.5 * pg_temp.demo_u(g.num, %(s_dis)s)) AS d_dis,
-           3600 * (0.5 + 11.5 * pg_temp.demo_u(g.num, %(s_acc)s)) AS d_acc,
-           3600 * c.sla * exp(ln(0.45) + 0.6 * pg_temp.demo_z(g.num, %(z_res)s)) AS d_res,
-           3600 * (48 + 72 * pg_temp.demo_u(g.num, %(s_close1)s)) AS d_close1,
-           3600 * (4 + 68 * pg_temp.demo_u(g.num, %(s_rate)s)) AS d_rate,
-           3600 * (2 + 22 * pg_temp.demo_u(g.num, %(s_reo)s)) AS d_reo,
-           3600 * (0.5 + 11.5 * pg_temp.demo_u(g.num, %(s_acc2)s)) AS d_acc2,
-           3600 * c.sla * exp(ln(0.4) + 0.6 * pg_temp.demo_z(g.num, %(z_res2)s)) AS d_res2,
-           3600 * (4 + 68 * pg_temp.demo_u(g.num, %(s_rate2)s)) AS d_rate2,
-           3600 * (24 + 72 * pg_temp.demo_u(g.num, %(s_close2)s)) AS d_close2
-      FROM (SELECT pg_temp.demo_u(g.num, %(s_branch)s) AS u,
-                   pg_temp.demo_u(g.num, %(s_rating)s) AS r1,
-                   pg_temp.demo_u(g.num, %(s_rating2)s) AS r2) b
-    OFFSET 0
- ) t
- CROSS JOIN LATERAL (
-    -- the steps on the issue's path: dispatch (after a consultation), accept, resolve, then closed
-    -- unrated or rated; after a poor rating a reopen (rework) and the same again
-    SELECT CASE WHEN t.branch = 'reject' THEN r.t0 + t.d_rej END AS t_rej,
-           CASE WHEN t.branch = 'duplicate' THEN r.t0 + t.d_dup END AS t_dup,
-           CASE WHEN t.branch = 'loop' AND t.consult THEN r.t0 + t.d_con END AS t_con,
-           CASE WHEN t.branch = 'loop' THEN p.b + t.d_dis END AS t_dis,
-           CASE WHEN p.acc THEN p.b + t.d_dis + t.d_acc END AS t_acc1,
-           CASE WHEN p.acc THEN p.res END AS t_res1,
-           CASE WHEN p.rate THEN p.res + t.d_rate END AS t_rate1,
-           CASE WHEN p.reo THEN p.res + t.d_rate + t.d_reo END AS t_reo,
-           CASE WHEN p.reo THEN p.res2 - t.d_res2 END AS t_acc2,
-           CASE WHEN p.reo THEN p.res2 END AS t_res2,
-           CASE WHEN p.reo THEN p.res2 + t.d_rate2 END AS t_rate2,
-           CASE WHEN p.acc AND t.unrated THEN p.res + t.d_close1
-                WHEN p.reo THEN p.res2 + t.d_rate2 + t.d_close2
-                WHEN p.rate THEN p.res + t.d_rate + t.d_close2 END AS t_close
-      FROM (SELECT o.*, o.res + t.d_rate + t.d_reo + t.d_acc2 + t.d_res2 AS res2,
-                   o.rate AND t.rating1 <= 2 AND t.reopen AS reo
-              FROM (SELECT k.*, k.b + t.d_dis + t.d_acc + t.d_res AS res, k.acc AND NOT t.unrated AS rate
-                      FROM (SELECT CASE WHEN t.consult THEN r.t0 + t.d_con ELSE r.t0 END AS b,
-                                   t.branch = 'loop' AND NOT t.never AS acc) k) o) p
-    OFFSET 0
- ) w
- WHERE {where}
-"""
+ WHERE {where}"""
 
-# The row of an issue from a GENERATE_SQL row q and its PATH_SQL p. Tracking codes: 'LD' and eight
-# characters of a bijection of the id modulo 2^40 (two rounds of a multiplication by an odd number and
-# an xorshift, then a constant xor; the multipliers are below 2^23, so no product overflows a bigint),
-# unique by construction for ids below 2^40.
-INSERT_SQL = """
-INSERT INTO issues_issue (
+# The category, department and texts; routing, as services.route_for; received: a day by the seasonal
+# and weekly profile (the last 28 days for an emerging hotspot's own issues), a minute by the
+# hour-of-day profile.
+GENERATE_LEVELS = [
+    (
+        "u",
+        """d.dept_id, c.top_id, c.sub_id, c.sla,
+       c.texts[1 + floor(pg_temp.demo_u(u.num, %(s_txt)s) * cardinality(c.texts))::int] AS description,
+       (%(sources)s::text[])[{source_index}] AS source,
+       (%(priorities)s::text[])[1 + floor(u.pri * %(n_pri)s)::int] AS priority,
+       CASE WHEN u.street_id IS NULL THEN 'none'
+            WHEN c.rtype = 'property' AND u.company_id IS NOT NULL THEN 'property_company'
+            WHEN c.rtype = 'property' AND u.leader_id IS NOT NULL THEN 'grid_leader'
+            WHEN c.rtype = 'department' AND d.dept_id IS NOT NULL THEN 'department'
+            WHEN u.community_id IS NOT NULL THEN 'community'
+            ELSE 'none' END AS kind,
+       %(midnight)s
+           - 86400 * CASE WHEN u.hot_issue AND u.recent
+                          THEN floor(pg_temp.demo_u(u.num, %(s_day)s) * 28)::int
+                          ELSE (%(days)s::int[])[
+                              1 + floor(pg_temp.demo_u(u.num, %(s_day)s) * %(q)s)::int] END
+           + 60 * (%(minutes)s::int[])[1 + floor(pg_temp.demo_u(u.num, %(s_min)s) * %(q)s)::int]
+           + floor(pg_temp.demo_u(u.num, %(s_sec)s) * 60) AS v_t0""",
+        """
+  JOIN _demo_cat c ON c.k = CASE
+        WHEN u.hot_issue THEN u.hot_k
+        WHEN u.inside THEN (%(cats_inside)s::int[])[1 + floor(u.cat * %(q)s)::int]
+        ELSE (%(cats_outside)s::int[])[1 + floor(u.cat * %(q)s)::int] END
+  LEFT JOIN _demo_dept d ON d.street_id = u.street_id AND d.kind = c.dept_kind""",
+    ),
+    # never in the last 90 seconds or later (then a day earlier); the draws of the branch and ratings
+    (
+        "r",
+        """r.v_t0 - CASE WHEN r.v_t0 > %(now)s - 90 THEN 86400 ELSE 0 END AS t0,
+       pg_temp.demo_u(r.num, %(s_branch)s) AS b_u,
+       pg_temp.demo_u(r.num, %(s_rating)s) AS r1,
+       pg_temp.demo_u(r.num, %(s_rating2)s) AS r2""",
+        "",
+    ),
+    # which branch of the loop, the draws of each step and its duration (seconds)
+    (
+        "t",
+        """CASE WHEN t.b_u < 0.04 THEN 'reject' WHEN t.b_u < 0.07 THEN 'duplicate'
+            WHEN t.kind = 'none' THEN 'none' ELSE 'loop' END AS branch,
+       3600 * (1 + 23 * pg_temp.demo_u(t.num, %(s_rej)s)) AS d_rej,
+       3600 * (1 + 11 * pg_temp.demo_u(t.num, %(s_dup)s)) AS d_dup,
+       pg_temp.demo_u(t.num, %(s_consult)s) < 0.1 AS consult,
+       3600 * (2 + 46 * pg_temp.demo_u(t.num, %(s_con)s)) AS d_con,
+       pg_temp.demo_u(t.num, %(s_never)s) < 0.06 AS never,
+       pg_temp.demo_u(t.num, %(s_unrated)s) < 0.25 AS unrated,
+       1 + (t.r1 >= 0.04)::int + (t.r1 >= 0.09)::int + (t.r1 >= 0.22)::int + (t.r1 >= 0.57)::int
+           AS rating1,
+       3 + (t.r2 >= 0.3)::int + (t.r2 >= 0.7)::int AS rating2,
+       pg_temp.demo_u(t.num, %(s_reopen)s) < 0.7 AS reopen,
+       3600 * (0.5 + 7.5 * pg_temp.demo_u(t.num, %(s_dis)s)) AS d_dis,
+       3600 * (0.5 + 11.5 * pg_temp.demo_u(t.num, %(s_acc)s)) AS d_acc,
+       3600 * t.sla * exp(ln(0.45) + 0.6 * pg_temp.demo_z(t.num, %(z_res)s)) AS d_res,
+       3600 * (48 + 72 * pg_temp.demo_u(t.num, %(s_close1)s)) AS d_close1,
+       3600 * (4 + 68 * pg_temp.demo_u(t.num, %(s_rate)s)) AS d_rate,
+       3600 * (2 + 22 * pg_temp.demo_u(t.num, %(s_reo)s)) AS d_reo,
+       3600 * (0.5 + 11.5 * pg_temp.demo_u(t.num, %(s_acc2)s)) AS d_acc2,
+       3600 * t.sla * exp(ln(0.4) + 0.6 * pg_temp.demo_z(t.num, %(z_res2)s)) AS d_res2,
+       3600 * (4 + 68 * pg_temp.demo_u(t.num, %(s_rate2)s)) AS d_rate2,
+       3600 * (24 + 72 * pg_temp.demo_u(t.num, %(s_close2)s)) AS d_close2""",
+        "",
+    ),
+    # the steps on the issue's path: dispatch (after a consultation), accept, resolve, then closed
+    # unrated or rated; after a poor rating a reopen (rework) and the same again
+    (
+        "k",
+        """CASE WHEN k.consult THEN k.t0 + k.d_con ELSE k.t0 END AS b0,
+       k.branch = 'loop' AND NOT k.never AS acc""",
+        "",
+    ),
+    ("o", "o.b0 + o.d_dis + o.d_acc + o.d_res AS res, o.acc AND NOT o.unrated AS rate", ""),
+    (
+        "p",
+        """p.res + p.d_rate + p.d_reo + p.d_acc2 + p.d_res2 AS res2,
+       p.rate AND p.rating1 <= 2 AND p.reopen AS reo""",
+        "",
+    ),
+    (
+        "w",
+        """CASE WHEN w.branch = 'reject' THEN w.t0 + w.d_rej END AS t_rej,
+       CASE WHEN w.branch = 'duplicate' THEN w.t0 + w.d_dup END AS t_dup,
+       CASE WHEN w.branch = 'loop' AND w.consult THEN w.t0 + w.d_con END AS t_con,
+       CASE WHEN w.branch = 'loop' THEN w.b0 + w.d_dis END AS t_dis,
+       CASE WHEN w.acc THEN w.b0 + w.d_dis + w.d_acc END AS t_acc1,
+       CASE WHEN w.acc THEN w.res END AS t_res1,
+       CASE WHEN w.rate THEN w.res + w.d_rate END AS t_rate1,
+       CASE WHEN w.reo THEN w.res + w.d_rate + w.d_reo END AS t_reo,
+       CASE WHEN w.reo THEN w.res2 - w.d_res2 END AS t_acc2,
+       CASE WHEN w.reo THEN w.res2 END AS t_res2,
+       CASE WHEN w.reo THEN w.res2 + w.d_rate2 END AS t_rate2,
+       CASE WHEN w.acc AND w.unrated THEN w.res + w.d_close1
+            WHEN w.reo THEN w.res2 + w.d_rate2 + w.d_close2
+            WHEN w.rate THEN w.res + w.d_rate + w.d_close2 END AS t_close""",
+        "",
+    ),
+]
+
+# Status and times of a generated row: the last step on its path that is not after %(now)s.
+PATH_LEVELS = [
+    (
+        "x",
+        """COALESCE(x.t_reo <= %(now)s, false) AS reworked,
+       CASE WHEN x.t_rej <= %(now)s THEN 'rejected'
+            WHEN x.t_dup <= %(now)s THEN 'duplicate'
+            WHEN x.t_close <= %(now)s THEN 'closed'
+            WHEN x.t_rate2 <= %(now)s THEN 'rated'
+            WHEN x.t_res2 <= %(now)s THEN 'resolved'
+            WHEN x.t_acc2 <= %(now)s THEN 'accepted'
+            WHEN x.t_reo <= %(now)s THEN 'dispatched'
+            WHEN x.t_rate1 <= %(now)s THEN 'rated'
+            WHEN x.t_res1 <= %(now)s THEN 'resolved'
+            WHEN x.t_acc1 <= %(now)s THEN 'accepted'
+            WHEN x.t_dis <= %(now)s THEN 'dispatched'
+            WHEN x.t_con <= %(now)s THEN 'consulted'
+            ELSE 'collected' END AS status,
+       CASE WHEN x.t_rej <= %(now)s THEN x.t_rej
+            WHEN x.t_dup <= %(now)s THEN x.t_dup
+            WHEN x.t_close <= %(now)s THEN x.t_close
+            WHEN x.t_rate2 <= %(now)s THEN x.t_rate2
+            WHEN x.t_res2 <= %(now)s THEN x.t_res2
+            WHEN x.t_acc2 <= %(now)s THEN x.t_acc2
+            WHEN x.t_reo <= %(now)s THEN x.t_reo
+            WHEN x.t_rate1 <= %(now)s THEN x.t_rate1
+            WHEN x.t_res1 <= %(now)s THEN x.t_res1
+            WHEN x.t_acc1 <= %(now)s THEN x.t_acc1
+            WHEN x.t_dis <= %(now)s THEN x.t_dis
+            WHEN x.t_con <= %(now)s THEN x.t_con END AS at""",
+        "",
+    ),
+    (
+        "y",
+        """COALESCE(y.at, y.t0) AS updated_at,
+       CASE WHEN y.status IN ('closed', 'rejected', 'duplicate') THEN y.at END AS closed_at,
+       CASE WHEN y.reworked THEN CASE WHEN y.t_res2 <= %(now)s THEN y.t_res2 END
+            WHEN y.t_res1 <= %(now)s THEN y.t_res1 END AS resolved_at,
+       CASE WHEN y.reworked THEN CASE WHEN y.t_rate2 <= %(now)s THEN y.rating2 END
+            WHEN y.t_rate1 <= %(now)s THEN y.rating1 END AS rating,
+       CASE WHEN y.reworked THEN y.t_reo ELSE y.t0 END + 3600 * y.sla AS due_at""",
+        "",
+    ),
+]
+
+# Tracking codes: 'LD' and eight characters of a bijection of the id modulo 2^40 (two rounds of a
+# multiplication by an odd number and an xorshift, then a constant xor; the multipliers are below
+# 2^23, so no product overflows a bigint), unique by construction for ids below 2^40.
+CODE_LEVELS = [
+    ("m", "(((%(id0)s + m.num) & 1099511627775) * 5444251) & 1099511627775 AS m_x", ""),
+    ("n", "(((n.m_x # (n.m_x >> 19)) * 3476923) & 1099511627775) AS k_x", ""),
+]
+
+
+def _level(sql: str, alias: str, columns: str, joins: str = "") -> str:
+    """The rows of `sql` (as `alias`) with `columns` added, computed once per row (OFFSET NULL)."""
+    return f"SELECT {alias}.*, {columns}\n  FROM ({sql}\n) {alias}{joins}\n OFFSET NULL"  # noqa: S608 - code constants
+
+
+def _levels(sql: str, levels) -> str:
+    for alias, columns, joins in levels:
+        sql = _level(sql, alias, columns, joins)
+    return sql
+
+
+# The columns of issues_issue the bulk demo fills, and ROWS_SQL their values (in this order), from a
+# row q of the levels above.
+ISSUE_COLUMNS = """
     id, tracking_code, point, {h3_column} address, category_id, subcategory_id, description,
     reporter_name, reporter_phone, reporter_email, source, priority, status, created_at, updated_at,
     due_at, resolved_at, closed_at, rework_count, rating, rating_comment, responsible_kind,
     responsible_company_id, responsible_department_id, responsible_staff_id, responsible_area_id,
     street_id, community_id, grid_id, neighbourhood_id, compound_id, building_id, outside, area_code,
-    ext_ref, token, media_url, attributes)
-SELECT %(id0)s + q.num, 'LD' || pg_temp.demo_code(k.x # (k.x >> 21) # %(code_key)s),
+    ext_ref, token, media_url, attributes"""
+ROWS_SQL = """
+SELECT %(id0)s + q.num, 'LD' || pg_temp.demo_code(q.k_x # (q.k_x >> 21) # %(code_key)s),
        ST_SetSRID(ST_MakePoint(q.x, q.y), 4326), {h3_value} '', q.top_id, q.sub_id, q.description,
-       '', '', '', q.source, q.priority, p.status, to_timestamp(q.t0), to_timestamp(p.updated_at),
-       to_timestamp(p.due_at), to_timestamp(p.resolved_at), to_timestamp(p.closed_at),
-       p.reworked::int, p.rating, '', q.kind,
+       '', '', '', q.source, q.priority, q.status, to_timestamp(q.t0), to_timestamp(q.updated_at),
+       to_timestamp(q.due_at), to_timestamp(q.resolved_at), to_timestamp(q.closed_at),
+       q.reworked::int, q.rating, '', q.kind,
        CASE WHEN q.kind = 'property_company' THEN q.company_id END,
        CASE WHEN q.kind = 'department' THEN q.dept_id END,
        CASE WHEN q.kind = 'grid_leader' THEN q.leader_id END,
        CASE WHEN q.kind = 'grid_leader' THEN q.grid_id WHEN q.kind = 'community' THEN q.community_id END,
        q.street_id, q.community_id, q.grid_id, q.neighbourhood_id, q.compound_id, q.building_id,
        q.street_id IS NULL, q.area_code, '', %(token)s || q.num, '', '{{}}'::jsonb
-  FROM ({generate}) q
- CROSS JOIN LATERAL ({path}) p
- CROSS JOIN LATERAL (
-    SELECT (((m.x # (m.x >> 19)) * 3476923) & 1099511627775) AS x
-      FROM (SELECT (((%(id0)s + q.num) & 1099511627775) * 5444251) & 1099511627775 AS x) m
-    OFFSET 0
- ) k
-"""
-
-# Status and times of a generated row `q`: the last step on its path that is not after %(now)s.
-PATH_SQL = """
-SELECT x.status, COALESCE(x.at, q.t0) AS updated_at, x.reworked,
-       CASE WHEN x.status IN ('closed', 'rejected', 'duplicate') THEN x.at END AS closed_at,
-       CASE WHEN x.reworked THEN CASE WHEN q.t_res2 <= %(now)s THEN q.t_res2 END
-            WHEN q.t_res1 <= %(now)s THEN q.t_res1 END AS resolved_at,
-       CASE WHEN x.reworked THEN CASE WHEN q.t_rate2 <= %(now)s THEN q.rating2 END
-            WHEN q.t_rate1 <= %(now)s THEN q.rating1 END AS rating,
-       CASE WHEN x.reworked THEN q.t_reo ELSE q.t0 END + 3600 * q.sla AS due_at
-  FROM (SELECT COALESCE(q.t_reo <= %(now)s, false) AS reworked,
-               CASE WHEN q.t_rej <= %(now)s THEN 'rejected'
-                    WHEN q.t_dup <= %(now)s THEN 'duplicate'
-                    WHEN q.t_close <= %(now)s THEN 'closed'
-                    WHEN q.t_rate2 <= %(now)s THEN 'rated'
-                    WHEN q.t_res2 <= %(now)s THEN 'resolved'
-                    WHEN q.t_acc2 <= %(now)s THEN 'accepted'
-                    WHEN q.t_reo <= %(now)s THEN 'dispatched'
-                    WHEN q.t_rate1 <= %(now)s THEN 'rated'
-                    WHEN q.t_res1 <= %(now)s THEN 'resolved'
-                    WHEN q.t_acc1 <= %(now)s THEN 'accepted'
-                    WHEN q.t_dis <= %(now)s THEN 'dispatched'
-                    WHEN q.t_con <= %(now)s THEN 'consulted'
-                    ELSE 'collected' END AS status,
-               CASE WHEN q.t_rej <= %(now)s THEN q.t_rej
-                    WHEN q.t_dup <= %(now)s THEN q.t_dup
-                    WHEN q.t_close <= %(now)s THEN q.t_close
-                    WHEN q.t_rate2 <= %(now)s THEN q.t_rate2
-                    WHEN q.t_res2 <= %(now)s THEN q.t_res2
-                    WHEN q.t_acc2 <= %(now)s THEN q.t_acc2
-                    WHEN q.t_reo <= %(now)s THEN q.t_reo
-                    WHEN q.t_rate1 <= %(now)s THEN q.t_rate1
-                    WHEN q.t_res1 <= %(now)s THEN q.t_res1
-                    WHEN q.t_acc1 <= %(now)s THEN q.t_acc1
-                    WHEN q.t_dis <= %(now)s THEN q.t_dis
-                    WHEN q.t_con <= %(now)s THEN q.t_con END AS at
-        OFFSET 0) x
+  FROM ({rows}
+) q
 """
 
 # Eight characters of the tracking-code alphabet from the low 40 bits of x (a one-expression function,
@@ -833,12 +872,9 @@ def seed_bulk(*, seed: int, scale: float, per_scale: int = BULK_PER_SCALE) -> di
         # Into empty tables the rows go with no index, key or per-row trigger, all rebuilt once at the
         # end (bulk_loading): through the live table a row cost ~300 µs, nine tenths of it its 23
         # indexes, the tracking code's row trigger and the foreign keys' deferred checks.
-        # Each batch is generated by a CREATE TABLE AS, which runs with parallel workers (an INSERT
-        # ... SELECT never does), then copied into the table.
-        into, select = plan["insert"].split("\nSELECT ", 1)
-        columns = into[
-            into.index("(") + 1 : into.rindex(")")
-        ]  # named as the table's: no duplicates
+        # Each batch is generated by a CREATE TABLE AS (its columns named as the table's), then
+        # copied into the table.
+        columns = plan["columns"]
         # No Memoize nodes: the planner puts them over the LATERAL steps, whose keys (the row's own
         # draws) never repeat; hashing them cost 40 % of a batch.
         with (
@@ -848,10 +884,12 @@ def seed_bulk(*, seed: int, scale: float, per_scale: int = BULK_PER_SCALE) -> di
         ):
             for lo, hi, n in plan["batches"]:
                 cur.execute(
-                    f"CREATE TEMP TABLE _demo_batch AS SELECT * FROM (SELECT {select}) b ({columns})",  # noqa: S608
+                    f"CREATE TEMP TABLE _demo_batch AS SELECT * FROM ({plan['rows']}) b ({columns})",  # noqa: S608
                     {**plan["params"], "lo": lo, "hi": hi},
                 )
-                cur.execute(f"{into} SELECT * FROM _demo_batch")  # noqa: S608 - code constants
+                cur.execute(
+                    f"INSERT INTO issues_issue ({columns}) SELECT * FROM _demo_batch"  # noqa: S608
+                )
                 written += cur.rowcount
                 cur.execute("DROP TABLE _demo_batch")
                 update(int(n))
@@ -871,7 +909,7 @@ def seed_bulk(*, seed: int, scale: float, per_scale: int = BULK_PER_SCALE) -> di
 
 def bulk_prepare(cur, *, seed: int, scale: float, n_total: int) -> dict:
     """Steps 1 and 2 and the allocation: the temporary tables the INSERTs read, the ids, the
-    statement and its parameters, and the batches (spot id ranges) to run it on."""
+    columns, the rows' statement and its parameters, and the batches (spot id ranges) to run it on."""
     # Issues are dated in whole seconds; spots are located at the present moment, which is after the
     # territory was drawn, though maybe within the second `now` is rounded down from.
     located_at = timezone.now()
@@ -928,11 +966,9 @@ def bulk_prepare(cur, *, seed: int, scale: float, n_total: int) -> dict:
     }
     params.update(_draw_salts(seed))
     h3_column, h3_value = ("h3_cell,", "q.h3_cell,") if _has_h3_column() else ("", "")
-    insert = INSERT_SQL.format(
-        h3_column=h3_column,
+    rows = ROWS_SQL.format(
         h3_value=h3_value,
-        generate=_generate_sql("s.id BETWEEN %(lo)s AND %(hi)s"),
-        path=PATH_SQL,
+        rows=_levels(_generate_sql("s.id BETWEEN %(lo)s AND %(hi)s"), CODE_LEVELS),
     )
     cur.execute(
         "SELECT min(id), max(id), sum(n) FROM _demo_place WHERE n > 0"
@@ -941,7 +977,8 @@ def bulk_prepare(cur, *, seed: int, scale: float, n_total: int) -> dict:
     )
     return {
         "params": params,
-        "insert": insert,
+        "columns": ISSUE_COLUMNS.format(h3_column=h3_column),
+        "rows": rows,
         "batches": cur.fetchall(),
         "spots": n_spots,
         "ambiguous": ambiguous,
@@ -967,25 +1004,27 @@ def _has_h3_column() -> bool:
 
 
 def _generate_sql(where: str) -> str:
+    """The issues of the spots matching `where` (on _demo_place s), each with its path and status."""
     # The source: the index of the first cumulative share of SOURCE_P above the draw.
     cdf = np.cumsum(SOURCE_P)[:-1]
     index = "1 + " + " + ".join(f"(u.src >= {float(c)!r})::int" for c in cdf)
-    return GENERATE_SQL.format(where=where, source_index=index)
+    levels = [(a, c.replace("{source_index}", index), j) for a, c, j in GENERATE_LEVELS]
+    return _levels(_levels(GENERATE_BASE_SQL.format(where=where), levels), PATH_LEVELS)
 
 
 # The first street's issues with the time of each step (timestamps, as the issue rows have them).
 SAMPLE_SQL = """
 SELECT %(id0)s + q.num AS id, q.sub_id AS subcategory, to_timestamp(q.t0) AS t0, q.kind, q.street_id,
        q.community_id, q.grid_id, q.neighbourhood_id, q.compound_id, q.building_id, q.rating1,
-       q.rating2, q.unrated, p.status,
+       q.rating2, q.unrated, q.status,
        to_timestamp(q.t_rej) AS t_rej, to_timestamp(q.t_dup) AS t_dup, to_timestamp(q.t_con) AS t_con,
        to_timestamp(q.t_dis) AS t_dis, to_timestamp(q.t_acc1) AS t_acc1,
        to_timestamp(q.t_res1) AS t_res1, to_timestamp(q.t_rate1) AS t_rate1,
        to_timestamp(q.t_reo) AS t_reo, to_timestamp(q.t_acc2) AS t_acc2,
        to_timestamp(q.t_res2) AS t_res2, to_timestamp(q.t_rate2) AS t_rate2,
        to_timestamp(q.t_close) AS t_close
-  FROM ({generate}) q
- CROSS JOIN LATERAL ({path}) p
+  FROM ({generate}
+) q
  ORDER BY 1
 """
 
@@ -996,7 +1035,7 @@ def _sample_events(cur, params: dict) -> int:
     street = Area.objects.filter(level="street", valid_to__isnull=True).order_by("code").first()
     if street is None:
         return 0
-    sql = SAMPLE_SQL.format(generate=_generate_sql("s.street_id = %(street)s"), path=PATH_SQL)
+    sql = SAMPLE_SQL.format(generate=_generate_sql("s.street_id = %(street)s"))
     cur.execute(sql, {**params, "street": street.id})
     rows = cur.fetchall()
     cols = [d[0] for d in cur.description]
