@@ -22,7 +22,13 @@ def login(page, errors, url, username="community"):
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", "linli-demo")
     page.click("form button[type=submit]")
+    wait_until_still(page)
+
+
+def wait_until_still(page):
+    """Ready means the view is settled: a marker clicked mid-zoom is redrawn under the pointer."""
     page.wait_for_selector("body[data-map-ready='ready']", timeout=30_000)
+    assert page.evaluate("() => !window.linliCentersMap._animatingZoom"), "ready while zooming"
 
 
 RECORD_POINTER = """() => {
@@ -90,7 +96,7 @@ def test_staff_link_and_unlink_households_on_the_map(live_demo, artifacts):
             community=center.household.building.community, min_links=1, max_links=count
         )
         page.reload()
-        page.wait_for_selector("body[data-map-ready='ready']", timeout=30_000)
+        wait_until_still(page)
         # each step waits for the page to show it took the click (a loaded machine is slow to draw)
         open_center(page, center.household_id, artifacts, "centers-reloaded")
         expect(page.locator("#center-count")).to_have_text(str(count), timeout=15_000)

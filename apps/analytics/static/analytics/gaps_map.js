@@ -109,7 +109,7 @@
         showGap(f.properties);
         if (f.geometry) map.fitBounds(L.geoJSON(f).getBounds(), { maxZoom: 17 });
       });
-      if (outline.getLayers().length) map.fitBounds(outline.getBounds(), { padding: [20, 20] });
+      if (outline.getLayers().length) map.fitBounds(outline.getBounds(), { padding: [20, 20], animate: false });
       // hotspots, once issues exist
       if (cfg.urls.h3) {
         const z = map.getZoom();

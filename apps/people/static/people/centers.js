@@ -192,7 +192,9 @@
       },
     }).addTo(state.map);
     centerLayer.addTo(state.map);
-    if (geo.features.length) state.map.fitBounds(buildingsLayer.getBounds(), { padding: [20, 20] });
+    // no zoom animation: its zoomend redraws the centers, so a marker clicked while it ran was
+    // replaced between mousedown and mouseup and the click was lost; the page is ready once still
+    if (geo.features.length) state.map.fitBounds(buildingsLayer.getBounds(), { padding: [20, 20], animate: false });
     await refresh();
     status("");
   }

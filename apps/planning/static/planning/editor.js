@@ -619,7 +619,7 @@
       loadPlan(data);
       planLayer.bringToFront();
       findingsLayer.bringToFront();
-      map.fitBounds(outline.getBounds(), { padding: [10, 10] });
+      map.fitBounds(outline.getBounds(), { padding: [10, 10], animate: false });
       status("");
     } catch (err) {
       status(t.failed + ": " + err.message, true);
