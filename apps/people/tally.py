@@ -43,29 +43,30 @@ RECOUNT_SQL = """
      GROUP BY 1, 2, 3;
 """
 
-# From scratch, the same counts through temporary tables: CREATE TABLE AS runs with parallel workers
-# (INSERT ... SELECT never does), and the joins of every household to the links are most of a bulk
-# demo's tally rebuild (a megacity: 47M households, 46M links).
+# From scratch, the same counts from one join of every household to its link and center record (a
+# megacity: 47M households, 40M links; joining them was most of the rebuild, and the two counts
+# joined them twice), counted per building, neighbourhood grid and center into a temporary table,
+# then summed into both tallies. CREATE TABLE AS runs with parallel workers (INSERT ... SELECT
+# never does). A household has at most one link and one center record (unique household), so the
+# LEFT JOINs never repeat a household.
 RECOUNT_ALL_SQL = """
     CREATE TEMP TABLE linli_tally_recount AS
-    SELECT h.building_id, h.neighbourhood_id, count(*) AS households,
+    SELECT h.building_id, h.neighbourhood_id, l.center_id, count(*) AS households,
            count(*) FILTER (WHERE l.id IS NULL AND c.id IS NULL) AS unlinked, count(c.id) AS centers
       FROM territory_household h
       LEFT JOIN people_centerlink l ON l.household_id = h.id
       LEFT JOIN people_centerhousehold c ON c.household_id = h.id
-     GROUP BY 1, 2;
+     GROUP BY 1, 2, 3;
     INSERT INTO people_buildingtally (building_id, neighbourhood_id, households, unlinked, centers)
-    SELECT * FROM linli_tally_recount;
-    DROP TABLE linli_tally_recount;
-    CREATE TEMP TABLE linli_tally_recount AS
-    SELECT h.building_id, l.center_id, ch.building_id AS center_building_id, count(*) AS links
-      FROM territory_household h
-      JOIN people_centerlink l ON l.household_id = h.id
-      JOIN people_centerhousehold c ON c.id = l.center_id
+    SELECT building_id, neighbourhood_id, sum(households), sum(unlinked), sum(centers)
+      FROM linli_tally_recount
+     GROUP BY 1, 2;
+    INSERT INTO people_buildingcenter (building_id, center_id, center_building_id, links)
+    SELECT r.building_id, r.center_id, ch.building_id, sum(r.households)
+      FROM linli_tally_recount r
+      JOIN people_centerhousehold c ON c.id = r.center_id
       JOIN territory_household ch ON ch.id = c.household_id
      GROUP BY 1, 2, 3;
-    INSERT INTO people_buildingcenter (building_id, center_id, center_building_id, links)
-    SELECT * FROM linli_tally_recount;
     DROP TABLE linli_tally_recount;
 """
 
