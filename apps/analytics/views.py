@@ -29,11 +29,10 @@ def _areas_in_scope(user) -> QuerySet[Area]:
     if not scope.everything:
         if not scope.area_prefixes:
             raise PermissionDenied
-        # streets/communities inside the user's prefixes, and the one holding a grid-level prefix
-        qs = qs.filter(scope.q("code")) | qs.filter(
-            code__in=[p[:12] for p in scope.area_prefixes if len(p) > 12]
-        )
-    return qs.distinct().order_by("code").only("code", "name", "level")
+        # streets and communities inside the user's prefixes; not the community holding a grid
+        # leader's grid, whose indicators the API refuses them (apps.analytics.api.scoped_within)
+        qs = qs.filter(scope.q("code"))
+    return qs.order_by("code").only("code", "name", "level")
 
 
 # More streets and communities than this (a megacity has 6,700 and 33,500): the area selector offers
@@ -107,7 +106,8 @@ def dashboard_page(request):
             "area_options": _area_options(areas, code, with_code=True),
             "code": code,
             "config": config,
-            "month": request.GET.get("month", ""),
+            # the month shown (this month unless asked), so the field says what the charts end with
+            "month": request.GET.get("month") or timezone.localdate().strftime("%Y-%m"),
         },
     )
 

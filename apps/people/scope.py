@@ -26,6 +26,8 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.people.models import PropertyService, StaffAssignment, StaffRole
 
+COMMUNITY_DIGITS = 12  # a community's code (apps.territory.codes); a street's is 9
+
 AREA_ROLES = {
     StaffRole.STREET_STAFF,
     StaffRole.COMMUNITY_STAFF,
@@ -58,6 +60,13 @@ class Scope:
             or self.department_ids
             or self.building_ids
         )
+
+    @property
+    def covers_a_community(self) -> bool:
+        """Whether some whole community is in scope (a street's or community's prefix; a grid leader's
+        15-digit grid prefix is not): the pages that work on communities (planning, center
+        households, the indicators) have something to show."""
+        return self.everything or any(len(p) <= COMMUNITY_DIGITS for p in self.area_prefixes)
 
     def covers_code(self, code: str | None) -> bool:
         if self.everything:

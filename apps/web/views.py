@@ -145,12 +145,15 @@ def _pages(request) -> list[tuple[str, str]]:
     if scope.is_empty and not request.user.is_superuser:
         return []
     admin = request.user.is_superuser or scope.has_role(StaffRole.CITY_ADMIN)
-    pages = [
-        ("phone", _("Phone view")),
-        ("planning", _("Grid planning")),
-        ("people-centers-page", _("Center households")),
-        ("analytics-dashboard", _("Analysis")),
-    ]
+    pages = [("phone", _("Phone view"))]
+    if scope.covers_a_community:  # these pages work on whole communities
+        pages += [
+            ("planning", _("Grid planning")),
+            ("people-centers-page", _("Center households")),
+            ("analytics-dashboard", _("Analysis")),
+        ]
+    else:  # a grid leader: the gaps and hotspots of their grids
+        pages.append(("analytics-map", _("Analysis")))
     if admin:
         pages.append(("dataio-import", _("Import")))
     if admin or scope.has_role(StaffRole.AUDITOR):
