@@ -20,6 +20,21 @@ def audit_actor(actor: str):
         set_actor("")
 
 
+def login_recorded(sender, user, **kwargs) -> None:
+    """Django's update_last_login, attributed to the user who logged in (receiver of user_logged_in);
+    the actor in force before (the request's, or none outside one) is put back after."""
+    from django.contrib.auth.models import update_last_login
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT current_setting('linli.actor', true)")
+        before = cur.fetchone()[0] or ""
+    set_actor(actor_of(user))
+    try:
+        update_last_login(sender, user, **kwargs)
+    finally:
+        set_actor(before)
+
+
 def actor_of(user) -> str:
     if user is None or not user.is_authenticated:
         return "anonymous"

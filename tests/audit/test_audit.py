@@ -73,6 +73,27 @@ def test_a_web_request_is_attributed_to_its_user(demo, client):
     assert entry.before["name"] == staff.name and entry.after["name"] == "新网格长"
 
 
+def test_a_login_is_attributed_to_the_user_who_logged_in(demo, client):
+    """The login request's actor is set before anyone is logged in; its write (last_login) used to
+    read 'anonymous'. Outside a request the actor in force is kept."""
+    user = get_user_model().objects.create_user("login-test", password="pw-for-test-123")
+    response = client.post(
+        "/accounts/login/", {"username": "login-test", "password": "pw-for-test-123"}
+    )
+    assert response.status_code == 302
+    entry = AuditEntry.objects.filter(
+        table_name="auth_user", op="UPDATE", row_pk=str(user.id)
+    ).latest("id")
+    assert entry.actor == f"user:{user.id}:login-test"
+    assert entry.before["last_login"] is None and entry.after["last_login"] is not None
+    with audit_actor("cmd:test"):
+        client.force_login(user)
+        StaffAssignment.objects.filter(id=StaffAssignment.objects.first().id).update(name="x")
+    assert AuditEntry.objects.filter(table_name="people_staffassignment").latest("id").actor == (
+        "cmd:test"
+    )
+
+
 def test_deletes_keep_the_row_as_it_was(db):
     area = area_create(level="street", code="340111993", name="将删除", geom=GEOSGeometry(SQUARE))
     Area.objects.filter(pk=area.pk).delete()
