@@ -238,6 +238,36 @@ def test_clicking_a_pin_opens_the_issue(live_demo, artifacts):
         assert errors == []
 
 
+def test_an_issue_in_a_cluster_at_the_highest_zoom_is_spiderfied_and_ringed(live_demo, artifacts):
+    """Several issues at one building stay a cluster at every zoom; opened from the list with the map
+    already at its highest zoom, the pin stayed inside the cluster (zoomToShowLayer waited for a move
+    that never came) and nothing marked it."""
+    issues = [fresh_issue(description=f"同一楼栋的第{n}件诉求") for n in (1, 2, 3)]
+    issue = issues[1]
+    with browser_page() as (page, errors):
+        login(page, live_demo.url, "community")
+        issues_ready(page)
+        for zoom in ("17", "window.linliMap.getMaxZoom()"):  # a community's view, the highest zoom
+            page.fill("#search-q", issue.community.code)
+            page.press("#search-q", "Enter")
+            page.locator("#search-results button").first.click()
+            page.evaluate(
+                f"([lat, lon]) => window.linliMap.setView([lat, lon], {zoom}, {{animate: false}})",
+                [issue.point.y, issue.point.x],
+            )
+            expect(page.locator(f".issue-pin[title='{issue.tracking_code}']")).to_have_count(0)
+            page.locator(f"#sec-issues button[data-issue='{issue.id}']").click()
+            pin = page.locator(f".issue-pin[title='{issue.tracking_code}']")
+            expect(pin).to_be_visible()
+            expect(page.locator("path.issue-ring")).to_have_count(1)
+            ring, box = page.locator("path.issue-ring").bounding_box(), pin.bounding_box()
+            middle = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            assert ring["x"] < middle[0] < ring["x"] + ring["width"]
+            assert ring["y"] < middle[1] < ring["y"] + ring["height"]
+            page.screenshot(path=str(artifacts / "console-issue-spiderfied.png"))
+        assert errors == []
+
+
 @pytest.mark.parametrize("size", ["desktop", "phone"])
 def test_staff_files_an_issue_from_the_console(live_demo, artifacts, size):
     before = Issue.objects.count()

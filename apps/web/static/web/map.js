@@ -260,7 +260,7 @@
       // show the pin: zoom in or spiderfy its cluster until it is on screen (no-op when it already is);
       // from tiles: ring the point, at a zoom where points are drawn
       const m = markersById[id];
-      if (m && issueLayer._map) issueLayer.zoomToShowLayer(m);
+      if (m && issueLayer._map) showIssueMarker(m);
       else if (issueMode === "tiles") showTiledIssue(d);
     } catch (e) {
       if (token === selection) panel.innerHTML = "<h2>#" + esc(id) + "</h2><p class='error-text'>" + esc(t.failed) + ": " + esc(e.message) + "</p>";
@@ -437,15 +437,42 @@
     if (issueRing) { issueRing.remove(); issueRing = null; }
   }
 
+  function ringAt(ll) {
+    const map = window.linliMap;
+    if (!map.getPane("linliIssueRing")) map.createPane("linliIssueRing").style.zIndex = 470;
+    clearIssueRing();
+    issueRing = L.circleMarker(ll, { pane: "linliIssueRing", radius: 11, color: "#facc15", weight: 4, fill: false,
+                                      interactive: false, className: "issue-ring" }).addTo(map);
+  }
+
+  // The opened issue's pin, on screen and ringed. markercluster's zoomToShowLayer takes one zoom step
+  // towards the pin's cluster and then waits for that cluster's icon, which never shows when the pin
+  // is deeper (several issues at one building stay a cluster at every zoom), so the view is set here:
+  // the zoom below the deepest cluster that holds the pin (its `__parent`, as markercluster's own code
+  // reads it), and at the highest zoom the cluster left around it is spiderfied.
+  function showIssueMarker(m) {
+    const map = window.linliMap;
+    const done = () => {
+      const parent = issueLayer.getVisibleParent(m);
+      if (parent && parent !== m) {
+        issueLayer.once("spiderfied", () => ringAt(m.getLatLng()));  // on its leg
+        parent.spiderfy();
+      } else {
+        ringAt(m.getLatLng());
+      }
+    };
+    const ll = m._preSpiderfyLatlng || m.getLatLng();
+    const zoom = Math.min(Math.max(map.getZoom(), m.__parent._zoom + 1), map.getMaxZoom());
+    if (zoom === map.getZoom() && map.getBounds().contains(ll)) done();
+    else { map.once("moveend", done); map.setView(ll, zoom, { animate: false }); }
+  }
+
   // The issue opened from the tiles (or the side list while tiles are shown): a ring at its point, the
   // map at a zoom where single issues are drawn.
   function showTiledIssue(d) {
     const map = window.linliMap;
     const ll = L.latLng(d.lat, d.lon);
-    if (!map.getPane("linliIssueRing")) map.createPane("linliIssueRing").style.zIndex = 470;
-    clearIssueRing();
-    issueRing = L.circleMarker(ll, { pane: "linliIssueRing", radius: 11, color: "#facc15", weight: 4, fill: false,
-                                      interactive: false, className: "issue-ring" }).addTo(map);
+    ringAt(ll);
     if (map.getZoom() < issueTiles.pointsFromZoom) map.setView(ll, issueTiles.pointsFromZoom + 2);
     else if (!map.getBounds().contains(ll)) map.panTo(ll);
   }
@@ -774,6 +801,7 @@
         },
       });
       issueLayer.on("click", (e) => { if (e.layer.linliIssue) selectIssue(e.layer.linliIssue); });
+      issueLayer.on("unspiderfied", clearIssueRing);  // the ring stood on a leg that is gone
       heatLayer = L.heatLayer([], { radius: 20, blur: 15, minOpacity: 0.3 });
       issuesOverlay = L.layerGroup([issueLayer]);
       control.addOverlay(issuesOverlay, t.issues);
