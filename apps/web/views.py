@@ -117,7 +117,7 @@ def map_page(request):
     config["home"] = _home_bbox(request)
     if request.user.is_authenticated:
         config["issueTiles"] = _issue_tiles_spec(force_tiles)
-    return render(request, "web/map.html", {"map_config": config, "pages": _pages(request)})
+    return render(request, "web/map.html", {"map_config": config})
 
 
 def _issue_tiles_spec(force: bool) -> dict:
@@ -135,6 +135,12 @@ def _issue_tiles_spec(force: bool) -> dict:
             "closed": [str(s) for s in FINISHED + DISMISSED],
         },
     }
+
+
+def nav_pages(request) -> dict:
+    """Context processor: `nav_pages`, the pages of the top bar (web/_nav.html), computed only when a
+    template renders them (a callable in the context is called by the template engine)."""
+    return {"nav_pages": lambda: _pages(request)}
 
 
 def _pages(request) -> list[tuple[str, str]]:

@@ -48,3 +48,14 @@ def test_the_dashboards_month_field_shows_the_month_it_draws(demo, client):
     assert f'name="month" value="{month}"' in client.get("/analytics/").content.decode()
     html = client.get("/analytics/", {"month": "2026-01"}).content.decode()
     assert 'name="month" value="2026-01"' in html
+
+
+def test_every_staff_page_has_the_same_top_bar_with_the_current_page_marked(demo, client):
+    """The audit log, the import and the centers pages showed only a link back to the map."""
+    client.force_login(get_user_model().objects.get(username="admin"))
+    pages = nav_links(client)
+    for url in ("/audit/", "/dataio/import", "/people/centers/"):
+        html = client.get(url).content.decode()
+        nav = NAV.search(html).group(1)
+        assert re.findall(r'href="([^"]+)"', nav) == ["/", *pages], url
+        assert f'href="{url}" aria-current="page"' in nav
