@@ -5,6 +5,7 @@ shows to know whether there is a next one (no count(*) over millions of rows). P
 logged rows are masked on display: the audit log records everything, its readers see what their job
 needs (see apps.people.privacy)."""
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -100,10 +101,16 @@ def _page(qs, page: int) -> tuple[list, bool]:
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
 
 
+# A timestamptz as to_jsonb writes it (ISO 8601 in UTC, with its offset)
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?[+-]\d{2}:\d{2}$")
+
+
 def _shown(value, field: str):
     mask = MASKED_FIELDS.get(field)
     if mask and isinstance(value, str):
         return mask(value)
+    if isinstance(value, str) and TIMESTAMP.match(value):  # in local time, as the time column
+        return timezone.localtime(datetime.fromisoformat(value)).strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, dict) and "coordinates" in value:  # PostGIS casts geometries to GeoJSON
         return f"{value.get('type')} ({_vertices(value['coordinates'])} vertices)"
     if isinstance(value, dict | list):

@@ -224,3 +224,20 @@ def test_migrations_run_under_the_generic_triggers_and_end_with_the_per_table_on
         install_triggers()
     assert _trigger_functions("territory_area") == _per_table("territory_area")
     assert _trigger_functions("people_staffassignment") == _generic()  # no geometry
+
+
+def test_the_log_shows_stored_times_in_local_time(db):
+    from django.utils import timezone
+
+    from apps.audit.selectors import changes_of
+
+    entry = AuditEntry(
+        op="UPDATE",
+        before={"last_login": None, "date_joined": "2026-12-07"},
+        after={"last_login": "2026-12-07T14:35:49.529137+00:00", "date_joined": "2026-12-08"},
+    )
+    with timezone.override("Asia/Shanghai"):
+        assert changes_of(entry) == [
+            ("date_joined", "2026-12-07", "2026-12-08"),  # a date stays as it is
+            ("last_login", None, "2026-12-07 22:35:49"),
+        ]
