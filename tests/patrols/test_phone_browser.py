@@ -202,3 +202,20 @@ def test_the_phone_page_speaks_english_on_request(live_demo, artifacts):
         assert page.get_by_role("button", name="Start patrol").is_visible()
         page.screenshot(path=str(artifacts / "phone-en.png"))
         assert errors == []
+
+
+def test_far_distances_read_in_kilometres(live_demo, artifacts):
+    """Away from the grid (here ~1,000 km north) the buildings read "1000.9 公里", not "1000913 米"."""
+    with browser_page(
+        viewport=PHONE,
+        permissions=["geolocation"],
+        geolocation={"longitude": 117.2735, "latitude": 40.86},
+    ) as (page, errors):
+        login(page, live_demo.url)
+        wait_body(page, "phoneReady", "ready")
+        page.wait_for_selector("#buildings li[data-building] small:has-text('公里')")
+        texts = page.locator("#buildings li[data-building] small").all_inner_texts()
+        assert texts and all(re.match(r"\d+\.\d 公里 · ", t) for t in texts), texts[:3]
+        assert 950 < float(texts[0].split()[0]) < 1050
+        page.screenshot(path=str(artifacts / "phone-far.png"))
+        assert errors == []

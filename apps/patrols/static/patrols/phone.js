@@ -310,6 +310,11 @@
     trackLine.setLatLngs(state.track);
   }
 
+  // A distance as a person reads it: metres nearby, kilometres (one decimal) from 1 km
+  function distanceText(m) {
+    return m < 1000 ? Math.round(m) + " " + t.m : (m / 1000).toFixed(1) + " " + t.km;
+  }
+
   function distanceM(a, b) {
     const r = Math.PI / 180;
     const dLat = (b.lat - a.lat) * r;
@@ -329,7 +334,7 @@
       const done = state.checkedIn.includes(r.p.id);
       const queued = pending.has(r.p.id);
       return "<li data-building='" + r.p.id + "'><div><b>" + esc(r.p.address || r.p.name) + "</b><br><small>" +
-        (r.d == null ? "" : Math.round(r.d) + " " + esc(t.m) + " · ") + r.p.households + " " + esc(t.households) +
+        (r.d == null ? "" : esc(distanceText(r.d)) + " · ") + r.p.households + " " + esc(t.households) +
         "</small></div>" +
         (done ? "<span class='badge'>" + esc(t.checkedIn) + "</span>"
               : "<button type='button' class='checkin'" + (can && !queued ? "" : " disabled") +
@@ -399,7 +404,7 @@
     list.innerHTML = rows.length ? rows.map(({ r, d }) =>
       "<li data-issue='" + r.id + "'><div><b>" + esc(r.category_name) + "</b> <small>" + esc(r.tracking_code) +
       "</small><br>" + esc((r.description || "").slice(0, 80)) + "<br><small>" +
-      (d == null ? "" : Math.round(d) + " " + esc(t.m) + " · ") + esc((t.statuses || {})[r.status] || r.status) +
+      (d == null ? "" : esc(distanceText(d)) + " · ") + esc((t.statuses || {})[r.status] || r.status) +
       "</small></div>" +
       (r.overdue ? "<span class='badge overdue'>" + esc(t.overdue) + "</span>" : "") + "</li>").join("")
       : "<li class='hint'>" + esc(t.noIssues) + "</li>";
