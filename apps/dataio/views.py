@@ -1,10 +1,11 @@
+from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from apps.territory.models import Level
+from apps.territory.models import Area, Level
 
 
 @staff_member_required
@@ -15,7 +16,14 @@ def import_page(request):
         "previewUrl": reverse("dataio-preview", args=["UPLOAD"]),
         "commitUrl": reverse("dataio-commit", args=["UPLOAD"]),
         "levels": {value: str(label) for value, label in Level.choices},
+        # the current streets drawn under the dry run, so a file in the wrong place or datum shows
+        # beside the territory it should match (not when there are too many to draw as GeoJSON)
+        "streetsUrl": f"{reverse('areas-geojson')}?level=street"
+        if Area.objects.filter(level="street", valid_to__isnull=True).count()
+        <= settings.LINLI_GEOJSON_MAX_FEATURES
+        else None,
         "labels": {
+            "territory": _("Current streets"),
             "uploading": _("Uploading…"),
             "checking": _("Checking…"),
             "committing": _("Writing…"),

@@ -75,3 +75,25 @@ def test_a_bad_file_shows_the_error(live_server, staff_cookie, tmp_path):
         assert "cannot read broken.geojson" in page.locator("#report .error").inner_text()
         # the failed request is an expected 400, not a script error
         assert [e for e in errors if "400" not in e] == []
+
+
+def test_the_current_streets_are_drawn_under_the_dry_run(live_server, staff_cookie, artifacts):
+    """So a file in the wrong place or datum shows beside the territory it should match."""
+    from apps.common.demo import seed_all
+
+    if not Area.objects.exists():
+        seed_all(seed=7, scale=0.2)
+    codes = sorted(
+        Area.objects.filter(level="street", valid_to__isnull=True).values_list("code", flat=True)
+    )
+    with browser_page() as (page, errors):
+        page.context.add_cookies([staff_cookie])
+        page.goto(live_server.url + "/dataio/import")
+        page.wait_for_selector("body[data-import-ready='ready']")
+        drawn = page.eval_on_selector_all(
+            "path[data-street]", "ps => ps.map((p) => p.dataset.street)"
+        )
+        assert sorted(drawn) == codes
+        assert "现有街道" in page.locator(".legend").inner_text()
+        page.screenshot(path=str(artifacts / "dataio-import-territory.png"))
+        assert errors == []

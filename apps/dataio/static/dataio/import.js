@@ -16,6 +16,7 @@
   let map = null;
   let upload = null;
   let layer = null;
+  let legendAdd = null;
 
   function esc(s) {
     return String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
@@ -171,7 +172,28 @@
         "<div><i style='background:" + STYLE[k].color + "'></i>" + esc(t[k]) + "</div>").join("");
       return div;
     };
+    legendAdd = (key, color) => legend.getContainer().insertAdjacentHTML("beforeend",
+      "<div><i style='border:2px dashed " + color + "'></i>" + esc(t[key]) + "</div>");
     legend.addTo(map);
-    document.body.dataset.importReady = "ready";
+    if (cfg.streetsUrl) drawStreets();
+    else document.body.dataset.importReady = "ready";
   };
+
+  // The territory as it is, under the file's features: grey outlines, not clickable.
+  async function drawStreets() {
+    try {
+      const res = await fetch(cfg.streetsUrl, { credentials: "same-origin" });
+      const gj = await res.json();
+      const streets = L.geoJSON(gj, { style: { color: "#64748b", weight: 2, dashArray: "6 4", fill: false }, interactive: false });
+      if (streets.getLayers().length) {
+        streets.addTo(map);
+        streets.eachLayer((l) => { l.getElement().dataset.street = l.feature.properties.code; });
+        legendAdd("territory", "#64748b");
+        if (!layer) map.fitBounds(streets.getBounds(), { padding: [20, 20], animate: false });
+      }
+    } catch (err) {
+      status(t.failed + ": " + err.message, true);
+    }
+    document.body.dataset.importReady = "ready";
+  }
 })();
