@@ -36,7 +36,9 @@
 
   window.linliGapsMapInit = async function (map) {
     window.linliGapsMap = map;
-    const control = L.control.layers(null, null, { collapsed: false }).addTo(map);
+    // collapsed to its icon: its 17 rows covered a corner of the map, and the side panel lists the
+    // same gap kinds with their counts; it opens on hover or tap to switch layers
+    const control = L.control.layers(null, null, { collapsed: true }).addTo(map);
     let failures = 0;
     status(t.loading);
     try {
