@@ -23,7 +23,7 @@ from apps.common.demo import (
     progress_bar,
     salt,
 )
-from apps.issues import services
+from apps.issues import reasons, services
 from apps.issues.models import (
     H3_RES,
     ApiKey,
@@ -147,7 +147,7 @@ def seed_demo(*, seed: int, scale: float) -> dict:
             **route.as_fields(),
         )
         events = [
-            ("create", "", Status.COLLECTED, t0, "received"),
+            ("create", "", Status.COLLECTED, t0, [reasons.step("received", source=issue.source)]),
             ("route", Status.COLLECTED, Status.COLLECTED, t0, route.reason),
         ]
         _walk(issue, events, rng, now, sla, route)
@@ -163,15 +163,20 @@ def seed_demo(*, seed: int, scale: float) -> dict:
                 from_status=f,
                 to_status=t,
                 at=at,
-                note=note,
+                **_what(said),
                 actor_name="demo",
             )
             for issue, events in zip(issues, plans, strict=True)
-            for a, f, t, at, note in events
+            for a, f, t, at, said in events
         ],
         batch_size=5000,
     )
     return {"issues": len(issues)}
+
+
+def _what(said) -> dict:
+    """An event's words: a list is the system's steps (IssueEvent.reason), a string a person's note."""
+    return {"reason": said} if isinstance(said, list) else {"note": said}
 
 
 def _walk(issue: Issue, events: list, rng, now, sla: int, route) -> None:
@@ -201,7 +206,9 @@ def _walk(issue: Issue, events: list, rng, now, sla: int, route) -> None:
 
     def rate(p) -> int | None:
         rating = int(rng.choice([1, 2, 3, 4, 5], p=p))
-        if not step("rate", Status.RATED, rng.uniform(4, 72), f"rating {rating}"):
+        if not step(
+            "rate", Status.RATED, rng.uniform(4, 72), [reasons.step("rating", rating=rating)]
+        ):
             return None
         issue.rating = rating
         return rating
@@ -1016,7 +1023,7 @@ def _generate_sql(where: str) -> str:
 SAMPLE_SQL = """
 SELECT %(id0)s + q.num AS id, q.sub_id AS subcategory, to_timestamp(q.t0) AS t0, q.kind, q.street_id,
        q.community_id, q.grid_id, q.neighbourhood_id, q.compound_id, q.building_id, q.rating1,
-       q.rating2, q.unrated, q.status,
+       q.rating2, q.unrated, q.status, q.source,
        to_timestamp(q.t_rej) AS t_rej, to_timestamp(q.t_dup) AS t_dup, to_timestamp(q.t_con) AS t_con,
        to_timestamp(q.t_dis) AS t_dis, to_timestamp(q.t_acc1) AS t_acc1,
        to_timestamp(q.t_res1) AS t_res1, to_timestamp(q.t_rate1) AS t_rate1,
@@ -1042,7 +1049,7 @@ def _sample_events(cur, params: dict) -> int:
     subs = {c.id: c for c in Category.objects.exclude(parent=None).select_related("parent")}
     area_ids = {r[k] for r in rows for k in range(4, 9) if r[k] is not None}
     areas_by_id = Area.objects.in_bulk(list(area_ids))
-    reasons: dict = {}
+    routes: dict = {}
     events = []
     for r in rows:
         row = dict(zip(cols, r, strict=True))
@@ -1052,25 +1059,25 @@ def _sample_events(cur, params: dict) -> int:
             for lv in ("street", "community", "grid", "neighbourhood", "compound")
         }
         key = (sub.id, *(a.id if a else None for a in areas.values()))
-        if key not in reasons:
-            reasons[key] = services.route_for(
+        if key not in routes:
+            routes[key] = services.route_for(
                 category=sub.parent, subcategory=sub, areas=areas
             ).reason
         t0 = row["t0"]
         steps = [
-            ("create", Status.COLLECTED, t0, "received"),
-            ("route", Status.COLLECTED, t0, reasons[key]),
+            ("create", Status.COLLECTED, t0, [reasons.step("received", source=row["source"])]),
+            ("route", Status.COLLECTED, t0, routes[key]),
             ("reject", Status.REJECTED, row["t_rej"], "不属于受理范围"),
             ("duplicate", Status.DUPLICATE, row["t_dup"], "重复上报"),
             ("consult", Status.CONSULTED, row["t_con"], "民主协商"),
             ("dispatch", Status.DISPATCHED, row["t_dis"], ""),
             ("accept", Status.ACCEPTED, row["t_acc1"], ""),
             ("resolve", Status.RESOLVED, row["t_res1"], "已处置"),
-            ("rate", Status.RATED, row["t_rate1"], f"rating {row['rating1']}"),
+            ("rate", Status.RATED, row["t_rate1"], [reasons.step("rating", rating=row["rating1"])]),
             ("reopen", Status.DISPATCHED, row["t_reo"], "居民不满意, 返工"),
             ("accept", Status.ACCEPTED, row["t_acc2"], ""),
             ("resolve", Status.RESOLVED, row["t_res2"], "已处置"),
-            ("rate", Status.RATED, row["t_rate2"], f"rating {row['rating2']}"),
+            ("rate", Status.RATED, row["t_rate2"], [reasons.step("rating", rating=row["rating2"])]),
             (
                 "close",
                 Status.CLOSED,
@@ -1079,7 +1086,7 @@ def _sample_events(cur, params: dict) -> int:
             ),
         ]
         status = ""
-        for action, target, at, note in steps:
+        for action, target, at, said in steps:
             if at is None:
                 continue
             if at > params["now_at"]:
@@ -1091,7 +1098,7 @@ def _sample_events(cur, params: dict) -> int:
                     from_status=status,
                     to_status=target,
                     at=at,
-                    note=note,
+                    **_what(said),
                     actor_name="demo",
                 )
             )

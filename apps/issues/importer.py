@@ -34,6 +34,7 @@ from apps.common.errors import DomainError
 from apps.issues import services
 from apps.issues.labels import words_join
 from apps.issues.models import FINISHED, Issue, IssueEvent, Source, Status, h3_cell_of
+from apps.issues.reasons import step
 from apps.issues.selectors import locate_many
 from apps.territory.models import Area
 
@@ -471,7 +472,7 @@ def _write(parsed: list[dict], result: ImportResult, *, progress: bool, actor_na
                     action="create",
                     to_status=Status.COLLECTED,
                     actor_name=actor_name,
-                    note=f"imported from {issue.source} record {issue.ext_ref}",
+                    reason=[step("imported", source=issue.source, ref=issue.ext_ref)],
                     at=issue.created_at,
                 )
             )
@@ -482,7 +483,7 @@ def _write(parsed: list[dict], result: ImportResult, *, progress: bool, actor_na
                     from_status=Status.COLLECTED,
                     to_status=Status.COLLECTED,
                     actor_name=actor_name,
-                    note=routes_reason(issue, routes),
+                    reason=routes_reason(issue, routes),
                     at=issue.created_at,
                 )
             )
@@ -494,7 +495,7 @@ def _write(parsed: list[dict], result: ImportResult, *, progress: bool, actor_na
                         from_status=Status.COLLECTED,
                         to_status=issue.status,
                         actor_name=actor_name,
-                        note=f"imported as {issue.status}",
+                        reason=[step("imported_as", status=issue.status)],
                         at=issue.updated_at,
                     )
                 )
@@ -504,7 +505,7 @@ def _write(parsed: list[dict], result: ImportResult, *, progress: bool, actor_na
     bar.close()
 
 
-def routes_reason(issue: Issue, routes: dict) -> str:
+def routes_reason(issue: Issue, routes: dict) -> list:
     key = (
         issue.category_id,
         issue.subcategory_id,
@@ -515,4 +516,4 @@ def routes_reason(issue: Issue, routes: dict) -> str:
         issue.compound_id,
     )
     route = routes.get(key)
-    return route.reason if route else ""
+    return route.reason if route else []

@@ -335,7 +335,9 @@ class IssueEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     actor_name = models.CharField(_("actor"), max_length=100, blank=True)
-    note = models.TextField(_("note"), blank=True)
+    note = models.TextField(_("note"), blank=True)  # what a person wrote
+    # what the system wrote, as steps shown in the reader's language (apps.issues.reasons)
+    reason = models.JSONField(_("reason"), default=list, blank=True)
     at = models.DateTimeField(_("time"), default=timezone.now)
 
     class Meta:

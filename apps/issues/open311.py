@@ -24,6 +24,7 @@ from apps.common.errors import DomainError, NotFound
 from apps.common.prepared import Prepared
 from apps.issues import selectors, services
 from apps.issues.models import OPEN, OPEN311_CLOSED, ApiKey, Category, Issue, IssueEvent, Priority
+from apps.issues.reasons import event_text, reason_text
 from apps.issues.selectors import responsible_label
 
 DEFAULT_DAYS = 90
@@ -287,12 +288,15 @@ def _last_notes(ids: list[int]) -> dict[int, str]:
     with connection.cursor() as cur:
         # DISTINCT ON: one latest transition per issue; the ORM cannot say it on Postgres without it.
         cur.execute(
-            """SELECT DISTINCT ON (issue_id) issue_id, note FROM issues_issueevent
+            """SELECT DISTINCT ON (issue_id) issue_id, note, reason FROM issues_issueevent
                 WHERE issue_id = ANY(%s) AND action NOT IN ('create', 'route', 'note', 'decision')
                 ORDER BY issue_id, at DESC, id DESC""",
             [ids],
         )
-        return dict(cur.fetchall())
+        return {
+            issue_id: "; ".join(t for t in (reason_text(reason), note) if t)
+            for issue_id, note, reason in cur.fetchall()
+        }
 
 
 def _issues_qs():
@@ -595,7 +599,7 @@ def updates_view(request, fmt):
             "service_request_id": e.issue.tracking_code,
             "status": "closed" if e.to_status in OPEN311_CLOSED else "open",
             "updated_datetime": w3c(e.at),
-            "description": e.note,
+            "description": event_text(e),
             "media_url": "",
         }
         for e in events

@@ -21,6 +21,7 @@ from apps.issues.models import (
     Issue,
     Status,
 )
+from apps.issues.reasons import event_text
 from apps.territory.models import Area
 from apps.territory.selectors import EDGE_EPS, consistent_chain, locate
 
@@ -135,7 +136,9 @@ def issue_detail(issue: Issue, *, user=None) -> dict:
                 "from": e.from_status,
                 "to": e.to_status,
                 "actor": e.actor_name,
-                "note": e.note,
+                "note": event_text(
+                    e
+                ),  # the system's words in the reader's language, then the person's
                 "at": e.at.isoformat(),
             }
             for e in issue.events.all()

@@ -39,6 +39,7 @@ from apps.issues.models import (
     Status,
     h3_cell_of,
 )
+from apps.issues.reasons import step
 from apps.people import selectors as people
 from apps.people.models import (
     Department,
@@ -278,7 +279,7 @@ def photo_check(upload: UploadedFile) -> None:
 @dataclass
 class Route:
     kind: str
-    reason: str
+    reason: list  # steps (apps.issues.reasons), shown in the reader's language
     company: PropertyCompany | None = None
     department: Department | None = None
     staff: StaffAssignment | None = None
@@ -306,14 +307,14 @@ def route_for(
     questions (apps.people.selectors; intake passes IntakeLookups, the same answers in one statement)."""
     community = areas.get("community")
     if areas.get("street") is None:
-        return Route(ResponsibleKind.NONE, "outside the territory: not routed, staff decide")
+        return Route(ResponsibleKind.NONE, [step("outside")])
 
-    def to_community(prefix: str) -> Route:
+    def to_community(*causes: dict) -> Route:
         if community is None:
-            return Route(ResponsibleKind.NONE, f"{prefix}no community covers the point: not routed")
+            return Route(ResponsibleKind.NONE, [*causes, step("no_community")])
         return Route(
             ResponsibleKind.COMMUNITY,
-            f"{prefix}community {community.name} ({community.code})",
+            [*causes, step("community", community=community.name, code=community.code)],
             area=community,
         )
 
@@ -324,23 +325,21 @@ def route_for(
         if company is not None:
             return Route(
                 ResponsibleKind.PROPERTY_COMPANY,
-                f"compound {compound.name} → property company {company.name}",
+                [step("property_company", compound=compound.name, company=company.name)],
                 company=company,
             )
         why = (
-            f"compound {compound.name} has no property company"
-            if compound
-            else "not inside a compound"
+            step("no_property_company", compound=compound.name) if compound else step("no_compound")
         )
         leader = lookups.grid_leader(grid_id=grid.id if grid else None)
         if leader is not None:
             return Route(
                 ResponsibleKind.GRID_LEADER,
-                f"{why} → grid leader {leader.name} of grid {grid.name}",
+                [why, step("grid_leader", leader=leader.name, grid=grid.name)],
                 staff=leader,
                 area=grid,
             )
-        return to_community(f"{why}, no grid leader → ")
+        return to_community(why, step("no_grid_leader"))
     if rtype == ResponsibleType.DEPARTMENT:
         kind = (subcategory.department_kind if subcategory else "") or category.department_kind
         street = areas["street"]
@@ -349,11 +348,11 @@ def route_for(
         if dept is not None:
             return Route(
                 ResponsibleKind.DEPARTMENT,
-                f"category {label} → department {dept.name} ({kind})",
+                [step("department", category=label, department=dept.name, department_kind=kind)],
                 department=dept,
             )
-        return to_community(f"no {kind} department serves street {street.name} → ")
-    return to_community(f"category {category.name} → ")
+        return to_community(step("no_department", department_kind=kind, street=street.name))
+    return to_community(step("category", category=category.name))
 
 
 def _columns(model, alias: str) -> str:
@@ -584,7 +583,7 @@ def issue_create(
                 to_status=Status.COLLECTED,
                 actor=_user(actor),
                 actor_name=who,
-                note=f"received from {source}",
+                reason=[step("received", source=source)],
                 at=created_at,
             ),
             IssueEvent(
@@ -593,7 +592,7 @@ def issue_create(
                 to_status=Status.COLLECTED,
                 actor=_user(actor),
                 actor_name=who,
-                note=route.reason,
+                reason=route.reason,
                 at=created_at,
             ),
         ],
@@ -772,11 +771,11 @@ def issue_transition(
             )
         now = at or timezone.now()
         values = {"status": rule.target, "updated_at": now}
-        extra_note = ""
+        reason = []
         if action == "dispatch" and responsible:
             route = _manual_route(responsible)
             values.update(route.as_fields())
-            extra_note = route.reason
+            reason = route.reason
         elif action == "dispatch" and issue.responsible_kind == ResponsibleKind.NONE:
             raise DomainError(
                 _("the issue has no responsible party; choose one to dispatch"),
@@ -813,7 +812,7 @@ def issue_transition(
                     field="duplicate_of",
                 )
             values["duplicate_of"] = original
-            extra_note = f"duplicate of {original.tracking_code}"
+            reason = [step("duplicate", code=original.tracking_code)]
         if action == "reopen":
             sla = (
                 issue.subcategory.sla_hours if issue.subcategory else None
@@ -837,14 +836,8 @@ def issue_transition(
                 _("issue %(code)s was changed by someone else meanwhile; reload and retry")
                 % {"code": issue.tracking_code}
             )
-        text = "; ".join(
-            t
-            for t in (
-                note if action != "rate" else f"rating {rating}: {note}".rstrip(": "),
-                extra_note,
-            )
-            if t
-        )
+        if action == "rate":
+            reason = [step("rating", rating=rating)]
         IssueEvent.objects.create(
             issue=issue,
             action=action,
@@ -852,7 +845,8 @@ def issue_transition(
             to_status=rule.target,
             actor=_user(actor),
             actor_name=_actor_name(actor, actor_name),
-            note=text,
+            note=note,
+            reason=reason,
             at=now,
         )
     return Issue.objects.get(pk=issue.pk)
@@ -889,7 +883,7 @@ def _manual_route(responsible: dict) -> Route:
         raise DomainError(
             _("area %(code)s is not a community") % {"code": obj.code}, field="responsible"
         )
-    return Route(kind, f"dispatched by hand → {kind} {obj}", **{attr: obj})
+    return Route(kind, [step("by_hand", responsible_kind=kind, name=str(obj))], **{attr: obj})
 
 
 @transaction.atomic
@@ -943,7 +937,8 @@ def meeting_decision_record(
         to_status=issue.status,
         actor=_user(actor),
         actor_name=_actor_name(actor),
-        note=f"joint meeting {month:%Y-%m}: {decision}",
+        note=decision,
+        reason=[step("decision", month=f"{month:%Y-%m}")],
     )
     return record
 

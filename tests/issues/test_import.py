@@ -9,6 +9,7 @@ from openpyxl import Workbook
 
 from apps.issues.importer import ImportFailed, hotline_import
 from apps.issues.models import Issue, IssueEvent
+from apps.issues.reasons import reason_text
 from tests.issues.conftest import point_in
 
 MAPPING = {
@@ -88,7 +89,10 @@ def test_good_csv_imports_with_history(tmp_path, rows):
     h2 = Issue.objects.get(ext_ref="H2")
     # the demo has no environment department: the community takes it, and history says why
     assert h2.subcategory.code == "enforcement-noise" and h2.responsible_kind == "community"
-    assert h2.events.get(action="route").note.startswith("no environment department serves street")
+    route = h2.events.get(action="route")
+    assert reason_text(route.reason).startswith(
+        "no ecology and environment department serves street"
+    )
 
 
 def test_bad_rows_are_named_and_nothing_is_written(tmp_path, rows):

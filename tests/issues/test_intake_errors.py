@@ -202,3 +202,35 @@ def test_list_and_geojson_filters(client_staff, here, a_grid):
     ]:
         bad = client_staff.get("/api/issues.geojson", params)
         assert bad.status_code == 400 and bad.json()["field"] == field, params
+
+
+def test_the_history_reads_in_the_readers_language(client_staff, here):
+    """What the system wrote (received, routed to whom and why, a rating) is kept as steps and put
+    into words when read: Chinese by default, English on request; a person's note stays as written."""
+    issue_id = post(client_staff, here, category="property").json()["id"]
+    for action in ("dispatch", "accept", "resolve"):
+        r = client_staff.post(f"/api/issues/{issue_id}/actions/{action}", {}, format="json")
+        assert r.status_code == 200, r.json()
+    r = client_staff.post(
+        f"/api/issues/{issue_id}/actions/rate", {"rating": 4, "note": "修得很快"}, format="json"
+    )
+    assert r.status_code == 200, r.json()
+    zh = {
+        h["action"]: h["note"]
+        for h in client_staff.get(f"/api/issues/{issue_id}").json()["history"]
+    }
+    en = {
+        h["action"]: h["note"]
+        for h in client_staff.get(f"/api/issues/{issue_id}?lang=en").json()["history"]
+    }
+    assert zh["create"] == "受理（来源：网格巡查）" and en["create"] == "received from grid patrol"
+    assert (
+        zh["route"].startswith("小区 ")
+        and " 无物业企业 → " in zh["route"]
+        and "网格长" in zh["route"]
+    )
+    assert (
+        en["route"].startswith("compound ")
+        and " has no property company → grid leader " in (en["route"])
+    )
+    assert zh["rate"] == "评价 4 分; 修得很快" and en["rate"] == "rating 4; 修得很快"

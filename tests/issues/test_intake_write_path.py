@@ -89,7 +89,7 @@ def test_the_one_statement_insert_writes_what_the_orm_wrote(a_grid, django_user_
     ]
     assert all(e.actor_id == user.pk and e.actor_name == "王" for e in events)
     assert all(e.at == stored.created_at for e in events)
-    assert events[1].note and events[0].note == f"received from {Source.PATROL}"
+    assert events[1].reason and events[0].reason == [{"key": "received", "source": Source.PATROL}]
     with connection.cursor() as cur:
         cur.execute(
             "SELECT table_name, op FROM audit_auditentry WHERE (table_name, row_pk) IN"

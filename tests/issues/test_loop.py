@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from apps.common.errors import Conflict, DomainError
 from apps.issues import selectors, services
 from apps.issues.models import Issue, IssueEvent, ResponsibleKind, Status
+from apps.issues.reasons import event_text
 from apps.people.models import StaffAssignment
 from apps.territory.models import Area
 from apps.territory.services import area_replace
@@ -32,7 +33,9 @@ def test_property_issue_goes_to_the_compounds_company_with_the_reason(managed_co
     assert issue.grid is not None and issue.street is not None
     assert issue.area_code.startswith(managed_compound.parent.code)
     route = issue.events.get(action="route")
-    assert route.note == f"compound {managed_compound.name} → property company {company.name}"
+    assert event_text(route) == (
+        f"compound {managed_compound.name} → property company {company.name}"
+    )
     # SLA of the subcategory (48 h), not the category's 72 h
     assert (issue.due_at - issue.created_at).total_seconds() == 48 * 3600
     assert issue.status == Status.COLLECTED and len(issue.tracking_code) == 10
@@ -46,7 +49,7 @@ def test_property_issue_without_company_goes_to_the_grid_leader(unmanaged_compou
     assert issue.responsible_staff == leader
     assert (
         f"compound {unmanaged_compound.name} has no property company → grid leader {leader.name}"
-        in (issue.events.get(action="route").note)
+        in event_text(issue.events.get(action="route"))
     )
 
 
@@ -64,7 +67,7 @@ def test_enforcement_goes_to_the_streets_department(a_grid):
     assert issue.responsible_kind == ResponsibleKind.DEPARTMENT
     assert issue.responsible_department.kind == "enforcement"
     assert issue.responsible_department.street_id == issue.street_id
-    assert "department" in issue.events.get(action="route").note
+    assert "department" in event_text(issue.events.get(action="route"))
 
 
 def test_subcategory_department_kind_wins(a_grid):
@@ -78,7 +81,7 @@ def test_disputes_and_assistance_go_to_the_community(a_grid, category):
     issue = make(point_in(a_grid), category=category)
     assert issue.responsible_kind == ResponsibleKind.COMMUNITY
     assert issue.responsible_area_id == issue.community_id == a_grid.parent_id
-    assert issue.events.get(action="route").note.startswith(
+    assert event_text(issue.events.get(action="route")).startswith(
         f"category {issue.category.name} → community"
     )
 
@@ -87,7 +90,7 @@ def test_outside_point_is_accepted_flagged_and_not_routed(demo):
     issue = make(Point(100.0, 20.0, srid=4326))
     assert issue.outside is True
     assert issue.street is None and issue.responsible_kind == ResponsibleKind.NONE
-    assert "outside the territory" in issue.events.get(action="route").note
+    assert "outside the territory" in event_text(issue.events.get(action="route"))
     with pytest.raises(DomainError, match="no responsible party"):
         services.issue_transition(issue_id=issue.id, action="dispatch")
 
@@ -231,7 +234,7 @@ def test_full_loop_with_consultation(a_grid, staff_user):
         ("close", "rated", "closed"),
     ]
     assert issue.events.get(action="accept").actor == staff_user
-    assert issue.events.get(action="rate").note == "rating 4: 满意"
+    assert event_text(issue.events.get(action="rate")) == "rating 4; 满意"
 
 
 def test_return_then_redispatch(a_grid):
