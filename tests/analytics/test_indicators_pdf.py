@@ -121,3 +121,12 @@ def test_the_pdf_export_is_in_the_openapi_schema(admin_client, db):
         "type": "string",
         "format": "binary",
     }
+
+
+def test_counts_per_something_show_one_decimal():
+    """Patrols per grid read 2.3, not 2.33333 (the dashboard's cards and table round the same way)."""
+    from apps.analytics.templatetags.analytics_tags import indicator_value
+
+    assert indicator_value({"value": 7 / 3}, ["count"], 0) == "2.3"
+    assert indicator_value({"value": 3.0}, ["count"], 0) == "3"
+    assert indicator_value({"value": 0.25, "num": 1, "den": 4}, ["ratio"], 0) == "25.0% (1/4)"

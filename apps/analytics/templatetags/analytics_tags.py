@@ -16,6 +16,8 @@ def indicator_value(cell, units, index):
         else f"{value:.2f}"
         if unit == "per1000"
         else f"{value:g}"
+        if float(value).is_integer()
+        else f"{value:.1f}"  # a count per something (patrols per grid), as the dashboard shows it
     )
     if cell.get("den") is not None and unit == "ratio":
         text += f" ({cell['num']}/{cell['den']})"

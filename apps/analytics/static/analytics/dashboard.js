@@ -18,7 +18,8 @@
     if (!cell || cell.value === null || cell.value === undefined) return "—";
     if (unit === "ratio") return (cell.value * 100).toFixed(1) + "%";
     if (unit === "per1000") return cell.value.toFixed(2);
-    return String(cell.value);
+    // a count per something (patrols per grid: 2.3333): one decimal, whole numbers as they are
+    return Number.isInteger(cell.value) ? String(cell.value) : cell.value.toFixed(1);
   }
   function tip(cell) {
     return cell && cell.den !== null && cell.den !== undefined ? cell.num + " / " + cell.den : "";
