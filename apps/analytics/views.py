@@ -136,10 +136,16 @@ def map_page(request):
     areas = _areas_in_scope(request.user)
     code = request.GET.get("code") or ""
     _allowed(areas, code)
+    # without a choice, the user's one area if they have one (a grid leader's grid), as the API
+    # narrows it (apps.analytics.api.scoped_within), so the map opens on it
+    scope = user_scope(request.user)
+    within = code or (
+        scope.area_prefixes[0] if not scope.everything and len(scope.area_prefixes) == 1 else ""
+    )
     issues_ready = sources._issues_ready()
     kinds = gaps.available_kinds()
     config = {
-        "within": code,
+        "within": within,
         # more gaps than this: the map shows the counts and asks for a community instead of drawing
         "maxFeatures": settings.LINLI_GEOJSON_MAX_FEATURES,
         "page": reverse("analytics-map"),

@@ -59,3 +59,20 @@ def test_every_staff_page_has_the_same_top_bar_with_the_current_page_marked(demo
         nav = NAV.search(html).group(1)
         assert re.findall(r'href="([^"]+)"', nav) == ["/", *pages], url
         assert f'href="{url}" aria-current="page"' in nav
+
+
+def test_a_grid_leaders_gaps_map_opens_on_their_grid(demo, client):
+    """It opened on the whole street's communities, the grid a corner of it."""
+    import json
+
+    from apps.people.scope import user_scope
+
+    leader = get_user_model().objects.get(username="grid")
+    client.force_login(leader)
+    html = client.get("/analytics/map").content.decode()
+    config = json.loads(re.search(r'id="gaps-config"[^>]*>(.*?)</script>', html, re.S).group(1))
+    assert config["within"] == user_scope(leader).area_prefixes[0] and len(config["within"]) == 15
+    client.force_login(get_user_model().objects.get(username="admin"))
+    html = client.get("/analytics/map").content.decode()
+    config = json.loads(re.search(r'id="gaps-config"[^>]*>(.*?)</script>', html, re.S).group(1))
+    assert config["within"] == ""  # everything: no single area to open on

@@ -42,7 +42,10 @@
     let failures = 0;
     status(t.loading);
     try {
-      const areaUrl = cfg.urls.areas + "?level=community" + (cfg.within ? "&within=" + encodeURIComponent(cfg.within.slice(0, 12)) : "");
+      // the outline: the grid when the map is of one grid (a grid leader's), else the communities
+      const ofGrid = cfg.within.length >= 15;
+      const areaUrl = cfg.urls.areas + "?level=" + (ofGrid ? "grid" : "community") +
+        (cfg.within ? "&within=" + encodeURIComponent(ofGrid ? cfg.within.slice(0, 15) : cfg.within.slice(0, 12)) : "");
       // the counts first: more gaps than a browser can draw (a whole city) are shown as counts per
       // community, each a link to that community's map, instead of as GeoJSON
       const [areas, stations, counts] = await Promise.all([
