@@ -27,6 +27,7 @@ urlpatterns = [
     path("meetings/<str:code>/<str:month>", views.agenda_page, name="meeting-agenda"),
     # Public resident pages (no login)
     path("report", views.report_form, name="issue-report"),
+    path("report/done", views.report_done, name="issue-report-done"),
     path("track", views.track_page, name="issue-track"),
     # Open311 GeoReport v2
     re_path(rf"^open311/v2/services\.{FMT}$", open311.services_list, name="open311-services"),

@@ -5,6 +5,7 @@ import io
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -81,7 +82,18 @@ def report_form(request):
         context["error"] = exc.message
         context["error_field"] = exc.field
         return render(request, "issues/report.html", context, status=400)
-    return render(request, "issues/report_done.html", {"code": issue.tracking_code}, status=201)
+    # Post/Redirect/Get: reloading the thank-you page must not file the report again
+    response = redirect(f"{reverse('issue-report-done')}?code={issue.tracking_code}")
+    response.status_code = 303
+    return response
+
+
+@require_http_methods(["GET"])
+def report_done(request):
+    """The thank-you page after a report, with its tracking code (only a code that exists is shown)."""
+    code = (request.GET.get("code") or "").strip().upper()
+    known = bool(code) and Issue.objects.filter(tracking_code=code).exists()
+    return render(request, "issues/report_done.html", {"code": code if known else None})
 
 
 # What the resident sees of the history: the loop's steps, not who did them nor internal notes.

@@ -42,8 +42,13 @@ def test_form_page_renders_categories(client, demo):
 
 def test_submit_returns_a_tracking_code(client, form):
     r = client.post("/report", form)
-    assert r.status_code == 201
+    # Post/Redirect/Get: a reload of the thank-you page files nothing again
+    assert r.status_code == 303 and r["Location"].startswith("/report/done?code=")
+    before = Issue.objects.count()
+    r = client.get(r["Location"])
+    assert r.status_code == 200 and Issue.objects.count() == before
     code = r.context["code"]
+    assert client.get("/report/done?code=NOSUCHCODE").context["code"] is None
     issue = Issue.objects.get(tracking_code=code)
     assert issue.source == "resident" and issue.reporter_phone == "13912345678"
     assert issue.subcategory.code == "assistance-elderly" and issue.responsible_kind == "community"
@@ -62,13 +67,13 @@ def test_honeypot_stores_nothing(client, form):
 
 def test_rate_limited_per_ip(client, form):
     for _ in range(views.REPORT_LIMIT):
-        assert client.post("/report", form).status_code == 201
+        assert client.post("/report", form).status_code == 303
     before = Issue.objects.count()
     r = client.post("/report", form)
     assert r.status_code == 429 and r.context["error"]  # 提交过于频繁 / Too many reports
     assert Issue.objects.count() == before
     # another address is not affected
-    assert client.post("/report", form, REMOTE_ADDR="10.9.9.9").status_code == 201
+    assert client.post("/report", form, REMOTE_ADDR="10.9.9.9").status_code == 303
 
 
 @pytest.mark.parametrize(
@@ -101,11 +106,11 @@ def test_photo_limits_on_the_public_form(client, form, settings, tmp_path):
     assert r.status_code == 400 and "每张不超过 5 MB" in r.context["error"]
     assert Issue.objects.count() == before
     ok = SimpleUploadedFile("ok.jpg", buf.getvalue(), content_type="image/jpeg")
-    assert client.post("/report", {**form, "photos": [ok]}).status_code == 201
+    assert client.post("/report", {**form, "photos": [ok]}).status_code == 303
 
 
 def test_resident_rates_a_resolved_issue(client, form):
-    code = client.post("/report", form).context["code"]
+    code = client.post("/report", form, follow=True).context["code"]
     issue = Issue.objects.get(tracking_code=code)
     assert 'name="rating"' not in client.get(f"/track?code={code}").content.decode()
     for action in ("dispatch", "accept", "resolve"):

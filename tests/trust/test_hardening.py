@@ -149,6 +149,7 @@ def test_script_in_every_text_input_is_shown_escaped(demo, here):
             "address": SCRIPT,
             "name": SCRIPT,
         },
+        follow=True,
     )
     code = r.context["code"]
     issue = Issue.objects.get(tracking_code=code)

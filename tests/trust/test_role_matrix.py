@@ -48,6 +48,7 @@ CLASSIFIED = {
     "tile-layers": PUBLIC,
     "tile": PUBLIC,  # base layers public; the "issues" layer is staff-only (checked below)
     "issue-report": PUBLIC,  # the residents' form (rate limited)
+    "issue-report-done": PUBLIC,  # its thank-you page, by tracking code
     "issue-track": PUBLIC,  # by tracking code, no personal data
     "open311-services": PUBLIC,
     "open311-service": PUBLIC,
