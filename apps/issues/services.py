@@ -801,14 +801,20 @@ def issue_transition(
         if action in ("close", "reject", "duplicate"):
             values["closed_at"] = now
         if action == "duplicate":
-            if not duplicate_of:
+            ref = str(duplicate_of or "").strip()
+            if not ref:
                 raise DomainError(
-                    _("duplicate_of (the issue this repeats) is required"), field="duplicate_of"
+                    _("give the tracking code of the issue this one repeats"), field="duplicate_of"
                 )
-            original = Issue.objects.filter(pk=duplicate_of).first()
+            # staff see tracking codes; programs may send the id
+            original = (
+                Issue.objects.filter(pk=int(ref)).first()
+                if ref.isdigit()
+                else Issue.objects.filter(tracking_code=ref.upper()).first()
+            )
             if original is None or original.pk == issue.pk:
                 raise DomainError(
-                    _("duplicate_of=%(value)s is not another issue") % {"value": duplicate_of},
+                    _("%(value)s is not the tracking code or id of another issue") % {"value": ref},
                     field="duplicate_of",
                 )
             values["duplicate_of"] = original

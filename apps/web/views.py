@@ -268,7 +268,7 @@ def _console_labels() -> dict:
         "noActions": _("Your role may not act on this issue now."),
         "note": _("Note"),
         "rating": _("Rating (1-5)"),
-        "duplicateOf": _("Duplicate of issue id"),
+        "duplicateOf": _("Repeats the issue with tracking code"),
         "done": _("Done"),
         "category": _("Category"),
         "subcategory": _("Subcategory"),

@@ -234,3 +234,16 @@ def test_the_history_reads_in_the_readers_language(client_staff, here):
         and " has no property company → grid leader " in (en["route"])
     )
     assert zh["rate"] == "评价 4 分; 修得很快" and en["rate"] == "rating 4; 修得很快"
+
+
+def test_marking_a_duplicate_by_tracking_code_over_the_api(client_staff, here):
+    """The console's field takes the tracking code staff see; an unknown one was a server error."""
+    first = post(client_staff, here).json()
+    second = post(client_staff, here).json()
+    url = f"/api/issues/{second['id']}/actions/duplicate"
+    r = client_staff.post(url, {"duplicate_of": "ZZZZZZZZZZ"}, format="json")
+    assert r.status_code == 400 and r.json()["field"] == "duplicate_of"
+    assert r.json()["error"] == "ZZZZZZZZZZ 不是另一件事项的查询码或编号"
+    r = client_staff.post(url, {"duplicate_of": first["tracking_code"]}, format="json")
+    assert r.status_code == 200 and r.json()["status"] == "duplicate"
+    assert r.json()["duplicate_of"] == first["id"]

@@ -256,8 +256,20 @@ def test_reject_and_duplicate(a_grid):
     )  # duplicates are not offered
     rejected = walk(first, "reject")
     assert rejected.status == Status.REJECTED
-    with pytest.raises(DomainError, match="duplicate_of"):
+    with pytest.raises(DomainError, match="tracking code") as err:
         services.issue_transition(issue_id=make(p, category="dispute").id, action="duplicate")
+    assert err.value.field == "duplicate_of"
+    # staff see tracking codes: one names the original as well as its id (any case); a code or id
+    # of no other issue is refused by name, not a server error
+    third = make(p, category="dispute")
+    dup = services.issue_transition(
+        issue_id=third.id, action="duplicate", duplicate_of=f" {first.tracking_code.lower()} "
+    )
+    assert dup.duplicate_of_id == first.id
+    fourth = make(p, category="dispute")
+    for ref in ("NOSUCHCODE", str(fourth.id)):
+        with pytest.raises(DomainError, match="is not the tracking code or id of another issue"):
+            services.issue_transition(issue_id=fourth.id, action="duplicate", duplicate_of=ref)
 
 
 def services_dups(issue):

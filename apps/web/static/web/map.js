@@ -233,7 +233,7 @@
       actions += "<form id='action-form' class='form compact' data-issue='" + d.id + "'>" +
         "<label>" + esc(t.note) + "<textarea name='note' rows='2'></textarea></label>" +
         (d.actions.includes("rate") ? "<label>" + esc(t.rating) + "<select name='rating'>" + [5, 4, 3, 2, 1].map((n) => "<option>" + n + "</option>").join("") + "</select></label>" : "") +
-        (d.actions.includes("duplicate") ? "<label>" + esc(t.duplicateOf) + "<input name='duplicate_of' inputmode='numeric'></label>" : "") +
+        (d.actions.includes("duplicate") ? "<label>" + esc(t.duplicateOf) + "<input name='duplicate_of' autocapitalize='characters' spellcheck='false'></label>" : "") +
         "<div class='actions'>" + d.actions.map((a) => "<button type='button' class='button small action' data-action='" + esc(a) + "'>" +
           esc(t.actions[a] || a) + "</button>").join("") + "</div><p class='error-text' id='action-error' hidden></p></form>";
     } else {
@@ -276,7 +276,7 @@
     const id = Number(form.dataset.issue);
     const body = { note: form.note.value };
     if (btn.dataset.action === "rate" && form.rating) body.rating = Number(form.rating.value);
-    if (btn.dataset.action === "duplicate" && form.duplicate_of) body.duplicate_of = Number(form.duplicate_of.value) || null;
+    if (btn.dataset.action === "duplicate" && form.duplicate_of) body.duplicate_of = form.duplicate_of.value.trim() || null;
     form.querySelectorAll("button").forEach((b) => { b.disabled = true; });
     const errEl = document.getElementById("action-error");
     try {
