@@ -10,3 +10,10 @@ def choice_label(choices, value) -> str:
     except ValueError:
         return str(value)
     return label[:1].lower() + label[1:]
+
+
+def english() -> bool:
+    """Whether the active language is English (data with an English name shows it then)."""
+    from django.utils.translation import get_language
+
+    return (get_language() or "").startswith("en")

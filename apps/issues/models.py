@@ -13,6 +13,7 @@ from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.common.labels import english
 from apps.people.models import Department, PropertyCompany, StaffAssignment
 from apps.territory.models import Area, Building, Household
 
@@ -76,6 +77,12 @@ class Category(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(sla_hours__gt=0), name="category_sla_positive"),
         ]
+
+    @property
+    def label(self) -> str:
+        """The name in the active language: the English name where English is chosen and there is
+        one (the SQL lists pick the same way, apps.issues.selectors)."""
+        return self.name_en if english() and self.name_en else self.name
 
     def __str__(self):
         return self.name

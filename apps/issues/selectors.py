@@ -11,6 +11,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
 from apps.common.errors import DomainError, NotFound
+from apps.common.labels import english
 from apps.common.routers import read_cursor
 from apps.issues.labels import words_join
 from apps.issues.models import (
@@ -105,9 +106,9 @@ def issue_detail(issue: Issue, *, user=None) -> dict:
         "status_label": str(Status(issue.status).label),
         "overdue": issue.overdue,
         "category": issue.category.code,
-        "category_name": issue.category.name,
+        "category_name": issue.category.label,
         "subcategory": issue.subcategory.code if issue.subcategory else None,
-        "subcategory_name": issue.subcategory.name if issue.subcategory else None,
+        "subcategory_name": issue.subcategory.label if issue.subcategory else None,
         "description": issue.description,
         "address": issue.address,
         "lon": issue.point.x,
@@ -191,7 +192,7 @@ class IssueFilter:
     def sql(self) -> tuple[str, dict]:
         """A WHERE clause over alias i (issues_issue) and its parameters."""
         where = ["TRUE"]
-        params: dict = {"now": timezone.now(), "open": list(OPEN)}
+        params: dict = {"now": timezone.now(), "open": list(OPEN), "en": english()}
         if self.scope is not None:
             clause, scope_params = self.scope.issues_sql("i")
             where.append(clause)
@@ -334,7 +335,8 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', COALESCE(json_
     )
 ) ORDER BY f.id), '[]'::json))::text
 FROM (
-    SELECT i.id, i.point, i.tracking_code, i.status, c.code AS category, c.name AS category_name,
+    SELECT i.id, i.point, i.tracking_code, i.status, c.code AS category,
+           CASE WHEN %(en)s AND c.name_en <> '' THEN c.name_en ELSE c.name END AS category_name,
            sc.code AS subcategory, i.priority, i.source, i.created_at, i.due_at, i.rework_count,
            (i.status = ANY(%(open)s) AND i.due_at < %(now)s) AS overdue,
            i.responsible_kind, i.area_code, i.outside
@@ -364,7 +366,9 @@ def issues_list(
     where, params = filters.sql()
     params.update(offset=offset, limit=limit)
     sql = f"""
-        SELECT i.id, i.tracking_code, i.status, c.code, c.name, sc.code, i.description, i.address,
+        SELECT i.id, i.tracking_code, i.status, c.code,
+               CASE WHEN %(en)s AND c.name_en <> '' THEN c.name_en ELSE c.name END,
+               sc.code, i.description, i.address,
                ST_X(i.point), ST_Y(i.point), i.created_at, i.due_at, i.rework_count,
                (i.status = ANY(%(open)s) AND i.due_at < %(now)s) AS overdue,
                i.responsible_kind, i.area_code, count(*) OVER () AS total
@@ -635,15 +639,15 @@ def agenda(*, community: Area, month: date, scope=None) -> dict:
         overdue = issue.due_at < ref
         reopened = issue.rework_count > 0
         party = responsible_label(issue) or "—"
-        key = (issue.category.name, party)
+        key = (issue.category.label, party)
         group = groups.setdefault(
-            key, {"category": issue.category.name, "responsible": party, "issues": []}
+            key, {"category": issue.category.label, "responsible": party, "issues": []}
         )
         group["issues"].append(
             {
                 "id": issue.id,
                 "tracking_code": issue.tracking_code,
-                "subcategory": issue.subcategory.name if issue.subcategory else "",
+                "subcategory": issue.subcategory.label if issue.subcategory else "",
                 "description": issue.description,
                 "address": issue.address,
                 "grid": issue.grid.name if issue.grid else "",

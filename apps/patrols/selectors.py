@@ -172,7 +172,7 @@ def patrol_detail(patrol: Patrol) -> dict:
             {
                 "id": link.issue_id,
                 "tracking_code": link.issue.tracking_code,
-                "category": link.issue.category.name,
+                "category": link.issue.category.label,
                 "status": link.issue.status,
                 "reported_at": link.reported_at.isoformat(),
                 "lon": link.issue.point.x,

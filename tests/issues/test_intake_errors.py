@@ -247,3 +247,21 @@ def test_marking_a_duplicate_by_tracking_code_over_the_api(client_staff, here):
     r = client_staff.post(url, {"duplicate_of": first["tracking_code"]}, format="json")
     assert r.status_code == 200 and r.json()["status"] == "duplicate"
     assert r.json()["duplicate_of"] == first["id"]
+
+
+def test_category_names_follow_the_language(client_staff, here, client):
+    """English pages showed the Chinese category names ('物业管理类') in lists, panels and tracking."""
+    issue = post(client_staff, here, category="property").json()
+    zh = client_staff.get(f"/api/issues/{issue['id']}").json()
+    en = client_staff.get(f"/api/issues/{issue['id']}?lang=en").json()
+    assert zh["category_name"] == "物业管理类" and en["category_name"] == "Property management"
+    listed = client_staff.get("/api/issues?lang=en").json()["results"]
+    assert {r["category_name"] for r in listed if r["category"] == "property"} == {
+        "Property management"
+    }
+    pins = client_staff.get("/api/issues.geojson?lang=en").json()["features"]
+    assert {f["properties"]["category_name"] for f in pins if f["id"] == issue["id"]} == {
+        "Property management"
+    }
+    track = client.get(f"/track?code={issue['tracking_code']}&lang=en").content.decode()
+    assert "Property management" in track and "物业管理类" not in track
