@@ -99,3 +99,26 @@ def test_no_message_is_translated_two_ways():
                 clashes.append(f"{key}: {seen[key][0]} {seen[key][1]} / {app} {msgstr}")
             seen.setdefault(key, (app, msgstr))
     assert clashes == []
+
+
+def test_counts_in_page_scripts_have_their_plural_forms():
+    """The planner read "1 errors, 0 warnings" and the phone "1 issues reported": pages get both
+    forms and pick by count (apps.common.labels.plural_forms)."""
+    from django.utils import translation
+    from django.utils.translation import ngettext
+
+    from apps.common.labels import plural_forms
+
+    def message(n):
+        return ngettext("%(n)s issue reported", "%(n)s issues reported", n)
+
+    with translation.override("en"):
+        assert plural_forms(message) == {
+            "one": "%(n)s issue reported",
+            "other": "%(n)s issues reported",
+        }
+    with translation.override("zh-hans"):
+        assert plural_forms(message) == {
+            "one": "已上报 %(n)s 个问题",
+            "other": "已上报 %(n)s 个问题",
+        }

@@ -17,3 +17,10 @@ def english() -> bool:
     from django.utils.translation import get_language
 
     return (get_language() or "").startswith("en")
+
+
+def plural_forms(message) -> dict:
+    """A message's forms for a page's script to pick by count, {"one": ..., "other": ...}, in the
+    active language (Chinese has one form; English's are for 1 and for any other count). `message`
+    is `lambda n: ngettext(singular, plural, n)`, written out so makemessages finds the strings."""
+    return {"one": message(1), "other": message(2)}

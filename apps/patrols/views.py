@@ -8,10 +8,11 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
+from django.utils.translation import ngettext, pgettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from apps.common.labels import plural_forms
 from apps.patrols import conf
 
 SW_PATH = Path(__file__).resolve().parent / "static" / "patrols" / "sw.js"
@@ -65,7 +66,9 @@ def labels() -> dict:
         "reportNeedsNetwork": _("Reporting an issue needs a connection; try again when online."),
         "reportNeedsPosition": _("Your position is not known yet."),
         "overdue": _("overdue"),
-        "issuesFound": _("issues reported"),
+        "issuesFound": plural_forms(
+            lambda n: ngettext("%(n)s issue reported", "%(n)s issues reported", n)
+        ),
     }
 
 

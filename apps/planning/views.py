@@ -6,7 +6,9 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
 
+from apps.common.labels import plural_forms
 from apps.people.scope import request_scope
 from apps.planning.models import Plan
 from apps.territory.selectors import current_areas
@@ -86,7 +88,10 @@ def editor_page(request, plan_id: int):
                 "They stay on the map."
             ),
             "valid": _("No errors"),
-            "errors": _("%(n)s errors, %(w)s warnings"),
+            # plural forms for the page to pick by count (one is English's only other form)
+            "errors": plural_forms(lambda n: ngettext("%(n)s error", "%(n)s errors", n)),
+            "warnings": plural_forms(lambda n: ngettext("%(n)s warning", "%(n)s warnings", n)),
+            "countsSep": pgettext("between counts", ", "),
             "nHouseholds": _("%(n)s households"),
             "new": _("new"),
             "splitHint": _("Draw a line across one polygon (from outside to outside) to split it."),

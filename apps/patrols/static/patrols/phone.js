@@ -360,7 +360,7 @@
           esc(s.toLocaleTimeString(LOCALE, { hour: "2-digit", minute: "2-digit" })) + "</b> " + esc(p.grid.name) +
           "<br><small>" + esc(mins) + " · " + (p.length_m / 1000).toFixed(2) + " " + esc(t.km) + " · " +
           p.points + " " + esc(t.points) + " · " + p.buildings_visited + " " + esc(t.visited) +
-          (p.issues ? " · " + p.issues + " " + esc(t.issuesFound) : "") + "</small></div></li>";
+          (p.issues ? " · " + esc((p.issues === 1 ? t.issuesFound.one : t.issuesFound.other).replace("%(n)s", p.issues)) : "") + "</small></div></li>";
       }).join("");
       return data;
     } catch (e) {

@@ -38,6 +38,9 @@
   function esc(s) {
     return String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   }
+  function plural(forms, n) {  // forms: {one, other} from apps.common.labels.plural_forms
+    return n === 1 ? forms.one : forms.other;
+  }
   function fmt(s, values) {
     return String(s).replace(/%\((\w+)\)s/g, (m, k) => (k in values ? String(values[k]) : m));
   }
@@ -263,7 +266,7 @@
   function showFindings(res) {
     findingsLayer.clearLayers();
     document.getElementById("summary").textContent = res.valid && !res.warnings ? t.valid
-      : fmt(t.errors, { n: res.errors, w: res.warnings });
+      : fmt(plural(t.errors, res.errors), { n: res.errors }) + t.countsSep + fmt(plural(t.warnings, res.warnings), { n: res.warnings });
     if (!res.findings.length) {
       findingsEl.innerHTML = "<li class='none'>" + esc(t.valid) + "</li>";
       return;
