@@ -145,6 +145,32 @@ def test_lasso_links_a_building(live_demo, artifacts):
         assert errors == []
 
 
+def test_a_household_of_another_center_names_that_center(live_demo, artifacts):
+    """It read "→ #563": an id staff cannot place."""
+    center = (
+        CenterHousehold.objects.filter(household__building__grid__code__endswith="001")
+        .select_related("household")
+        .order_by("id")
+        .first()
+    )
+    other = CenterHousehold.objects.exclude(id=center.id).first()
+    moved = CenterLink.objects.filter(
+        center=center, household__building=center.household.building_id
+    ).first()
+    CenterLink.objects.filter(id=moved.id).update(center=other)
+    with browser_page() as (page, errors):
+        login(page, errors, live_demo.url)
+        open_center(page, center.household_id, artifacts, "centers-other")
+        page.locator(f"path[data-building='{center.household.building_id}']").click(
+            position={"x": 2, "y": 2}
+        )
+        row = page.locator(f"li[data-household='{moved.household_id}']")
+        expect(row.locator("button[data-move]")).to_be_visible(timeout=15_000)
+        text = row.locator("small").inner_text()
+        assert text.startswith("→ ") and "#" not in text and len(text) > 2, text
+        assert errors == []
+
+
 def test_auto_suggest_review_and_accept(live_demo, artifacts):
     CenterLink.objects.filter(household__building__grid__code__endswith="002").delete()
     with browser_page() as (page, errors):

@@ -124,7 +124,11 @@
         if (h.is_center) action = "<strong>" + esc(t.center) + "</strong>";
         else if (h.has_party_member && !h.center_household && !state.proposal) action = "<button data-make-center='" + h.id + "'>" + esc(t.makeCenter) + "</button>" + (c ? " <button data-link='" + h.id + "'>" + esc(t.link) + "</button>" : "");
         else if (c && h.center_household === c.household) action = "<button data-unlink='" + h.id + "'>" + esc(t.unlink) + "</button>";
-        else if (c && h.center_household) action = "<small>→ #" + h.center_household + "</small> <button data-link='" + h.id + "' data-move='1'>" + esc(t.move) + "</button>";
+        else if (c && h.center_household) {
+          // who looks after it now: the member's name (masked as the centers API gives it), not an id
+          const other = state.data.centers.find((x) => x.household === h.center_household);
+          action = "<small>→ " + esc(other ? other.member : "#" + h.center_household) + "</small> <button data-link='" + h.id + "' data-move='1'>" + esc(t.move) + "</button>";
+        }
         else if (c) action = "<button data-link='" + h.id + "'>" + esc(t.link) + "</button>";
         return "<li data-household='" + h.id + "'><span>" + esc(h.unit ? h.unit + "-" : "") + esc(h.room) + "</span><span>" + action + "</span></li>";
       }).join("") + "</ul>";
