@@ -65,6 +65,11 @@ def report_form(request):
         )
         return render(request, "issues/report.html", context, status=429)
     p = request.POST
+    if not (p.get("lon") or "").strip() or not (p.get("lat") or "").strip():
+        # a resident has no "lon" to fill in: say what to do, in the form's words
+        context["error"] = _("Mark where the problem is: tap the map, or use your location.")
+        context["error_field"] = "lon"
+        return render(request, "issues/report.html", context, status=400)
     try:
         point = services.point_parse(p.get("lon"), p.get("lat"))
         issue = services.issue_create(

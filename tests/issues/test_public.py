@@ -79,7 +79,7 @@ def test_rate_limited_per_ip(client, form):
 @pytest.mark.parametrize(
     "over,text",
     [
-        ({"lon": "", "lat": ""}, "请提供位置"),
+        ({"lon": "", "lat": ""}, "请标出问题位置：在地图上点选"),  # not "lon is missing"
         ({"lat": "117.2", "lon": "31.8"}, "似乎填反了"),
         ({"category": "ufo"}, "未知类别 'ufo'"),
         ({"description": "长" * 4001}, "描述有 4001 个字，最多 4000 个字"),
