@@ -124,6 +124,7 @@ def editor_page(request, plan_id: int):
                 "farUnder": _("far too few"),
                 "under": _("too few"),
                 "near": _("near the target"),
+                "nearMean": _("near the mean"),  # a plan without a target
                 "over": _("too many"),
                 "farOver": _("far too many"),
             },

@@ -353,6 +353,7 @@ def test_polygons_are_coloured_by_deviation_from_the_plan_target(live_demo, comm
         _open(page, live_demo.url, plan)
         title = page.locator("#legend .legend-title").inner_text()
         assert str(target) in title and f"{target - d}–{target + d}" in title
+        assert "接近目标" in page.locator("#legend .legend-ends").inner_text()
         legend = {
             int(li.get_attribute("data-class")): li.get_attribute("data-colour")
             for li in page.locator("#legend li").all()
@@ -388,4 +389,19 @@ def test_editor_loads_at_phone_size(live_demo, community, artifacts):
         expect(page.locator("body")).to_have_attribute("data-diff", "shown")
         page.click("#btn-diff")
         page.screenshot(path=str(artifacts / "planning-editor-phone.png"))
+        assert errors == []
+
+
+def test_a_plan_without_a_target_is_measured_against_the_mean(live_demo, community, artifacts):
+    """Its legend said 'near the target' (接近目标) right after 'the plan has no target'."""
+    plan = services.plan_propose(community=community)
+    Plan.objects.filter(pk=plan.pk).update(
+        target_households=None, min_households=None, max_households=None
+    )
+    with browser_page() as (page, errors):
+        _login(page, live_demo.url)
+        _open(page, live_demo.url, plan)
+        assert "该规划未设目标" in page.locator("#legend .legend-title").inner_text()
+        ends = page.locator("#legend .legend-ends").inner_text()
+        assert "接近平均" in ends and "目标" not in ends
         assert errors == []

@@ -130,11 +130,11 @@
       else if (i === 6) range = "> " + scale.hi;
       else if (span[i][0] == null) return "";
       else range = span[i][0] === span[i][1] ? String(span[i][0]) : span[i][0] + "–" + span[i][1];
-      return "<li class='legend-" + i + "' data-class='" + i + "' data-colour='" + c.colour + "' title='" + esc(t.legend[c.key]) + "'>" +
+      return "<li class='legend-" + i + "' data-class='" + i + "' data-colour='" + c.colour + "' title='" + esc(c.key === "near" && !scale.own ? t.legend.nearMean : t.legend[c.key]) + "'>" +
         "<span class='sw' style='background:" + c.colour + "'></span>" + esc(range) + "</li>";
     }).join("");
     el.innerHTML = "<div class='legend-title'>" + esc(title) + "</div><ul class='legend-scale'>" + items + "</ul>" +
-      "<div class='legend-ends'><span>" + esc(t.legend.farUnder) + "</span><span>" + esc(t.legend.near) + "</span><span>" + esc(t.legend.farOver) + "</span></div>";
+      "<div class='legend-ends'><span>" + esc(t.legend.farUnder) + "</span><span>" + esc(scale.own ? t.legend.near : t.legend.nearMean) + "</span><span>" + esc(t.legend.farOver) + "</span></div>";
   }
 
   function styleOf(layer, n) {
