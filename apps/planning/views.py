@@ -98,6 +98,14 @@ def editor_page(request, plan_id: int):
             "mergeHint": _("Click two neighbouring polygons, then press Merge again."),
             "selectTwo": _("Select two polygons first."),
             "published": _("Published"),
+            "confirmPublish": _(
+                "Publish this plan? Its areas replace the current ones for everyone (the old "
+                "versions are kept)."
+            ),
+            "confirmPublishUnsaved": _(
+                "Publish this plan? Your unsaved edits are saved first as a new revision, then its "
+                "areas replace the current ones for everyone (the old versions are kept)."
+            ),
             "proposing": _("Proposing…"),
             "unsaved": _("Unsaved changes"),
             "diff": {

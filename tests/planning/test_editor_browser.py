@@ -261,8 +261,11 @@ def test_diff_view_lists_and_draws_added_changed_removed_before_and_after_publis
         _checked(page)
         _split(page, split_code)
         expect(page.locator("body")).to_have_attribute("data-check", "valid")
+        asked = []
+        page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
         page.click("#btn-publish")
         expect(page.locator("body")).to_have_attribute("data-published", "yes", timeout=30_000)
+        assert asked and "发布" in asked[0]  # publishing asks first
         plan.refresh_from_db()
         assert plan.status == PlanStatus.PUBLISHED
         new_code = plan.diff["new_codes"][0]

@@ -563,6 +563,9 @@
   }
 
   async function publish() {
+    // publishing replaces the current areas for everyone (their old versions are kept): ask first,
+    // and say that unsaved edits are saved as a new revision on the way
+    if (!window.confirm(dirty ? t.confirmPublishUnsaved : t.confirmPublish)) return;
     if (dirty) { await save(); if (dirty) return; }
     try {
       const res = await api("POST", cfg.publishUrl, { revision: plan.revision });
