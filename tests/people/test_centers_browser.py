@@ -57,13 +57,18 @@ def open_center(page, household_id, artifacts, name):
         ) from err
 
 
-def test_staff_link_and_unlink_households_on_the_map(live_demo, artifacts):
-    center = (
-        CenterHousehold.objects.filter(household__building__grid__code__endswith="001")
+def first_center(*, grid_suffix: str) -> CenterHousehold:
+    """The first center household of the demo grid whose code ends with `grid_suffix`."""
+    return (
+        CenterHousehold.objects.filter(household__building__grid__code__endswith=grid_suffix)
         .select_related("household")
         .order_by("id")
         .first()
     )
+
+
+def test_staff_link_and_unlink_households_on_the_map(live_demo, artifacts):
+    center = first_center(grid_suffix="001")
     same_building = CenterLink.objects.filter(
         center=center, household__building=center.household.building_id
     ).first()
@@ -115,12 +120,7 @@ def test_staff_link_and_unlink_households_on_the_map(live_demo, artifacts):
 
 
 def test_lasso_links_a_building(live_demo, artifacts):
-    center = (
-        CenterHousehold.objects.filter(household__building__grid__code__endswith="003")
-        .select_related("household")
-        .order_by("id")
-        .first()
-    )
+    center = first_center(grid_suffix="003")
     freed = list(
         CenterLink.objects.filter(center=center, household__building=center.household.building_id)
         .order_by("id")
@@ -147,12 +147,7 @@ def test_lasso_links_a_building(live_demo, artifacts):
 
 def test_a_household_of_another_center_names_that_center(live_demo, artifacts):
     """It read "→ #563": an id staff cannot place."""
-    center = (
-        CenterHousehold.objects.filter(household__building__grid__code__endswith="001")
-        .select_related("household")
-        .order_by("id")
-        .first()
-    )
+    center = first_center(grid_suffix="001")
     other = CenterHousehold.objects.exclude(id=center.id).first()
     moved = CenterLink.objects.filter(
         center=center, household__building=center.household.building_id
