@@ -15,13 +15,13 @@ from apps.analytics import gaps, indicators, indicators_pdf, sources
 from apps.analytics.stations import DETOUR_FACTOR, TIERS
 from apps.common.errors import DomainError
 from apps.common.routers import replica_reads
-from apps.people.scope import user_scope
+from apps.people.scope import request_scope
 from apps.territory.models import Area
 
 
-def _areas_in_scope(user) -> QuerySet[Area]:
+def _areas_in_scope(request) -> QuerySet[Area]:
     """The streets and communities the user may choose, by code (lazy: a megacity has 40,200)."""
-    scope = user_scope(user)
+    scope = request_scope(request)
     now = timezone.now()
     qs = Area.objects.filter(level__in=["street", "community"], valid_from__lte=now).exclude(
         valid_to__lte=now
@@ -80,7 +80,7 @@ def _chosen(request, areas: QuerySet[Area]) -> str:
 
 @login_required
 def dashboard_page(request):
-    areas = _areas_in_scope(request.user)
+    areas = _areas_in_scope(request)
     code = _chosen(request, areas)
     config = {
         "code": code,
@@ -114,7 +114,7 @@ def dashboard_page(request):
 
 @login_required
 def print_page(request):
-    areas = _areas_in_scope(request.user)
+    areas = _areas_in_scope(request)
     code = _chosen(request, areas)
     try:
         with replica_reads():  # scope checked above, on the primary
@@ -133,12 +133,12 @@ def print_page(request):
 
 @login_required
 def map_page(request):
-    areas = _areas_in_scope(request.user)
+    areas = _areas_in_scope(request)
     code = request.GET.get("code") or ""
     _allowed(areas, code)
     # without a choice, the user's one area if they have one (a grid leader's grid), as the API
     # narrows it (apps.analytics.api.scoped_within), so the map opens on it
-    scope = user_scope(request.user)
+    scope = request_scope(request)
     within = code or (
         scope.area_prefixes[0] if not scope.everything and len(scope.area_prefixes) == 1 else ""
     )

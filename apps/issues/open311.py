@@ -24,7 +24,7 @@ from apps.common.errors import DomainError, NotFound
 from apps.common.prepared import Prepared
 from apps.issues import selectors, services
 from apps.issues.models import OPEN, OPEN311_CLOSED, ApiKey, Category, Issue, IssueEvent, Priority
-from apps.issues.reasons import event_text, reason_text
+from apps.issues.reasons import event_text, history_text
 from apps.issues.selectors import responsible_label
 
 DEFAULT_DAYS = 90
@@ -293,10 +293,7 @@ def _last_notes(ids: list[int]) -> dict[int, str]:
                 ORDER BY issue_id, at DESC, id DESC""",
             [ids],
         )
-        return {
-            issue_id: "; ".join(t for t in (reason_text(reason), note) if t)
-            for issue_id, note, reason in cur.fetchall()
-        }
+        return {issue_id: history_text(reason, note) for issue_id, note, reason in cur.fetchall()}
 
 
 def _issues_qs():

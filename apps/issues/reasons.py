@@ -78,6 +78,10 @@ def reason_text(reason) -> str:
     return " → ".join(step_text(s) for s in reason or [] if isinstance(s, dict))
 
 
-def event_text(event) -> str:
+def history_text(reason, note: str) -> str:
     """What a history entry says: the system's steps, then the person's note."""
-    return "; ".join(t for t in (reason_text(event.reason), event.note) if t)
+    return "; ".join(t for t in (reason_text(reason), note) if t)
+
+
+def event_text(event) -> str:
+    return history_text(event.reason, event.note)

@@ -137,9 +137,8 @@ def issue_detail(issue: Issue, *, user=None) -> dict:
                 "from": e.from_status,
                 "to": e.to_status,
                 "actor": e.actor_name,
-                "note": event_text(
-                    e
-                ),  # the system's words in the reader's language, then the person's
+                # the system's words in the reader's language, then the person's
+                "note": event_text(e),
                 "at": e.at.isoformat(),
             }
             for e in issue.events.all()
@@ -319,6 +318,9 @@ def parse_filter(params, *, scope=None) -> IssueFilter:
 
 # ---------------------------------------------------------------- map GeoJSON and lists
 
+# The category's name in the request's language (Category.label in SQL; `en` from IssueFilter.sql).
+CATEGORY_NAME_SQL = "CASE WHEN %(en)s AND c.name_en <> '' THEN c.name_en ELSE c.name END"
+
 # Built by PostGIS (json_agg): the map loads thousands of pins; serialising row by row in Python is
 # 10-50x slower. Coordinates rounded to 6 decimals (~0.1 m).
 ISSUES_GEOJSON_SQL = """
@@ -336,7 +338,7 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', COALESCE(json_
 ) ORDER BY f.id), '[]'::json))::text
 FROM (
     SELECT i.id, i.point, i.tracking_code, i.status, c.code AS category,
-           CASE WHEN %(en)s AND c.name_en <> '' THEN c.name_en ELSE c.name END AS category_name,
+           {category_name} AS category_name,
            sc.code AS subcategory, i.priority, i.source, i.created_at, i.due_at, i.rework_count,
            (i.status = ANY(%(open)s) AND i.due_at < %(now)s) AS overdue,
            i.responsible_kind, i.area_code, i.outside
@@ -347,7 +349,7 @@ FROM (
      ORDER BY i.id DESC
      LIMIT %(limit)s
 ) f
-"""
+""".replace("{category_name}", CATEGORY_NAME_SQL)
 
 
 def issues_geojson(*, filters: IssueFilter, limit: int = 20000) -> str:
@@ -367,7 +369,7 @@ def issues_list(
     params.update(offset=offset, limit=limit)
     sql = f"""
         SELECT i.id, i.tracking_code, i.status, c.code,
-               CASE WHEN %(en)s AND c.name_en <> '' THEN c.name_en ELSE c.name END,
+               {CATEGORY_NAME_SQL},
                sc.code, i.description, i.address,
                ST_X(i.point), ST_Y(i.point), i.created_at, i.due_at, i.rework_count,
                (i.status = ANY(%(open)s) AND i.due_at < %(now)s) AS overdue,

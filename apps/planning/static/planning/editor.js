@@ -124,17 +124,19 @@
       span[c][1] = n;
     }
     const title = fmt(scale.own ? t.legend.title : t.legend.titleMean, { t: scale.target, lo: scale.lo, hi: scale.hi });
+    // a class's words; without a target the middle one is near the mean
+    const word = (key) => (key === "near" && !scale.own ? t.legend.nearMean : t.legend[key]);
     const items = CLASSES.map((c, i) => {
       let range;
       if (i === 0) range = "< " + scale.lo;
       else if (i === 6) range = "> " + scale.hi;
       else if (span[i][0] == null) return "";
       else range = span[i][0] === span[i][1] ? String(span[i][0]) : span[i][0] + "–" + span[i][1];
-      return "<li class='legend-" + i + "' data-class='" + i + "' data-colour='" + c.colour + "' title='" + esc(c.key === "near" && !scale.own ? t.legend.nearMean : t.legend[c.key]) + "'>" +
+      return "<li class='legend-" + i + "' data-class='" + i + "' data-colour='" + c.colour + "' title='" + esc(word(c.key)) + "'>" +
         "<span class='sw' style='background:" + c.colour + "'></span>" + esc(range) + "</li>";
     }).join("");
     el.innerHTML = "<div class='legend-title'>" + esc(title) + "</div><ul class='legend-scale'>" + items + "</ul>" +
-      "<div class='legend-ends'><span>" + esc(t.legend.farUnder) + "</span><span>" + esc(scale.own ? t.legend.near : t.legend.nearMean) + "</span><span>" + esc(t.legend.farOver) + "</span></div>";
+      "<div class='legend-ends'><span>" + esc(t.legend.farUnder) + "</span><span>" + esc(word("near")) + "</span><span>" + esc(t.legend.farOver) + "</span></div>";
   }
 
   function styleOf(layer, n) {
