@@ -26,6 +26,8 @@ FILTER_PARAMS = [
     OpenApiParameter("end", OpenApiTypes.DATE, description="received on or before"),
     OpenApiParameter("overdue", OpenApiTypes.BOOL),
     OpenApiParameter("within", OpenApiTypes.STR, description="code of an area (intake areas)"),
+    OpenApiParameter("compound", OpenApiTypes.STR, description="code of a compound"),
+    OpenApiParameter("building", OpenApiTypes.INT, description="id of a building"),
 ]
 
 

@@ -23,7 +23,7 @@ from apps.issues.models import (
     Status,
 )
 from apps.issues.reasons import event_text
-from apps.territory.models import Area
+from apps.territory.models import Area, Building, Level
 from apps.territory.selectors import EDGE_EPS, consistent_chain, locate
 
 # ---------------------------------------------------------------- single issues
@@ -186,6 +186,8 @@ class IssueFilter:
     end: datetime | None = None
     overdue: bool | None = None
     within: str | None = None
+    compound: str | None = None  # a compound's code: its issues under every version of it
+    building: int | None = None
     scope: object = None  # apps.people.scope.Scope: the user's; None only for internal callers
 
     def sql(self) -> tuple[str, dict]:
@@ -215,6 +217,16 @@ class IssueFilter:
         if self.within:
             where.append("i.area_code LIKE %(within)s")
             params["within"] = self.within + "%"
+        if self.compound:
+            # compound_id is indexed; the compound's versions share its code
+            where.append(
+                "i.compound_id IN (SELECT a.id FROM territory_area a"
+                " WHERE a.level = 'compound' AND a.code = %(compound)s)"
+            )
+            params["compound"] = self.compound
+        if self.building is not None:
+            where.append("i.building_id = %(building)s")
+            params["building"] = self.building
         return " AND ".join(where), params
 
 
@@ -267,8 +279,8 @@ def parse_when(raw: str | None, name: str, *, end: bool = False) -> datetime | N
 
 
 def parse_filter(params, *, scope=None) -> IssueFilter:
-    """IssueFilter from query parameters: category, status (comma list), start, end, overdue, within;
-    always narrowed to the user's `scope`."""
+    """IssueFilter from query parameters: category, status (comma list), start, end, overdue, within,
+    compound (code), building (id); always narrowed to the user's `scope`."""
     f = IssueFilter(scope=scope)
     category = params.get("category")
     if category:
@@ -313,6 +325,22 @@ def parse_filter(params, *, scope=None) -> IssueFilter:
                 field="within",
             )
         f.within = within
+    compound = params.get("compound")
+    if compound:
+        if not Area.objects.filter(level=Level.COMPOUND, code=compound).exists():
+            raise DomainError(
+                _("compound=%(value)s is not the code of a compound") % {"value": repr(compound)},
+                field="compound",
+            )
+        f.compound = compound
+    building = params.get("building")
+    if building not in (None, ""):
+        if not building.isdigit() or not Building.objects.filter(pk=int(building)).exists():
+            raise DomainError(
+                _("building=%(value)s is not a building") % {"value": repr(building)},
+                field="building",
+            )
+        f.building = int(building)
     return f
 
 

@@ -32,7 +32,9 @@ def here(a_grid):
 
 
 def post(client, here, *, lang="", **over):
-    data = {"lon": here.x, "lat": here.y, "category": "dispute", "description": "楼上漏水"}
+    data = {"category": "dispute", "description": "楼上漏水"}
+    if here is not None:
+        data.update(lon=here.x, lat=here.y)
     data.update(over)
     return client.post(f"/api/issues?lang={lang}" if lang else "/api/issues", data, format="json")
 
@@ -201,6 +203,49 @@ def test_list_and_geojson_filters(client_staff, here, a_grid):
         ({"category": "nope"}, "category"),
     ]:
         bad = client_staff.get("/api/issues.geojson", params)
+        assert bad.status_code == 400 and bad.json()["field"] == field, params
+
+
+def test_lists_filter_by_compound_and_building(client_staff, managed_compound, unmanaged_compound):
+    """A compound's and a building's issues (the map's compound and building panels list them)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT b.id, ST_X(ST_PointOnSurface(b.footprint)), ST_Y(ST_PointOnSurface(b.footprint))"
+            " FROM territory_building b WHERE b.compound_id = %s ORDER BY b.id LIMIT 1",
+            [managed_compound.id],
+        )
+        building_id, x, y = cur.fetchone()
+    at_building = post(client_staff, None, lon=x, lat=y).json()["id"]
+    elsewhere = post(client_staff, point_in(unmanaged_compound)).json()["id"]
+    issue = Issue.objects.get(pk=at_building)
+    assert (issue.compound_id, issue.building_id) == (managed_compound.id, building_id)
+
+    def ids(**params):
+        r = client_staff.get("/api/issues", {"page_size": 500, **params})
+        assert r.status_code == 200, r.json()
+        return {i["id"] for i in r.json()["results"]}
+
+    in_compound = ids(compound=managed_compound.code)
+    assert at_building in in_compound and elsewhere not in in_compound
+    assert in_compound == set(
+        Issue.objects.filter(compound__code=managed_compound.code).values_list("id", flat=True)
+    )
+    assert ids(building=building_id) == set(
+        Issue.objects.filter(building_id=building_id).values_list("id", flat=True)
+    )
+    assert at_building in ids(building=building_id, status="open")
+    assert elsewhere in ids(compound=unmanaged_compound.code)
+    features = client_staff.get("/api/issues.geojson", {"building": building_id}).json()
+    assert at_building in {f["id"] for f in features["features"]}
+    for params, field in [
+        ({"compound": "no-such-compound"}, "compound"),
+        ({"compound": managed_compound.parent.code}, "compound"),  # a community, not a compound
+        ({"building": "x1"}, "building"),
+        ({"building": "999999999"}, "building"),
+    ]:
+        bad = client_staff.get("/api/issues", params)
         assert bad.status_code == 400 and bad.json()["field"] == field, params
 
 

@@ -238,6 +238,44 @@ def test_clicking_a_pin_opens_the_issue(live_demo, artifacts):
         assert errors == []
 
 
+def test_compound_and_building_panels_list_their_open_issues(live_demo, artifacts):
+    scope = user_scope(User.objects.get(username="community"))
+    building = (
+        Building.objects.filter(scope.q("community__code"), compound__isnull=False)
+        .exclude(address="")
+        .order_by("id")
+        .first()
+    )
+    issue = issue_services.issue_create(
+        point=building.footprint.point_on_surface,
+        category=Category.objects.get(code="property"),
+        description="单元门禁坏了",
+        source="hotline",
+    )
+    assert (issue.building_id, issue.compound_id) == (building.id, building.compound_id)
+    with browser_page() as (page, errors):
+        login(page, live_demo.url, "community")
+        issues_ready(page)
+        page.fill("#search-q", building.compound.code)
+        page.press("#search-q", "Enter")
+        page.locator("#search-results button").first.click()
+        expect(page.locator("#panel h2")).to_have_text(building.compound.name)
+        listed = page.locator(f"#sec-issues button[data-issue='{issue.id}']")
+        expect(listed).to_be_visible()
+        page.screenshot(path=str(artifacts / "console-compound-panel.png"))
+
+        page.fill("#search-q", building.address)
+        page.press("#search-q", "Enter")
+        page.locator("#search-results button", has_text=building.address).first.click()
+        expect(page.locator("#panel")).to_have_attribute("data-selected", f"building:{building.id}")
+        expect(listed).to_be_visible()
+        expect(page.locator("#sec-issues")).to_contain_text(issue.tracking_code)
+        listed.click()
+        expect(page.locator("#panel")).to_have_attribute("data-selected", f"issue:{issue.id}")
+        expect(page.locator("#panel")).to_contain_text("单元门禁坏了")
+        assert errors == []
+
+
 def test_an_issue_in_a_cluster_at_the_highest_zoom_is_spiderfied_and_ringed(live_demo, artifacts):
     """Several issues at one building stay a cluster at every zoom; opened from the list with the map
     already at its highest zoom, the pin stayed inside the cluster (zoomToShowLayer waited for a move

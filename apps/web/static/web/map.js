@@ -131,14 +131,16 @@
     }
     const isArea = p && kind !== "buildings";
     let extra = "";
-    // The issues API filters by the numeric code prefix of the intake areas; compounds (codes with "C")
-    // are not a level it filters by, so a compound's panel shows the territory facts only.
+    // The intake areas (numeric codes) filter the issues by code prefix and have indicators; a compound
+    // (code with "C") and a building list the issues filed on them.
     const issuesByCode = isArea && /^\d+$/.test(p.code || "");
     if (user && issuesByCode) {
       extra += section("sec-issues", t.openIssues) + section("sec-indicators", t.indicators);
       if (p.level === "community" || p.level === "grid") extra += section("sec-people", t.people);
+    } else if (user && isArea) {
+      extra += section("sec-issues", t.openIssues);
     } else if (user && p && kind === "buildings") {
-      extra += section("sec-people", t.residents);
+      extra += section("sec-issues", t.openIssues) + section("sec-people", t.residents);
     } else if (!user && p) {
       extra = "<p class='hint'>" + esc(t.peopleLogin) + "</p>";
     }
@@ -150,12 +152,14 @@
       : cfg.locateUrl + "?lon=" + latlng.lng.toFixed(7) + "&lat=" + latlng.lat.toFixed(7);
     getJSON(chainUrl).then((d) => fill("sec-chain", token, chainHtml(d.chain)), (e) => fillError("sec-chain", token, e));
     if (!user || !p) return;
-    if (isArea) {
-      if (!issuesByCode) return;
-      loadAreaIssues(p, token);
+    if (isArea && !issuesByCode) {
+      loadPanelIssues("compound=" + encodeURIComponent(p.code), token);
+    } else if (isArea) {
+      loadPanelIssues("within=" + encodeURIComponent(p.code), token);
       loadIndicators(p, token);
       if (p.level === "community" || p.level === "grid") loadCenters(p, token);
     } else {
+      loadPanelIssues("building=" + p.id, token);
       loadResidents("building", p.id, token);
     }
   }
@@ -169,9 +173,10 @@
       "</button><span class='sub'>" + esc(i.tracking_code) + " " + esc((i.description || "").slice(0, 40)) + "</span></li>").join("") + "</ul>";
   }
 
-  async function loadAreaIssues(p, token) {
+  // The open issues of an area or building (`query`: the issues API's within, compound or building)
+  async function loadPanelIssues(query, token) {
     try {
-      const d = await getJSON(urls.issues + "?within=" + encodeURIComponent(p.code) + "&status=open&page_size=10");
+      const d = await getJSON(urls.issues + "?" + query + "&status=open&page_size=10");
       fill("sec-issues", token, issueListHtml(d.results, d.count));
     } catch (e) { fillError("sec-issues", token, e); }
   }
