@@ -87,17 +87,7 @@ class IssuesApi(StaffApi):
             # transaction leaves nothing behind.
             if not Issue.objects.filter(pk=issue.pk).filter(scope.issues_q()).exists():
                 where = issue.grid or issue.community or issue.street
-                if where is not None:
-                    message = _(
-                        "this point lies in %(name)s (%(code)s), outside your areas; pass it to "
-                        "that area's staff or use the public report form"
-                    ) % {"name": where.name, "code": where.code}
-                else:
-                    message = _(
-                        "this point lies in no street of the district, outside your areas; use "
-                        "the public report form"
-                    )
-                raise DomainError(message, field="point")
+                raise DomainError(_outside_message(where), field="point")
         body = selectors.issue_detail(selectors.issue_get(issue_id=issue.id), user=request.user)
         body["duplicates"] = selectors.duplicates_nearby(
             lon=point.x,
@@ -122,6 +112,54 @@ class IssuesApi(StaffApi):
             reporter_phone=data.get("reporter_phone", ""),
             photos=request.FILES.getlist("photos") if hasattr(request, "FILES") else (),
             actor=request.user,
+        )
+
+
+def _outside_message(where) -> str:
+    """Why staff may not file at a point that lies in `where` (an Area, or None: no street)."""
+    if where is None:
+        return _(
+            "this point lies in no street of the district, outside your areas; use the public "
+            "report form"
+        )
+    return _(
+        "this point lies in %(name)s (%(code)s), outside your areas; pass it to that area's staff "
+        "or use the public report form"
+    ) % {"name": where.name, "code": where.code}
+
+
+class IntakePlaceApi(StaffApi):
+    @extend_schema(
+        summary="Before filing: where a point lies, and whether the user may file there",
+        parameters=[
+            OpenApiParameter("lon", OpenApiTypes.DOUBLE, required=True),
+            OpenApiParameter("lat", OpenApiTypes.DOUBLE, required=True),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        """`yours`: true or false by where the point lies (the user's areas, compounds, buildings), or
+        null when only the issue's routing can tell (a property company or department sees what is
+        dispatched to it); with false, `error` is the message filing there would get."""
+        q = request.query_params
+        point = services.point_parse(q.get("lon"), q.get("lat"))
+        areas = services.areas_at(point)
+        compound = areas["compound"]
+        yours = request_scope(request).covers_place(
+            area_code=services.area_code_of(areas),
+            compound_code=compound.code if compound else None,
+            building_id=areas["building_id"],
+        )
+        where = areas["grid"] or areas["community"] or areas["street"]
+        return Response(
+            {
+                "area": None
+                if where is None
+                else {"level": where.level, "code": where.code, "name": where.name},
+                "building_id": areas["building_id"],
+                "yours": yours,
+                "error": _outside_message(where) if yours is False else None,
+            }
         )
 
 

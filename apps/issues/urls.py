@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/issues", api.IssuesApi.as_view(), name="issues"),
     path("api/issues.geojson", api.IssuesGeoJsonApi.as_view(), name="issues-geojson"),
     path("api/issues/duplicates", api.DuplicatesApi.as_view(), name="issues-duplicates"),
+    path("api/issues/place", api.IntakePlaceApi.as_view(), name="issues-place"),
     path("api/issues/indicators", api.IndicatorsApi.as_view(), name="issues-indicators"),
     path("api/issues/categories", api.CategoriesApi.as_view(), name="issues-categories"),
     path("api/issues/<int:issue_id>", api.IssueDetailApi.as_view(), name="issue-detail"),

@@ -73,6 +73,20 @@ class Scope:
             return True
         return bool(code) and any(code.startswith(p) for p in self.area_prefixes)
 
+    def covers_place(
+        self, *, area_code: str, compound_code: str | None, building_id: int | None
+    ) -> bool | None:
+        """Whether an issue filed at a place would be in scope (issues_q) by where it lies: True or
+        False, or None when only its routing can tell (the user sees what is dispatched to their
+        company or department)."""
+        if (
+            self.covers_code(area_code)
+            or (compound_code and compound_code in self.compound_codes)
+            or (building_id is not None and building_id in self.building_ids)
+        ):
+            return True
+        return None if (self.company_ids or self.department_ids) else False
+
     def q(self, code_field: str) -> Q:
         """A filter on an area-code field (e.g. "code", "grid__code", "community__code")."""
         if self.everything:

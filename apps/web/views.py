@@ -205,6 +205,7 @@ def _console_urls(request) -> dict:
     return urls | {
         "issues": reverse("issues"),
         "issuesGeojson": reverse("issues-geojson"),
+        "issuesPlace": reverse("issues-place"),
         "issuesCount": reverse("console-issue-count"),
         "issue": reverse("issue-detail", args=[0]).rsplit("/", 1)[0] + "/",
         "categories": reverse("issues-categories"),

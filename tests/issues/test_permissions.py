@@ -133,3 +133,38 @@ def test_staff_file_issues_only_inside_their_areas(demo, django_user_model):
     assert (Issue.objects.count(), IssueEvent.objects.count()) == before
     r = file_at(mine)
     assert r.status_code == 201 and r.json()["areas"]["grid"]["code"] == mine.code
+
+
+def test_before_filing_the_place_says_whether_the_point_is_theirs(
+    demo, managed_compound, django_user_model
+):
+    """/api/issues/place answers what filing would: a grid leader's own grid yes, another grid no
+    (with the message filing would get); a property company cannot tell before routing."""
+    mine, other = Area.objects.filter(level="grid", valid_to=None).order_by("code")[:2]
+    _u, leader = user_with(django_user_model, "gl", role="grid_leader", area=mine)
+
+    def place(client, area):
+        p = point_in(area)
+        r = client.get("/api/issues/place", {"lon": p.x, "lat": p.y})
+        assert r.status_code == 200, r.json()
+        return r.json()
+
+    here = place(leader, mine)
+    assert (here["yours"], here["error"], here["area"]["code"]) == (True, None, mine.code)
+    there = place(leader, other)
+    assert there["yours"] is False and there["area"]["code"] == other.code
+    p = point_in(other)
+    filed = leader.post(
+        "/api/issues",
+        {"lon": p.x, "lat": p.y, "category": "property", "description": "楼道灯坏了"},
+        format="json",
+    )
+    assert filed.status_code == 400 and filed.json()["error"] == there["error"]
+
+    company = managed_compound.property_service.company
+    _u, property_staff = user_with(
+        django_user_model, "p1", role="property_company", company=company
+    )
+    assert place(property_staff, other)["yours"] is None  # only the routing can tell
+    r = leader.get("/api/issues/place", {"lon": "x", "lat": p.y})
+    assert r.status_code == 400 and r.json()["field"] == "lon"

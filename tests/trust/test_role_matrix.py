@@ -85,6 +85,7 @@ CLASSIFIED = {
     "issues-geojson": STAFF,
     "console-issue-count": STAFF,  # the console's count of its filters (apps/web/api.py)
     "issues-duplicates": STAFF,
+    "issues-place": STAFF,  # where a point lies (public facts) and whether it is the user's
     "issues-indicators": STAFF,
     "issues-categories": STAFF,
     "issue-detail": STAFF,
@@ -329,6 +330,9 @@ def staff_requests(w) -> dict[str, list[tuple[str, str, dict]]]:
                 "&category=dispute",
                 {},
             )
+        ],
+        "issues-place": [
+            ("get", f"/api/issues/place?lon={w['issue_b'].point.x}&lat={w['issue_b'].point.y}", {})
         ],
         "issues-indicators": [
             ("get", f"/api/issues/indicators?area={b.code}&start=2020-01-01&end=2030-12-31", {})

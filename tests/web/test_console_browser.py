@@ -359,7 +359,7 @@ def test_intake_errors_are_shown_and_nothing_is_written(live_demo, artifacts):
         assert [e for e in errors if "status of 400" not in e] == []
 
 
-def test_filing_outside_ones_grid_is_refused_and_names_the_grid(live_demo, artifacts):
+def test_filing_outside_ones_grid_is_refused_at_once_and_names_the_grid(live_demo, artifacts):
     before = Issue.objects.count()
     mine = grid_of("grid")
     other = Area.objects.filter(level="grid").exclude(code=mine.code).order_by("code").first()
@@ -372,14 +372,23 @@ def test_filing_outside_ones_grid_is_refused_and_names_the_grid(live_demo, artif
         )
         page.click("#new-issue")
         click_at(page, other.geom.point_on_surface)
-        form = page.locator("#intake")
-        form.locator("textarea[name=description]").fill("别的网格的路灯坏了")
-        form.locator("button[type=submit]").click()
-        expect(page.locator("#intake-error")).to_contain_text(other.code)
-        expect(page.locator("#intake-error")).to_contain_text("不在您负责的区域内")
+        # said as soon as the point is picked, before anything is typed; the form cannot be sent
+        expect(page.locator("#intake-outside")).to_contain_text(other.code)
+        expect(page.locator("#intake-outside")).to_contain_text("不在您负责的区域内")
+        expect(page.locator("#intake button[type=submit]")).to_be_disabled()
         assert Issue.objects.count() == before
         page.screenshot(path=str(artifacts / "console-intake-outside.png"))
-        assert [e for e in errors if "status of 400" not in e] == []
+        # a point in the leader's own grid gets the form without a warning
+        page.click("#intake-cancel")
+        page.evaluate(
+            "([lat, lon]) => window.linliMap.setView([lat, lon], 17)",
+            [mine.geom.point_on_surface.y, mine.geom.point_on_surface.x],
+        )
+        page.click("#new-issue")
+        click_at(page, mine.geom.point_on_surface)
+        expect(page.locator("#intake button[type=submit]")).to_be_enabled()
+        expect(page.locator("#intake-outside")).to_have_count(0)
+        assert errors == []
 
 
 def test_console_on_a_phone_in_english(live_demo, artifacts):

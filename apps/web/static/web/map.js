@@ -736,12 +736,16 @@
     status("");
     if (pin) pin.remove();
     pin = L.marker(latlng, { icon: L.divIcon({ className: "new-pin", iconSize: [22, 22], iconAnchor: [11, 22] }) }).addTo(map);
-    let address = "";
-    try {
-      const loc = await getJSON(cfg.locateUrl + "?lon=" + latlng.lng.toFixed(7) + "&lat=" + latlng.lat.toFixed(7));
-      address = loc.building ? loc.building.name : "";
-    } catch (e) { /* the address is optional */ }
-    intakeForm(latlng, address);
+    const at = "?lon=" + latlng.lng.toFixed(7) + "&lat=" + latlng.lat.toFixed(7);
+    // the address (optional) and whether the point is in the user's areas, asked together
+    const [loc, place] = await Promise.all([getJSON(cfg.locateUrl + at).catch(() => null),
+                                            getJSON(urls.issuesPlace + at).catch(() => null)]);
+    intakeForm(latlng, loc && loc.building ? loc.building.name : "");
+    // A point outside the user's areas is refused on submit: say so now, before the form is filled in.
+    if (place && place.yours === false) {
+      document.getElementById("intake").insertAdjacentHTML("beforebegin", "<p class='error-text' id='intake-outside'>" + esc(place.error) + "</p>");
+      document.querySelector("#intake button[type=submit]").disabled = true;
+    }
   }
 
   // ------------------------------------------------------------------ the map
