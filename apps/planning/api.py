@@ -42,7 +42,7 @@ SELECT COALESCE(json_agg(json_build_object(
     'geometry', ST_AsGeoJSON(a.geom, 7)::json,
     'properties', json_build_object('id', a.id, 'code', a.code, 'name', a.name,
                                     'households', a.households, 'note', a.note)
-) ORDER BY a.code, a.id), '[]'::json)::text
+) ORDER BY a.code = '', a.code, a.id), '[]'::json)::text  -- models.PLAN_AREA_ORDER
 FROM planning_planarea a WHERE a.plan_id = %s
 """
 

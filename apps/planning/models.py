@@ -7,7 +7,7 @@ so a save based on a stale revision is refused (optimistic concurrency)."""
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.postgres.fields import ArrayField
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
 from django.utils.translation import gettext_lazy as _
 
 from apps.territory.models import Area
@@ -68,6 +68,12 @@ class Plan(models.Model):
 
     def __str__(self):
         return f"{self.name} (r{self.revision})"
+
+
+# The editor's order of a plan's areas: those with a code by code, then the new ones in the order they
+# were drawn (id). The findings name a new area "#n" by this position, so it keeps its number when
+# the plan is saved and reloaded (PLAN_AREAS_SQL in api.py orders the same way).
+PLAN_AREA_ORDER = (Case(When(code="", then=Value(1)), default=Value(0)), "code", "id")
 
 
 class PlanArea(models.Model):

@@ -24,7 +24,7 @@ from apps.common.geometry import check_geometry
 from apps.people.models import StaffAssignment
 from apps.planning import proposal as prop
 from apps.planning import validation
-from apps.planning.models import Plan, PlanArea, PlanLevel, PlanStatus
+from apps.planning.models import PLAN_AREA_ORDER, Plan, PlanArea, PlanLevel, PlanStatus
 from apps.planning.selectors import Projector, proposal_input
 from apps.territory import services as territory
 from apps.territory.models import Area, Building, Household, Level
@@ -485,7 +485,7 @@ def plan_check(*, plan: Plan, areas: list[dict] | None = None) -> dict:
     """Findings and per-area counts for the plan as saved, or for unsaved `areas` from the editor."""
     ctx = plan_context(plan=plan)
     if areas is None:
-        rows = list(plan.areas.all().order_by("code", "id"))
+        rows = list(plan.areas.all().order_by(*PLAN_AREA_ORDER))
         items = [
             {
                 "key": r.id,
@@ -590,7 +590,7 @@ def plan_diff(*, plan: Plan, areas: list[dict] | None = None, geometry: bool = F
                 "geom": r.geom,
                 "household_ids": r.household_ids,
             }
-            for r in plan.areas.all().order_by("code", "id")
+            for r in plan.areas.all().order_by(*PLAN_AREA_ORDER)
         ]
     else:
         items = _parse_areas(areas, lenient=True)
@@ -809,7 +809,7 @@ def plan_publish(*, plan: Plan, revision: int, user=None) -> dict:
         at = cur.fetchone()[0]
     ctx = plan_context(plan=plan)
     current = {a.code: a for a in ctx.current}
-    rows = list(plan.areas.all().order_by("code", "id"))
+    rows = list(plan.areas.all().order_by(*PLAN_AREA_ORDER))
     metric = _metric_as_edited(ctx.proj, [r.geom for r in rows])
     cur_metric = dict(
         zip(current, _metric_as_edited(ctx.proj, [a.geom for a in current.values()]), strict=True)

@@ -400,3 +400,30 @@ def test_only_a_planner_of_the_community_may_publish(community):
     res = client.post(f"/api/planning/plans/{plan.id}/publish", {"revision": 1}, format="json")
     assert res.status_code == 200, res.json()
     assert res.json()["diff"]["changed"] == [] and res.json()["diff"]["unchanged"] == 6
+
+
+def test_a_new_area_keeps_its_number_when_the_plan_is_saved(community):
+    """The findings name a new area (no code yet) "#n" by its place in the plan: new areas come
+    after the coded ones, in the order they were drawn, before and after saving."""
+    plan = services.plan_create_from_current(community=community, level="grid")
+    areas = _areas(plan)
+    n = len(areas)
+    for a in areas[:2]:  # a small square inside each of the first two grids: two overlaps
+        p = a["geom"].point_on_surface
+        square = GEOSGeometry(
+            shapely.box(p.x - 0.0003, p.y - 0.0003, p.x + 0.0003, p.y + 0.0003).wkt, srid=4326
+        )
+        areas.append({"id": None, "code": "", "name": "", "geom": MultiPolygon(square)})
+
+    def named(result):
+        return sorted(tuple(f["codes"]) for f in result["findings"] if f["kind"] == "overlap")
+
+    payload = [{**a, "geom": a["geom"].geojson} for a in areas]
+    unsaved = named(services.plan_check(plan=plan, areas=payload))
+    assert unsaved == sorted([(areas[0]["code"], f"#{n + 1}"), (areas[1]["code"], f"#{n + 2}")])
+    services.plan_save(plan=plan, revision=1, areas=payload)
+    assert named(services.plan_check(plan=plan)) == unsaved
+    saved = PlanArea.objects.filter(plan=plan, code="").order_by("id")
+    assert [a.geom.point_on_surface.coords for a in saved] == [
+        a["geom"].point_on_surface.coords for a in areas[n:]
+    ]
