@@ -161,6 +161,26 @@ class PlanApi(APIView):
         return Response(plan_json(plan))
 
 
+class PlanRangeApi(APIView):
+    permission_classes = [ScopedStaff]
+
+    @extend_schema(
+        summary="Set a draft's target households and the range the checks hold its areas to",
+        request=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def put(self, request, plan_id: int):
+        plan = selectors.plan_get(plan_id=plan_id, scope=request_scope(request))
+        plan = services.plan_range_set(
+            plan=plan,
+            target=_int(request.data, "target"),
+            min_hh=_int(request.data, "min"),
+            max_hh=_int(request.data, "max"),
+            user=request.user,
+        )
+        return Response(plan_json(plan, with_areas=False))
+
+
 class PlanCheckApi(APIView):
     permission_classes = [ScopedStaff]
 

@@ -478,6 +478,48 @@ def plan_save(*, plan: Plan, revision: int, areas: list[dict], user=None) -> Pla
     return plan
 
 
+def plan_range_set(
+    *, plan: Plan, target: int | None, min_hh: int | None, max_hh: int | None, user=None
+) -> Plan:
+    """Set the households an area of the plan should hold: the target its colours are measured
+    against, and the range outside which the checks report a count (None: not set)."""
+    if plan.status != PlanStatus.DRAFT:
+        raise DomainError(
+            _("plan %(id)s is not a draft (%(status)s); only drafts can be edited")
+            % {"id": plan.id, "status": _status_label(plan.status)}
+        )
+    for key, v in (("target", target), ("min", min_hh), ("max", max_hh)):
+        if v is not None and v <= 0:
+            raise DomainError(
+                _("%(field)s must be a positive whole number, got %(value)s")
+                % {"field": key, "value": repr(v)},
+                field=key,
+            )
+    if min_hh is not None and max_hh is not None and min_hh > max_hh:
+        raise DomainError(
+            _("min (%(min)s) is above max (%(max)s)") % {"min": min_hh, "max": max_hh},
+            field="min",
+        )
+    if target is not None and not (min_hh or target) <= target <= (max_hh or target):
+        raise DomainError(
+            _("target (%(target)s) is outside min-max (%(min)s-%(max)s)")
+            % {"target": target, "min": min_hh or "", "max": max_hh or ""},
+            field="target",
+        )
+    plan.target_households, plan.min_households, plan.max_households = target, min_hh, max_hh
+    plan.updated_by = user
+    plan.save(
+        update_fields=[
+            "target_households",
+            "min_households",
+            "max_households",
+            "updated_by",
+            "updated_at",
+        ]
+    )
+    return plan
+
+
 # --- validate ------------------------------------------------------------------------------------
 
 

@@ -12,6 +12,9 @@ urlpatterns = [
     path(
         "api/planning/plans/<int:plan_id>/check", api.PlanCheckApi.as_view(), name="planning-check"
     ),
+    path(
+        "api/planning/plans/<int:plan_id>/range", api.PlanRangeApi.as_view(), name="planning-range"
+    ),
     path("api/planning/plans/<int:plan_id>/diff", api.PlanDiffApi.as_view(), name="planning-diff"),
     path(
         "api/planning/plans/<int:plan_id>/publish",

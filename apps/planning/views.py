@@ -61,6 +61,7 @@ def editor_page(request, plan_id: int):
         "community": plan.community.code,
         "planUrl": reverse("planning-plan", args=[plan.id]),
         "checkUrl": reverse("planning-check", args=[plan.id]),
+        "rangeUrl": reverse("planning-range", args=[plan.id]),
         "diffUrl": reverse("planning-diff", args=[plan.id]),
         "publishUrl": reverse("planning-publish", args=[plan.id]),
         "proposalsUrl": reverse("planning-proposals"),
@@ -106,6 +107,7 @@ def editor_page(request, plan_id: int):
                 "Publish this plan? Your unsaved edits are saved first as a new revision, then its "
                 "areas replace the current ones for everyone (the old versions are kept)."
             ),
+            "rangeSaved": _("Households per area set; the checks and colours follow it"),
             "proposing": _("Proposing…"),
             "unsaved": _("Unsaved changes"),
             "diff": {

@@ -408,3 +408,37 @@ def test_a_plan_without_a_target_is_measured_against_the_mean(live_demo, communi
         ends = page.locator("#legend .legend-ends").inner_text()
         assert "接近平均" in ends and "目标" not in ends
         assert errors == []
+
+
+def test_planner_sets_a_grid_plans_household_range_and_the_checks_follow(
+    live_demo, community, artifacts
+):
+    """A grid plan has no target: the planner types one with a range, and the legend, the colours
+    and the count check follow without a reload; a bad range is refused and named."""
+    plan = services.plan_create_from_current(community=community, level="grid")
+    with browser_page() as (page, errors):
+        _login(page, live_demo.url)
+        _open(page, live_demo.url, plan)
+        assert "该规划未设目标" in page.locator("#legend .legend-title").inner_text()
+        expect(page.locator("#findings li.none")).to_have_count(1)  # no errors, no count check
+        sizes = sorted(a["households"] for a in _areas(page))
+        lo, hi = sizes[1], sizes[-2]
+        form = page.locator("#range-form")
+        form.locator("input[name=min]").fill(str(hi))
+        form.locator("input[name=max]").fill(str(lo))
+        form.locator("button[type=submit]").click()
+        expect(page.locator("#message")).to_contain_text("大于最多户数")
+        form.locator("input[name=target]").fill(str((lo + hi) // 2))
+        form.locator("input[name=min]").fill(str(lo))
+        form.locator("input[name=max]").fill(str(hi))
+        form.locator("button[type=submit]").click()
+        expect(page.locator("#message")).to_contain_text("已设定每区户数")
+        title = page.locator("#legend .legend-title")
+        expect(title).to_contain_text(f"目标 {(lo + hi) // 2} 户")
+        outside = sum(1 for n in sizes if not lo <= n <= hi)
+        expect(page.locator("#findings li")).to_have_count(outside)
+        expect(page.locator("#findings li").first).to_contain_text(str(lo))
+        page.screenshot(path=str(artifacts / "planner-grid-range.png"))
+        plan.refresh_from_db()
+        assert (plan.min_households, plan.max_households) == (lo, hi)
+        assert errors == [e for e in errors if "status of 400" in e]

@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from apps.common.errors import Conflict, DomainError
 from apps.people.models import CenterLink, StaffAssignment
 from apps.planning import services
-from apps.planning.models import PlanArea, PlanStatus
+from apps.planning.models import Plan, PlanArea, PlanStatus
 from apps.territory.models import Area, Building, Household
 from apps.territory.selectors import locate
 from apps.territory.services import area_counts_refresh
@@ -427,3 +427,42 @@ def test_a_new_area_keeps_its_number_when_the_plan_is_saved(community):
     assert [a.geom.point_on_surface.coords for a in saved] == [
         a["geom"].point_on_surface.coords for a in areas[n:]
     ]
+
+
+def test_a_grid_plan_gets_a_household_range_and_its_checks_follow(community):
+    """A grid plan starts without a target or range (no count check); the planner sets them and the
+    check reports the grids outside; bad values are refused by field and change nothing."""
+    from apps.people.services import staff_assign
+
+    plan = services.plan_create_from_current(community=community, level="grid")
+    assert (plan.target_households, plan.min_households, plan.max_households) == (None,) * 3
+    before = services.plan_check(plan=plan)
+    assert not [f for f in before["findings"] if f["kind"] == "count"]
+    sizes = sorted(c["households"] for c in before["counts"])
+    user = get_user_model().objects.create_user("p3", password="x")
+    staff_assign(name="规划员", role="planner", area=community, user=user)
+    client = APIClient()
+    client.force_authenticate(user)
+    url = f"/api/planning/plans/{plan.id}/range"
+    lo, hi = sizes[1], sizes[-2]  # the smallest and the largest grid fall outside
+    res = client.put(url, {"target": (lo + hi) // 2, "min": lo, "max": hi}, format="json")
+    assert res.status_code == 200, res.json()
+    assert (res.json()["target"], res.json()["min"], res.json()["max"]) == ((lo + hi) // 2, lo, hi)
+    after = services.plan_check(plan=Plan.objects.get(pk=plan.pk))
+    outside = [f for f in after["findings"] if f["kind"] == "count"]
+    assert len(outside) == sum(1 for n in sizes if not lo <= n <= hi) >= 2
+    for body, field in [
+        ({"min": hi, "max": lo}, "min"),
+        ({"target": hi + 1, "min": lo, "max": hi}, "target"),
+        ({"target": 0}, "target"),
+        ({"max": "many"}, "max"),
+    ]:
+        bad = client.put(url, body, format="json")
+        assert bad.status_code == 400 and bad.json()["field"] == field, body
+    plan.refresh_from_db()
+    assert (plan.min_households, plan.max_households) == (lo, hi)
+    cleared = client.put(url, {"target": None, "min": None, "max": None}, format="json").json()
+    assert (cleared["target"], cleared["min"], cleared["max"]) == (None, None, None)
+    services.plan_publish(plan=plan, revision=plan.revision)
+    res = client.put(url, {"target": 30}, format="json")
+    assert res.status_code == 400 and "不是草稿" in res.json()["error"]

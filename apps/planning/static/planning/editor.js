@@ -201,10 +201,35 @@
     hideConflict();
     dirty = false;
   }
+  // The households an area should hold: the plan's target (colours) and min / max (the count check)
+  function showRange() {
+    const form = document.getElementById("range-form");
+    form.target.value = plan.target == null ? "" : plan.target;
+    form.min.value = plan.min == null ? "" : plan.min;
+    form.max.value = plan.max == null ? "" : plan.max;
+    Array.from(form.elements).forEach((el) => { el.disabled = plan.status !== "draft"; });
+  }
+  async function saveRange(ev) {
+    ev.preventDefault();
+    const form = ev.target;
+    const value = (el) => (el.value.trim() === "" ? null : el.value.trim());
+    try {
+      const res = await api("PUT", cfg.rangeUrl, { target: value(form.target), min: value(form.min), max: value(form.max) });
+      Object.assign(plan, { target: res.target, min: res.min, max: res.max });
+      scale = null; // remade from the plan's new range by the check
+      showRange();
+      message(t.rangeSaved, "ok");
+      runCheck();
+    } catch (err) {
+      message(err.message, "error");
+    }
+  }
+
   function showRevision() {
     document.getElementById("revision").textContent = plan.revision;
     const editable = plan.status === "draft";
     ["btn-split", "btn-merge", "btn-save", "btn-publish"].forEach((id) => { document.getElementById(id).disabled = !editable; });
+    showRange();
     if (!editable) planLayer.eachLayer((l) => l.options && (l.options.pmIgnore = true));
   }
 
@@ -656,6 +681,7 @@
     document.getElementById("btn-reapply").addEventListener("click", reapply);
     document.getElementById("btn-publish").addEventListener("click", publish);
     document.getElementById("btn-propose").addEventListener("click", propose);
+    document.getElementById("range-form").addEventListener("submit", saveRange);
     document.body.dataset.editorReady = "ready";
     runCheck();
   };
