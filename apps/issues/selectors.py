@@ -401,7 +401,7 @@ def issues_list(
                sc.code, i.description, i.address,
                ST_X(i.point), ST_Y(i.point), i.created_at, i.due_at, i.rework_count,
                (i.status = ANY(%(open)s) AND i.due_at < %(now)s) AS overdue,
-               i.responsible_kind, i.area_code, count(*) OVER () AS total
+               i.responsible_kind, i.area_code, i.building_id, count(*) OVER () AS total
           FROM issues_issue i
           JOIN issues_category c ON c.id = i.category_id
           LEFT JOIN issues_category sc ON sc.id = i.subcategory_id
@@ -429,6 +429,7 @@ def issues_list(
         "overdue",
         "responsible_kind",
         "area_code",
+        "building_id",
     ]
     total = rows[0][-1] if rows else 0
     return total, [dict(zip(keys, row[:-1], strict=True)) for row in rows]

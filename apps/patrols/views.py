@@ -69,6 +69,7 @@ def labels() -> dict:
         "issuesFound": plural_forms(
             lambda n: ngettext("%(n)s issue reported", "%(n)s issues reported", n)
         ),
+        "openIssues": plural_forms(lambda n: ngettext("%(n)s open issue", "%(n)s open issues", n)),
     }
 
 

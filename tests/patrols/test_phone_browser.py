@@ -219,3 +219,31 @@ def test_far_distances_read_in_kilometres(live_demo, artifacts):
         assert 950 < float(texts[0].split()[0]) < 1050
         page.screenshot(path=str(artifacts / "phone-far.png"))
         assert errors == []
+
+
+def test_buildings_show_their_open_issues(live_demo, artifacts):
+    """Where there is work: a building with open issues says how many in the buildings list."""
+    from apps.issues.models import OPEN
+    from apps.territory.models import Building
+
+    leader = StaffAssignment.objects.get(user__username="grid")
+    building = (
+        Building.objects.filter(grid__code__startswith=leader.area.code).order_by("id").first()
+    )
+    at = building.footprint.point_on_surface
+    for text in ("楼道灯不亮", "电梯异响"):
+        issue_create(point=at, category="property", description=text, source="patrol")
+    open_n = Issue.objects.filter(building=building, status__in=OPEN).count()
+    assert open_n >= 2
+    with browser_page(
+        viewport=PHONE,
+        permissions=["geolocation"],
+        geolocation={"longitude": at.x, "latitude": at.y},
+    ) as (page, errors):
+        login(page, live_demo.url)
+        wait_body(page, "phoneReady", "ready")
+        row = page.locator(f"#buildings li[data-building='{building.id}']")
+        page.wait_for_selector(f"#buildings li[data-building='{building.id}'] .open-issues")
+        assert row.locator(".open-issues").inner_text() == f"{open_n} 件未办结"
+        page.screenshot(path=str(artifacts / "phone-building-issues.png"))
+        assert errors == []

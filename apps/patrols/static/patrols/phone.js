@@ -310,6 +310,10 @@
     trackLine.setLatLngs(state.track);
   }
 
+  function plural(forms, n) {  // forms: {one, other} from apps.common.labels.plural_forms
+    return n === 1 ? forms.one : forms.other;
+  }
+
   // A distance as a person reads it: metres nearby, kilometres (one decimal) from 1 km
   function distanceText(m) {
     return m < 1000 ? Math.round(m) + " " + t.m : (m / 1000).toFixed(1) + " " + t.km;
@@ -330,11 +334,16 @@
     if (position) rows.sort((a, b) => a.d - b.d);
     const can = Boolean(state.patrol) && !state.stop;
     const pending = new Set(state.checkins.map((c) => c.building_id));
+    // open issues filed at each building (the Issues tab's list): where there is work to do
+    const open = new Map();
+    issues.forEach((r) => { if (r.building_id) open.set(r.building_id, (open.get(r.building_id) || 0) + 1); });
     list.innerHTML = rows.map((r) => {
       const done = state.checkedIn.includes(r.p.id);
       const queued = pending.has(r.p.id);
+      const n = open.get(r.p.id) || 0;
       return "<li data-building='" + r.p.id + "'><div><b>" + esc(r.p.address || r.p.name) + "</b><br><small>" +
         (r.d == null ? "" : esc(distanceText(r.d)) + " · ") + r.p.households + " " + esc(t.households) +
+        (n ? " · <span class='open-issues'>" + esc(plural(t.openIssues, n).replace("%(n)s", n)) + "</span>" : "") +
         "</small></div>" +
         (done ? "<span class='badge'>" + esc(t.checkedIn) + "</span>"
               : "<button type='button' class='checkin'" + (can && !queued ? "" : " disabled") +
@@ -360,7 +369,7 @@
           esc(s.toLocaleTimeString(LOCALE, { hour: "2-digit", minute: "2-digit" })) + "</b> " + esc(p.grid.name) +
           "<br><small>" + esc(mins) + " · " + (p.length_m / 1000).toFixed(2) + " " + esc(t.km) + " · " +
           p.points + " " + esc(t.points) + " · " + p.buildings_visited + " " + esc(t.visited) +
-          (p.issues ? " · " + esc((p.issues === 1 ? t.issuesFound.one : t.issuesFound.other).replace("%(n)s", p.issues)) : "") + "</small></div></li>";
+          (p.issues ? " · " + esc(plural(t.issuesFound, p.issues).replace("%(n)s", p.issues)) : "") + "</small></div></li>";
       }).join("");
       return data;
     } catch (e) {
@@ -409,6 +418,7 @@
       (r.overdue ? "<span class='badge overdue'>" + esc(t.overdue) + "</span>" : "") + "</li>").join("")
       : "<li class='hint'>" + esc(t.noIssues) + "</li>";
     document.body.dataset.issues = String(issues.length);
+    renderBuildings(); // their open-issue counts
     if (map) {
       if (issuesLayer) issuesLayer.remove();
       issuesLayer = L.layerGroup(issues.map((r) => L.circleMarker([r.lat, r.lon], {
