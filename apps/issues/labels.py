@@ -1,6 +1,6 @@
 """Words that go into messages to a person: the loop's actions and the separator of lists."""
 
-from django.utils.translation import pgettext, pgettext_lazy
+from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 
 # How a loop action is named in a message. In English it is the action's code itself (what an API
 # client sends); other languages have their verb (the context says these short words are actions).
@@ -25,3 +25,23 @@ def action_label(action: str) -> str:
 def words_join(items) -> str:
     """Items of a list in a message, with the language's separator (、 in Chinese)."""
     return pgettext("list separator", ", ").join(str(i) for i in items)
+
+
+# How the console and the phone name an action on its button, and each kind of history entry.
+ACTION_NAMES = {
+    "consult": gettext_lazy("Consult"),
+    "dispatch": gettext_lazy("Dispatch"),
+    "accept": gettext_lazy("Accept"),
+    "return": gettext_lazy("Return"),
+    "resolve": gettext_lazy("Resolve"),
+    "rate": gettext_lazy("Rate"),
+    "close": gettext_lazy("Close"),
+    "reject": gettext_lazy("Reject"),
+    "duplicate": gettext_lazy("Mark duplicate"),
+    "reopen": gettext_lazy("Reopen (rework)"),
+    # history entries that are not loop actions
+    "create": gettext_lazy("Taken in"),
+    "route": gettext_lazy("Routed"),
+    "note": gettext_lazy("Note"),
+    "decision": gettext_lazy("Joint meeting decision"),
+}

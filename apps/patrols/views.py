@@ -96,10 +96,34 @@ def phone_page(request):
     issues = issues_installed()
     labels_ = labels()
     if issues:
+        from apps.issues.labels import ACTION_NAMES
         from apps.issues.models import Status
 
-        urls |= {"issues": reverse("issues"), "categories": reverse("issues-categories")}
+        urls |= {
+            "issues": reverse("issues"),
+            "categories": reverse("issues-categories"),
+            # one issue: /api/issues/<id> and /api/issues/<id>/actions/<action>
+            "issue": reverse("issue-detail", args=[0]).rsplit("/", 1)[0] + "/",
+        }
         labels_["statuses"] = {value: str(label) for value, label in Status.choices}
+        labels_["actions"] = {key: str(label) for key, label in ACTION_NAMES.items()}
+        labels_["issue"] = {
+            "back": _("Back to the list"),
+            "trackingCode": _("Tracking code"),
+            "description": _("Description"),
+            "address": _("Address"),
+            "received": _("Received at"),
+            "due": _("Due"),
+            "responsible": _("Responsible"),
+            "reporter": _("Reporter"),
+            "note": _("Note"),
+            "rating": _("Rating"),
+            "duplicateOf": _("Repeats the issue with tracking code"),
+            "history": _("History"),
+            "noActions": _("Your role may not act on this issue now."),
+            "done": _("Done"),
+            "showOnMap": _("Show on the map"),
+        }
     config = {
         "user": request.user.get_username(),
         "urls": urls,

@@ -5,8 +5,9 @@ from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext
+from django.utils.translation import pgettext
 
+from apps.issues.labels import ACTION_NAMES
 from apps.issues.models import DISMISSED, FINISHED, OPEN, Priority, Source, Status
 from apps.people.models import StaffRole
 from apps.people.scope import request_scope
@@ -217,31 +218,12 @@ def _console_urls(request) -> dict:
     }
 
 
-ACTION_LABELS = {
-    "consult": gettext_lazy("Consult"),
-    "dispatch": gettext_lazy("Dispatch"),
-    "accept": gettext_lazy("Accept"),
-    "return": gettext_lazy("Return"),
-    "resolve": gettext_lazy("Resolve"),
-    "rate": gettext_lazy("Rate"),
-    "close": gettext_lazy("Close"),
-    "reject": gettext_lazy("Reject"),
-    "duplicate": gettext_lazy("Mark duplicate"),
-    "reopen": gettext_lazy("Reopen (rework)"),
-    # history entries that are not loop actions
-    "create": gettext_lazy("Taken in"),
-    "route": gettext_lazy("Routed"),
-    "note": gettext_lazy("Note"),
-    "decision": gettext_lazy("Joint meeting decision"),
-}
-
-
 def _console_labels() -> dict:
     return {
         "statuses": {value: str(label) for value, label in Status.choices},
         "sources": {value: str(label) for value, label in Source.choices},
         "priorities": {value: str(label) for value, label in Priority.choices},
-        "actions": {key: str(label) for key, label in ACTION_LABELS.items()},
+        "actions": {key: str(label) for key, label in ACTION_NAMES.items()},
         "issues": _("Issues"),
         "heatmap": _("Issue heatmap"),
         "centers": _("Center households"),

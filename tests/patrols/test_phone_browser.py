@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django.db import connection
+from playwright.sync_api import expect
 
 from apps.common.demo import seed_all
 from apps.issues.models import Issue
@@ -246,4 +247,68 @@ def test_buildings_show_their_open_issues(live_demo, artifacts):
         page.wait_for_selector(f"#buildings li[data-building='{building.id}'] .open-issues")
         assert row.locator(".open-issues").inner_text() == f"{open_n} 件未办结"
         page.screenshot(path=str(artifacts / "phone-building-issues.png"))
+        assert errors == []
+
+
+def test_grid_leader_opens_an_issue_calls_the_resident_and_moves_it_along(live_demo, artifacts):
+    """Tap an issue in the Issues tab: its facts (the reporter's phone, in clear for the one
+    responsible, can be called), the actions this leader may take; accepting and resolving it from
+    the phone moves it along the loop, and the list comes back."""
+    from apps.issues.models import ResponsibleKind
+    from apps.territory.models import Building
+
+    leader = StaffAssignment.objects.get(user__username="grid")
+    building = (
+        Building.objects.filter(
+            grid__code__startswith=leader.area.code, compound__property_service__isnull=True
+        )
+        .order_by("id")
+        .first()
+    )
+    at = building.footprint.point_on_surface
+    issue = issue_create(
+        point=at,
+        category="property",
+        description="楼顶水箱漏水",
+        source="hotline",
+        reporter_name="王阿姨",
+        reporter_phone="13912345678",
+    )
+    assert issue.responsible_kind == ResponsibleKind.GRID_LEADER
+    assert issue.responsible_staff_id == leader.id
+    from django.contrib.auth import get_user_model
+
+    from apps.issues.services import issue_act
+
+    community = get_user_model().objects.get(username="community")
+    issue_act(issue_id=issue.id, action="dispatch", user=community)  # the community dispatches
+    with browser_page(
+        viewport=PHONE,
+        permissions=["geolocation"],
+        geolocation={"longitude": at.x, "latitude": at.y},
+    ) as (page, errors):
+        login(page, live_demo.url)
+        wait_body(page, "phoneReady", "ready")
+        page.locator(".tabs [data-tab=issues]").click()
+        page.locator(f"#issues li[data-issue='{issue.id}']").click()
+        sheet = page.locator("#issue-sheet")
+        expect(sheet).to_contain_text("楼顶水箱漏水")
+        expect(sheet.locator("a[href='tel:13912345678']")).to_have_text("13912345678")
+        expect(page.locator("#issues")).to_be_hidden()
+        page.screenshot(path=str(artifacts / "phone-issue.png"))
+        sheet.locator("button.act[data-action=accept]").click()
+        expect(sheet.locator(".done")).to_contain_text("已完成")
+        issue.refresh_from_db()
+        assert issue.status == "accepted"
+        sheet.locator("textarea[name=note]").fill("已联系物业维修，水箱已修好")
+        sheet.locator("button.act[data-action=resolve]").click()
+        expect(sheet.locator(".badge.st")).to_have_text("已处置")
+        issue.refresh_from_db()
+        assert issue.status == "resolved"
+        assert issue.events.order_by("-at", "-id").first().note == "已联系物业维修，水箱已修好"
+        expect(sheet.locator(".history li").first).to_contain_text("已联系物业维修")
+        page.screenshot(path=str(artifacts / "phone-issue-resolved.png"))
+        sheet.locator("button.back").click()
+        expect(page.locator("#issues")).to_be_visible()
+        expect(sheet).to_be_hidden()
         assert errors == []

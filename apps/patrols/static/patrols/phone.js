@@ -427,6 +427,118 @@
     }
   }
 
+  // ------------------------------------------------------------------ one issue: read it, call, act
+  // The issues app's staff API: the detail with the actions this user may take now, and the loop's
+  // action endpoint (the same the console uses). The list is hidden while an issue is open.
+  function when(iso) {
+    return iso ? new Date(iso).toLocaleString(LOCALE, { month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit" }) : "";
+  }
+
+  function showIssueList(show) {
+    $("issue-sheet").hidden = show;
+    $("issues").hidden = !show;
+    $("report").hidden = !show;
+  }
+
+  async function openIssue(id) {
+    const sheet = $("issue-sheet");
+    sheet.dataset.issue = String(id);
+    sheet.innerHTML = "<p class='hint'>" + esc(t.loading) + "</p>";
+    showIssueList(false);
+    try {
+      renderIssue(await api("GET", cfg.urls.issue + id));
+    } catch (e) {
+      sheet.innerHTML = "<button type='button' class='back'>‹ " + esc(t.issue.back) + "</button><p class='error'>" +
+        esc(e instanceof Offline ? t.offline : t.error + ": " + e.message) + "</p>";
+    }
+  }
+
+  function renderIssue(d, done) {
+    const L_ = t.issue;
+    const phone = d.reporter && d.reporter.phone;
+    // a phone in clear can be called; a masked one (138****5678) is shown as it is
+    const phoneHtml = phone ? (/^\+?\d{5,}$/.test(phone) ? "<a href='tel:" + esc(phone) + "'>" + esc(phone) + "</a>" : esc(phone)) : "";
+    const who = [d.reporter && d.reporter.name ? esc(d.reporter.name) : "", phoneHtml].filter(Boolean).join(" ");
+    const rows = [[L_.trackingCode, esc(d.tracking_code)], [L_.description, esc(d.description)], [L_.address, esc(d.address)],
+                  [L_.received, esc(when(d.created_at))], [L_.due, esc(when(d.due_at))],
+                  [L_.responsible, esc(d.responsible && d.responsible.name)], [L_.reporter, who]]
+      .filter((r) => r[1]).map((r) => "<tr><th>" + esc(r[0]) + "</th><td>" + r[1] + "</td></tr>").join("");
+    let acts;
+    if (d.actions.length) {
+      acts = "<form id='issue-act' data-issue='" + d.id + "'>" +
+        "<label>" + esc(L_.note) + " <textarea name='note' rows='2'></textarea></label>" +
+        (d.actions.includes("rate") ? "<label>" + esc(L_.rating) + " <select name='rating'>" + [5, 4, 3, 2, 1].map((n) => "<option>" + n + "</option>").join("") + "</select></label>" : "") +
+        (d.actions.includes("duplicate") ? "<label>" + esc(L_.duplicateOf) + " <input name='duplicate_of' autocapitalize='characters' spellcheck='false'></label>" : "") +
+        "<div class='acts'>" + d.actions.map((a) => "<button type='button' class='act' data-action='" + esc(a) + "'>" + esc(t.actions[a] || a) + "</button>").join("") +
+        "</div><p class='error' id='issue-act-error' hidden></p></form>";
+    } else {
+      acts = "<p class='hint no-actions'>" + esc(L_.noActions) + "</p>";
+    }
+    const history = d.history.slice(-6).reverse().map((e) =>
+      "<li><small>" + esc(when(e.at)) + "</small> " + esc(t.actions[e.action] || e.action) +
+      (e.to ? " → " + esc((t.statuses || {})[e.to] || e.to) : "") + (e.actor ? " · " + esc(e.actor) : "") +
+      (e.note ? "<br><small>" + esc(e.note) + "</small>" : "") + "</li>").join("");
+    $("issue-sheet").innerHTML = "<button type='button' class='back'>‹ " + esc(L_.back) + "</button>" +
+      (done ? "<p class='done'>" + esc(done) + "</p>" : "") +
+      "<h3>" + esc(d.category_name) + (d.subcategory_name ? " · " + esc(d.subcategory_name) : "") + "</h3>" +
+      "<p><span class='badge st'>" + esc(d.status_label) + "</span>" +
+      (d.overdue ? " <span class='badge overdue'>" + esc(t.overdue) + "</span>" : "") +
+      " <button type='button' class='linkish show-on-map'>" + esc(L_.showOnMap) + "</button></p>" +
+      "<table class='facts'>" + rows + "</table>" + acts +
+      "<h4>" + esc(L_.history) + "</h4><ol class='history'>" + history + "</ol>";
+    $("tab-issues").scrollTop = 0; // the sheet's top (and what was just done) in view
+    document.body.dataset.issueOpen = String(d.id);
+    issueShown = d;
+    showOnMap(d);
+  }
+
+  let issueMarker = null;
+  let issueShown = null;
+  function showOnMap(d) {
+    if (!map) return;
+    if (issueMarker) issueMarker.remove();
+    issueMarker = L.circleMarker([d.lat, d.lon], { radius: 11, color: "#b91c1c", weight: 3, fill: false }).addTo(map);
+    map.setView([d.lat, d.lon], Math.max(map.getZoom(), 17), { animate: false });
+  }
+
+  async function act(btn) {
+    const form = btn.closest("form");
+    const id = Number(form.dataset.issue);
+    const action = btn.dataset.action;
+    const body = { note: form.note.value };
+    if (action === "rate" && form.rating) body.rating = Number(form.rating.value);
+    if (action === "duplicate" && form.duplicate_of) body.duplicate_of = form.duplicate_of.value.trim() || null;
+    form.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+    try {
+      const d = await api("POST", cfg.urls.issue + id + "/actions/" + action, body);
+      renderIssue(d, t.issue.done + ": " + (t.actions[action] || action));
+      loadIssues();  // the list and the buildings' counts
+    } catch (e) {
+      const err = $("issue-act-error");
+      err.textContent = e instanceof Offline ? t.offline : e.message;
+      err.hidden = false;
+      form.querySelectorAll("button").forEach((b) => { b.disabled = false; });
+    }
+  }
+
+  function issueEvents() {
+    $("issues").addEventListener("click", (e) => {
+      const li = e.target.closest("li[data-issue]");
+      if (li) openIssue(Number(li.dataset.issue));
+    });
+    $("issue-sheet").addEventListener("click", (e) => {
+      if (e.target.closest("button.back")) {
+        showIssueList(true);
+        delete document.body.dataset.issueOpen;
+        if (issueMarker) { issueMarker.remove(); issueMarker = null; }
+      } else if (e.target.closest("button.show-on-map") && issueShown) {
+        showOnMap(issueShown);
+      } else if (e.target.closest("button.act")) {
+        act(e.target.closest("button.act"));
+      }
+    });
+  }
+
   let categoriesLoaded = false;
 
   // Categories and issues come from the network: loaded at start, and again when back online or when
@@ -588,6 +700,7 @@
     }
     if (cfg.issues) {
       $("report-form").addEventListener("submit", reportIssue);
+      issueEvents();
       await refreshIssues();
       document.querySelector(".tabs [data-tab=issues]").addEventListener("click", refreshIssues);
     }
