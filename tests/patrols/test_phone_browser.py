@@ -312,3 +312,40 @@ def test_grid_leader_opens_an_issue_calls_the_resident_and_moves_it_along(live_d
         expect(page.locator("#issues")).to_be_visible()
         expect(sheet).to_be_hidden()
         assert errors == []
+
+
+def test_the_buildings_list_measures_to_the_footprint_as_check_in_does(live_demo, artifacts):
+    """The list's distance is to the building's outline (0 inside), as the check-in's limit is
+    measured, not to its centre."""
+    import math
+
+    from apps.territory.models import Building
+
+    leader = StaffAssignment.objects.get(user__username="grid")
+    building = (
+        Building.objects.filter(grid__code__startswith=leader.area.code).order_by("id").first()
+    )
+    x0, y0, x1, y1 = building.footprint.extent
+    lat = (y0 + y1) / 2
+    lon = x1 + 23 / (111_320 * math.cos(math.radians(lat)))  # ~23 m east of its east side
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT ST_Distance(footprint::geography,"
+            " ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography),"
+            " ST_Distance(ST_PointOnSurface(footprint)::geography,"
+            " ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography)"
+            " FROM territory_building WHERE id = %s",
+            [lon, lat, lon, lat, building.id],
+        )
+        to_outline, to_centre = cur.fetchone()
+    assert to_centre - to_outline > 5  # the two differ enough to tell apart
+    with browser_page(
+        viewport=PHONE, permissions=["geolocation"], geolocation={"longitude": lon, "latitude": lat}
+    ) as (page, errors):
+        login(page, live_demo.url)
+        wait_body(page, "phoneReady", "ready")
+        row = page.locator(f"#buildings li[data-building='{building.id}'] small")
+        expect(row).to_contain_text(" 米 · ")
+        shown = int(row.inner_text().split(" 米")[0])
+        assert abs(shown - to_outline) <= 1, (shown, to_outline, to_centre)
+        assert errors == []

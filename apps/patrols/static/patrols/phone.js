@@ -327,10 +327,37 @@
     return 2 * 6371008.8 * Math.asin(Math.min(1, Math.sqrt(h)));
   }
 
+  // Metres from a position to a building's footprint, 0 inside it: what the server measures when
+  // checking in (ST_Distance on the geography), on a local plane around the position (a building is
+  // metres to a few km away: well within a metre of the geodesic). Far away, the great circle.
+  function distanceToFootprint(a, f) {
+    const g = f.geometry;
+    const centre = distanceM(a, f.properties);
+    if (!g || centre > 5000) return centre;
+    const r = Math.PI / 180;
+    const ky = 6371008.8 * r;
+    const kx = ky * Math.cos(a.lat * r);
+    const polygons = g.type === "MultiPolygon" ? g.coordinates : [g.coordinates];
+    let inside = false;
+    let best = Infinity;
+    polygons.forEach((rings) => rings.forEach((ring) => {
+      for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+        const x1 = (ring[j][0] - a.lon) * kx, y1 = (ring[j][1] - a.lat) * ky;
+        const x2 = (ring[i][0] - a.lon) * kx, y2 = (ring[i][1] - a.lat) * ky;
+        if ((y1 > 0) !== (y2 > 0) && 0 < x1 + (x2 - x1) * (0 - y1) / (y2 - y1)) inside = !inside;
+        const dx = x2 - x1, dy = y2 - y1;
+        const len = dx * dx + dy * dy;
+        const u = len ? Math.max(0, Math.min(1, -(x1 * dx + y1 * dy) / len)) : 0;
+        best = Math.min(best, Math.hypot(x1 + u * dx, y1 + u * dy));
+      }
+    }));
+    return inside ? 0 : best;
+  }
+
   function renderBuildings() {
     const list = $("buildings");
     if (!buildings.length) return;
-    const rows = buildings.map((f) => ({ p: f.properties, d: position ? distanceM(position, f.properties) : null }));
+    const rows = buildings.map((f) => ({ p: f.properties, d: position ? distanceToFootprint(position, f) : null }));
     if (position) rows.sort((a, b) => a.d - b.d);
     const can = Boolean(state.patrol) && !state.stop;
     const pending = new Set(state.checkins.map((c) => c.building_id));
