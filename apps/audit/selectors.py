@@ -31,6 +31,10 @@ MASKED_FIELDS = {
 }
 
 
+# The actor of writes no person made (apps.audit.triggers: 'system:' || session_user)
+SYSTEM_ACTOR = "system:"
+
+
 @dataclass(frozen=True)
 class AuditFilter:
     actor: str = ""
@@ -40,6 +44,7 @@ class AuditFilter:
     start: date | None = None
     end: date | None = None
     page: int = 1
+    people_only: bool = False  # leave out what the system wrote (migrations, jobs): actor "system:…"
 
 
 def _date(raw: str, name: str) -> date | None:
@@ -83,6 +88,7 @@ def parse_filter(params) -> AuditFilter:
         start=start,
         end=end,
         page=int(raw_page),
+        people_only=params.get("people") in ("1", "on", "true"),
     )
 
 
@@ -150,6 +156,8 @@ def audit_search(f: AuditFilter) -> tuple[list[dict], bool]:
         qs = qs.filter(op=f.op)
     if f.row:
         qs = qs.filter(row_pk=f.row)
+    if f.people_only:
+        qs = qs.exclude(actor__startswith=SYSTEM_ACTOR)
     rows, more = _page(_period(qs, f), f.page)
     return [{"entry": e, "changes": changes_of(e)} for e in rows], more
 

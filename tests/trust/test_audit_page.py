@@ -129,3 +129,26 @@ def test_city_admin_opens_the_log_from_the_console_and_searches(live_server, art
         page.get_by_role("link", name="个人信息查看记录").click()
         expect(page.locator("#log thead")).to_contain_text("事由")
         assert errors == []
+
+
+def test_the_system_writes_can_be_left_out(filed):
+    """Migrations and jobs write as "system:…"; an auditor can leave them out to see people's
+    changes first."""
+    from apps.audit.models import AuditEntry
+
+    issue, _grid = filed
+    issue.description = "系统写的"  # no actor: attributed to the system
+    issue.save(update_fields=["description"])
+    with audit_actor("user:0:desk"):
+        issue.description = "人改的"
+        issue.save(update_fields=["description"])
+    rows = AuditEntry.objects.filter(table_name="issues_issue", row_pk=str(issue.pk))
+    assert rows.filter(actor__startswith="system:").exists()
+    auditor = client_as("aud", "auditor")
+    query = {"table": "issues_issue", "row": str(issue.pk)}
+    everything = auditor.get("/audit/", query).content.decode()
+    assert everything.count('data-op="') == rows.count()
+    people = auditor.get("/audit/", {**query, "people": "1"}).content.decode()
+    assert people.count('data-op="') == rows.exclude(actor__startswith="system:").count() == 2
+    assert "系统写的</ins>" not in people and "人改的</ins>" in people
+    assert 'name="people" value="1" checked' in people
