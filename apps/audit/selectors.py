@@ -44,7 +44,9 @@ class AuditFilter:
     start: date | None = None
     end: date | None = None
     page: int = 1
-    people_only: bool = False  # leave out what the system wrote (migrations, jobs): actor "system:…"
+    people_only: bool = (
+        False  # leave out what the system wrote (migrations, jobs): actor "system:…"
+    )
 
 
 def _date(raw: str, name: str) -> date | None:
