@@ -409,3 +409,23 @@ def test_console_on_a_phone_in_english(live_demo, artifacts):
         expect(page.locator(".marker-cluster").first).to_be_visible()
         page.screenshot(path=str(artifacts / "console-phone-en.png"))
         assert errors == []
+
+
+def test_an_issue_has_a_link_that_opens_it(live_demo, artifacts):
+    """The open issue is in the address: sending it to a colleague (or reloading) opens the same
+    issue with its pin shown; selecting something else takes it out."""
+    issue = fresh_issue(description="消防通道被占用")
+    with browser_page() as (page, errors):
+        login(page, live_demo.url, "community")
+        issues_ready(page)
+        page.goto(f"{live_demo.url}/?issue={issue.id}")
+        page.wait_for_selector("body[data-map-ready='ready']", timeout=20_000)
+        expect(page.locator("#panel")).to_have_attribute("data-selected", f"issue:{issue.id}")
+        expect(page.locator("#panel")).to_contain_text("消防通道被占用")
+        expect(page.locator(f".issue-pin[title='{issue.tracking_code}']")).to_be_visible()
+        assert f"issue={issue.id}" in page.url
+        box = page.locator("#map").bounding_box()
+        page.mouse.click(box["x"] + 40, box["y"] + box["height"] - 40)
+        expect(page.locator("#panel")).not_to_have_attribute("data-selected", f"issue:{issue.id}")
+        assert "issue=" not in page.url
+        assert errors == []

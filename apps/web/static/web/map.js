@@ -117,6 +117,7 @@
   }
 
   async function showAt(latlng, feature, kind, layer, fromSearch) {
+    issueInUrl(null);
     const token = ++selection;
     highlight(layer);
     clearIssueRing();
@@ -252,7 +253,16 @@
     return head + "<section class='sec'><h3>" + esc(t.chain) + "</h3>" + chainHtml(areas) + "</section>" + actions + history;
   }
 
+  // The open issue is in the address (?issue=<id>): a link to it opens it, a reload keeps it.
+  function issueInUrl(id) {
+    const u = new URL(location.href);
+    if (id) u.searchParams.set("issue", id);
+    else u.searchParams.delete("issue");
+    if (u.href !== location.href) history.replaceState(null, "", u);
+  }
+
   async function selectIssue(id, message) {
+    issueInUrl(id);
     const token = ++selection;
     highlight(null);
     clearIssueRing();
@@ -827,7 +837,9 @@
         status(t.pickPoint);
       });
       await loadCategories();
-      loadIssues();
+      const linked = Number(new URLSearchParams(location.search).get("issue")) || null;
+      // a linked issue opens once the pins are there, so the map can show and ring its pin
+      loadIssues().then(() => { if (linked && selection === 0) selectIssue(linked); });
     }
     setupSearch(map, index);
 
