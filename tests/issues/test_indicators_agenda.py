@@ -151,7 +151,9 @@ def test_agenda_groups_unresolved_overdue_reopened(march, a_grid, client, staff_
     html = client.get(url).content.decode()
     assert "3日内&lt;b&gt;协调&lt;/b&gt;" in html
     # each code opens its issue on the map
-    assert f'<a href="/?issue={march["D"].id}"' in html and f">{march['D'].tracking_code}</a>" in html
+    assert (
+        f'<a href="/?issue={march["D"].id}"' in html and f">{march['D'].tracking_code}</a>" in html
+    )
 
     x = client.get(url + ".xlsx")
     assert x.status_code == 200 and x["Content-Type"].startswith("application/vnd.openxmlformats")
