@@ -28,6 +28,11 @@ FILTER_PARAMS = [
     OpenApiParameter("within", OpenApiTypes.STR, description="code of an area (intake areas)"),
     OpenApiParameter("compound", OpenApiTypes.STR, description="code of a compound"),
     OpenApiParameter("building", OpenApiTypes.INT, description="id of a building"),
+    OpenApiParameter(
+        "awaiting",
+        OpenApiTypes.BOOL,
+        description="only what waits for the signed-in user (to dispatch, close, accept, resolve…)",
+    ),
 ]
 
 
@@ -66,7 +71,9 @@ class IssuesApi(StaffApi):
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request):
-        filters = selectors.parse_filter(request.query_params, scope=request_scope(request))
+        filters = selectors.parse_filter(
+            request.query_params, scope=request_scope(request), user=request.user
+        )
         page = _int(request.query_params.get("page"), "page", default=1, low=1, high=100000)
         size = _int(request.query_params.get("page_size"), "page_size", default=50, low=1, high=500)
         total, rows = selectors.issues_list(filters=filters, offset=(page - 1) * size, limit=size)
@@ -170,7 +177,9 @@ class IssuesGeoJsonApi(StaffApi):
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request):
-        filters = selectors.parse_filter(request.query_params, scope=request_scope(request))
+        filters = selectors.parse_filter(
+            request.query_params, scope=request_scope(request), user=request.user
+        )
         limit = _int(request.query_params.get("limit"), "limit", default=20000, low=1, high=100000)
         body = selectors.issues_geojson(filters=filters, limit=limit)
         return HttpResponse(body, content_type="application/geo+json")

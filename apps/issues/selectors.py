@@ -23,6 +23,7 @@ from apps.issues.models import (
     Status,
 )
 from apps.issues.reasons import event_text
+from apps.people.models import StaffAssignment
 from apps.territory.models import Area, Building, Level
 from apps.territory.selectors import EDGE_EPS, consistent_chain, locate
 
@@ -188,6 +189,7 @@ class IssueFilter:
     within: str | None = None
     compound: str | None = None  # a compound's code: its issues under every version of it
     building: int | None = None
+    awaiting: tuple[str, dict] | None = None  # awaiting_sql of the user: what waits for them
     scope: object = None  # apps.people.scope.Scope: the user's; None only for internal callers
 
     def sql(self) -> tuple[str, dict]:
@@ -227,7 +229,54 @@ class IssueFilter:
         if self.building is not None:
             where.append("i.building_id = %(building)s")
             params["building"] = self.building
+        if self.awaiting is not None:
+            clause, awaiting_params = self.awaiting
+            where.append(clause)
+            params.update(awaiting_params)
         return " AND ".join(where), params
+
+
+def awaiting_sql(user, alias: str = "i") -> tuple[str, dict]:
+    """Issues waiting for this user (a WHERE fragment over `alias`): the ones where actions_for would
+    give them a coordinator's task (dispatch, reject, duplicate, rate, close) in their area, or a
+    handler's (accept, return, resolve) on what is theirs to handle. The same rules as actions_for,
+    in SQL (tests compare the two)."""
+    from apps.issues.services import COORDINATOR_ROLES, COORDINATOR_TODO, HANDLER_TODO
+
+    params = {"await_coord": list(COORDINATOR_TODO), "await_handler": list(HANDLER_TODO)}
+    everything = f"{alias}.status = ANY(%(await_coord)s) OR {alias}.status = ANY(%(await_handler)s)"
+    if user.is_superuser:
+        return f"({everything})", params
+    parts = []
+    for n, a in enumerate(
+        StaffAssignment.objects.filter(user=user, active=True).select_related("area")
+    ):
+        if a.role == "city_admin":
+            return f"({everything})", params
+        if a.role in COORDINATOR_ROLES and a.area is not None:
+            params[f"await_area{n}"] = a.area.code + "%"
+            parts.append(
+                f"({alias}.area_code LIKE %(await_area{n})s AND {alias}.status = ANY(%(await_coord)s))"
+            )
+        mine = {
+            "property_company": (f"{alias}.responsible_company_id", a.company_id),
+            "department": (f"{alias}.responsible_department_id", a.department_id),
+            "grid_leader": (f"{alias}.responsible_staff_id", a.id),
+        }.get(a.role)
+        if a.role == "community_staff" and a.area_id is not None:
+            mine = (f"{alias}.responsible_area_id", a.area_id)
+            parts.append(
+                f"({alias}.responsible_kind = 'community' AND {mine[0]} = %(await_id{n})s"
+                f" AND {alias}.status = ANY(%(await_handler)s))"
+            )
+            params[f"await_id{n}"] = mine[1]
+        elif mine is not None and mine[1] is not None:
+            params[f"await_id{n}"] = mine[1]
+            parts.append(
+                f"({alias}.responsible_kind <> 'none' AND {mine[0]} = %(await_id{n})s"
+                f" AND {alias}.status = ANY(%(await_handler)s))"
+            )
+    return ("(" + " OR ".join(parts) + ")") if parts else "FALSE", params
 
 
 # Overdue: still open (not finished, not dismissed) and past due. Same rule as Issue.overdue.
@@ -278,9 +327,10 @@ def parse_when(raw: str | None, name: str, *, end: bool = False) -> datetime | N
         ) from None
 
 
-def parse_filter(params, *, scope=None) -> IssueFilter:
+def parse_filter(params, *, scope=None, user=None) -> IssueFilter:
     """IssueFilter from query parameters: category, status (comma list), start, end, overdue, within,
-    compound (code), building (id); always narrowed to the user's `scope`."""
+    compound (code), building (id), awaiting (what waits for `user`); always narrowed to the user's
+    `scope`."""
     f = IssueFilter(scope=scope)
     category = params.get("category")
     if category:
@@ -341,6 +391,15 @@ def parse_filter(params, *, scope=None) -> IssueFilter:
                 field="building",
             )
         f.building = int(building)
+    awaiting = params.get("awaiting")
+    if awaiting not in (None, ""):
+        if awaiting.lower() not in ("true", "false", "1", "0"):
+            raise DomainError(
+                _("awaiting=%(value)s: use true or false") % {"value": repr(awaiting)},
+                field="awaiting",
+            )
+        if awaiting.lower() in ("true", "1") and user is not None:
+            f.awaiting = awaiting_sql(user)
     return f
 
 

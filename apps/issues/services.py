@@ -963,6 +963,15 @@ HANDLER_ACTIONS = {"accept", "return", "resolve"}
 COORDINATOR_ROLES = {"street_staff", "community_staff"}
 
 
+# What is waiting for someone: the statuses where a coordinator has something to do (dispatch,
+# reject, mark duplicate; rate, close), and where a handler has (accept, return, resolve). Consulting
+# is optional and reopening an exception, so neither makes an issue wait for anybody.
+COORDINATOR_TODO = tuple(
+    sorted({s for a in COORDINATOR_ACTIONS - {"consult", "reopen"} for s in TRANSITIONS[a].sources})
+)
+HANDLER_TODO = tuple(sorted({s for a in HANDLER_ACTIONS for s in TRANSITIONS[a].sources}))
+
+
 class Forbidden(DomainError):
     status = 403
 

@@ -25,7 +25,9 @@ class IssueCountApi(APIView):
         responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
     )
     def get(self, request):
-        filters = issue_selectors.parse_filter(request.query_params, scope=request_scope(request))
+        filters = issue_selectors.parse_filter(
+            request.query_params, scope=request_scope(request), user=request.user
+        )
         limit = issues_geojson_max()
         n = selectors.issues_count_upto(filters=filters, at_most=limit + 1)
         over = n > limit

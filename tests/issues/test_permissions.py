@@ -168,3 +168,47 @@ def test_before_filing_the_place_says_whether_the_point_is_theirs(
     assert place(property_staff, other)["yours"] is None  # only the routing can tell
     r = leader.get("/api/issues/place", {"lon": "x", "lat": p.y})
     assert r.status_code == 400 and r.json()["field"] == "lon"
+
+
+def test_awaiting_lists_exactly_what_waits_for_each_user(demo, managed_compound, django_user_model):
+    """?awaiting=true: the issues where the loop gives this user something to do now (dispatch,
+    reject, duplicate, rate, close in their area; accept, return, resolve on what they handle),
+    the same rules as the action buttons (actions_for), checked issue by issue on the demo."""
+    from apps.issues.services import actions_for
+    from apps.people.models import Department
+    from apps.people.scope import user_scope
+
+    company = managed_compound.property_service.company
+    for text in ("漏水", "电梯坏了"):  # dispatched to the compound's property company
+        issue = services.issue_create(
+            point=point_in(managed_compound), category="property", description=text, source="patrol"
+        )
+        assert issue.responsible_company == company
+        services.issue_transition(issue_id=issue.id, action="dispatch", actor=None)
+    property_user, _c = user_with(django_user_model, "p1", role="property_company", company=company)
+    department_user, _c = user_with(
+        django_user_model, "d1", role="department", department=Department.objects.first()
+    )
+    users = [
+        django_user_model.objects.get(username=name)
+        for name in ("community", "street", "grid", "planner")
+    ] + [property_user, department_user]
+    for user in users:
+        scope = user_scope(user)
+        expected = {
+            i.id
+            for i in Issue.objects.filter(scope.issues_q())
+            if set(actions_for(issue=i, user=user)) - {"consult", "reopen"}
+        }
+        client = APIClient()
+        client.force_authenticate(user)
+        r = client.get("/api/issues", {"awaiting": "true", "page_size": 500})
+        assert r.status_code == 200, r.json()
+        assert r.json()["count"] <= 500
+        assert {i["id"] for i in r.json()["results"]} == expected, user.username
+        if user.username in ("community", "street", "p1"):
+            assert expected, user.username  # something to do in the demo
+        features = client.get("/api/issues.geojson", {"awaiting": "1"}).json()["features"]
+        assert {f["id"] for f in features} == expected
+    r = client.get("/api/issues", {"awaiting": "soon"})
+    assert r.status_code == 400 and r.json()["field"] == "awaiting"

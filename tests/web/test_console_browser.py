@@ -429,3 +429,39 @@ def test_an_issue_has_a_link_that_opens_it(live_demo, artifacts):
         expect(page.locator("#panel")).not_to_have_attribute("data-selected", f"issue:{issue.id}")
         assert "issue=" not in page.url
         assert errors == []
+
+
+def test_awaiting_me_shows_the_users_queue(live_demo, artifacts):
+    """'Awaiting me' leaves the pins of the issues this user has something to do on now."""
+    from apps.issues.services import actions_for
+
+    fresh_issue(description="垃圾清运不及时")  # collected: the community is to dispatch it
+    user = _user("community")
+    scope = user_scope(user)
+    waiting = [
+        i
+        for i in Issue.objects.filter(scope.issues_q())
+        if set(actions_for(issue=i, user=user)) - {"consult", "reopen"}
+    ]
+    assert waiting
+    with browser_page() as (page, errors):
+        login(page, live_demo.url, "community")
+        issues_ready(page)
+        everything = shown_count(page)
+        page.select_option("#f-status", "awaiting")
+        expect(page.locator("#issue-count")).to_have_attribute("data-count", str(len(waiting)))
+        assert len(waiting) < everything
+        page.screenshot(path=str(artifacts / "console-awaiting-me.png"))
+        page.select_option("#f-status", "")
+        expect(page.locator("#issue-count")).to_have_attribute("data-count", str(everything))
+        # the toolbar, longest in English, still fits a 1366 px screen on one line
+        page.goto(live_demo.url + "/?lang=en")
+        page.wait_for_selector("body[data-map-ready='ready']", timeout=20_000)
+        issues_ready(page)
+        fits = page.evaluate(
+            "() => { const t = document.getElementById('toolbar');"
+            " return [t.scrollWidth <= t.clientWidth, t.getBoundingClientRect().height]; }"
+        )
+        page.screenshot(path=str(artifacts / "console-awaiting-me-en.png"))
+        assert fits[0] and fits[1] < 60, fits
+        assert errors == []

@@ -337,6 +337,10 @@
     const q = new URLSearchParams();
     ["category", "status", "start", "end"].forEach((k) => { if (filtersEl[k].value) q.set(k, filtersEl[k].value); });
     if (filtersEl.overdue.checked) q.set("overdue", "true");
+    if (filtersEl.status.value === "awaiting") {  // "Awaiting me": whose turn it is, not a status
+      q.delete("status");
+      q.set("awaiting", "true");
+    }
     return q.toString();
   }
 
@@ -355,7 +359,7 @@
     if (!filtersEl) return "";
     if (filtersEl.category.value) q.set("category", filtersEl.category.value);
     const st = filtersEl.status.value;
-    if (st) q.set("status", (issueTiles.statusGroups[st] || st.split(",")).join(","));
+    if (st && st !== "awaiting") q.set("status", (issueTiles.statusGroups[st] || st.split(",")).join(","));
     if (filtersEl.start.value) q.set("since", filtersEl.start.value);
     if (filtersEl.end.value) q.set("until", filtersEl.end.value);
     if (filtersEl.overdue.checked) q.set("overdue", "true");
@@ -510,7 +514,9 @@
       // too many for pins? (the same filters, counted up to the limit)
       const counted = await getJSON(urls.issuesCount + "?" + filterQuery());
       if (req !== issueRequest) return;
-      if (counted.over || issueTiles.force) {
+      // the tiles do not know whose turn it is: "awaiting me" stays with the pins (the newest ones)
+      const awaiting = filtersEl.status.value === "awaiting";
+      if ((counted.over && !awaiting) || issueTiles.force) {
         showIssueTiles(counted, t0, req);
         return;
       }
