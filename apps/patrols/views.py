@@ -66,6 +66,7 @@ def labels() -> dict:
         "reportNeedsNetwork": _("Reporting an issue needs a connection; try again when online."),
         "reportNeedsPosition": _("Your position is not known yet."),
         "overdue": _("overdue"),
+        "awaitingMe": _("Awaiting me"),
         "issuesFound": plural_forms(
             lambda n: ngettext("%(n)s issue reported", "%(n)s issues reported", n)
         ),

@@ -254,7 +254,7 @@ def test_grid_leader_opens_an_issue_calls_the_resident_and_moves_it_along(live_d
     """Tap an issue in the Issues tab: its facts (the reporter's phone, in clear for the one
     responsible, can be called), the actions this leader may take; accepting and resolving it from
     the phone moves it along the loop, and the list comes back."""
-    from apps.issues.models import ResponsibleKind
+    from apps.issues.models import OPEN, ResponsibleKind
     from apps.territory.models import Building
 
     leader = StaffAssignment.objects.get(user__username="grid")
@@ -290,7 +290,9 @@ def test_grid_leader_opens_an_issue_calls_the_resident_and_moves_it_along(live_d
         login(page, live_demo.url)
         wait_body(page, "phoneReady", "ready")
         page.locator(".tabs [data-tab=issues]").click()
-        page.locator(f"#issues li[data-issue='{issue.id}']").click()
+        row = page.locator(f"#issues li[data-issue='{issue.id}']")
+        expect(row.locator(".badge.awaiting")).to_have_text("待我处理")  # dispatched to this leader
+        row.click()
         sheet = page.locator("#issue-sheet")
         expect(sheet).to_contain_text("楼顶水箱漏水")
         expect(sheet.locator("a[href='tel:13912345678']")).to_have_text("13912345678")
@@ -311,6 +313,9 @@ def test_grid_leader_opens_an_issue_calls_the_resident_and_moves_it_along(live_d
         sheet.locator("button.back").click()
         expect(page.locator("#issues")).to_be_visible()
         expect(sheet).to_be_hidden()
+        if Issue.objects.filter(pk=issue.pk, status__in=OPEN).exists():  # resolved, not yet closed
+            expect(row).to_be_visible()
+        expect(row.locator(".badge.awaiting")).to_have_count(0)  # the community closes it now
         assert errors == []
 
 

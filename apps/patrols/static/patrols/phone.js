@@ -23,6 +23,7 @@
   let buildings = [];
   let grids = [];
   let issues = [];
+  let awaitingIds = new Set();
   let issuesLayer = null;
   let position = null;
   let flushing = false;
@@ -425,6 +426,9 @@
           encodeURIComponent(g.properties.code));
         d.results.forEach((r) => seen.set(r.id, r));
       }
+      // the ones waiting for me (to accept, resolve…), marked in the list
+      const mine = await api("GET", cfg.urls.issues + "?awaiting=true&page_size=500");
+      awaitingIds = new Set(mine.results.map((r) => r.id));
       issues = Array.from(seen.values());
       renderIssues();
     } catch (e) {
@@ -442,6 +446,7 @@
       "</small><br>" + esc((r.description || "").slice(0, 80)) + "<br><small>" +
       (d == null ? "" : esc(distanceText(d)) + " · ") + esc((t.statuses || {})[r.status] || r.status) +
       "</small></div>" +
+      (awaitingIds.has(r.id) ? "<span class='badge awaiting'>" + esc(t.awaitingMe) + "</span>" : "") +
       (r.overdue ? "<span class='badge overdue'>" + esc(t.overdue) + "</span>" : "") + "</li>").join("")
       : "<li class='hint'>" + esc(t.noIssues) + "</li>";
     document.body.dataset.issues = String(issues.length);
