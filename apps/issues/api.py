@@ -3,6 +3,7 @@ loop actions, nearby duplicates, indicators, joint-meeting decisions. HTTP only:
 
 from django.db import transaction
 from django.http import HttpResponse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -11,11 +12,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.errors import DomainError, NotFound
+from apps.common.exports import xlsx_bytes
 from apps.common.parsers import ObjectJSONParser
 from apps.issues import selectors, services
 from apps.issues.models import Category, Issue
 from apps.people.scope import ScopedStaff, request_scope
 from apps.territory.selectors import area_current
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 FILTER_PARAMS = [
     OpenApiParameter("category", OpenApiTypes.STR, description="category or subcategory code"),
@@ -183,6 +187,37 @@ class IssuesGeoJsonApi(StaffApi):
         limit = _int(request.query_params.get("limit"), "limit", default=20000, low=1, high=100000)
         body = selectors.issues_geojson(filters=filters, limit=limit)
         return HttpResponse(body, content_type="application/geo+json")
+
+
+# The most rows one export holds, the newest first (as the map's pins); a bigger selection says so in
+# its last row.
+EXPORT_MAX = 20_000
+
+
+class IssuesXlsxApi(StaffApi):
+    @extend_schema(
+        summary="The filtered issues as an Excel workbook (the console's export)",
+        parameters=FILTER_PARAMS,
+        responses={(200, XLSX): OpenApiTypes.BINARY},
+    )
+    def get(self, request):
+        filters = selectors.parse_filter(
+            request.query_params, scope=request_scope(request), user=request.user
+        )
+        total, rows = selectors.issues_list(filters=filters, limit=EXPORT_MAX)
+        lines = selectors.export_rows(rows)
+        if total > len(rows):
+            lines.append(
+                [
+                    _("the newest %(n)s of %(total)s issues; narrow the filters")
+                    % {"n": len(rows), "total": total}
+                ]
+            )
+        body = xlsx_bytes({str(_("Issues")): (selectors.export_header(), lines)})
+        response = HttpResponse(body, content_type=XLSX)
+        name = f"issues-{timezone.localdate():%Y%m%d}.xlsx"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
 
 
 class IssueDetailApi(StaffApi):

@@ -20,6 +20,7 @@ from apps.issues.models import (
     OPEN,
     Category,
     Issue,
+    ResponsibleKind,
     Status,
 )
 from apps.issues.reasons import event_text
@@ -492,6 +493,54 @@ def issues_list(
     ]
     total = rows[0][-1] if rows else 0
     return total, [dict(zip(keys, row[:-1], strict=True)) for row in rows]
+
+
+def export_header() -> list[str]:
+    return [
+        _("Tracking code"),
+        _("Category"),
+        _("Subcategory"),
+        _("Status"),
+        _("Description"),
+        _("Address"),
+        _("Received at"),
+        _("Due"),
+        _("Overdue"),
+        _("Rework"),
+        _("Responsible"),
+        _("Area code"),
+        _("Longitude"),
+        _("Latitude"),
+    ]
+
+
+def export_rows(rows: list[dict]) -> list[list]:
+    """issues_list rows as spreadsheet rows (export_header): names in the reader's language, times in
+    local time without a zone (spreadsheets have none)."""
+    names = {c.code: c.label for c in Category.objects.all()}
+
+    def local(t):
+        return timezone.localtime(t).replace(tzinfo=None) if t else None
+
+    return [
+        [
+            r["tracking_code"],
+            r["category_name"],
+            names.get(r["subcategory"], "") if r["subcategory"] else "",
+            str(Status(r["status"]).label),
+            r["description"],
+            r["address"],
+            local(r["created_at"]),
+            local(r["due_at"]),
+            _("yes") if r["overdue"] else "",
+            r["rework_count"],
+            str(ResponsibleKind(r["responsible_kind"]).label) if r["responsible_kind"] else "",
+            r["area_code"],
+            round(r["lon"], 6),
+            round(r["lat"], 6),
+        ]
+        for r in rows
+    ]
 
 
 # ---------------------------------------------------------------- duplicates

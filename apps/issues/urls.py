@@ -8,6 +8,7 @@ urlpatterns = [
     # Staff JSON API (login required)
     path("api/issues", api.IssuesApi.as_view(), name="issues"),
     path("api/issues.geojson", api.IssuesGeoJsonApi.as_view(), name="issues-geojson"),
+    path("api/issues.xlsx", api.IssuesXlsxApi.as_view(), name="issues-xlsx"),
     path("api/issues/duplicates", api.DuplicatesApi.as_view(), name="issues-duplicates"),
     path("api/issues/place", api.IntakePlaceApi.as_view(), name="issues-place"),
     path("api/issues/indicators", api.IndicatorsApi.as_view(), name="issues-indicators"),

@@ -7,6 +7,7 @@ its compounds, an auditor reads but never writes, and anonymous residents get 40
 on every staff endpoint. The expected sets are computed here from the data (codes, companies), not from
 apps.people.scope, so the test does not grade the rule with itself."""
 
+import io
 import uuid
 
 import pytest
@@ -14,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from openpyxl import load_workbook
 
 from apps.issues import services as issue_services
 from apps.issues.models import Issue
@@ -83,6 +85,7 @@ CLASSIFIED = {
     "people-centers-page": STAFF,
     "issues": STAFF,
     "issues-geojson": STAFF,
+    "issues-xlsx": STAFF,
     "console-issue-count": STAFF,  # the console's count of its filters (apps/web/api.py)
     "issues-duplicates": STAFF,
     "issues-place": STAFF,  # where a point lies (public facts) and whether it is the user's
@@ -323,6 +326,7 @@ def staff_requests(w) -> dict[str, list[tuple[str, str, dict]]]:
         "people-centers-page": [("get", "/people/centers/", {})],
         "issues": [("get", "/api/issues?page_size=500", {})],
         "issues-geojson": [("get", "/api/issues.geojson", {})],
+        "issues-xlsx": [("get", "/api/issues.xlsx", {})],
         "console-issue-count": [("get", "/api/console/issue-count", {})],
         "issues-duplicates": [
             (
@@ -458,6 +462,9 @@ def test_issue_lists_map_and_tiles_show_exactly_the_roles_issues(world, role):
     features = client.get("/api/issues.geojson").json()["features"]
     assert {f["id"] for f in features} == expected
     assert client.get("/api/console/issue-count").json()["count"] == len(expected)
+    exported = load_workbook(io.BytesIO(client.get("/api/issues.xlsx").content)).active
+    codes = {row[0] for row in list(exported.iter_rows(values_only=True))[1:]}
+    assert codes == set(world["sees_issues"](role).values_list("tracking_code", flat=True))
     for key in ("issue_a", "issue_b", "issue_company"):
         issue = world[key]
         r = client.get(f"/api/issues/{issue.id}")

@@ -450,6 +450,13 @@ def test_awaiting_me_shows_the_users_queue(live_demo, artifacts):
         everything = shown_count(page)
         page.select_option("#f-status", "awaiting")
         expect(page.locator("#issue-count")).to_have_attribute("data-count", str(len(waiting)))
+        # the export link carries the same filters
+        expect(page.locator("#issues-export")).to_have_attribute(
+            "href", "/api/issues.xlsx?awaiting=true"
+        )
+        with page.expect_download() as download:
+            page.click("#issues-export")
+        assert download.value.suggested_filename.startswith("issues-")
         assert len(waiting) < everything
         page.screenshot(path=str(artifacts / "console-awaiting-me.png"))
         page.select_option("#f-status", "")

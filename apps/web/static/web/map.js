@@ -505,6 +505,8 @@
 
   async function loadIssues() {
     if (!issueLayer) return;
+    const exportEl = document.getElementById("issues-export");  // the same filters, as a workbook
+    if (exportEl) exportEl.href = exportEl.dataset.base + "?" + filterQuery();
     const req = ++issueRequest;
     const t0 = performance.now();
     document.body.dataset.issuesReady = "loading";
