@@ -1,8 +1,10 @@
 """Staff JSON API for issues (session login required): intake, list, GeoJSON for the map, detail,
 loop actions, nearby duplicates, indicators, joint-meeting decisions. HTTP only: parse, call, render."""
 
+import mimetypes
+
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -15,7 +17,7 @@ from apps.common.errors import DomainError, NotFound
 from apps.common.exports import xlsx_bytes
 from apps.common.parsers import ObjectJSONParser
 from apps.issues import selectors, services
-from apps.issues.models import Category, Issue
+from apps.issues.models import Category, Issue, IssuePhoto
 from apps.people.scope import ScopedStaff, request_scope
 from apps.territory.selectors import area_current
 
@@ -230,6 +232,31 @@ class IssueDetailApi(StaffApi):
         body = selectors.issue_detail(issue, user=request.user)
         body["grid_now"] = selectors.issue_grid_now(issue=issue)
         return Response(body)
+
+
+class IssuePhotoApi(StaffApi):
+    @extend_schema(
+        summary="A photo of an issue, for staff who may see the issue",
+        responses={(200, "image/*"): OpenApiTypes.BINARY},
+    )
+    def get(self, request, issue_id: int, photo_id: int):
+        issue = selectors.issue_get(issue_id=issue_id, scope=request_scope(request))  # 404 outside
+        photo = IssuePhoto.objects.filter(issue_id=issue.id, pk=photo_id).first()
+        if photo is None:
+            raise NotFound(
+                _("issue %(code)s has no photo %(id)s")
+                % {"code": issue.tracking_code, "id": photo_id}
+            )
+        try:
+            handle = photo.image.open("rb")
+        except FileNotFoundError:
+            raise NotFound(
+                _("the file of photo %(id)s is missing from storage") % {"id": photo_id}
+            ) from None
+        kind = mimetypes.guess_type(photo.image.name)[0] or "application/octet-stream"
+        response = FileResponse(handle, content_type=kind)
+        response["Cache-Control"] = "private, max-age=86400"  # a person's photo: no shared caches
+        return response
 
 
 class IssueActionApi(StaffApi):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
@@ -130,7 +131,16 @@ def issue_detail(issue: Issue, *, user=None) -> dict:
         "responsible": {"kind": issue.responsible_kind, "name": responsible_label(issue)},
         "reporter": reporter_for(issue, user=user),
         "duplicate_of": issue.duplicate_of_id,
-        "photos": [p.image.url for p in issue.photos.all()],
+        # served to staff who may see the issue (api.IssuePhotoApi), never as public media
+        "photos": [
+            {
+                "id": p.id,
+                "url": reverse("issue-photo", args=[issue.id, p.id]),
+                "width": p.width,
+                "height": p.height,
+            }
+            for p in issue.photos.all().order_by("id")
+        ],
         "actions": actions_for(issue=issue, user=user) if user is not None else [],
         "loop_actions": actions_allowed(issue.status),
         "history": [

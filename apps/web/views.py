@@ -225,6 +225,7 @@ def _console_labels() -> dict:
         "priorities": {value: str(label) for value, label in Priority.choices},
         "actions": {key: str(label) for key, label in ACTION_NAMES.items()},
         "issues": _("Issues"),
+        "photo": _("Photo"),
         "heatmap": _("Issue heatmap"),
         "centers": _("Center households"),
         "stations": _("Service stations"),

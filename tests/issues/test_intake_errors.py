@@ -110,6 +110,22 @@ def test_photos_are_checked(client_staff, here, settings, tmp_path):
     assert response.status_code == 201, response.content
     photo = IssuePhoto.objects.get(issue_id=response.json()["id"])
     assert (photo.width, photo.height) == (4, 4)
+    # staff who may see the issue get its photo from the API, never from a public media URL
+    listed = response.json()["photos"]
+    assert listed == [
+        {
+            "id": photo.id,
+            "url": f"/api/issues/{photo.issue_id}/photos/{photo.id}",
+            "width": 4,
+            "height": 4,
+        }
+    ]
+    got = client_staff.get(listed[0]["url"])
+    assert got.status_code == 200 and got["Content-Type"] == "image/png"
+    assert got["Cache-Control"] == "private, max-age=86400"
+    assert b"".join(got.streaming_content) == png_bytes()
+    assert client_staff.get(listed[0]["url"] + "9").status_code == 404
+    assert APIClient().get(listed[0]["url"]).status_code == 403
 
     before = Issue.objects.count()
     fake = SimpleUploadedFile("b.jpg", b"MZ\x90\x00 not an image", content_type="image/jpeg")

@@ -212,3 +212,27 @@ def test_awaiting_lists_exactly_what_waits_for_each_user(demo, managed_compound,
         assert {f["id"] for f in features} == expected
     r = client.get("/api/issues", {"awaiting": "soon"})
     assert r.status_code == 400 and r.json()["field"] == "awaiting"
+
+
+def test_an_issues_photo_is_shown_only_to_who_may_see_the_issue(
+    demo, django_user_model, settings, tmp_path
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.issues.test_intake_errors import png_bytes
+
+    settings.MEDIA_ROOT = tmp_path
+    mine, other = Area.objects.filter(level="grid", valid_to=None).order_by("code")[:2]
+    issue = services.issue_create(
+        point=point_in(other),
+        category="dispute",
+        description="楼道堆物",
+        source="patrol",
+        photos=[SimpleUploadedFile("p.png", png_bytes(), content_type="image/png")],
+    )
+    url = f"/api/issues/{issue.id}/photos/{issue.photos.get().id}"
+    _u, insider = user_with(django_user_model, "g2", role="grid_leader", area=other)
+    _u, outsider = user_with(django_user_model, "g1", role="grid_leader", area=mine)
+    assert insider.get(url).status_code == 200
+    r = outsider.get(url)
+    assert r.status_code == 404 and "楼道堆物" not in r.content.decode()

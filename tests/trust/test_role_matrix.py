@@ -92,6 +92,7 @@ CLASSIFIED = {
     "issues-indicators": STAFF,
     "issues-categories": STAFF,
     "issue-detail": STAFF,
+    "issue-photo": STAFF,
     "issue-action": STAFF,
     "meeting-decisions": STAFF,
     "meeting-agenda-xlsx": STAFF,
@@ -344,6 +345,7 @@ def staff_requests(w) -> dict[str, list[tuple[str, str, dict]]]:
         ],
         "issues-categories": [("get", "/api/issues/categories", {})],
         "issue-detail": [("get", f"/api/issues/{w['issue_b'].id}", {})],
+        "issue-photo": [("get", f"/api/issues/{w['issue_b'].id}/photos/999999", {})],
         "issue-action": [("post", f"/api/issues/{w['issue_b'].id}/actions/note", {"note": "看过"})],
         "meeting-decisions": [
             (

@@ -472,3 +472,30 @@ def test_awaiting_me_shows_the_users_queue(live_demo, artifacts):
         page.screenshot(path=str(artifacts / "console-awaiting-me-en.png"))
         assert fits[0] and fits[1] < 60, fits
         assert errors == []
+
+
+def test_the_issue_panel_shows_its_photos(live_demo, artifacts, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.issues.test_intake_errors import png_bytes
+
+    settings.MEDIA_ROOT = tmp_path
+    building = Building.objects.order_by("id").first()
+    issue = issue_services.issue_create(
+        point=building.footprint.point_on_surface,
+        category=Category.objects.get(code="property"),
+        description="外墙脱落",
+        source="patrol",
+        photos=[SimpleUploadedFile("wall.png", png_bytes((40, 30)), content_type="image/png")],
+    )
+    with browser_page() as (page, errors):
+        login(page, live_demo.url, "community")
+        page.goto(f"{live_demo.url}/?issue={issue.id}")
+        img = page.locator("#panel .photos img")
+        expect(img).to_have_count(1)
+        page.wait_for_function(
+            "() => { const i = document.querySelector('#panel .photos img');"
+            " return i && i.complete && i.naturalWidth === 40; }"
+        )
+        page.screenshot(path=str(artifacts / "console-issue-photo.png"))
+        assert errors == []

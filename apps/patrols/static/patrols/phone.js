@@ -516,7 +516,9 @@
       "<p><span class='badge st'>" + esc(d.status_label) + "</span>" +
       (d.overdue ? " <span class='badge overdue'>" + esc(t.overdue) + "</span>" : "") +
       " <button type='button' class='linkish show-on-map'>" + esc(L_.showOnMap) + "</button></p>" +
-      "<table class='facts'>" + rows + "</table>" + acts +
+      "<table class='facts'>" + rows + "</table>" +
+      ((d.photos || []).length ? "<div class='photos'>" + d.photos.map((p) => "<a href='" + esc(p.url) +
+        "' target='_blank' rel='noopener'><img src='" + esc(p.url) + "' alt='' loading='lazy'></a>").join("") + "</div>" : "") + acts +
       "<h4>" + esc(L_.history) + "</h4><ol class='history'>" + history + "</ol>";
     $("tab-issues").scrollTop = 0; // the sheet's top (and what was just done) in view
     document.body.dataset.issueOpen = String(d.id);

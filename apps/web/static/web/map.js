@@ -233,6 +233,8 @@
             [t.received_at, when(d.created_at)], [t.due, when(d.due_at)], [t.responsible, d.responsible && d.responsible.name],
             [t.reporter, d.reporter && [d.reporter.name, d.reporter.phone].filter(Boolean).join(" ")],
             [t.rework, d.rework_count || null], [t.rating, d.rating]]);
+    const photos = (d.photos || []).length ? "<div class='photos'>" + d.photos.map((p) =>
+      "<a href='" + esc(p.url) + "' target='_blank' rel='noopener'><img src='" + esc(p.url) + "' alt='" + esc(t.photo) + "' loading='lazy'></a>").join("") + "</div>" : "";
     const areas = ["street", "community", "grid", "neighbourhood", "compound"].map((k) => d.areas[k] && Object.assign({ level: k }, d.areas[k])).filter(Boolean);
     let actions = "<section class='sec' id='sec-actions'><h3>" + esc(t.actionsTitle) + "</h3>";
     if (d.actions.length) {
@@ -250,7 +252,7 @@
       "<li><span class='sub'>" + esc(when(e.at)) + "</span> " + esc(t.actions[e.action] || e.action) +
       (e.to ? " → " + esc(t.statuses[e.to] || e.to) : "") + (e.actor ? " · " + esc(e.actor) : "") +
       (e.note ? "<div class='note'>" + esc(e.note) + "</div>" : "") + "</li>").join("") + "</ol></section>";
-    return head + "<section class='sec'><h3>" + esc(t.chain) + "</h3>" + chainHtml(areas) + "</section>" + actions + history;
+    return head + photos + "<section class='sec'><h3>" + esc(t.chain) + "</h3>" + chainHtml(areas) + "</section>" + actions + history;
   }
 
   // The open issue is in the address (?issue=<id>): a link to it opens it, a reload keeps it.
