@@ -234,6 +234,16 @@ class IssueDetailApi(StaffApi):
         return Response(body)
 
 
+class IssueHandlersApi(StaffApi):
+    @extend_schema(
+        summary="Whom the issue may be dispatched to by hand (dispatch with `responsible`)",
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request, issue_id: int):
+        issue = selectors.issue_get(issue_id=issue_id, scope=request_scope(request))  # 404 outside
+        return Response({"results": selectors.handlers_for(issue)})
+
+
 class IssuePhotoApi(StaffApi):
     @extend_schema(
         summary="A photo of an issue, for staff who may see the issue",

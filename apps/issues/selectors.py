@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db import connection
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -85,6 +86,58 @@ def responsible_label(issue: Issue) -> str:
         if obj is not None:
             return str(obj)
     return ""
+
+
+# An issue outside every community is offered the handlers of the communities nearest its point.
+HANDLER_COMMUNITIES_NEAREST = 5
+HANDLERS_PER_KIND = 50
+
+
+def handlers_for(issue: Issue) -> list[dict]:
+    """Whom a coordinator may dispatch an issue to by hand (services._manual_route takes each as
+    {kind, id}): the property companies serving compounds of its community, the community's grid
+    leaders, the departments of its street (and those serving every street), the community itself.
+    Outside every community: the same for the nearest communities."""
+    from apps.issues.models import ResponsibleKind as K
+    from apps.people.models import Department, PropertyCompany
+
+    if issue.community_id:
+        communities = [issue.community]
+    else:
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT id FROM territory_area WHERE level = 'community' AND valid_to IS NULL"
+                " ORDER BY geom <-> ST_GeomFromEWKB(%s) LIMIT %s",
+                [bytes(issue.point.ewkb), HANDLER_COMMUNITIES_NEAREST],
+            )
+            ids = [r[0] for r in cur.fetchall()]
+        by_id = Area.objects.in_bulk(ids)
+        communities = [by_id[i] for i in ids if i in by_id]
+    if not communities:
+        return []
+    within = Q()
+    for c in communities:
+        within |= Q(code__startswith=c.code)
+    compounds = Area.objects.filter(within, level=Level.COMPOUND, valid_to__isnull=True)
+    companies = PropertyCompany.objects.filter(services__compound__in=compounds).distinct()
+    leaders = StaffAssignment.objects.filter(
+        role="grid_leader", active=True, area__in=Area.objects.filter(within, level=Level.GRID)
+    ).select_related("area")
+    streets = {c.parent_id for c in communities}
+    departments = Department.objects.filter(Q(street_id__in=streets) | Q(street__isnull=True))
+
+    def entries(kind, rows, name):
+        return [
+            {"kind": kind, "id": r.id, "name": name(r)}
+            for r in rows.order_by("name", "id")[:HANDLERS_PER_KIND]
+        ]
+
+    return [
+        *entries(K.PROPERTY_COMPANY, companies, str),
+        *entries(K.GRID_LEADER, leaders, lambda a: f"{a.name} · {a.area.name}"),
+        *entries(K.DEPARTMENT, departments, str),
+        *[{"kind": K.COMMUNITY, "id": c.id, "name": c.name} for c in communities],
+    ]
 
 
 def issue_detail(issue: Issue, *, user=None) -> dict:

@@ -15,6 +15,11 @@ urlpatterns = [
     path("api/issues/categories", api.CategoriesApi.as_view(), name="issues-categories"),
     path("api/issues/<int:issue_id>", api.IssueDetailApi.as_view(), name="issue-detail"),
     path(
+        "api/issues/<int:issue_id>/handlers",
+        api.IssueHandlersApi.as_view(),
+        name="issue-handlers",
+    ),
+    path(
         "api/issues/<int:issue_id>/photos/<int:photo_id>",
         api.IssuePhotoApi.as_view(),
         name="issue-photo",

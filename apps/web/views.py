@@ -8,7 +8,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from apps.issues.labels import ACTION_NAMES
-from apps.issues.models import DISMISSED, FINISHED, OPEN, Priority, Source, Status
+from apps.issues.models import (
+    DISMISSED,
+    FINISHED,
+    OPEN,
+    Priority,
+    ResponsibleKind,
+    Source,
+    Status,
+)
 from apps.people.models import StaffRole
 from apps.people.scope import request_scope
 from apps.territory.models import Area, Level, ManagementType
@@ -226,6 +234,10 @@ def _console_labels() -> dict:
         "actions": {key: str(label) for key, label in ACTION_NAMES.items()},
         "issues": _("Issues"),
         "photo": _("Photo"),
+        "dispatchTo": _("Dispatch to"),
+        "keepResponsible": _("as routed: %(name)s"),
+        "chooseResponsible": _("choose who handles it"),
+        "responsibleKinds": {value: str(label) for value, label in ResponsibleKind.choices},
         "heatmap": _("Issue heatmap"),
         "centers": _("Center households"),
         "stations": _("Service stations"),

@@ -236,3 +236,47 @@ def test_an_issues_photo_is_shown_only_to_who_may_see_the_issue(
     assert insider.get(url).status_code == 200
     r = outsider.get(url)
     assert r.status_code == 404 and "楼道堆物" not in r.content.decode()
+
+
+def test_a_coordinator_dispatches_to_a_party_chosen_from_the_issues_handlers(
+    demo, managed_compound, django_user_model
+):
+    """/api/issues/<id>/handlers lists whom an issue may go to by hand (the community's property
+    companies and grid leaders, the street's departments, the community); dispatching with one of
+    them routes it there. An issue outside every community gets the nearest communities'."""
+    from django.contrib.gis.geos import Point
+
+    issue = services.issue_create(
+        point=point_in(managed_compound), category="dispute", description="噪音", source="patrol"
+    )
+    community = Area.objects.get(pk=issue.community_id)
+    _u, coordinator = user_with(django_user_model, "c1", role="community_staff", area=community)
+    r = coordinator.get(f"/api/issues/{issue.id}/handlers")
+    assert r.status_code == 200, r.json()
+    handlers = r.json()["results"]
+    kinds = {h["kind"] for h in handlers}
+    assert {"property_company", "grid_leader", "community"} <= kinds
+    company = managed_compound.property_service.company
+    assert {"kind": "property_company", "id": company.id, "name": company.name} in handlers
+    assert {"kind": "community", "id": community.id, "name": community.name} in handlers
+    leaders = [h for h in handlers if h["kind"] == "grid_leader"]
+    assert all(
+        StaffAssignment.objects.get(pk=h["id"]).area.code.startswith(community.code)
+        for h in leaders
+    )
+    r = act(
+        coordinator, issue, "dispatch", responsible={"kind": "property_company", "id": company.id}
+    )
+    assert r.status_code == 200, r.json()
+    issue.refresh_from_db()
+    assert (issue.status, issue.responsible_company_id) == ("dispatched", company.id)
+    assert issue.responsible_kind == "property_company"
+
+    # outside the territory: the handlers of the nearest communities
+    far = Point(community.geom.extent[2] + 0.01, community.geom.extent[3] + 0.01, srid=4326)
+    outside = services.issue_create(point=far, category="dispute", description="x", source="patrol")
+    assert outside.outside and outside.community_id is None
+    _u, admin = user_with(django_user_model, "ca", role="city_admin")
+    nearest = admin.get(f"/api/issues/{outside.id}/handlers").json()["results"]
+    assert community.id in {h["id"] for h in nearest if h["kind"] == "community"}
+    assert coordinator.get(f"/api/issues/{outside.id}/handlers").status_code == 404  # not theirs

@@ -93,6 +93,7 @@ CLASSIFIED = {
     "issues-categories": STAFF,
     "issue-detail": STAFF,
     "issue-photo": STAFF,
+    "issue-handlers": STAFF,
     "issue-action": STAFF,
     "meeting-decisions": STAFF,
     "meeting-agenda-xlsx": STAFF,
@@ -346,6 +347,7 @@ def staff_requests(w) -> dict[str, list[tuple[str, str, dict]]]:
         "issues-categories": [("get", "/api/issues/categories", {})],
         "issue-detail": [("get", f"/api/issues/{w['issue_b'].id}", {})],
         "issue-photo": [("get", f"/api/issues/{w['issue_b'].id}/photos/999999", {})],
+        "issue-handlers": [("get", f"/api/issues/{w['issue_b'].id}/handlers", {})],
         "issue-action": [("post", f"/api/issues/{w['issue_b'].id}/actions/note", {"note": "看过"})],
         "meeting-decisions": [
             (
@@ -439,7 +441,7 @@ def test_every_staff_endpoint_answers_every_role_without_a_server_error(world, r
                 and path.startswith(("/api/people/c", "/api/issues/"))
             ):
                 # grid B's objects do not exist for grid A's staff
-                if name in ("issue-detail", "issue-action", "people-centers"):
+                if name in ("issue-detail", "issue-action", "issue-handlers", "people-centers"):
                     assert r.status_code == 404, (role, name, r.status_code)
 
 

@@ -499,3 +499,23 @@ def test_the_issue_panel_shows_its_photos(live_demo, artifacts, settings, tmp_pa
         )
         page.screenshot(path=str(artifacts / "console-issue-photo.png"))
         assert errors == []
+
+
+def test_a_coordinator_dispatches_to_a_handler_chosen_in_the_panel(live_demo, artifacts):
+    issue = fresh_issue(description="小区门口占道经营")
+    community = Area.objects.get(pk=issue.community_id)
+    with browser_page() as (page, errors):
+        login(page, live_demo.url, "community")
+        page.goto(f"{live_demo.url}/?issue={issue.id}")
+        choice = page.locator("#dispatch-to")
+        expect(choice).to_have_attribute("data-ready", "ready")
+        expect(choice.locator("option").first).to_contain_text("按自动分派")
+        choice.select_option(f"community:{community.id}")
+        page.locator("#action-form button[data-action='dispatch']").click()
+        expect(page.locator("#panel .issue-status .badge").first).to_have_text("已派单")
+        issue.refresh_from_db()
+        assert (issue.status, issue.responsible_kind) == ("dispatched", "community")
+        assert issue.responsible_area_id == community.id
+        expect(page.locator("#panel")).to_contain_text(community.name)
+        page.screenshot(path=str(artifacts / "console-dispatch-chosen.png"))
+        assert errors == []

@@ -242,6 +242,10 @@
         "<label>" + esc(t.note) + "<textarea name='note' rows='2'></textarea></label>" +
         (d.actions.includes("rate") ? "<label>" + esc(t.rating) + "<select name='rating'>" + [5, 4, 3, 2, 1].map((n) => "<option>" + n + "</option>").join("") + "</select></label>" : "") +
         (d.actions.includes("duplicate") ? "<label>" + esc(t.duplicateOf) + "<input name='duplicate_of' autocapitalize='characters' spellcheck='false'></label>" : "") +
+        // dispatch to the party routed at intake, or to one chosen here (fillHandlers lists them)
+        (d.actions.includes("dispatch") ? "<label>" + esc(t.dispatchTo) + "<select name='responsible' id='dispatch-to'><option value=''>" +
+          esc(d.responsible && d.responsible.kind !== "none" ? t.keepResponsible.replace("%(name)s", d.responsible.name) : t.chooseResponsible) +
+          "</option></select></label>" : "") +
         "<div class='actions'>" + d.actions.map((a) => "<button type='button' class='button small action' data-action='" + esc(a) + "'>" +
           esc(t.actions[a] || a) + "</button>").join("") + "</div><p class='error-text' id='action-error' hidden></p></form>";
     } else {
@@ -274,6 +278,7 @@
       const d = await getJSON(urls.issue + id);
       if (token !== selection) return;
       panel.innerHTML = issueHtml(d, message);
+      fillHandlers(d, token);
       // show the pin: zoom in or spiderfy its cluster until it is on screen (no-op when it already is);
       // from tiles: ring the point, at a zoom where points are drawn
       const m = markersById[id];
@@ -281,6 +286,24 @@
       else if (issueMode === "tiles") showTiledIssue(d);
     } catch (e) {
       if (token === selection) panel.innerHTML = "<h2>#" + esc(id) + "</h2><p class='error-text'>" + esc(t.failed) + ": " + esc(e.message) + "</p>";
+    }
+  }
+
+  // The parties the issue can be dispatched to by hand, grouped by kind
+  async function fillHandlers(d, token) {
+    const sel = document.getElementById("dispatch-to");
+    if (!sel) return;
+    try {
+      const res = await getJSON(urls.issue + d.id + "/handlers");
+      if (token !== selection) return;
+      const kinds = [];
+      res.results.forEach((h) => { if (!kinds.includes(h.kind)) kinds.push(h.kind); });
+      sel.insertAdjacentHTML("beforeend", kinds.map((k) => "<optgroup label='" + esc(t.responsibleKinds[k] || k) + "'>" +
+        res.results.filter((h) => h.kind === k).map((h) => "<option value='" + esc(h.kind + ":" + h.id) + "'>" + esc(h.name) + "</option>").join("") +
+        "</optgroup>").join(""));
+      sel.dataset.ready = "ready";
+    } catch (e) {
+      sel.dataset.ready = "error";
     }
   }
 
@@ -294,6 +317,10 @@
     const body = { note: form.note.value };
     if (btn.dataset.action === "rate" && form.rating) body.rating = Number(form.rating.value);
     if (btn.dataset.action === "duplicate" && form.duplicate_of) body.duplicate_of = form.duplicate_of.value.trim() || null;
+    if (btn.dataset.action === "dispatch" && form.responsible && form.responsible.value) {
+      const [kind, rid] = form.responsible.value.split(":");
+      body.responsible = { kind, id: Number(rid) };
+    }
     form.querySelectorAll("button").forEach((b) => { b.disabled = true; });
     const errEl = document.getElementById("action-error");
     try {
