@@ -231,6 +231,7 @@ class IssueDetailApi(StaffApi):
         issue = selectors.issue_get(issue_id=issue_id, scope=request_scope(request))
         body = selectors.issue_detail(issue, user=request.user)
         body["grid_now"] = selectors.issue_grid_now(issue=issue)
+        body["can_note"] = not request_scope(request).read_only  # a note: anyone who sees it
         return Response(body)
 
 
@@ -291,7 +292,9 @@ class IssueActionApi(StaffApi):
                 responsible=data.get("responsible"),
             )
         issue = selectors.issue_get(issue_id=issue_id)
-        return Response(selectors.issue_detail(issue, user=request.user))
+        body = selectors.issue_detail(issue, user=request.user)
+        body["can_note"] = not request_scope(request).read_only
+        return Response(body)
 
 
 class DuplicatesApi(StaffApi):

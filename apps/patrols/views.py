@@ -124,6 +124,7 @@ def phone_page(request):
             "noActions": _("Your role may not act on this issue now."),
             "done": _("Done"),
             "showOnMap": _("Show on the map"),
+            "addNote": _("Add a note"),
         }
     config = {
         "user": request.user.get_username(),

@@ -234,6 +234,7 @@ def _console_labels() -> dict:
         "actions": {key: str(label) for key, label in ACTION_NAMES.items()},
         "issues": _("Issues"),
         "photo": _("Photo"),
+        "addNote": _("Add a note"),
         "dispatchTo": _("Dispatch to"),
         "keepResponsible": _("as routed: %(name)s"),
         "chooseResponsible": _("choose who handles it"),

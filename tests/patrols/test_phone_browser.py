@@ -298,8 +298,13 @@ def test_grid_leader_opens_an_issue_calls_the_resident_and_moves_it_along(live_d
         expect(sheet.locator("a[href='tel:13912345678']")).to_have_text("13912345678")
         expect(page.locator("#issues")).to_be_hidden()
         page.screenshot(path=str(artifacts / "phone-issue.png"))
+        sheet.locator("textarea[name=note]").fill("已到现场查看")
+        sheet.locator("button.act[data-action=note]").click()  # a note alone: the status stays
+        expect(sheet.locator(".history li").first).to_contain_text("已到现场查看")
+        issue.refresh_from_db()
+        assert issue.status == "dispatched"
         sheet.locator("button.act[data-action=accept]").click()
-        expect(sheet.locator(".done")).to_contain_text("已完成")
+        expect(sheet.locator(".badge.st")).to_have_text("已接单")
         issue.refresh_from_db()
         assert issue.status == "accepted"
         sheet.locator("textarea[name=note]").fill("已联系物业维修，水箱已修好")

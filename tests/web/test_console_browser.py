@@ -173,7 +173,7 @@ def test_permitted_user_acts_on_an_issue_and_the_map_refreshes(live_demo, artifa
         expect(page.locator("#panel .issue-status .badge").first).to_have_text("已收集")
         expect(page.locator("#panel")).to_contain_text(issue.tracking_code)
         expect(page.locator("#panel .history li").first).to_be_visible()
-        buttons = page.locator("#action-form button.action")
+        buttons = page.locator("#action-form button.action:not([data-action='note'])")
         allowed = issue_services.actions_for(issue=issue, user=_user("community"))
         expect(buttons).to_have_count(len(allowed))
         assert "consult" in allowed
@@ -210,8 +210,16 @@ def test_user_without_a_role_on_the_issue_sees_no_action_button(live_demo, artif
         page.locator("#search-results button").first.click()
         page.locator(f"#sec-issues button[data-issue='{issue.id}']").click()
         expect(page.locator("#panel .no-actions")).to_be_visible()
-        expect(page.locator("#panel button.action")).to_have_count(0)
+        # no loop action; a note is anyone's who sees the issue, and changes nothing else
+        expect(page.locator("#panel button.action:not([data-action='note'])")).to_have_count(0)
         page.screenshot(path=str(artifacts / "console-issue-no-actions.png"))
+        page.locator("#action-form textarea[name=note]").fill("已电话联系居民，明天上门查看")
+        page.locator("#action-form button[data-action='note']").click()
+        expect(page.locator("#panel .notice")).to_contain_text("备注")
+        expect(page.locator("#panel .history")).to_contain_text("已电话联系居民，明天上门查看")
+        issue.refresh_from_db()
+        assert issue.status == "collected"
+        assert issue.events.filter(action="note", note="已电话联系居民，明天上门查看").exists()
         assert errors == []
 
 

@@ -496,13 +496,15 @@
                   [L_.responsible, esc(d.responsible && d.responsible.name)], [L_.reporter, who]]
       .filter((r) => r[1]).map((r) => "<tr><th>" + esc(r[0]) + "</th><td>" + r[1] + "</td></tr>").join("");
     let acts;
-    if (d.actions.length) {
+    if (d.actions.length || d.can_note) {
       acts = "<form id='issue-act' data-issue='" + d.id + "'>" +
         "<label>" + esc(L_.note) + " <textarea name='note' rows='2'></textarea></label>" +
         (d.actions.includes("rate") ? "<label>" + esc(L_.rating) + " <select name='rating'>" + [5, 4, 3, 2, 1].map((n) => "<option>" + n + "</option>").join("") + "</select></label>" : "") +
         (d.actions.includes("duplicate") ? "<label>" + esc(L_.duplicateOf) + " <input name='duplicate_of' autocapitalize='characters' spellcheck='false'></label>" : "") +
         "<div class='acts'>" + d.actions.map((a) => "<button type='button' class='act' data-action='" + esc(a) + "'>" + esc(t.actions[a] || a) + "</button>").join("") +
-        "</div><p class='error' id='issue-act-error' hidden></p></form>";
+        (d.can_note ? "<button type='button' class='act secondary' data-action='note'>" + esc(L_.addNote) + "</button>" : "") +
+        "</div><p class='error' id='issue-act-error' hidden></p></form>" +
+        (d.actions.length ? "" : "<p class='hint no-actions'>" + esc(L_.noActions) + "</p>");
     } else {
       acts = "<p class='hint no-actions'>" + esc(L_.noActions) + "</p>";
     }

@@ -237,7 +237,7 @@
       "<a href='" + esc(p.url) + "' target='_blank' rel='noopener'><img src='" + esc(p.url) + "' alt='" + esc(t.photo) + "' loading='lazy'></a>").join("") + "</div>" : "";
     const areas = ["street", "community", "grid", "neighbourhood", "compound"].map((k) => d.areas[k] && Object.assign({ level: k }, d.areas[k])).filter(Boolean);
     let actions = "<section class='sec' id='sec-actions'><h3>" + esc(t.actionsTitle) + "</h3>";
-    if (d.actions.length) {
+    if (d.actions.length || d.can_note) {
       actions += "<form id='action-form' class='form compact' data-issue='" + d.id + "'>" +
         "<label>" + esc(t.note) + "<textarea name='note' rows='2'></textarea></label>" +
         (d.actions.includes("rate") ? "<label>" + esc(t.rating) + "<select name='rating'>" + [5, 4, 3, 2, 1].map((n) => "<option>" + n + "</option>").join("") + "</select></label>" : "") +
@@ -247,7 +247,11 @@
           esc(d.responsible && d.responsible.kind !== "none" ? t.keepResponsible.replace("%(name)s", d.responsible.name) : t.chooseResponsible) +
           "</option></select></label>" : "") +
         "<div class='actions'>" + d.actions.map((a) => "<button type='button' class='button small action' data-action='" + esc(a) + "'>" +
-          esc(t.actions[a] || a) + "</button>").join("") + "</div><p class='error-text' id='action-error' hidden></p></form>";
+          esc(t.actions[a] || a) + "</button>").join("") +
+        // a note alone (called the resident, will visit tomorrow): the history keeps it, the status stays
+        (d.can_note ? "<button type='button' class='button small secondary action' data-action='note'>" + esc(t.addNote) + "</button>" : "") +
+        "</div><p class='error-text' id='action-error' hidden></p></form>" +
+        (d.actions.length ? "" : "<p class='hint no-actions'>" + esc(t.noActions) + "</p>");
     } else {
       actions += "<p class='hint no-actions'>" + esc(t.noActions) + "</p>";
     }
@@ -327,6 +331,7 @@
       const d = await postJSON(urls.issue + id + "/actions/" + btn.dataset.action, body);
       ++selection;
       panel.innerHTML = issueHtml(d, t.done + ": " + (t.actions[btn.dataset.action] || btn.dataset.action));
+      fillHandlers(d, selection);
       loadIssues();
     } catch (e) {
       errEl.textContent = e.message;
