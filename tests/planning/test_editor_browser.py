@@ -442,3 +442,21 @@ def test_planner_sets_a_grid_plans_household_range_and_the_checks_follow(
         plan.refresh_from_db()
         assert (plan.min_households, plan.max_households) == (lo, hi)
         assert errors == [e for e in errors if "status of 400" in e]
+
+
+def test_proposing_from_a_neighbourhood_plan_uses_its_households_per_area(
+    live_demo, community, artifacts
+):
+    plan = services.plan_create_from_current(community=community, level="neighbourhood")
+    services.plan_range_set(plan=plan, target=26, min_hh=18, max_hh=34)
+    before = set(Plan.objects.values_list("id", flat=True))
+    with browser_page() as (page, errors):
+        _login(page, live_demo.url)
+        _open(page, live_demo.url, plan)
+        page.click("#btn-propose")
+        page.wait_for_url(lambda url: not url.endswith(f"/plans/{plan.id}/"), timeout=60_000)
+        page.wait_for_selector("body[data-editor-ready='ready']", timeout=20_000)
+        new = Plan.objects.exclude(id__in=before).get()
+        assert (new.target_households, new.min_households, new.max_households) == (26, 18, 34)
+        assert page.url.endswith(f"/planning/plans/{new.id}/")
+        assert errors == []

@@ -613,7 +613,13 @@
   async function propose() {
     message(t.proposing);
     try {
-      const res = await api("POST", cfg.proposalsUrl, { community: cfg.community });
+      const body = { community: cfg.community };
+      // a neighbourhood-grid plan's own households per area steer the proposal (a grid plan's are
+      // about grids, hundreds of households: the proposal keeps its defaults then)
+      if (plan.level === "neighbourhood") {
+        ["target", "min", "max"].forEach((k) => { if (plan[k] != null) body[k] = plan[k]; });
+      }
+      const res = await api("POST", cfg.proposalsUrl, body);
       location.href = cfg.editorUrl.replace("/0/", "/" + res.id + "/");
     } catch (err) {
       message(t.failed + ": " + err.message, "error");
