@@ -8,13 +8,15 @@ with the same HTTP status. Plain Django views (not DRF): the spec fixes the shap
 Extensions (common in deployed servers): page / page_size on GET requests, extended_attributes=true,
 GET servicerequestupdates (the service request updates extension)."""
 
+import mimetypes
 import secrets
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 from django.db.models import Q
-from django.http import HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -23,7 +25,16 @@ from apps.common import ratelimit
 from apps.common.errors import DomainError, NotFound
 from apps.common.prepared import Prepared
 from apps.issues import selectors, services
-from apps.issues.models import OPEN, OPEN311_CLOSED, ApiKey, Category, Issue, IssueEvent, Priority
+from apps.issues.models import (
+    OPEN,
+    OPEN311_CLOSED,
+    ApiKey,
+    Category,
+    Issue,
+    IssueEvent,
+    IssuePhoto,
+    Priority,
+)
 from apps.issues.reasons import event_text, history_text
 from apps.issues.selectors import responsible_label
 
@@ -276,9 +287,15 @@ def _request_row(issue: Issue, *, request, extended: bool, last_note: str = "") 
 
 
 def _first_photo(issue: Issue, request) -> str:
-    """The first photo as an absolute URL (the spec's media_url is a URL clients can fetch)."""
-    photo = next(iter(issue.photos.all()), None)
-    return request.build_absolute_uri(photo.image.url) if photo else ""
+    """The first photo as an absolute URL (the spec's media_url is a URL clients can fetch): served
+    by request_media, as the request itself is, not from the media folder (never served publicly:
+    staff uploads live there too)."""
+    photo = min(issue.photos.all(), key=lambda p: p.id, default=None)
+    if photo is None:
+        return ""
+    return request.build_absolute_uri(
+        reverse("open311-media", args=[issue.tracking_code, photo.id])
+    )
 
 
 def _last_notes(ids: list[int]) -> dict[int, str]:
@@ -554,6 +571,26 @@ def request_detail(request, fmt, request_id):
         root="service_requests",
         item="request",
     )
+
+
+@require_http_methods(["GET"])
+def request_media(request, request_id, photo_id):
+    """A photo of a service request: public, as the request it belongs to (the spec's media_url)."""
+    photo = (
+        IssuePhoto.objects.filter(issue__tracking_code=request_id.upper(), pk=photo_id)
+        .only("image")
+        .first()
+    )
+    if photo is None:
+        raise Http404("no such photo")
+    try:
+        handle = photo.image.open("rb")
+    except FileNotFoundError:
+        raise Http404("the photo's file is missing") from None
+    kind = mimetypes.guess_type(photo.image.name)[0] or "application/octet-stream"
+    response = FileResponse(handle, content_type=kind)
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @require_http_methods(["GET"])

@@ -54,6 +54,11 @@ urlpatterns = [
         open311.request_detail,
         name="open311-request",
     ),
+    path(
+        "open311/v2/requests/<str:request_id>/media/<int:photo_id>",
+        open311.request_media,
+        name="open311-media",
+    ),
     re_path(
         rf"^open311/v2/tokens/(?P<token>[\w-]+)\.{FMT}$", open311.token_view, name="open311-token"
     ),

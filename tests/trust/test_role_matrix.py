@@ -56,6 +56,7 @@ CLASSIFIED = {
     "open311-service": PUBLIC,
     "open311-requests": PUBLIC,  # GET public by the standard (no reporter data); POST needs api_key
     "open311-request": PUBLIC,
+    "open311-media": PUBLIC,  # a request's photo (media_url), public as the request is
     "open311-token": PUBLIC,
     "open311-updates": PUBLIC,
     "planning-login": PUBLIC,
