@@ -20,9 +20,12 @@ OPEN311 = {
     "/open311/v2/tokens/{token}.{format}": {"get"},
     "/open311/v2/servicerequestupdates.{format}": {"get"},
 }
+# a request's photo (its media_url): an image, not one of the spec's json/xml answers
+OPEN311_MEDIA = {"/open311/v2/requests/{service_request_id}/media/{photo_id}": {"get"}}
 TILES = {"/tiles/{layer}/{z}/{x}/{y}.mvt": {"get"}, "/tiles/layers.json": {"get"}}
 # A value for each path parameter that the URL patterns accept.
 SAMPLE = {"format": "json", "service_code": "x1", "service_request_id": "ABC", "token": "t-1"}
+SAMPLE["photo_id"] = "7"
 SAMPLE.update({"layer": next(iter(LAYERS)), "z": "3", "x": "2", "y": "1"})
 
 
@@ -42,7 +45,7 @@ def test_openapi_schema_is_valid_and_covers_every_api(schema):
     paths = set(schema["paths"])
     for expected in ["/api/locate", "/api/areas.geojson", "/api/issues", "/api/planning/plans"]:
         assert expected in paths, sorted(paths)
-    for expected, methods in {**OPEN311, **TILES}.items():
+    for expected, methods in {**OPEN311, **OPEN311_MEDIA, **TILES}.items():
         assert expected in paths, sorted(paths)
         assert set(schema["paths"][expected]) == methods, expected
 
@@ -77,7 +80,7 @@ def test_every_open311_and_tile_url_is_in_the_schema_and_resolves(schema):
         templated = set(re.findall(r"\{(\w+)\}", path))
         assert templated <= declared, (path, templated - declared)
     views = {view for _, view in _plain_patterns()}
-    assert len(views) == len(OPEN311) + len(TILES)
+    assert len(views) == len(OPEN311) + len(OPEN311_MEDIA) + len(TILES)
     missing = [route for route, view in _plain_patterns() if view not in reached]
     assert not missing, missing
 

@@ -387,6 +387,29 @@ def open311_paths() -> dict:
                 },
             )
         },
+        f"{O311}/requests/{{service_request_id}}/media/{{photo_id}}": {
+            "get": _op(
+                "open311_request_media",
+                "A photo of a service request (the request's media_url)",
+                parameters=[
+                    _path_param("service_request_id", "the tracking code"),
+                    {
+                        "in": "path",
+                        "name": "photo_id",
+                        "required": True,
+                        "schema": {"type": "integer", "minimum": 1},
+                        "description": "the photo's id, as in media_url",
+                    },
+                ],
+                responses={
+                    "200": {
+                        "description": "the image (JPEG, PNG or WebP)",
+                        "content": {"image/*": {"schema": {"type": "string", "format": "binary"}}},
+                    },
+                    "404": {"description": "no such request or photo"},
+                },
+            )
+        },
         f"{O311}/tokens/{{token}}.{{format}}": {
             "get": _op(
                 "open311_token",
