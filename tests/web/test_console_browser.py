@@ -465,6 +465,13 @@ def test_awaiting_me_shows_the_users_queue(live_demo, artifacts):
         with page.expect_download() as download:
             page.click("#issues-export")
         assert download.value.suggested_filename.startswith("issues-")
+        # the filters are in the address: a bookmark of the queue opens with it
+        assert "status=awaiting" in page.url
+        page.goto(live_demo.url + "/?status=awaiting&category=nosuchthing")
+        issues_ready(page)
+        expect(page.locator("#f-status")).to_have_value("awaiting")
+        expect(page.locator("#f-category")).to_have_value("")  # not offered: ignored
+        expect(page.locator("#issue-count")).to_have_attribute("data-count", str(len(waiting)))
         assert len(waiting) < everything
         page.screenshot(path=str(artifacts / "console-awaiting-me.png"))
         page.select_option("#f-status", "")

@@ -263,6 +263,29 @@
     return head + photos + "<section class='sec'><h3>" + esc(t.chain) + "</h3>" + chainHtml(areas) + "</section>" + actions + history;
   }
 
+  // The filters are in the address too (?status=awaiting&category=…): a bookmark of "my queue" or a
+  // link to a filtered view opens with them; values the page does not offer are ignored.
+  const FILTER_KEYS = ["category", "status", "start", "end"];
+  function filtersFromUrl() {
+    if (!filtersEl) return;
+    const q = new URLSearchParams(location.search);
+    FILTER_KEYS.forEach((k) => {
+      const v = q.get(k);
+      if (v == null) return;
+      const el = filtersEl[k];
+      if (el.tagName === "SELECT" && !Array.from(el.options).some((o) => o.value === v)) return;
+      el.value = v;
+    });
+    filtersEl.overdue.checked = q.get("overdue") === "true";
+  }
+  function filtersInUrl() {
+    const u = new URL(location.href);
+    FILTER_KEYS.forEach((k) => { if (filtersEl[k].value) u.searchParams.set(k, filtersEl[k].value); else u.searchParams.delete(k); });
+    if (filtersEl.overdue.checked) u.searchParams.set("overdue", "true");
+    else u.searchParams.delete("overdue");
+    if (u.href !== location.href) history.replaceState(null, "", u);
+  }
+
   // The open issue is in the address (?issue=<id>): a link to it opens it, a reload keeps it.
   function issueInUrl(id) {
     const u = new URL(location.href);
@@ -871,7 +894,7 @@
       const communities = layers.community && layers.community.getLayers ? layers.community.getLayers().map((l) => l.feature.properties) : [];
       control.addOverlay(centersLayer(communities.map((p) => p.id)), t.centers);
       if (urls.stations) control.addOverlay(stationsLayer(communities.map((p) => p.code)), t.stations);
-      filtersEl.addEventListener("change", () => loadIssues());
+      filtersEl.addEventListener("change", () => { filtersInUrl(); loadIssues(); });
       filtersEl.addEventListener("submit", (ev) => ev.preventDefault());
       document.getElementById("new-issue").addEventListener("click", () => {
         picking = true;
@@ -879,6 +902,7 @@
         status(t.pickPoint);
       });
       await loadCategories();
+      filtersFromUrl();
       const linked = Number(new URLSearchParams(location.search).get("issue")) || null;
       // a linked issue opens once the pins are there, so the map can show and ring its pin
       loadIssues().then(() => { if (linked && selection === 0) selectIssue(linked); });
