@@ -289,6 +289,8 @@ def test_grid_leader_opens_an_issue_calls_the_resident_and_moves_it_along(live_d
     ) as (page, errors):
         login(page, live_demo.url)
         wait_body(page, "phoneReady", "ready")
+        waiting = page.locator(".tabs [data-tab=issues] .tab-badge")
+        expect(waiting).to_have_text("1")  # this issue waits for the leader
         page.locator(".tabs [data-tab=issues]").click()
         row = page.locator(f"#issues li[data-issue='{issue.id}']")
         expect(row.locator(".badge.awaiting")).to_have_text("待我处理")  # dispatched to this leader
@@ -321,6 +323,7 @@ def test_grid_leader_opens_an_issue_calls_the_resident_and_moves_it_along(live_d
         if Issue.objects.filter(pk=issue.pk, status__in=OPEN).exists():  # resolved, not yet closed
             expect(row).to_be_visible()
         expect(row.locator(".badge.awaiting")).to_have_count(0)  # the community closes it now
+        expect(waiting).to_be_hidden()
         assert errors == []
 
 

@@ -429,6 +429,13 @@
       // the ones waiting for me (to accept, resolve…), marked in the list
       const mine = await api("GET", cfg.urls.issues + "?awaiting=true&page_size=500");
       awaitingIds = new Set(mine.results.map((r) => r.id));
+      // how many wait for me, on the Issues tab itself (seen from the Buildings tab too)
+      const tab = document.querySelector(".tabs [data-tab=issues]");
+      let badge = tab.querySelector(".tab-badge");
+      if (!badge) { badge = document.createElement("span"); badge.className = "tab-badge"; tab.append(" ", badge); }
+      badge.textContent = awaitingIds.size ? String(awaitingIds.size) : "";
+      badge.title = t.awaitingMe;
+      badge.hidden = !awaitingIds.size;
       issues = Array.from(seen.values());
       renderIssues();
     } catch (e) {
