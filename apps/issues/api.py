@@ -101,7 +101,7 @@ class IssuesApi(StaffApi):
             if not Issue.objects.filter(pk=issue.pk).filter(scope.issues_q()).exists():
                 where = issue.grid or issue.community or issue.street
                 raise DomainError(_outside_message(where), field="point")
-        body = selectors.issue_detail(selectors.issue_get(issue_id=issue.id), user=request.user)
+        body = _detail(request, selectors.issue_get(issue_id=issue.id))
         body["duplicates"] = selectors.duplicates_nearby(
             lon=point.x,
             lat=point.y,
@@ -222,6 +222,14 @@ class IssuesXlsxApi(StaffApi):
         return response
 
 
+def _detail(request, issue: Issue) -> dict:
+    """The staff view of an issue for this request's user, and whether they may add a note (anyone
+    who sees it, but read-only roles)."""
+    body = selectors.issue_detail(issue, user=request.user)
+    body["can_note"] = not request_scope(request).read_only
+    return body
+
+
 class IssueDetailApi(StaffApi):
     @extend_schema(
         summary="One issue with its history and the actions allowed now",
@@ -229,9 +237,8 @@ class IssueDetailApi(StaffApi):
     )
     def get(self, request, issue_id: int):
         issue = selectors.issue_get(issue_id=issue_id, scope=request_scope(request))
-        body = selectors.issue_detail(issue, user=request.user)
+        body = _detail(request, issue)
         body["grid_now"] = selectors.issue_grid_now(issue=issue)
-        body["can_note"] = not request_scope(request).read_only  # a note: anyone who sees it
         return Response(body)
 
 
@@ -259,15 +266,22 @@ class IssuePhotoApi(StaffApi):
                 % {"code": issue.tracking_code, "id": photo_id}
             )
         try:
-            handle = photo.image.open("rb")
+            # a person's photo: no shared caches
+            return photo_response(photo, cache_control="private, max-age=86400")
         except FileNotFoundError:
             raise NotFound(
                 _("the file of photo %(id)s is missing from storage") % {"id": photo_id}
             ) from None
-        kind = mimetypes.guess_type(photo.image.name)[0] or "application/octet-stream"
-        response = FileResponse(handle, content_type=kind)
-        response["Cache-Control"] = "private, max-age=86400"  # a person's photo: no shared caches
-        return response
+
+
+def photo_response(photo: IssuePhoto, *, cache_control: str) -> FileResponse:
+    """An issue's photo file as a response (staff here, Open311's media_url in open311.py); raises
+    FileNotFoundError when storage has lost the file."""
+    handle = photo.image.open("rb")
+    kind = mimetypes.guess_type(photo.image.name)[0] or "application/octet-stream"
+    response = FileResponse(handle, content_type=kind)
+    response["Cache-Control"] = cache_control
+    return response
 
 
 class IssueActionApi(StaffApi):
@@ -291,10 +305,7 @@ class IssueActionApi(StaffApi):
                 duplicate_of=data.get("duplicate_of"),
                 responsible=data.get("responsible"),
             )
-        issue = selectors.issue_get(issue_id=issue_id)
-        body = selectors.issue_detail(issue, user=request.user)
-        body["can_note"] = not request_scope(request).read_only
-        return Response(body)
+        return Response(_detail(request, selectors.issue_get(issue_id=issue_id)))
 
 
 class DuplicatesApi(StaffApi):

@@ -8,14 +8,13 @@ with the same HTTP status. Plain Django views (not DRF): the spec fixes the shap
 Extensions (common in deployed servers): page / page_size on GET requests, extended_attributes=true,
 GET servicerequestupdates (the service request updates extension)."""
 
-import mimetypes
 import secrets
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -25,6 +24,7 @@ from apps.common import ratelimit
 from apps.common.errors import DomainError, NotFound
 from apps.common.prepared import Prepared
 from apps.issues import selectors, services
+from apps.issues.api import photo_response
 from apps.issues.models import (
     OPEN,
     OPEN311_CLOSED,
@@ -584,13 +584,9 @@ def request_media(request, request_id, photo_id):
     if photo is None:
         raise Http404("no such photo")
     try:
-        handle = photo.image.open("rb")
+        return photo_response(photo, cache_control="public, max-age=86400")
     except FileNotFoundError:
         raise Http404("the photo's file is missing") from None
-    kind = mimetypes.guess_type(photo.image.name)[0] or "application/octet-stream"
-    response = FileResponse(handle, content_type=kind)
-    response["Cache-Control"] = "public, max-age=86400"
-    return response
 
 
 @require_http_methods(["GET"])

@@ -26,7 +26,7 @@ from apps.issues.models import (
     Status,
 )
 from apps.issues.reasons import event_text
-from apps.people.models import StaffAssignment
+from apps.people.models import Department, PropertyCompany, StaffAssignment
 from apps.territory.models import Area, Building, Level
 from apps.territory.selectors import EDGE_EPS, consistent_chain, locate
 
@@ -98,9 +98,6 @@ def handlers_for(issue: Issue) -> list[dict]:
     {kind, id}): the property companies serving compounds of its community, the community's grid
     leaders, the departments of its street (and those serving every street), the community itself.
     Outside every community: the same for the nearest communities."""
-    from apps.issues.models import ResponsibleKind as K
-    from apps.people.models import Department, PropertyCompany
-
     if issue.community_id:
         communities = [issue.community]
     else:
@@ -133,10 +130,10 @@ def handlers_for(issue: Issue) -> list[dict]:
         ]
 
     return [
-        *entries(K.PROPERTY_COMPANY, companies, str),
-        *entries(K.GRID_LEADER, leaders, lambda a: f"{a.name} · {a.area.name}"),
-        *entries(K.DEPARTMENT, departments, str),
-        *[{"kind": K.COMMUNITY, "id": c.id, "name": c.name} for c in communities],
+        *entries(ResponsibleKind.PROPERTY_COMPANY, companies, str),
+        *entries(ResponsibleKind.GRID_LEADER, leaders, lambda a: f"{a.name} · {a.area.name}"),
+        *entries(ResponsibleKind.DEPARTMENT, departments, str),
+        *[{"kind": ResponsibleKind.COMMUNITY, "id": c.id, "name": c.name} for c in communities],
     ]
 
 
@@ -322,22 +319,17 @@ def awaiting_sql(user, alias: str = "i") -> tuple[str, dict]:
             parts.append(
                 f"({alias}.area_code LIKE %(await_area{n})s AND {alias}.status = ANY(%(await_coord)s))"
             )
-        mine = {
-            "property_company": (f"{alias}.responsible_company_id", a.company_id),
-            "department": (f"{alias}.responsible_department_id", a.department_id),
-            "grid_leader": (f"{alias}.responsible_staff_id", a.id),
-        }.get(a.role)
-        if a.role == "community_staff" and a.area_id is not None:
-            mine = (f"{alias}.responsible_area_id", a.area_id)
+        # what this assignment handles: (the issue's column, this assignment's value, the kind test)
+        column, value, kind = {
+            "property_company": ("responsible_company_id", a.company_id, "<> 'none'"),
+            "department": ("responsible_department_id", a.department_id, "<> 'none'"),
+            "grid_leader": ("responsible_staff_id", a.id, "<> 'none'"),
+            "community_staff": ("responsible_area_id", a.area_id, "= 'community'"),
+        }.get(a.role, (None, None, None))
+        if value is not None:
+            params[f"await_id{n}"] = value
             parts.append(
-                f"({alias}.responsible_kind = 'community' AND {mine[0]} = %(await_id{n})s"
-                f" AND {alias}.status = ANY(%(await_handler)s))"
-            )
-            params[f"await_id{n}"] = mine[1]
-        elif mine is not None and mine[1] is not None:
-            params[f"await_id{n}"] = mine[1]
-            parts.append(
-                f"({alias}.responsible_kind <> 'none' AND {mine[0]} = %(await_id{n})s"
+                f"({alias}.responsible_kind {kind} AND {alias}.{column} = %(await_id{n})s"
                 f" AND {alias}.status = ANY(%(await_handler)s))"
             )
     return ("(" + " OR ".join(parts) + ")") if parts else "FALSE", params

@@ -248,13 +248,7 @@ def plan_propose(
 ) -> Plan:
     """Propose neighbourhood grids for the whole community and store them as a draft plan."""
     _community(community)
-    for key, v in (("target", target), ("min", min_hh), ("max", max_hh)):
-        if not isinstance(v, int) or v <= 0:
-            raise DomainError(
-                _("%(field)s must be a positive whole number, got %(value)s")
-                % {"field": key, "value": repr(v)},
-                field=key,
-            )
+    _positive_counts(target=target, min=min_hh, max=max_hh)
     grids, buildings, proj = proposal_input(community=community)
     if not grids:
         raise DomainError(
@@ -429,15 +423,32 @@ def _reassign_households(ctx: Context, old_rows: list[PlanArea], new: list[dict]
         n["household_ids"] = sorted(m)
 
 
-@transaction.atomic
-def plan_save(*, plan: Plan, revision: int, areas: list[dict], user=None) -> Plan:
-    """Replace the plan's polygons. `revision` is the one the editor loaded: if someone saved since,
-    the save is refused with Conflict and nothing is written (the editor keeps its copy)."""
+def _draft_only(plan: Plan) -> None:
     if plan.status != PlanStatus.DRAFT:
         raise DomainError(
             _("plan %(id)s is not a draft (%(status)s); only drafts can be edited")
             % {"id": plan.id, "status": _status_label(plan.status)}
         )
+
+
+def _positive_counts(*, optional: bool = False, **counts) -> None:
+    """Household counts given by a planner: positive whole numbers (None allowed if `optional`)."""
+    for key, v in counts.items():
+        if optional and v is None:
+            continue
+        if not isinstance(v, int) or v <= 0:
+            raise DomainError(
+                _("%(field)s must be a positive whole number, got %(value)s")
+                % {"field": key, "value": repr(v)},
+                field=key,
+            )
+
+
+@transaction.atomic
+def plan_save(*, plan: Plan, revision: int, areas: list[dict], user=None) -> Plan:
+    """Replace the plan's polygons. `revision` is the one the editor loaded: if someone saved since,
+    the save is refused with Conflict and nothing is written (the editor keeps its copy)."""
+    _draft_only(plan)
     parsed = _parse_areas(areas)
     bumped = Plan.objects.filter(pk=plan.pk, revision=revision, status=PlanStatus.DRAFT).update(
         revision=revision + 1, updated_by=user, updated_at=timezone.now(), origin="editor"
@@ -483,18 +494,8 @@ def plan_range_set(
 ) -> Plan:
     """Set the households an area of the plan should hold: the target its colours are measured
     against, and the range outside which the checks report a count (None: not set)."""
-    if plan.status != PlanStatus.DRAFT:
-        raise DomainError(
-            _("plan %(id)s is not a draft (%(status)s); only drafts can be edited")
-            % {"id": plan.id, "status": _status_label(plan.status)}
-        )
-    for key, v in (("target", target), ("min", min_hh), ("max", max_hh)):
-        if v is not None and v <= 0:
-            raise DomainError(
-                _("%(field)s must be a positive whole number, got %(value)s")
-                % {"field": key, "value": repr(v)},
-                field=key,
-            )
+    _draft_only(plan)
+    _positive_counts(optional=True, target=target, min=min_hh, max=max_hh)
     if min_hh is not None and max_hh is not None and min_hh > max_hh:
         raise DomainError(
             _("min (%(min)s) is above max (%(max)s)") % {"min": min_hh, "max": max_hh},
