@@ -2,6 +2,7 @@
 geolocation moved step by step, an offline period with a reload in the middle, a check-in, a stop."""
 
 import re
+from contextlib import contextmanager
 
 import pytest
 from django.db import connection
@@ -12,7 +13,7 @@ from apps.issues.models import Issue
 from apps.issues.services import issue_create
 from apps.patrols.models import Patrol, PatrolIssue, PatrolPoint
 from apps.people.models import StaffAssignment
-from apps.territory.models import Area
+from apps.territory.models import Area, Building
 from tests.browser import PHONE, browser_page
 from tests.patrols.paths import buildings_near, grid_walk
 from tests.patrols.test_patrol_issues import png_bytes
@@ -191,14 +192,31 @@ def test_a_patrol_with_an_offline_period_and_a_reload_keeps_every_point(
     assert PatrolIssue.objects.get(issue=issue).patrol_id == patrol.id
 
 
-def test_the_phone_page_speaks_english_on_request(live_demo, artifacts):
+@contextmanager
+def phone_at(base, lon, lat, *, next_url="/m/"):
+    """The phone page signed in as the demo grid leader, the browser placed at lon/lat, ready."""
     with browser_page(
         viewport=PHONE,
         permissions=["geolocation"],
-        geolocation={"longitude": 117.2735, "latitude": 31.8590},
+        geolocation={"longitude": lon, "latitude": lat},
     ) as (page, errors):
-        login(page, live_demo.url, next_url="/m/?lang=en")
+        login(page, base, next_url=next_url)
         wait_body(page, "phoneReady", "ready")
+        yield page, errors
+
+
+def leaders_building(**filters) -> Building:
+    """The first building (by id) in the demo grid leader's grid, narrowed by `filters`."""
+    leader = StaffAssignment.objects.get(user__username="grid")
+    return (
+        Building.objects.filter(grid__code__startswith=leader.area.code, **filters)
+        .order_by("id")
+        .first()
+    )
+
+
+def test_the_phone_page_speaks_english_on_request(live_demo, artifacts):
+    with phone_at(live_demo.url, 117.2735, 31.8590, next_url="/m/?lang=en") as (page, errors):
         assert page.locator("html").get_attribute("lang") == "en"
         assert page.get_by_role("button", name="Start patrol").is_visible()
         page.screenshot(path=str(artifacts / "phone-en.png"))
@@ -207,13 +225,7 @@ def test_the_phone_page_speaks_english_on_request(live_demo, artifacts):
 
 def test_far_distances_read_in_kilometres(live_demo, artifacts):
     """Away from the grid (here ~1,000 km north) the buildings read "1000.9 公里", not "1000913 米"."""
-    with browser_page(
-        viewport=PHONE,
-        permissions=["geolocation"],
-        geolocation={"longitude": 117.2735, "latitude": 40.86},
-    ) as (page, errors):
-        login(page, live_demo.url)
-        wait_body(page, "phoneReady", "ready")
+    with phone_at(live_demo.url, 117.2735, 40.86) as (page, errors):
         page.wait_for_selector("#buildings li[data-building] small:has-text('公里')")
         texts = page.locator("#buildings li[data-building] small").all_inner_texts()
         assert texts and all(re.match(r"\d+\.\d 公里 · ", t) for t in texts), texts[:3]
@@ -225,24 +237,14 @@ def test_far_distances_read_in_kilometres(live_demo, artifacts):
 def test_buildings_show_their_open_issues(live_demo, artifacts):
     """Where there is work: a building with open issues says how many in the buildings list."""
     from apps.issues.models import OPEN
-    from apps.territory.models import Building
 
-    leader = StaffAssignment.objects.get(user__username="grid")
-    building = (
-        Building.objects.filter(grid__code__startswith=leader.area.code).order_by("id").first()
-    )
+    building = leaders_building()
     at = building.footprint.point_on_surface
     for text in ("楼道灯不亮", "电梯异响"):
         issue_create(point=at, category="property", description=text, source="patrol")
     open_n = Issue.objects.filter(building=building, status__in=OPEN).count()
     assert open_n >= 2
-    with browser_page(
-        viewport=PHONE,
-        permissions=["geolocation"],
-        geolocation={"longitude": at.x, "latitude": at.y},
-    ) as (page, errors):
-        login(page, live_demo.url)
-        wait_body(page, "phoneReady", "ready")
+    with phone_at(live_demo.url, at.x, at.y) as (page, errors):
         row = page.locator(f"#buildings li[data-building='{building.id}']")
         page.wait_for_selector(f"#buildings li[data-building='{building.id}'] .open-issues")
         assert row.locator(".open-issues").inner_text() == f"{open_n} 件未办结"
@@ -255,16 +257,9 @@ def test_grid_leader_opens_an_issue_calls_the_resident_and_moves_it_along(live_d
     responsible, can be called), the actions this leader may take; accepting and resolving it from
     the phone moves it along the loop, and the list comes back."""
     from apps.issues.models import OPEN, ResponsibleKind
-    from apps.territory.models import Building
 
     leader = StaffAssignment.objects.get(user__username="grid")
-    building = (
-        Building.objects.filter(
-            grid__code__startswith=leader.area.code, compound__property_service__isnull=True
-        )
-        .order_by("id")
-        .first()
-    )
+    building = leaders_building(compound__property_service__isnull=True)
     at = building.footprint.point_on_surface
     issue = issue_create(
         point=at,
@@ -282,13 +277,7 @@ def test_grid_leader_opens_an_issue_calls_the_resident_and_moves_it_along(live_d
 
     community = get_user_model().objects.get(username="community")
     issue_act(issue_id=issue.id, action="dispatch", user=community)  # the community dispatches
-    with browser_page(
-        viewport=PHONE,
-        permissions=["geolocation"],
-        geolocation={"longitude": at.x, "latitude": at.y},
-    ) as (page, errors):
-        login(page, live_demo.url)
-        wait_body(page, "phoneReady", "ready")
+    with phone_at(live_demo.url, at.x, at.y) as (page, errors):
         waiting = page.locator(".tabs [data-tab=issues] .tab-badge")
         expect(waiting).to_have_text("1")  # this issue waits for the leader
         page.locator(".tabs [data-tab=issues]").click()
@@ -332,12 +321,7 @@ def test_the_buildings_list_measures_to_the_footprint_as_check_in_does(live_demo
     measured, not to its centre."""
     import math
 
-    from apps.territory.models import Building
-
-    leader = StaffAssignment.objects.get(user__username="grid")
-    building = (
-        Building.objects.filter(grid__code__startswith=leader.area.code).order_by("id").first()
-    )
+    building = leaders_building()
     x0, y0, x1, y1 = building.footprint.extent
     lat = (y0 + y1) / 2
     lon = x1 + 23 / (111_320 * math.cos(math.radians(lat)))  # ~23 m east of its east side
@@ -352,11 +336,7 @@ def test_the_buildings_list_measures_to_the_footprint_as_check_in_does(live_demo
         )
         to_outline, to_centre = cur.fetchone()
     assert to_centre - to_outline > 5  # the two differ enough to tell apart
-    with browser_page(
-        viewport=PHONE, permissions=["geolocation"], geolocation={"longitude": lon, "latitude": lat}
-    ) as (page, errors):
-        login(page, live_demo.url)
-        wait_body(page, "phoneReady", "ready")
+    with phone_at(live_demo.url, lon, lat) as (page, errors):
         row = page.locator(f"#buildings li[data-building='{building.id}'] small")
         expect(row).to_contain_text(" 米 · ")
         shown = int(row.inner_text().split(" 米")[0])

@@ -54,6 +54,13 @@ def click_at(page, point) -> None:
     page.mouse.click(box["x"] + xy[0], box["y"] + xy[1])
 
 
+def search_and_open(page, query, *, has_text=None) -> None:
+    """Search the console for `query` and open the first result (the first with `has_text`)."""
+    page.fill("#search-q", query)
+    page.press("#search-q", "Enter")
+    page.locator("#search-results button", has_text=has_text).first.click()
+
+
 def shown_count(page) -> int:
     return int(page.locator("#issue-count").get_attribute("data-count"))
 
@@ -145,9 +152,7 @@ def test_staff_console_layers_filters_search_and_area_panel(live_demo, artifacts
         page.get_by_label("问题", exact=True).check()
 
         # search a community by name and open its panel: chain, people, open issues, indicators
-        page.fill("#search-q", community.name)
-        page.press("#search-q", "Enter")
-        page.locator("#search-results button", has_text=community.name).first.click()
+        search_and_open(page, community.name, has_text=community.name)
         expect(page.locator("#panel h2")).to_have_text(community.name)
         expect(page.locator("#sec-chain .chain li")).to_have_count(2)
         expect(page.locator("#sec-issues .issue-list li").first).to_be_visible()
@@ -165,9 +170,7 @@ def test_permitted_user_acts_on_an_issue_and_the_map_refreshes(live_demo, artifa
     with browser_page() as (page, errors):
         login(page, live_demo.url, "community")
         issues_ready(page)
-        page.fill("#search-q", community.code)
-        page.press("#search-q", "Enter")
-        page.locator("#search-results button").first.click()
+        search_and_open(page, community.code)
         page.locator(f"#sec-issues button[data-issue='{issue.id}']").click()
         expect(page.locator("#panel")).to_have_attribute("data-selected", f"issue:{issue.id}")
         expect(page.locator("#panel .issue-status .badge").first).to_have_text("已收集")
@@ -205,9 +208,7 @@ def test_user_without_a_role_on_the_issue_sees_no_action_button(live_demo, artif
     with browser_page() as (page, errors):
         login(page, live_demo.url, "planner")
         issues_ready(page)
-        page.fill("#search-q", issue.community.code)
-        page.press("#search-q", "Enter")
-        page.locator("#search-results button").first.click()
+        search_and_open(page, issue.community.code)
         page.locator(f"#sec-issues button[data-issue='{issue.id}']").click()
         expect(page.locator("#panel .no-actions")).to_be_visible()
         # no loop action; a note is anyone's who sees the issue, and changes nothing else
@@ -229,9 +230,7 @@ def test_clicking_a_pin_opens_the_issue(live_demo, artifacts):
         login(page, live_demo.url, "community")
         issues_ready(page)
         # open it from the community's list: the map zooms (or spiderfies a cluster) to show its pin
-        page.fill("#search-q", issue.community.code)
-        page.press("#search-q", "Enter")
-        page.locator("#search-results button").first.click()
+        search_and_open(page, issue.community.code)
         page.locator(f"#sec-issues button[data-issue='{issue.id}']").click()
         pin = page.locator(f".issue-pin[title='{issue.tracking_code}']")
         expect(pin).to_be_visible()
@@ -264,17 +263,13 @@ def test_compound_and_building_panels_list_their_open_issues(live_demo, artifact
     with browser_page() as (page, errors):
         login(page, live_demo.url, "community")
         issues_ready(page)
-        page.fill("#search-q", building.compound.code)
-        page.press("#search-q", "Enter")
-        page.locator("#search-results button").first.click()
+        search_and_open(page, building.compound.code)
         expect(page.locator("#panel h2")).to_have_text(building.compound.name)
         listed = page.locator(f"#sec-issues button[data-issue='{issue.id}']")
         expect(listed).to_be_visible()
         page.screenshot(path=str(artifacts / "console-compound-panel.png"))
 
-        page.fill("#search-q", building.address)
-        page.press("#search-q", "Enter")
-        page.locator("#search-results button", has_text=building.address).first.click()
+        search_and_open(page, building.address, has_text=building.address)
         expect(page.locator("#panel")).to_have_attribute("data-selected", f"building:{building.id}")
         expect(listed).to_be_visible()
         expect(page.locator("#sec-issues")).to_contain_text(issue.tracking_code)
@@ -294,9 +289,7 @@ def test_an_issue_in_a_cluster_at_the_highest_zoom_is_spiderfied_and_ringed(live
         login(page, live_demo.url, "community")
         issues_ready(page)
         for zoom in ("17", "window.linliMap.getMaxZoom()"):  # a community's view, the highest zoom
-            page.fill("#search-q", issue.community.code)
-            page.press("#search-q", "Enter")
-            page.locator("#search-results button").first.click()
+            search_and_open(page, issue.community.code)
             page.evaluate(
                 f"([lat, lon]) => window.linliMap.setView([lat, lon], {zoom}, {{animate: false}})",
                 [issue.point.y, issue.point.x],
