@@ -17,6 +17,7 @@ from apps.common.errors import DomainError, NotFound
 from apps.common.exports import xlsx_bytes
 from apps.common.parsers import ObjectJSONParser
 from apps.issues import selectors, services
+from apps.issues.labels import words_join
 from apps.issues.models import Category, Issue, IssuePhoto
 from apps.people.scope import ScopedStaff, request_scope
 from apps.territory.selectors import area_current
@@ -71,8 +72,18 @@ class IssuesApi(StaffApi):
     parser_classes = [ObjectJSONParser, MultiPartParser, FormParser]
 
     @extend_schema(
-        summary="Issues, newest first, filtered",
-        parameters=FILTER_PARAMS,
+        summary="Issues, newest first (or soonest due first), filtered",
+        parameters=[
+            *FILTER_PARAMS,
+            OpenApiParameter(
+                "order",
+                OpenApiTypes.STR,
+                enum=list(selectors.LIST_ORDERS),
+                description="newest first (default), or due: soonest due first, overdue on top",
+            ),
+            OpenApiParameter("page", OpenApiTypes.INT),
+            OpenApiParameter("page_size", OpenApiTypes.INT, description="1-500, default 50"),
+        ],
         operation_id="issues_list",
         responses={200: OpenApiTypes.OBJECT},
     )
@@ -82,7 +93,16 @@ class IssuesApi(StaffApi):
         )
         page = _int(request.query_params.get("page"), "page", default=1, low=1, high=100000)
         size = _int(request.query_params.get("page_size"), "page_size", default=50, low=1, high=500)
-        total, rows = selectors.issues_list(filters=filters, offset=(page - 1) * size, limit=size)
+        order = request.query_params.get("order") or "newest"
+        if order not in selectors.LIST_ORDERS:
+            raise DomainError(
+                _("order=%(value)s: use %(known)s")
+                % {"value": repr(order), "known": words_join(list(selectors.LIST_ORDERS))},
+                field="order",
+            )
+        total, rows = selectors.issues_list(
+            filters=filters, offset=(page - 1) * size, limit=size, order=order
+        )
         return Response({"count": total, "page": page, "page_size": size, "results": rows})
 
     @extend_schema(

@@ -505,10 +505,19 @@ def issues_geojson(*, filters: IssueFilter, limit: int = 20000) -> str:
         return cur.fetchone()[0]
 
 
+# Orders of the issues list: the newest first (the default), or the soonest due first (a queue: the
+# overdue on top).
+LIST_ORDERS = {
+    "newest": "i.created_at DESC, i.id DESC",
+    "due": "i.due_at, i.created_at, i.id",
+}
+
+
 def issues_list(
-    *, filters: IssueFilter, offset: int = 0, limit: int = 100
+    *, filters: IssueFilter, offset: int = 0, limit: int = 100, order: str = "newest"
 ) -> tuple[int, list[dict]]:
     where, params = filters.sql()
+    order_by = LIST_ORDERS[order]
     params.update(offset=offset, limit=limit)
     sql = f"""
         SELECT i.id, i.tracking_code, i.status, c.code,
@@ -521,9 +530,9 @@ def issues_list(
           JOIN issues_category c ON c.id = i.category_id
           LEFT JOIN issues_category sc ON sc.id = i.subcategory_id
          WHERE {where}
-         ORDER BY i.created_at DESC, i.id DESC
+         ORDER BY {order_by}
          OFFSET %(offset)s LIMIT %(limit)s
-    """  # noqa: S608 -- `where` is built from constant fragments; values are parameters
+    """  # noqa: S608 -- `where` and `order_by` are constant fragments; values are parameters
     with connection.cursor() as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib.gis.db.models import Extent
 from django.db.models import Q, Sum
+from django.db.models.functions import Length
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -124,6 +125,7 @@ def map_page(request):
     )
     config["urls"] = _console_urls(request)
     config["home"] = _home_bbox(request)
+    config["workAreas"] = _work_areas(request)
     if request.user.is_authenticated:
         config["issueTiles"] = _issue_tiles_spec(force_tiles)
     return render(request, "web/map.html", {"map_config": config})
@@ -191,6 +193,30 @@ def _home_bbox(request) -> list[float] | None:
         .aggregate(e=Extent("geom"))["e"]
     )
     return list(extent) if extent else None
+
+
+# The console's home panel shows the indicators of the user's own area; a user with many (a city
+# office's departments, a street's staff over several streets) is named by the first few.
+WORK_AREAS_MAX = 5
+
+
+def _work_areas(request) -> list[dict]:
+    """The current areas whose codes are the user's area prefixes (a community's staff: their
+    community; a grid leader: their grids), largest first, for the console's home panel."""
+    if not request.user.is_authenticated:
+        return []
+    scope = request_scope(request)
+    if scope.everything or not scope.area_prefixes:
+        return []
+    now = timezone.now()
+    areas = (
+        Area.objects.filter(code__in=scope.area_prefixes, valid_from__lte=now)
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=now))
+        .exclude(level=Level.COMPOUND)
+        .order_by(Length("code"), "code")
+        .values("code", "name", "level")[:WORK_AREAS_MAX]
+    )
+    return list(areas)
 
 
 def _url(name: str) -> str | None:
@@ -279,6 +305,18 @@ def _console_labels() -> dict:
         "description": _("Description"),
         "rework": _("Rework count"),
         "issueCount": _("issues shown"),
+        # the home panel (my work)
+        "myWork": _("My work"),
+        "awaitingMe": _("Awaiting me"),
+        "overdueOpen": _("Overdue and still open"),
+        "nothingAwaiting": _("Nothing awaits you now."),
+        "noOverdue": _("Nothing is overdue."),
+        "inAll": _("{n} in all, soonest due first"),
+        "showOnMap": _("Show them on the map"),
+        "clickHint": _(
+            "Click an area or a building to see its name, code, household count and the chain "
+            "of areas it belongs to."
+        ),
         "searchEmpty": _("Nothing found."),
         "newIssue": _("New issue"),
         "pickPoint": _("Click the map where the issue is."),

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from apps.common.errors import DomainError
 from apps.issues import services
-from apps.issues.models import Issue, IssuePhoto
+from apps.issues.models import OPEN, Issue, IssuePhoto
 from tests.issues.conftest import point_in
 
 
@@ -263,6 +263,46 @@ def test_lists_filter_by_compound_and_building(client_staff, managed_compound, u
     ]:
         bad = client_staff.get("/api/issues", params)
         assert bad.status_code == 400 and bad.json()["field"] == field, params
+
+
+def test_the_list_in_due_order_puts_the_soonest_due_first(client_staff, here):
+    """order=due (the console's queue): soonest due first, so the overdue come on top; the newest
+    first stays the default."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ids = [
+        post(client_staff, here, category=c).json()["id"]
+        for c in ("property", "dispute", "assistance")
+    ]
+    now = timezone.now()
+    Issue.objects.filter(pk=ids[0]).update(due_at=now + timedelta(days=2))
+    Issue.objects.filter(pk=ids[1]).update(  # overdue
+        created_at=now - timedelta(hours=2), due_at=now - timedelta(hours=1)
+    )
+    Issue.objects.filter(pk=ids[2]).update(due_at=now + timedelta(days=90))
+
+    def listed(**params):
+        r = client_staff.get("/api/issues", {"page_size": 500, **params})
+        assert r.status_code == 200, r.json()
+        return r.json()["results"]
+
+    due = listed(order="due", status="open")
+    expected = sorted(  # computed apart
+        Issue.objects.filter(status__in=OPEN).values_list("due_at", "created_at", "id")
+    )
+    assert [i["id"] for i in due] == [r[2] for r in expected]
+    order = [i["id"] for i in due]
+    assert due[0]["overdue"] and order.index(ids[1]) < order.index(ids[0]) < order.index(ids[2])
+    newest = listed()
+    assert [i["id"] for i in newest] == list(
+        Issue.objects.order_by("-created_at", "-id").values_list("id", flat=True)
+    )
+    assert listed(order="newest") == newest
+    bad = client_staff.get("/api/issues", {"order": "oldest"})
+    assert bad.status_code == 400 and bad.json()["field"] == "order"
+    assert "due" in bad.json()["error"] and "newest" in bad.json()["error"]
 
 
 def test_the_history_reads_in_the_readers_language(client_staff, here):

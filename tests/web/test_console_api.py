@@ -67,3 +67,9 @@ def test_map_page_offers_issue_and_people_layers_only_to_logged_in_staff(demo, c
     assert staff["urls"]["centers"] == "/api/people/centers"
     assert 'id="filters"' in response.content.decode()
     assert {"collected", "dispatched", "closed"} <= set(staff["labels"]["statuses"])
+    # the home panel's area: the community's own, named
+    community = Area.objects.get(code=staff["workAreas"][0]["code"])
+    assert staff["workAreas"] == [
+        {"code": community.code, "name": community.name, "level": "community"}
+    ]
+    assert anonymous["workAreas"] == []

@@ -11,7 +11,7 @@ from apps.analytics.models import ServiceStation, StationKind
 from apps.audit.models import PiiAccess
 from apps.common.demo import seed_all
 from apps.issues import services as issue_services
-from apps.issues.models import Category, Issue
+from apps.issues.models import OPEN, Category, Issue
 from apps.people.scope import user_scope
 from apps.territory.models import Area, Building
 from tests.browser import DESKTOP, PHONE, browser_page
@@ -479,6 +479,71 @@ def test_awaiting_me_shows_the_users_queue(live_demo, artifacts):
         )
         page.screenshot(path=str(artifacts / "console-awaiting-me-en.png"))
         assert fits[0] and fits[1] < 60, fits
+        assert errors == []
+
+
+def test_the_console_opens_on_my_work(live_demo, artifacts):
+    """Signed in, the panel opens on what the user has to do: the issues awaiting them, soonest due
+    first, the overdue ones of their area, their community's indicators; each opens the issue, and
+    "My work" atop any panel comes back; "Show them on the map" sets the filters to match."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.issues.services import actions_for
+
+    late = fresh_issue(description="楼道灯坏了很久")  # collected: the community is to dispatch it
+    now = timezone.now()
+    Issue.objects.filter(pk=late.pk).update(
+        created_at=now - timedelta(hours=4), due_at=now - timedelta(hours=3)
+    )
+    user = _user("community")
+    scope = user_scope(user)
+    mine = Issue.objects.filter(scope.issues_q()).order_by("due_at", "created_at", "id")
+    waiting = [i for i in mine if set(actions_for(issue=i, user=user)) - {"consult", "reopen"}]
+    overdue = [i for i in mine if i.status in OPEN and i.due_at and i.due_at < now]
+    assert late in waiting and late in overdue
+    community = Area.objects.get(code=scope.area_prefixes[0])
+    with browser_page() as (page, errors):
+        login(page, live_demo.url, "community")
+        panel = page.locator("#panel")
+        expect(panel).to_have_attribute("data-selected", "home")
+        expect(panel.locator("h2")).to_have_text("我的工作")
+        expect(panel.locator(".work-areas")).to_have_text(community.name)
+        awaiting = page.locator("#sec-awaiting .issue-link")
+        expect(awaiting).to_have_count(min(len(waiting), 8))
+        codes = page.locator("#sec-awaiting .issue-list .sub").all_inner_texts()
+        assert [c.split()[0] for c in codes] == [i.tracking_code for i in waiting[:8]]
+        expect(page.locator("#sec-awaiting")).to_contain_text(f"共 {len(waiting)} 件")
+        expect(page.locator("#sec-overdue")).to_contain_text(late.tracking_code)
+        expect(page.locator("#sec-overdue")).to_contain_text(f"共 {len(overdue)} 件")
+        expect(page.locator("#sec-indicators")).to_contain_text(community.name)
+        expect(page.locator("#sec-indicators")).to_contain_text("受理数")
+        expect(page.locator("#f-status option[value='awaiting']")).to_have_text(
+            f"待我处理 ({len(waiting)})"
+        )
+        page.screenshot(path=str(artifacts / "console-my-work.png"))
+        # an item opens its issue; "My work" comes back
+        page.locator("#sec-overdue .issue-link", has_text="超期").first.click()
+        expect(panel).to_have_attribute("data-selected", f"issue:{overdue[0].id}")
+        panel.locator(".home-link").click()
+        expect(panel).to_have_attribute("data-selected", "home")
+        assert "issue=" not in page.url
+        # the lists on the map
+        issues_ready(page)
+        page.locator("#sec-awaiting .show-on-map").click()
+        expect(page.locator("#f-status")).to_have_value("awaiting")
+        expect(page.locator("#issue-count")).to_have_attribute("data-count", str(len(waiting)))
+        page.locator("#sec-overdue .show-on-map").click()
+        expect(page.locator("#f-overdue")).to_be_checked()
+        expect(page.locator("#f-status")).to_have_value("open")
+        expect(page.locator("#issue-count")).to_have_attribute("data-count", str(len(overdue)))
+        assert "overdue=true" in page.url
+        # an area's panel has the way back too
+        search_and_open(page, community.code)
+        expect(panel).to_have_attribute("data-selected", re.compile(r"^area:"))
+        panel.locator(".home-link").click()
+        expect(panel).to_have_attribute("data-selected", "home")
         assert errors == []
 
 

@@ -122,7 +122,7 @@
     highlight(layer);
     clearIssueRing();
     const p = feature ? feature.properties : null;
-    let head = "<h2>" + esc(p ? p.name : t.point) + "</h2>";
+    let head = homeLink() + "<h2>" + esc(p ? p.name : t.point) + "</h2>";
     if (p && kind === "buildings") {
       head += rows([[t.address, p.address], [t.floors, p.floors], [t.units, p.units], [t.households, p.households]]);
     } else if (p) {
@@ -165,13 +165,73 @@
     }
   }
 
-  function issueListHtml(list, total) {
-    if (!list.length) return "<p class='hint'>" + esc(t.noOpenIssues) + "</p>";
-    return "<p class='hint'>" + esc(total) + " " + esc(t.issueCount) + "</p><ul class='issue-list'>" + list.map((i) =>
+  // A list of issues, each a link that opens it. opts: empty (text when there are none), countText (instead
+  // of "N issues shown"), due (each says when it is due).
+  function issueListHtml(list, total, opts) {
+    const o = opts || {};
+    if (!list.length) return "<p class='hint'>" + esc(o.empty || t.noOpenIssues) + "</p>";
+    return "<p class='hint'>" + esc(o.countText || total + " " + t.issueCount) + "</p><ul class='issue-list'>" + list.map((i) =>
       "<li><button type='button' class='linkish issue-link' data-issue='" + i.id + "'>" +
       "<span class='dot st-" + esc(i.status) + "'></span>" + esc(i.category_name) + " · " + esc(t.statuses[i.status]) +
       (i.overdue ? " <span class='badge overdue'>" + esc(t.overdue) + "</span>" : "") +
-      "</button><span class='sub'>" + esc(i.tracking_code) + " " + esc((i.description || "").slice(0, 40)) + "</span></li>").join("") + "</ul>";
+      "</button><span class='sub'>" + esc(i.tracking_code) + (o.due && i.due_at ? " · " + esc(t.due) + " " + esc(when(i.due_at)) : "") +
+      " " + esc((i.description || "").slice(0, 40)) + "</span></li>").join("") + "</ul>";
+  }
+
+  // ------------------------------------------------------------------ side panel: home (my work)
+
+  // What the console opens on for a signed-in user: the issues awaiting them (soonest due first), the
+  // overdue ones of their area, and their area's indicators. "‹ My work" atop every panel comes back.
+  const HOME_LIST = 8;
+
+  function homeLink() {
+    return user ? "<button type='button' class='linkish home-link'>‹ " + esc(t.myWork) + "</button>" : "";
+  }
+
+  function showHome() {
+    issueInUrl(null);
+    const token = ++selection;
+    highlight(null);
+    clearIssueRing();
+    panel.dataset.selected = "home";
+    const areas = cfg.workAreas || [];
+    panel.innerHTML = "<h2>" + esc(t.myWork) + "</h2>" +
+      (areas.length ? "<p class='sub work-areas'>" + areas.map((a) => esc(a.name)).join(" · ") + "</p>" : "") +
+      section("sec-awaiting", t.awaitingMe) + section("sec-overdue", t.overdueOpen) +
+      (areas.length ? section("sec-indicators", t.indicators + " · " + areas[0].name) : "") +
+      "<p class='hint'>" + esc(t.clickHint) + "</p>";
+    loadHomeList("sec-awaiting", "awaiting=true", "awaiting", t.nothingAwaiting, token);
+    loadHomeList("sec-overdue", "status=open&overdue=true", "overdue", t.noOverdue, token);
+    if (areas.length) loadIndicators(areas[0], token);
+  }
+
+  async function loadHomeList(id, query, show, emptyText, token) {
+    try {
+      const d = await getJSON(urls.issues + "?" + query + "&order=due&page_size=" + HOME_LIST);
+      if (show === "awaiting") awaitingCount(d.count);
+      fill(id, token, issueListHtml(d.results, d.count, { empty: emptyText, countText: t.inAll.replace("{n}", d.count), due: true }) +
+        (d.count ? "<button type='button' class='button small secondary show-on-map' data-show='" + show + "'>" + esc(t.showOnMap) + "</button>" : ""));
+    } catch (e) { fillError(id, token, e); }
+  }
+
+  // The "Awaiting me" choice of the status filter says how many there are.
+  function awaitingCount(n) {
+    const opt = filtersEl && filtersEl.status.querySelector("option[value='awaiting']");
+    if (opt) opt.textContent = t.awaitingMe + " (" + n + ")";
+  }
+
+  async function refreshAwaitingCount() {
+    try { awaitingCount((await getJSON(urls.issues + "?awaiting=true&page_size=1")).count); } catch (e) { /* the count stays */ }
+  }
+
+  // The home lists on the map: the filters set to match them (any category, any time).
+  function showOnMap(which) {
+    filtersEl.category.value = "";
+    filtersEl.start.value = "";
+    filtersEl.end.value = "";
+    filtersEl.status.value = which === "awaiting" ? "awaiting" : "open";
+    filtersEl.overdue.checked = which === "overdue";
+    filtersEl.dispatchEvent(new Event("change"));
   }
 
   // The open issues of an area or building (`query`: the issues API's within, compound or building)
@@ -223,7 +283,7 @@
   // ------------------------------------------------------------------ side panel: one issue
 
   function issueHtml(d, message) {
-    const head = "<h2><span class='dot st-" + esc(d.status) + "'></span>" + esc(d.category_name) +
+    const head = homeLink() + "<h2><span class='dot st-" + esc(d.status) + "'></span>" + esc(d.category_name) +
       (d.subcategory_name ? " · " + esc(d.subcategory_name) : "") + "</h2>" +
       (message ? "<p class='notice'>" + esc(message) + "</p>" : "") +
       "<p class='issue-status'><span class='badge st-" + esc(d.status) + "'>" + esc(d.status_label) + "</span>" +
@@ -300,7 +360,7 @@
     highlight(null);
     clearIssueRing();
     panel.dataset.selected = "issue:" + id;
-    panel.innerHTML = "<h2>" + esc(t.issues) + " #" + esc(id) + "</h2><p class='hint loading'>" + esc(t.loading) + "</p>";
+    panel.innerHTML = homeLink() + "<h2>" + esc(t.issues) + " #" + esc(id) + "</h2><p class='hint loading'>" + esc(t.loading) + "</p>";
     try {
       const d = await getJSON(urls.issue + id);
       if (token !== selection) return;
@@ -312,7 +372,7 @@
       if (m && issueLayer._map) showIssueMarker(m);
       else if (issueMode === "tiles") showTiledIssue(d);
     } catch (e) {
-      if (token === selection) panel.innerHTML = "<h2>#" + esc(id) + "</h2><p class='error-text'>" + esc(t.failed) + ": " + esc(e.message) + "</p>";
+      if (token === selection) panel.innerHTML = homeLink() + "<h2>#" + esc(id) + "</h2><p class='error-text'>" + esc(t.failed) + ": " + esc(e.message) + "</p>";
     }
   }
 
@@ -337,6 +397,9 @@
   panel.addEventListener("click", async (ev) => {
     const link = ev.target.closest(".issue-link");
     if (link) { selectIssue(Number(link.dataset.issue)); return; }
+    if (ev.target.closest(".home-link")) { showHome(); return; }
+    const show = ev.target.closest(".show-on-map");
+    if (show) { showOnMap(show.dataset.show); return; }
     const btn = ev.target.closest("button.action");
     if (!btn) return;
     const form = btn.closest("form");
@@ -356,6 +419,7 @@
       panel.innerHTML = issueHtml(d, t.done + ": " + (t.actions[btn.dataset.action] || btn.dataset.action));
       fillHandlers(d, selection);
       loadIssues();
+      refreshAwaitingCount();
     } catch (e) {
       errEl.textContent = e.message;
       errEl.hidden = false;
@@ -905,6 +969,7 @@
       filtersFromUrl();
       const linked = Number(new URLSearchParams(location.search).get("issue")) || null;
       // a linked issue opens once the pins are there, so the map can show and ring its pin
+      if (!linked) showHome();
       loadIssues().then(() => { if (linked && selection === 0) selectIssue(linked); });
     }
     setupSearch(map, index);
