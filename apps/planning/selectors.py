@@ -135,3 +135,47 @@ def proposal_input(*, community: Area):
         buildings,
         proj,
     )
+
+
+# The community as it is drawn now, for the plan list: each current grid with its households, the
+# household counts of its current neighbourhood grids, and its households in no current
+# neighbourhood grid (a gap a planner has to close).
+COMMUNITY_STATE_SQL = """
+WITH g AS (
+    SELECT id, code, name, households
+      FROM territory_area
+     WHERE parent_id = %(community)s AND level = 'grid'
+       AND valid_from <= now() AND (valid_to IS NULL OR valid_to > now())
+)
+SELECT g.code, g.name, g.households,
+       COALESCE((SELECT array_agg(n.households ORDER BY n.households)
+                   FROM territory_area n
+                  WHERE n.parent_id = g.id AND n.level = 'neighbourhood'
+                    AND n.valid_from <= now() AND (n.valid_to IS NULL OR n.valid_to > now())),
+                '{}'),
+       (SELECT count(*)
+          FROM territory_building b
+          JOIN territory_household h ON h.building_id = b.id
+          LEFT JOIN territory_area n ON n.id = h.neighbourhood_id
+         WHERE b.grid_id = g.id
+           AND (n.id IS NULL OR n.valid_from > now() OR n.valid_to <= now()))
+  FROM g
+ ORDER BY g.code
+"""
+
+
+def community_state(*, community: Area) -> list[dict]:
+    """The community's current grids: code, name, households, `neighbourhoods` (the household count of
+    each current neighbourhood grid in it, ascending) and `unassigned` (its households in none)."""
+    with connection.cursor() as cur:
+        cur.execute(COMMUNITY_STATE_SQL, {"community": community.id})
+        return [
+            {
+                "code": code,
+                "name": name,
+                "households": households,
+                "neighbourhoods": list(counts),
+                "unassigned": unassigned,
+            }
+            for code, name, households, counts, unassigned in cur.fetchall()
+        ]

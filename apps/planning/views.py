@@ -11,7 +11,8 @@ from django.utils.translation import ngettext, pgettext
 from apps.common.labels import plural_forms
 from apps.people.scope import request_scope
 from apps.planning.models import Plan
-from apps.territory.selectors import current_areas
+from apps.planning.selectors import community_state
+from apps.territory.selectors import area_current, current_areas
 
 LOGIN_URL = "planning-login"
 
@@ -33,6 +34,7 @@ def plans_page(request):
     if code not in {c["code"] for c in communities}:
         raise Http404("no such community in your scope")
     plans = Plan.objects.filter(community__code=code).select_related("community")
+    state = community_state(community=area_current(level="community", code=code)) if code else []
     return render(
         request,
         "planning/plans.html",
@@ -45,7 +47,16 @@ def plans_page(request):
                 "plansUrl": reverse("planning-plans"),
                 "proposalsUrl": reverse("planning-proposals"),
                 "editorUrl": reverse("planning-editor", args=[0]),
-                "labels": {"working": _("Working…"), "failed": _("Failed")},
+                "state": state,
+                "labels": {
+                    "working": _("Working…"),
+                    "failed": _("Failed"),
+                    "stateSummary": _(
+                        "{bad} of {n} neighbourhood grids are outside {min}–{max} households; "
+                        "{gap} households are in no neighbourhood grid."
+                    ),
+                    "total": _("Community"),
+                },
             },
         },
     )

@@ -460,3 +460,44 @@ def test_proposing_from_a_neighbourhood_plan_uses_its_households_per_area(
         assert (new.target_households, new.min_households, new.max_households) == (26, 18, 34)
         assert page.url.endswith(f"/planning/plans/{new.id}/")
         assert errors == []
+
+
+def test_the_plan_list_shows_the_neighbourhood_grids_now_against_the_range(
+    live_demo, community, artifacts
+):
+    """Below the plans: each grid's neighbourhood grids as they are now, those outside the range
+    typed in Min and Max counted (and re-counted as the planner types), households in none."""
+    from apps.planning.selectors import community_state
+
+    state = community_state(community=community)
+    counts = [h for g in state for h in g["neighbourhoods"]]
+
+    def outside(lo, hi):
+        return sum(1 for h in counts if h < lo or h > hi)
+
+    with browser_page() as (page, errors):
+        _login(page, live_demo.url)
+        rows = page.locator("#state-rows tr")
+        expect(rows).to_have_count(len(state) + 1)  # the grids and the community's total
+        expect(page.locator("#state-summary")).to_have_text(
+            f"{len(counts)} 个邻里格中有 {outside(20, 40)} 个不在 20–40 户之间；0 户未划入任何邻里格。"
+        )
+        for g, row in zip(state, rows.all(), strict=False):
+            cells = row.locator("td").all_inner_texts()
+            assert g["code"] in cells[0] and cells[1] == str(g["households"])
+            assert cells[2] == str(len(g["neighbourhoods"]))
+            assert cells[3] == str(sum(1 for h in g["neighbourhoods"] if h < 20 or h > 40))
+        total = rows.last.locator("td").all_inner_texts()
+        assert total[1:4] == [
+            str(sum(g["households"] for g in state)),
+            str(len(counts)),
+            str(outside(20, 40)),
+        ]
+        page.screenshot(path=str(artifacts / "planning-list-state.png"))
+        page.fill("#min", "28")
+        expect(page.locator("#state-summary")).to_contain_text(
+            f"有 {outside(28, 40)} 个不在 28–40 户"
+        )
+        expect(rows.last.locator("td").nth(3)).to_have_text(str(outside(28, 40)))
+        assert outside(28, 40) > outside(20, 40)
+        assert errors == []

@@ -466,3 +466,58 @@ def test_a_grid_plan_gets_a_household_range_and_its_checks_follow(community):
     services.plan_publish(plan=plan, revision=plan.revision)
     res = client.put(url, {"target": 30}, format="json")
     assert res.status_code == 400 and "不是草稿" in res.json()["error"]
+
+
+def test_the_community_as_drawn_now_counts_each_grids_neighbourhood_grids_and_gaps(community):
+    """The plan list's table: per current grid its households, the household counts of its current
+    neighbourhood grids and its households in none; checked against the ORM, then after a gap is
+    made and after a proposal is published (new versions, the old ones closed)."""
+    from apps.planning.selectors import community_state
+
+    def expected():
+        rows = []
+        for g in Area.objects.filter(
+            level="grid", parent=community, valid_to__isnull=True
+        ).order_by("code"):
+            nbh = Area.objects.filter(level="neighbourhood", parent=g, valid_to__isnull=True)
+            current = set(nbh.values_list("id", flat=True))
+            rows.append(
+                {
+                    "code": g.code,
+                    "name": g.name,
+                    "households": g.households,
+                    "neighbourhoods": sorted(nbh.values_list("households", flat=True)),
+                    "unassigned": Household.objects.filter(building__grid=g)
+                    .exclude(neighbourhood_id__in=current)
+                    .count(),
+                }
+            )
+        return rows
+
+    state = community_state(community=community)
+    assert state == expected() and len(state) > 1
+    assert all(r["unassigned"] == 0 for r in state)  # the demo leaves no gap
+    assert (
+        sum(len(r["neighbourhoods"]) for r in state)
+        == Area.objects.filter(
+            level="neighbourhood", code__startswith=community.code, valid_to__isnull=True
+        ).count()
+    )
+    # a gap: one building's households in no neighbourhood grid
+    building = Building.objects.filter(grid__code=state[1]["code"]).order_by("id").first()
+    moved = Household.objects.filter(building=building).update(neighbourhood=None)
+    state = community_state(community=community)
+    assert moved and state[1]["unassigned"] == moved and state == expected()
+    Household.objects.filter(building=building).update(
+        neighbourhood=Area.objects.filter(level="neighbourhood", parent__code=state[1]["code"])
+        .order_by("code")
+        .first()
+    )
+    # published: only the new versions count
+    plan = services.plan_propose(community=community)
+    services.plan_publish(plan=plan, revision=plan.revision)
+    state = community_state(community=community)
+    assert state == expected()
+    assert sorted(h for r in state for h in r["neighbourhoods"]) == sorted(
+        len(a.household_ids) for a in plan.areas.all()
+    )
