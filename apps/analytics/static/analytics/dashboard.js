@@ -11,9 +11,7 @@
   document.getElementById("an-xlsx").href = cfg.xlsx + "?" + query;
   document.getElementById("an-print").href = cfg.print + "?" + query;
 
-  function esc(s) {
-    return String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
-  }
+  const esc = window.linli.esc;
   function fmt(cell, unit) {
     if (!cell || cell.value === null || cell.value === undefined) return "—";
     if (unit === "ratio") return (cell.value * 100).toFixed(1) + "%";

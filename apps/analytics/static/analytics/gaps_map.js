@@ -16,9 +16,7 @@
   };
   const CLASS_COLORS = { "3": "#b91c1c", "2": "#ef4444", "1": "#fca5a5", "0": "#e5e7eb", "-1": "#93c5fd", "-2": "#3b82f6", "-3": "#1d4ed8" };
 
-  function esc(s) {
-    return String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
-  }
+  const esc = window.linli.esc;
   function status(text, isError) {
     statusEl.textContent = text;
     statusEl.className = "status" + (isError ? " error" : "") + (text ? "" : " hidden");

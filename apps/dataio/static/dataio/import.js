@@ -18,9 +18,7 @@
   let layer = null;
   let legendAdd = null;
 
-  function esc(s) {
-    return String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
-  }
+  const esc = window.linli.esc;
   function status(text, isError) {
     statusEl.textContent = text || "";
     statusEl.className = "status" + (isError ? " error" : "") + (text ? "" : " hidden");

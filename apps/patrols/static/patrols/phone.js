@@ -52,9 +52,7 @@
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
 
-  function esc(s) {
-    return String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
-  }
+  const { esc, plural } = window.linli;
 
   function status(text, kind) {
     statusEl.textContent = text || "";
@@ -311,9 +309,6 @@
     trackLine.setLatLngs(state.track);
   }
 
-  function plural(forms, n) {  // forms: {one, other} from apps.common.labels.plural_forms
-    return n === 1 ? forms.one : forms.other;
-  }
 
   // A distance as a person reads it: metres nearby, kilometres (one decimal) from 1 km
   function distanceText(m) {

@@ -12,9 +12,7 @@
   const centerLayer = L.layerGroup();
   const MARKER_GAP = 18;  // px between the middles of two markers of one building (radius 6-8 + rim)
 
-  function esc(s) {
-    return String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
-  }
+  const esc = window.linli.esc;
   function status(text, isError) {
     $("status").textContent = text || "";
     $("status").className = "status" + (isError ? " error" : "") + (text ? "" : " hidden");

@@ -35,12 +35,7 @@
   let dirty = false;
   let scale = null; // {target, lo, hi, own}
 
-  function esc(s) {
-    return String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
-  }
-  function plural(forms, n) {  // forms: {one, other} from apps.common.labels.plural_forms
-    return n === 1 ? forms.one : forms.other;
-  }
+  const { esc, plural } = window.linli;
   function fmt(s, values) {
     return String(s).replace(/%\((\w+)\)s/g, (m, k) => (k in values ? String(values[k]) : m));
   }

@@ -17,9 +17,7 @@
   const v = (id) => document.getElementById(id).value;
   document.getElementById("propose").addEventListener("click", () => post(cfg.proposalsUrl, { community: cfg.community, target: v("target"), min: v("min"), max: v("max") }));
 
-  function esc(s) {
-    return String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
-  }
+  const esc = window.linli.esc;
   function span(counts) { return counts.length ? counts[0] + "–" + counts[counts.length - 1] : "–"; }
   function stateRow(name, code, households, counts, gap, lo, hi, cls) {
     const bad = counts.filter((h) => h < lo || h > hi).length;

@@ -32,9 +32,7 @@
     statusEl.className = "status" + (isError ? " error" : "") + (text ? "" : " hidden");
   }
 
-  function esc(s) {
-    return String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
-  }
+  const esc = window.linli.esc;
 
   async function readError(res) {
     let msg = res.status + " " + res.statusText;
