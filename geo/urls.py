@@ -5,7 +5,7 @@ from django.contrib.auth.views import LogoutView
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from apps.common.auth import LoginView
+from apps.common.auth import LoginView, PasswordChangeDoneView, PasswordChangeView
 
 urlpatterns = [
     # Tiles first: a map view asks for dozens of them, and URL resolving tries patterns in order.
@@ -14,6 +14,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", LogoutView.as_view(), name="logout"),
+    path("accounts/password/", PasswordChangeView.as_view(), name="password-change"),
+    path("accounts/password/done/", PasswordChangeDoneView.as_view(), name="password-change-done"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/", include("apps.territory.urls")),
     # Each domain app mounts its own paths (api/..., pages) at the root.

@@ -1,10 +1,12 @@
 """Login with lockout: after LOGIN_FAILURE_LIMIT failures for one username (or 4x that from one address)
-within LOGIN_LOCKOUT_MINUTES, further attempts are refused with 429 until the window passes."""
+within LOGIN_LOCKOUT_MINUTES, further attempts are refused with 429 until the window passes. A signed-in
+user's password change, whose wrong old passwords count towards the same lockout."""
 
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -49,3 +51,42 @@ class LoginView(auth_views.LoginView):
         else:
             LoginFailure.objects.filter(username=username.lower()).delete()
         return response
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """A signed-in user changes their own password (the old one first). A wrong old password counts as
+    a failed login for the username, so a session left open cannot be used to guess it; the user
+    stays signed in (Django updates the session's hash)."""
+
+    template_name = "web/password_change.html"
+    success_url = reverse_lazy("password-change-done")
+
+    def post(self, request, *args, **kwargs):
+        username = request.user.get_username()
+        if is_locked_out(username=username, ip=client_ip(request)):
+            form = self.get_form()
+            form.add_error(
+                None,
+                _("Too many wrong passwords. Try again in %(minutes)d minutes.")
+                % {"minutes": WINDOW.seconds // 60},
+            )
+            response = self.render_to_response(self.get_context_data(form=form))
+            response.status_code = 429
+            return response
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        if "old_password" in form.errors:
+            LoginFailure.objects.create(
+                username=self.request.user.get_username().lower()[:150],
+                ip=client_ip(self.request),
+            )
+        return super().form_invalid(form)
+
+    def form_valid(self, form):
+        LoginFailure.objects.filter(username=self.request.user.get_username().lower()).delete()
+        return super().form_valid(form)
+
+
+class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):
+    template_name = "web/password_change_done.html"

@@ -33,6 +33,7 @@ ADMIN = "admin"  # Django admin: superusers and holders of model permissions
 # scoped_within; dataio: city administrators only). The matrix checks that anonymous users are refused
 # and that no role gets a server error; their per-role contents are those apps' own tests.
 APP_SCOPED = "app-scoped"
+SELF = "self"  # any signed-in user, about their own account (changing their password)
 
 # Every URL name of the project. A new endpoint fails test_every_url_is_classified until it is added
 # here (and, if it is staff, to staff_requests below).
@@ -40,6 +41,8 @@ CLASSIFIED = {
     "set_language": PUBLIC,
     "login": PUBLIC,
     "logout": PUBLIC,
+    "password-change": SELF,
+    "password-change-done": SELF,
     "api-schema": PUBLIC,  # the OpenAPI description, no data
     "locate": PUBLIC,  # which areas cover a point
     "areas-geojson": PUBLIC,  # boundaries and household counts: the public map
@@ -401,6 +404,22 @@ def test_every_staff_endpoint_has_a_request_in_the_matrix(world):
     requests = staff_requests(world)
     staff = {name for name, kind in CLASSIFIED.items() if kind == STAFF}
     assert staff <= set(requests), f"add requests for {staff - set(requests)}"
+
+
+def test_own_account_pages_need_a_login_and_nothing_else(world):
+    """The password pages: anonymous users are sent to the login; any signed-in user, with a role or
+    none, reaches their own."""
+    from django.urls import reverse
+
+    names = [name for name, kind in CLASSIFIED.items() if kind == SELF]
+    assert names
+    roleless = Client()
+    roleless.force_login(get_user_model().objects.create_user("m-norole"))
+    for name in names:
+        r = client_as(world, "anonymous").get(reverse(name))
+        assert r.status_code == 302 and "login" in r["Location"], name
+        for client in (client_as(world, "community_staff"), roleless):
+            assert client.get(reverse(name)).status_code == 200, name
 
 
 def test_anonymous_is_refused_on_every_staff_endpoint(world):
