@@ -328,6 +328,24 @@ class IssueActionApi(StaffApi):
         return Response(_detail(request, selectors.issue_get(issue_id=issue_id)))
 
 
+class IssuesActionApi(StaffApi):
+    @extend_schema(
+        summary="One action on many issues at once (dispatch, accept, close), all or nothing",
+        request=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+    )
+    def post(self, request, action: str):
+        data = request.data
+        ids = services.issues_act_many(
+            issue_ids=data.get("ids"),
+            action=action,
+            user=request.user,
+            scope=request_scope(request),
+            note=data.get("note", ""),
+        )
+        return Response({"action": action, "count": len(ids), "ids": ids})
+
+
 class DuplicatesApi(StaffApi):
     @extend_schema(
         summary="Open issues of the same category near a point (the category's radius)",

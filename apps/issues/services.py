@@ -1027,6 +1027,64 @@ def issue_act(*, issue_id: int, action: str, user, **kwargs) -> Issue:
     return issue_transition(issue_id=issue_id, action=action, actor=user, **kwargs)
 
 
+# Actions that many issues can take at once (the console's "dispatch the chosen"): those that need
+# nothing but an optional note. At most BULK_MAX issues per request.
+BULK_ACTIONS = ("dispatch", "accept", "close")
+BULK_MAX = 200
+
+
+def _bulk_ids(raw) -> list[int]:
+    if not isinstance(raw, list) or not raw:
+        raise DomainError(_("ids: give a list of issue ids"), field="ids")
+    if len(raw) > BULK_MAX:
+        raise DomainError(
+            _("ids: at most %(max)s issues at once, got %(n)s") % {"max": BULK_MAX, "n": len(raw)},
+            field="ids",
+        )
+    ids = []
+    for value in raw:
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise DomainError(
+                _("ids: %(value)s is not an issue id") % {"value": repr(value)}, field="ids"
+            )
+        if value not in ids:
+            ids.append(value)
+    return ids
+
+
+def issues_act_many(*, issue_ids, action: str, user, scope, note: str = "") -> list[int]:
+    """One action on many issues, all or nothing: each must be visible to the user (`scope`) and the
+    action theirs to take now (issue_act's rules); the first that is not undoes the others, and the
+    error names its tracking code. Returns the ids, in the order given."""
+    if action not in BULK_ACTIONS:
+        raise DomainError(
+            _("%(action)s cannot be applied to many issues at once; use %(known)s")
+            % {"action": repr(action), "known": words_join(BULK_ACTIONS)},
+            field="action",
+        )
+    ids = _bulk_ids(issue_ids)
+    with transaction.atomic():
+        codes = dict(
+            Issue.objects.filter(pk__in=ids)
+            .filter(scope.issues_q())
+            .values_list("id", "tracking_code")
+        )
+        missing = [i for i in ids if i not in codes]
+        if missing:  # not there, or not the user's to see: the same answer, before anything is done
+            raise NotFound(_("no issue with id %(id)s") % {"id": missing[0]}, field="ids")
+        for issue_id in ids:
+            try:
+                issue_act(issue_id=issue_id, action=action, user=user, note=note)
+            except DomainError as error:
+                error.message = _("%(code)s: %(error)s") % {
+                    "code": codes[issue_id],
+                    "error": error.message,
+                }
+                error.field = "ids"
+                raise
+    return ids
+
+
 # ---------------------------------------------------------------- retention (PIPL)
 
 RETENTION_DAYS_DEFAULT = 365

@@ -11,6 +11,9 @@ urlpatterns = [
     path("api/issues.xlsx", api.IssuesXlsxApi.as_view(), name="issues-xlsx"),
     path("api/issues/duplicates", api.DuplicatesApi.as_view(), name="issues-duplicates"),
     path("api/issues/place", api.IntakePlaceApi.as_view(), name="issues-place"),
+    path(
+        "api/issues/actions/<str:action>", api.IssuesActionApi.as_view(), name="issues-bulk-action"
+    ),
     path("api/issues/indicators", api.IndicatorsApi.as_view(), name="issues-indicators"),
     path("api/issues/categories", api.CategoriesApi.as_view(), name="issues-categories"),
     path("api/issues/<int:issue_id>", api.IssueDetailApi.as_view(), name="issue-detail"),

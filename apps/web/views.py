@@ -243,6 +243,7 @@ def _console_urls(request) -> dict:
         "issuesPlace": reverse("issues-place"),
         "issuesCount": reverse("console-issue-count"),
         "issue": reverse("issue-detail", args=[0]).rsplit("/", 1)[0] + "/",
+        "issuesActions": reverse("issues-bulk-action", args=["x"]).rsplit("/", 1)[0] + "/",
         "categories": reverse("issues-categories"),
         "indicators": reverse("issues-indicators"),
         "centers": reverse("people-centers"),
@@ -313,6 +314,8 @@ def _console_labels() -> dict:
         "noOverdue": _("Nothing is overdue."),
         "inAll": _("{n} in all, soonest due first"),
         "showOnMap": _("Show them on the map"),
+        "bulkDo": _("{action} the chosen ({n})"),
+        "bulkDone": _("{action}: {n} issues done"),
         "clickHint": _(
             "Click an area or a building to see its name, code, household count and the chain "
             "of areas it belongs to."

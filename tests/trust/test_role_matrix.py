@@ -99,6 +99,7 @@ CLASSIFIED = {
     "issue-photo": STAFF,
     "issue-handlers": STAFF,
     "issue-action": STAFF,
+    "issues-bulk-action": STAFF,  # one action on many issues, each checked as issue-action checks it
     "meeting-decisions": STAFF,
     "meeting-agenda-xlsx": STAFF,
     "meeting-agenda": STAFF,
@@ -353,6 +354,8 @@ def staff_requests(w) -> dict[str, list[tuple[str, str, dict]]]:
         "issue-photo": [("get", f"/api/issues/{w['issue_b'].id}/photos/999999", {})],
         "issue-handlers": [("get", f"/api/issues/{w['issue_b'].id}/handlers", {})],
         "issue-action": [("post", f"/api/issues/{w['issue_b'].id}/actions/note", {"note": "看过"})],
+        # close is refused from the issue's status for everyone who sees it: the world stays as it is
+        "issues-bulk-action": [("post", "/api/issues/actions/close", {"ids": [w["issue_b"].id]})],
         "meeting-decisions": [
             (
                 "post",
@@ -461,7 +464,13 @@ def test_every_staff_endpoint_answers_every_role_without_a_server_error(world, r
                 and path.startswith(("/api/people/c", "/api/issues/"))
             ):
                 # grid B's objects do not exist for grid A's staff
-                if name in ("issue-detail", "issue-action", "issue-handlers", "people-centers"):
+                if name in (
+                    "issue-detail",
+                    "issue-action",
+                    "issues-bulk-action",
+                    "issue-handlers",
+                    "people-centers",
+                ):
                     assert r.status_code == 404, (role, name, r.status_code)
 
 

@@ -511,9 +511,9 @@ def test_the_console_opens_on_my_work(live_demo, artifacts):
         expect(panel.locator("h2")).to_have_text("我的工作")
         expect(panel.locator(".work-areas")).to_have_text(community.name)
         awaiting = page.locator("#sec-awaiting .issue-link")
-        expect(awaiting).to_have_count(min(len(waiting), 8))
+        expect(awaiting).to_have_count(min(len(waiting), 15))
         codes = page.locator("#sec-awaiting .issue-list .sub").all_inner_texts()
-        assert [c.split()[0] for c in codes] == [i.tracking_code for i in waiting[:8]]
+        assert [c.split()[0] for c in codes] == [i.tracking_code for i in waiting[:15]]
         expect(page.locator("#sec-awaiting")).to_contain_text(f"共 {len(waiting)} 件")
         expect(page.locator("#sec-overdue")).to_contain_text(late.tracking_code)
         expect(page.locator("#sec-overdue")).to_contain_text(f"共 {len(overdue)} 件")
@@ -545,6 +545,47 @@ def test_the_console_opens_on_my_work(live_demo, artifacts):
         panel.locator(".home-link").click()
         expect(panel).to_have_attribute("data-selected", "home")
         assert errors == []
+
+
+def test_several_awaiting_issues_are_dispatched_at_once_from_my_work(live_demo, artifacts):
+    """Ticked issues of "awaiting me" take one action together; an issue someone else moved meanwhile
+    fails the whole request, named by its tracking code, and nothing changes."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    fresh = [fresh_issue(description=f"井盖松动 {n}") for n in range(3)]
+    # due first, so they lead the list (soonest due first)
+    for n, issue in enumerate(fresh):
+        Issue.objects.filter(pk=issue.pk).update(
+            created_at=now - timedelta(hours=3), due_at=now - timedelta(hours=2, minutes=n)
+        )
+    with browser_page() as (page, errors):
+        login(page, live_demo.url, "community")
+        for issue in fresh:
+            expect(page.locator(f".bulk-pick[data-issue='{issue.id}']")).to_have_attribute(
+                "data-bulk", "dispatch"
+            )
+        dispatch = page.locator(".bulk-action[data-bulk='dispatch']")
+        expect(dispatch).to_be_disabled()
+        page.check(f".bulk-pick[data-issue='{fresh[0].id}']")
+        page.check(f".bulk-pick[data-issue='{fresh[1].id}']")
+        expect(dispatch).to_have_text("派单所选（2）")
+        page.screenshot(path=str(artifacts / "console-bulk-dispatch.png"))
+        dispatch.click()
+        expect(page.locator("#panel .notice")).to_have_text("派单：已完成 2 件")
+        assert {i.status for i in Issue.objects.filter(pk__in=[fresh[0].pk, fresh[1].pk])} == {
+            "dispatched"
+        }
+        # the third, moved by someone else after the page listed it
+        page.check(f".bulk-pick[data-issue='{fresh[2].id}']")
+        issue_services.issue_transition(issue_id=fresh[2].id, action="reject", note="不属实")
+        before = Issue.objects.get(pk=fresh[2].pk).status
+        page.locator(".bulk-action[data-bulk='dispatch']").click()
+        expect(page.locator("#bulk-error")).to_contain_text(fresh[2].tracking_code)
+        assert Issue.objects.get(pk=fresh[2].pk).status == before == "rejected"
+        assert [e for e in errors if "status of 400" not in e] == []  # the refused request
 
 
 def test_the_issue_panel_shows_its_photos(live_demo, artifacts, settings, tmp_path):

@@ -181,19 +181,20 @@
   // What the console opens on for a signed-in user: the issues awaiting them (soonest due first), the
   // overdue ones of their area, and their area's indicators. "‹ My work" atop every panel comes back.
   const HOME_LIST = 8;
+  const HOME_AWAITING = 15;
 
   function homeLink() {
     return user ? "<button type='button' class='linkish home-link'>‹ " + esc(t.myWork) + "</button>" : "";
   }
 
-  function showHome() {
+  function showHome(message) {
     issueInUrl(null);
     const token = ++selection;
     highlight(null);
     clearIssueRing();
     panel.dataset.selected = "home";
     const areas = cfg.workAreas || [];
-    panel.innerHTML = "<h2>" + esc(t.myWork) + "</h2>" +
+    panel.innerHTML = "<h2>" + esc(t.myWork) + "</h2>" + (message ? "<p class='notice'>" + esc(message) + "</p>" : "") +
       (areas.length ? "<p class='sub work-areas'>" + areas.map((a) => esc(a.name)).join(" · ") + "</p>" : "") +
       section("sec-awaiting", t.awaitingMe) + section("sec-overdue", t.overdueOpen) +
       (areas.length ? section("sec-indicators", t.indicators + " · " + areas[0].name) : "") +
@@ -203,13 +204,60 @@
     if (areas.length) loadIndicators(areas[0], token);
   }
 
+  // What an awaiting issue's status asks of the user that can be done to many at once (the API's
+  // bulk actions): dispatch to the routed party, accept, close after the resident's rating.
+  const BULK_BY_STATUS = { collected: "dispatch", consulted: "dispatch", returned: "dispatch", dispatched: "accept", rated: "close" };
+
   async function loadHomeList(id, query, show, emptyText, token) {
     try {
-      const d = await getJSON(urls.issues + "?" + query + "&order=due&page_size=" + HOME_LIST);
+      const d = await getJSON(urls.issues + "?" + query + "&order=due&page_size=" + (show === "awaiting" ? HOME_AWAITING : HOME_LIST));
       if (show === "awaiting") awaitingCount(d.count);
-      fill(id, token, issueListHtml(d.results, d.count, { empty: emptyText, countText: t.inAll.replace("{n}", d.count), due: true }) +
-        (d.count ? "<button type='button' class='button small secondary show-on-map' data-show='" + show + "'>" + esc(t.showOnMap) + "</button>" : ""));
+      let html = issueListHtml(d.results, d.count, { empty: emptyText, countText: t.inAll.replace("{n}", d.count), due: true });
+      if (show === "awaiting" && d.results.some((i) => BULK_BY_STATUS[i.status])) html += bulkForm(d.results);
+      fill(id, token, html + (d.count ? "<button type='button' class='button small secondary show-on-map' data-show='" + show + "'>" + esc(t.showOnMap) + "</button>" : ""));
+      if (show === "awaiting") addBulkChecks(d.results);
     } catch (e) { fillError(id, token, e); }
+  }
+
+  // Checkboxes on the awaiting issues that can be moved together, and a button per action.
+  function bulkForm(list) {
+    const actions = [...new Set(list.map((i) => BULK_BY_STATUS[i.status]).filter(Boolean))];
+    return "<form class='bulk' id='bulk-form'><div class='actions'>" + actions.map((a) =>
+      "<button type='button' class='button small bulk-action' data-bulk='" + a + "' disabled>" + esc(t.bulkDo.replace("{action}", t.actions[a]).replace("{n}", 0)) + "</button>").join("") +
+      "</div><p class='error-text' id='bulk-error' hidden></p></form>";
+  }
+
+  function addBulkChecks(list) {
+    const byId = {};
+    list.forEach((i) => { byId[i.id] = i; });
+    document.querySelectorAll("#sec-awaiting .issue-list li").forEach((li) => {
+      const id = Number(li.querySelector(".issue-link").dataset.issue);
+      const action = BULK_BY_STATUS[byId[id].status];
+      if (action) li.insertAdjacentHTML("afterbegin", "<input type='checkbox' class='bulk-pick' data-issue='" + id + "' data-bulk='" + action + "' aria-label='" + esc(byId[id].tracking_code) + "'>");
+    });
+  }
+
+  function bulkCounts() {
+    document.querySelectorAll("#bulk-form .bulk-action").forEach((b) => {
+      const n = document.querySelectorAll(".bulk-pick[data-bulk='" + b.dataset.bulk + "']:checked").length;
+      b.textContent = t.bulkDo.replace("{action}", t.actions[b.dataset.bulk]).replace("{n}", n);
+      b.disabled = n === 0;
+    });
+  }
+
+  async function bulkAct(action) {
+    const ids = Array.from(document.querySelectorAll(".bulk-pick[data-bulk='" + action + "']:checked")).map((c) => Number(c.dataset.issue));
+    const errEl = document.getElementById("bulk-error");
+    document.querySelectorAll("#bulk-form button").forEach((b) => { b.disabled = true; });
+    try {
+      const d = await postJSON(urls.issuesActions + action, { ids });
+      showHome(t.bulkDone.replace("{action}", t.actions[action]).replace("{n}", d.count));
+      loadIssues();
+    } catch (e) {
+      errEl.textContent = e.message;  // names the issue; nothing was changed
+      errEl.hidden = false;
+      bulkCounts();
+    }
   }
 
   // The "Awaiting me" choice of the status filter says how many there are.
@@ -392,12 +440,16 @@
     }
   }
 
+  panel.addEventListener("change", (ev) => { if (ev.target.classList.contains("bulk-pick")) bulkCounts(); });
+
   panel.addEventListener("click", async (ev) => {
     const link = ev.target.closest(".issue-link");
     if (link) { selectIssue(Number(link.dataset.issue)); return; }
     if (ev.target.closest(".home-link")) { showHome(); return; }
     const show = ev.target.closest(".show-on-map");
     if (show) { showOnMap(show.dataset.show); return; }
+    const bulk = ev.target.closest(".bulk-action");
+    if (bulk) { bulkAct(bulk.dataset.bulk); return; }
     const btn = ev.target.closest("button.action");
     if (!btn) return;
     const form = btn.closest("form");
