@@ -1,5 +1,6 @@
-"""Issues benchmarks: the map's GeoJSON built in PostGIS vs the plain row fetch it replaces, and bulk
-locate for imports vs one locate() per point. Runs on the database in DATABASE_URL (the demo district);
+"""Issues benchmarks: the map's GeoJSON built in PostGIS vs the plain row fetch it replaces, the
+console's city-wide "awaiting me" list (a page, soonest due first, and its count) vs the count alone,
+and bulk locate for imports vs one locate() per point. Runs on the database in DATABASE_URL (the demo district);
 `quick` uses fewer points. Never asserted in tests; figures in docs/BENCHMARKS.md."""
 
 import json
@@ -88,6 +89,8 @@ def run(*, quick: bool) -> list[dict]:
         }
     )
 
+    rows += _awaiting_list(repeat)
+
     with connection.cursor() as cur:
         cur.execute(
             "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(footprint) p FROM territory_building"
@@ -119,6 +122,60 @@ def run(*, quick: bool) -> list[dict]:
         }
     )
     return rows
+
+
+def _awaiting_list(repeat: int) -> list[dict]:
+    """The console's home panel for a city-wide user: /api/issues?awaiting=true&order=due&page_size=15
+    (selectors.issues_list: the page, then the count) against the count statement alone, and, once,
+    the single statement it replaced (the page with count(*) OVER ())."""
+    from django.contrib.auth.models import User
+    from django.db import connection
+    from django.http import QueryDict
+
+    from apps.issues.selectors import issues_list, parse_filter
+    from apps.people.scope import Scope
+
+    user = User(username="bench", is_superuser=True)  # unsaved: a superuser's rules need no rows
+    filters = parse_filter(QueryDict("awaiting=true"), scope=Scope(everything=True), user=user)
+    where, params = filters.sql()
+    tables = (
+        " FROM issues_issue i JOIN issues_category c ON c.id = i.category_id"
+        " LEFT JOIN issues_category sc ON sc.id = i.subcategory_id"
+    )
+    result = {}
+
+    def ours():
+        result["count"], result["page"] = issues_list(filters=filters, limit=15, order="due")
+
+    def count_alone():
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT count(*){tables} WHERE {where}", params)  # noqa: S608
+            cur.fetchone()
+
+    def window():
+        with connection.cursor() as cur:
+            cur.execute(
+                f"SELECT i.id, count(*) OVER (){tables} WHERE {where}"  # noqa: S608
+                " ORDER BY i.due_at, i.created_at, i.id LIMIT 15",
+                params,
+            )
+            cur.fetchall()
+
+    t_ours, t_floor = _best(ours, repeat), _best(count_alone, repeat)
+    t_window = _best(window, 1)
+    return [
+        {
+            "benchmark": f"issues list, city-wide awaiting me, page of 15 by due + count "
+            f"({result['count']} issues)",
+            "value": round(t_ours * 1000, 2),
+            "unit": "ms",
+            "floor": round(t_floor * 1000, 2),
+            "ratio": round(t_ours / t_floor, 2),
+            "target": "",
+            "note": f"floor = the count statement alone; the page with count(*) OVER () "
+            f"(the statement before) {t_window * 1000:.0f} ms",
+        }
+    ]
 
 
 if __name__ == "__main__":

@@ -516,19 +516,28 @@ LIST_ORDERS = {
 def issues_list(
     *, filters: IssueFilter, offset: int = 0, limit: int = 100, order: str = "newest"
 ) -> tuple[int, list[dict]]:
+    """A page of the filtered issues and how many there are in all.
+
+    The page and the count are two statements: a window count (`count(*) OVER ()`) in the page's
+    statement makes PostgreSQL read every matching row in the page's order before the first is
+    returned (20-55 s for a city-wide "awaiting me" on the megacity's 10M issues, against ~15 ms for
+    the page and ~1.5 s for a plain count). A first page shorter than `limit` is its own count."""
     where, params = filters.sql()
     order_by = LIST_ORDERS[order]
     params.update(offset=offset, limit=limit)
+    tables = """
+          FROM issues_issue i
+          JOIN issues_category c ON c.id = i.category_id
+          LEFT JOIN issues_category sc ON sc.id = i.subcategory_id
+    """
     sql = f"""
         SELECT i.id, i.tracking_code, i.status, c.code,
                {CATEGORY_NAME_SQL},
                sc.code, i.description, i.address,
                ST_X(i.point), ST_Y(i.point), i.created_at, i.due_at, i.rework_count,
                (i.status = ANY(%(open)s) AND i.due_at < %(now)s) AS overdue,
-               i.responsible_kind, i.area_code, i.building_id, count(*) OVER () AS total
-          FROM issues_issue i
-          JOIN issues_category c ON c.id = i.category_id
-          LEFT JOIN issues_category sc ON sc.id = i.subcategory_id
+               i.responsible_kind, i.area_code, i.building_id
+          {tables}
          WHERE {where}
          ORDER BY {order_by}
          OFFSET %(offset)s LIMIT %(limit)s
@@ -536,6 +545,11 @@ def issues_list(
     with connection.cursor() as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()
+        if offset == 0 and len(rows) < limit:
+            total = len(rows)
+        else:
+            cur.execute(f"SELECT count(*) {tables} WHERE {where}", params)  # noqa: S608 -- as above
+            total = cur.fetchone()[0]
     keys = [
         "id",
         "tracking_code",
@@ -555,8 +569,7 @@ def issues_list(
         "area_code",
         "building_id",
     ]
-    total = rows[0][-1] if rows else 0
-    return total, [dict(zip(keys, row[:-1], strict=True)) for row in rows]
+    return total, [dict(zip(keys, row, strict=True)) for row in rows]
 
 
 def export_header() -> list[str]:

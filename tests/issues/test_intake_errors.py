@@ -305,6 +305,29 @@ def test_the_list_in_due_order_puts_the_soonest_due_first(client_staff, here):
     assert "due" in bad.json()["error"] and "newest" in bad.json()["error"]
 
 
+def test_the_lists_count_is_exact_on_every_page(client_staff, here):
+    """The count is its own statement: the same on a full page, a short last page and a page past
+    the end (where a window count over the page's rows would say 0)."""
+    for category in ("property", "dispute", "assistance"):
+        post(client_staff, here, category=category)
+    total = Issue.objects.filter(status__in=OPEN).count()
+    assert total >= 3
+
+    def page(n, size):
+        r = client_staff.get("/api/issues", {"status": "open", "page": n, "page_size": size})
+        assert r.status_code == 200, r.json()
+        return r.json()
+
+    first = page(1, 2)
+    assert first["count"] == total and len(first["results"]) == 2
+    last = page(-(-total // 2), 2)
+    assert last["count"] == total and len(last["results"]) == total - 2 * (-(-total // 2) - 1)
+    beyond = page(-(-total // 2) + 1, 2)
+    assert beyond["count"] == total and beyond["results"] == []
+    whole = page(1, 500)
+    assert whole["count"] == total == len(whole["results"])
+
+
 def test_the_history_reads_in_the_readers_language(client_staff, here):
     """What the system wrote (received, routed to whom and why, a rating) is kept as steps and put
     into words when read: Chinese by default, English on request; a person's note stays as written."""
