@@ -6,8 +6,9 @@ from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
+from django.utils.translation import ngettext, pgettext
 
+from apps.common.labels import plural_forms
 from apps.issues.labels import ACTION_NAMES
 from apps.issues.models import (
     DISMISSED,
@@ -315,6 +316,12 @@ def _console_labels() -> dict:
         "inAll": _("{n} in all, soonest due first"),
         "showOnMap": _("Show them on the map"),
         "bulkDo": _("{action} the chosen ({n})"),
+        # how far the due time is ("3 days overdue", "due in 5 hours")
+        "days": plural_forms(lambda n: ngettext("%(n)s day", "%(n)s days", n)),
+        "hours": plural_forms(lambda n: ngettext("%(n)s hour", "%(n)s hours", n)),
+        "underAnHour": _("under an hour"),
+        "dueIn": _("due in {t}"),
+        "overdueBy": _("{t} overdue"),
         "bulkDone": _("{action}: {n} issues done"),
         "clickHint": _(
             "Click an area or a building to see its name, code, household count and the chain "

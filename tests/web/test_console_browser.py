@@ -516,6 +516,8 @@ def test_the_console_opens_on_my_work(live_demo, artifacts):
         assert [c.split()[0] for c in codes] == [i.tracking_code for i in waiting[:15]]
         expect(page.locator("#sec-awaiting")).to_contain_text(f"共 {len(waiting)} 件")
         expect(page.locator("#sec-overdue")).to_contain_text(late.tracking_code)
+        late_row = page.locator("#sec-overdue li", has_text=late.tracking_code)
+        expect(late_row.locator(".due-in.late")).to_have_text("(已超期 3 小时)")
         expect(page.locator("#sec-overdue")).to_contain_text(f"共 {len(overdue)} 件")
         expect(page.locator("#sec-indicators")).to_contain_text(community.name)
         expect(page.locator("#sec-indicators")).to_contain_text("受理数")

@@ -32,7 +32,7 @@
     statusEl.className = "status" + (isError ? " error" : "") + (text ? "" : " hidden");
   }
 
-  const esc = window.linli.esc;
+  const { esc, plural } = window.linli;
 
   async function readError(res) {
     let msg = res.status + " " + res.statusText;
@@ -69,6 +69,15 @@
 
   function when(iso) {
     return iso ? new Date(iso).toLocaleString(lang === "en" ? "en-GB" : "zh-CN", { dateStyle: "short", timeStyle: "short" }) : "";
+  }
+
+  // How far a due time is, in whole days from a day on, else whole hours: "3 days overdue", "due in 5 hours"
+  function dueIn(iso) {
+    const ms = new Date(iso) - Date.now();
+    const hours = Math.floor(Math.abs(ms) / 3600000);
+    const n = hours >= 24 ? Math.floor(hours / 24) : hours;
+    const text = hours === 0 ? t.underAnHour : plural(hours >= 24 ? t.days : t.hours, n).replace("%(n)s", n);
+    return (ms < 0 ? t.overdueBy : t.dueIn).replace("{t}", text);
   }
 
   function day(d) {
@@ -172,7 +181,7 @@
       "<li><button type='button' class='linkish issue-link' data-issue='" + i.id + "'>" +
       "<span class='dot st-" + esc(i.status) + "'></span>" + esc(i.category_name) + " · " + esc(t.statuses[i.status]) +
       (i.overdue ? " <span class='badge overdue'>" + esc(t.overdue) + "</span>" : "") +
-      "</button><span class='sub'>" + esc(i.tracking_code) + (o.due && i.due_at ? " · " + esc(t.due) + " " + esc(when(i.due_at)) : "") +
+      "</button><span class='sub'>" + esc(i.tracking_code) + (o.due && i.due_at ? " · " + esc(t.due) + " " + esc(when(i.due_at)) + " <span class='due-in" + (i.overdue ? " late" : "") + "'>(" + esc(dueIn(i.due_at)) + ")</span>" : "") +
       " " + esc((i.description || "").slice(0, 40)) + "</span></li>").join("") + "</ul>";
   }
 
@@ -233,7 +242,10 @@
     document.querySelectorAll("#sec-awaiting .issue-list li").forEach((li) => {
       const id = Number(li.querySelector(".issue-link").dataset.issue);
       const action = BULK_BY_STATUS[byId[id].status];
-      if (action) li.insertAdjacentHTML("afterbegin", "<input type='checkbox' class='bulk-pick' data-issue='" + id + "' data-bulk='" + action + "' aria-label='" + esc(byId[id].tracking_code) + "'>");
+      if (!action) return;
+      li.classList.add("pick");
+      li.innerHTML = "<input type='checkbox' class='bulk-pick' data-issue='" + id + "' data-bulk='" + action + "' aria-label='" +
+        esc(byId[id].tracking_code) + "'><div>" + li.innerHTML + "</div>";
     });
   }
 
