@@ -121,15 +121,26 @@ def map_page(request):
         },
     }
     config["labels"].update(_console_labels())
-    config["user"] = (
-        {"name": request.user.get_username()} if request.user.is_authenticated else None
-    )
-    config["urls"] = _console_urls(request)
+    # Staff: signed in with a role (a scope). Signed in without one, the page is the public map and
+    # says so, instead of a console whose every request would be refused.
+    staff = request.user.is_authenticated and not request_scope(request).is_empty
+    if request.user.is_authenticated and not staff:
+        config["labels"]["peopleLogin"] = _no_role_message()
+    config["user"] = {"name": request.user.get_username()} if staff else None
+    config["urls"] = _console_urls(request, staff=staff)
     config["home"] = _home_bbox(request)
     config["workAreas"] = _work_areas(request)
-    if request.user.is_authenticated:
+    if staff:
         config["issueTiles"] = _issue_tiles_spec(force_tiles)
-    return render(request, "web/map.html", {"map_config": config})
+    return render(
+        request,
+        "web/map.html",
+        {"map_config": config, "staff": staff, "no_role": _no_role_message()},
+    )
+
+
+def _no_role_message() -> str:
+    return _("Your account has no role yet: ask an administrator to assign you one.")
 
 
 def _issue_tiles_spec(force: bool) -> dict:
@@ -231,12 +242,12 @@ def _url(name: str) -> str | None:
 STATION_URL_NAMES = ("analytics-stations", "stations-geojson", "stations")
 
 
-def _console_urls(request) -> dict:
+def _console_urls(request, *, staff: bool) -> dict:
     urls = {
         "search": reverse("territory-search"),
         "area": reverse("area-detail", args=[0]).rsplit("/", 1)[0] + "/",
     }
-    if not request.user.is_authenticated:
+    if not staff:
         return urls
     return urls | {
         "issues": reverse("issues"),

@@ -73,3 +73,18 @@ def test_map_page_offers_issue_and_people_layers_only_to_logged_in_staff(demo, c
         {"code": community.code, "name": community.name, "level": "community"}
     ]
     assert anonymous["workAreas"] == []
+
+
+def test_a_user_without_a_role_gets_the_public_map_and_is_told_why(demo, client, django_user_model):
+    """Signed in without a role, every staff request would be refused: the page is the public map,
+    with no issue filters or staff URLs, and says the account has no role yet."""
+    django_user_model.objects.create_user("no-role-yet", password="pw-no-role-1")
+    client.login(username="no-role-yet", password="pw-no-role-1")
+    response = client.get("/")
+    page = response.content.decode()
+    config = _config(response)
+    assert config["user"] is None and config["workAreas"] == []
+    assert "issues" not in config["urls"] and "issueTiles" not in config
+    assert 'id="filters"' not in page and 'id="no-role"' in page
+    assert "您的账号尚未分配角色" in page
+    assert config["labels"]["peopleLogin"] == "您的账号尚未分配角色，请联系管理员分配。"
