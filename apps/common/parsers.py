@@ -1,10 +1,22 @@
-"""Request body parsing shared by every API: every endpoint takes a JSON object (named fields), so any
+"""Request parsing shared by every API: every endpoint takes a JSON object (named fields), so any
 other JSON value (a list, a number, true, null) is a 400 that says so, not an AttributeError deep in a
-view."""
+view; and the yes/no query parameters (`parse_bool`)."""
 
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
+
+from apps.common.errors import DomainError
+
+
+def parse_bool(name: str, raw: str) -> bool:
+    """A yes/no query parameter: true/false or 1/0 (any case); anything else is a 400 naming it."""
+    if raw.lower() not in ("true", "false", "1", "0"):
+        raise DomainError(
+            _("%(name)s=%(value)s: use true or false") % {"name": name, "value": repr(raw)},
+            field=name,
+        )
+    return raw.lower() in ("true", "1")
 
 
 class ObjectJSONParser(JSONParser):

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from apps.common.errors import DomainError, NotFound
 from apps.common.labels import english
+from apps.common.parsers import parse_bool
 from apps.common.routers import read_cursor
 from apps.issues.labels import words_join
 from apps.issues.models import (
@@ -417,12 +418,7 @@ def parse_filter(params, *, scope=None, user=None) -> IssueFilter:
         raise DomainError(_("end must be after start"), field="end")
     overdue = params.get("overdue")
     if overdue not in (None, ""):
-        if overdue.lower() not in ("true", "false", "1", "0"):
-            raise DomainError(
-                _("overdue=%(value)s: use true or false") % {"value": repr(overdue)},
-                field="overdue",
-            )
-        f.overdue = overdue.lower() in ("true", "1")
+        f.overdue = parse_bool("overdue", overdue)
     within = params.get("within")
     if within:
         if not within.isdigit():
@@ -448,14 +444,8 @@ def parse_filter(params, *, scope=None, user=None) -> IssueFilter:
             )
         f.building = int(building)
     awaiting = params.get("awaiting")
-    if awaiting not in (None, ""):
-        if awaiting.lower() not in ("true", "false", "1", "0"):
-            raise DomainError(
-                _("awaiting=%(value)s: use true or false") % {"value": repr(awaiting)},
-                field="awaiting",
-            )
-        if awaiting.lower() in ("true", "1") and user is not None:
-            f.awaiting = awaiting_sql(user)
+    if awaiting not in (None, "") and parse_bool("awaiting", awaiting) and user is not None:
+        f.awaiting = awaiting_sql(user)
     return f
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 
 from apps.common.errors import DomainError
+from apps.common.parsers import parse_bool
 from apps.territory.models import HouseholdSource, Level, ManagementType
 
 EXTENT = 4096  # MVT coordinate units per tile side
@@ -269,15 +270,6 @@ def parse_local_day(name: str, raw: str, *, end: bool = False):
             _("%(name)s=%(value)s is out of range") % {"name": name, "value": repr(raw)},
             field=name,
         ) from None
-
-
-def parse_bool(name: str, raw: str) -> bool:
-    if raw.lower() not in ("true", "false", "1", "0"):
-        raise DomainError(
-            _("%(name)s=%(value)s: use true or false") % {"name": name, "value": repr(raw)},
-            field=name,
-        )
-    return raw.lower() in ("true", "1")
 
 
 OPEN_STATUSES = "('collected', 'consulted', 'dispatched', 'accepted', 'returned')"
