@@ -1,10 +1,9 @@
 from django.conf import settings
 from django.contrib.gis.db.models import Extent
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.db.models.functions import Length
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
@@ -21,7 +20,8 @@ from apps.issues.models import (
 )
 from apps.people.models import StaffRole
 from apps.people.scope import request_scope
-from apps.territory.models import Area, Level, ManagementType
+from apps.territory.models import Level, ManagementType
+from apps.territory.selectors import current_areas
 from apps.tiles.layers import COUNT_RADIUS_PX, POINTS_FROM_ZOOM
 from apps.tiles.layers import LAYERS as TILE_LAYERS
 
@@ -41,10 +41,7 @@ def issues_geojson_max() -> int:
 
 def _feature_counts() -> dict:
     """Features per big layer, from the cached area counts (no scan of the buildings table)."""
-    now = timezone.now()
-    current = Area.objects.filter(valid_from__lte=now).filter(
-        Q(valid_to__isnull=True) | Q(valid_to__gt=now)
-    )
+    current = current_areas()
     return {
         "buildings": current.filter(level=Level.STREET).aggregate(n=Sum("buildings"))["n"] or 0,
         "neighbourhood": current.filter(level=Level.NEIGHBOURHOOD).count(),
@@ -124,8 +121,10 @@ def map_page(request):
     # Staff: signed in with a role (a scope). Signed in without one, the page is the public map and
     # says so, instead of a console whose every request would be refused.
     staff = request.user.is_authenticated and not request_scope(request).is_empty
+    no_role = ""
     if request.user.is_authenticated and not staff:
-        config["labels"]["peopleLogin"] = _no_role_message()
+        no_role = _("Your account has no role yet: ask an administrator to assign you one.")
+        config["labels"]["peopleLogin"] = no_role
     config["user"] = {"name": request.user.get_username()} if staff else None
     config["urls"] = _console_urls(request, staff=staff)
     config["home"] = _home_bbox(request)
@@ -135,12 +134,8 @@ def map_page(request):
     return render(
         request,
         "web/map.html",
-        {"map_config": config, "staff": staff, "no_role": _no_role_message()},
+        {"map_config": config, "staff": staff, "no_role": no_role},
     )
-
-
-def _no_role_message() -> str:
-    return _("Your account has no role yet: ask an administrator to assign you one.")
 
 
 def _issue_tiles_spec(force: bool) -> dict:
@@ -198,12 +193,7 @@ def _home_bbox(request) -> list[float] | None:
     scope = request_scope(request)
     if scope.everything or not scope.area_prefixes:
         return None
-    now = timezone.now()
-    extent = (
-        Area.objects.filter(scope.q("code"), valid_from__lte=now)
-        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=now))
-        .aggregate(e=Extent("geom"))["e"]
-    )
+    extent = current_areas().filter(scope.q("code")).aggregate(e=Extent("geom"))["e"]
     return list(extent) if extent else None
 
 
@@ -220,10 +210,9 @@ def _work_areas(request) -> list[dict]:
     scope = request_scope(request)
     if scope.everything or not scope.area_prefixes:
         return []
-    now = timezone.now()
     areas = (
-        Area.objects.filter(code__in=scope.area_prefixes, valid_from__lte=now)
-        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=now))
+        current_areas()
+        .filter(code__in=scope.area_prefixes)
         .exclude(level=Level.COMPOUND)
         .order_by(Length("code"), "code")
         .values("code", "name", "level")[:WORK_AREAS_MAX]
