@@ -28,7 +28,27 @@ def is_locked_out(*, username: str, ip: str | None) -> bool:
     return ip is not None and recent.filter(ip=ip).count() >= LIMIT * 4
 
 
-class LoginView(auth_views.LoginView):
+def failure_record(*, username: str, ip: str | None) -> None:
+    LoginFailure.objects.create(username=username.lower()[:150], ip=ip)
+
+
+def failures_clear(*, username: str) -> None:
+    LoginFailure.objects.filter(username=username.lower()).delete()
+
+
+class LockoutMixin:
+    """For the form views whose wrong passwords count towards the lockout."""
+
+    def locked_out(self, message: str):
+        """The form again with `message` (its %(minutes)d: the lockout window), answered with 429."""
+        form = self.get_form()
+        form.add_error(None, message % {"minutes": WINDOW.seconds // 60})
+        response = self.render_to_response(self.get_context_data(form=form))
+        response.status_code = 429
+        return response
+
+
+class LoginView(LockoutMixin, auth_views.LoginView):
     template_name = "web/login.html"
     redirect_authenticated_user = True
 
@@ -36,24 +56,16 @@ class LoginView(auth_views.LoginView):
         username = (request.POST.get("username") or "").strip()
         ip = client_ip(request)
         if is_locked_out(username=username, ip=ip):
-            form = self.get_form()
-            form.add_error(
-                None,
-                _("Too many failed logins. Try again in %(minutes)d minutes.")
-                % {"minutes": WINDOW.seconds // 60},
-            )
-            response = self.render_to_response(self.get_context_data(form=form))
-            response.status_code = 429
-            return response
+            return self.locked_out(_("Too many failed logins. Try again in %(minutes)d minutes."))
         response = super().post(request, *args, **kwargs)
         if response.status_code == 200:  # the form was shown again: wrong credentials
-            LoginFailure.objects.create(username=username.lower()[:150], ip=ip)
+            failure_record(username=username, ip=ip)
         else:
-            LoginFailure.objects.filter(username=username.lower()).delete()
+            failures_clear(username=username)
         return response
 
 
-class PasswordChangeView(auth_views.PasswordChangeView):
+class PasswordChangeView(LockoutMixin, auth_views.PasswordChangeView):
     """A signed-in user changes their own password (the old one first). A wrong old password counts as
     a failed login for the username, so a session left open cannot be used to guess it; the user
     stays signed in (Django updates the session's hash)."""
@@ -62,29 +74,17 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     success_url = reverse_lazy("password-change-done")
 
     def post(self, request, *args, **kwargs):
-        username = request.user.get_username()
-        if is_locked_out(username=username, ip=client_ip(request)):
-            form = self.get_form()
-            form.add_error(
-                None,
-                _("Too many wrong passwords. Try again in %(minutes)d minutes.")
-                % {"minutes": WINDOW.seconds // 60},
-            )
-            response = self.render_to_response(self.get_context_data(form=form))
-            response.status_code = 429
-            return response
+        if is_locked_out(username=request.user.get_username(), ip=client_ip(request)):
+            return self.locked_out(_("Too many wrong passwords. Try again in %(minutes)d minutes."))
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form):
         if "old_password" in form.errors:
-            LoginFailure.objects.create(
-                username=self.request.user.get_username().lower()[:150],
-                ip=client_ip(self.request),
-            )
+            failure_record(username=self.request.user.get_username(), ip=client_ip(self.request))
         return super().form_invalid(form)
 
     def form_valid(self, form):
-        LoginFailure.objects.filter(username=self.request.user.get_username().lower()).delete()
+        failures_clear(username=self.request.user.get_username())
         return super().form_valid(form)
 
 
