@@ -132,16 +132,12 @@ def _awaiting_list(repeat: int) -> list[dict]:
     from django.db import connection
     from django.http import QueryDict
 
-    from apps.issues.selectors import issues_list, parse_filter
+    from apps.issues.selectors import LIST_FROM, issues_list, parse_filter
     from apps.people.scope import Scope
 
     user = User(username="bench", is_superuser=True)  # unsaved: a superuser's rules need no rows
     filters = parse_filter(QueryDict("awaiting=true"), scope=Scope(everything=True), user=user)
     where, params = filters.sql()
-    tables = (
-        " FROM issues_issue i JOIN issues_category c ON c.id = i.category_id"
-        " LEFT JOIN issues_category sc ON sc.id = i.subcategory_id"
-    )
     result = {}
 
     def ours():
@@ -149,13 +145,13 @@ def _awaiting_list(repeat: int) -> list[dict]:
 
     def count_alone():
         with connection.cursor() as cur:
-            cur.execute(f"SELECT count(*){tables} WHERE {where}", params)  # noqa: S608
+            cur.execute(f"SELECT count(*){LIST_FROM} WHERE {where}", params)  # noqa: S608
             cur.fetchone()
 
     def window():
         with connection.cursor() as cur:
             cur.execute(
-                f"SELECT i.id, count(*) OVER (){tables} WHERE {where}"  # noqa: S608
+                f"SELECT i.id, count(*) OVER (){LIST_FROM} WHERE {where}"  # noqa: S608
                 " ORDER BY i.due_at, i.created_at, i.id LIMIT 15",
                 params,
             )

@@ -503,6 +503,14 @@ LIST_ORDERS = {
 }
 
 
+# What the list reads from (IssueFilter.sql's `c` and `sc` are these joins).
+LIST_FROM = """
+  FROM issues_issue i
+  JOIN issues_category c ON c.id = i.category_id
+  LEFT JOIN issues_category sc ON sc.id = i.subcategory_id
+"""
+
+
 def issues_list(
     *, filters: IssueFilter, offset: int = 0, limit: int = 100, order: str = "newest"
 ) -> tuple[int, list[dict]]:
@@ -515,11 +523,6 @@ def issues_list(
     where, params = filters.sql()
     order_by = LIST_ORDERS[order]
     params.update(offset=offset, limit=limit)
-    tables = """
-          FROM issues_issue i
-          JOIN issues_category c ON c.id = i.category_id
-          LEFT JOIN issues_category sc ON sc.id = i.subcategory_id
-    """
     sql = f"""
         SELECT i.id, i.tracking_code, i.status, c.code,
                {CATEGORY_NAME_SQL},
@@ -527,7 +530,7 @@ def issues_list(
                ST_X(i.point), ST_Y(i.point), i.created_at, i.due_at, i.rework_count,
                (i.status = ANY(%(open)s) AND i.due_at < %(now)s) AS overdue,
                i.responsible_kind, i.area_code, i.building_id
-          {tables}
+          {LIST_FROM}
          WHERE {where}
          ORDER BY {order_by}
          OFFSET %(offset)s LIMIT %(limit)s
@@ -538,7 +541,7 @@ def issues_list(
         if offset == 0 and len(rows) < limit:
             total = len(rows)
         else:
-            cur.execute(f"SELECT count(*) {tables} WHERE {where}", params)  # noqa: S608 -- as above
+            cur.execute(f"SELECT count(*) {LIST_FROM} WHERE {where}", params)  # noqa: S608 -- as above
             total = cur.fetchone()[0]
     keys = [
         "id",

@@ -19,8 +19,9 @@
 
   const esc = window.linli.esc;
   function span(counts) { return counts.length ? counts[0] + "–" + counts[counts.length - 1] : "–"; }
+  function outside(counts, lo, hi) { return counts.filter((h) => h < lo || h > hi).length; }
   function stateRow(name, code, households, counts, gap, lo, hi, cls) {
-    const bad = counts.filter((h) => h < lo || h > hi).length;
+    const bad = outside(counts, lo, hi);
     return "<tr class='" + cls + (bad || gap ? " warn" : "") + "'" + (code ? " data-code='" + esc(code) + "'" : "") + "><td>" + esc(name) +
       (code ? " <code>" + esc(code) + "</code>" : "") + "</td><td class='num'>" + households + "</td><td class='num'>" + counts.length +
       "</td><td class='num" + (bad ? " bad" : "") + "'>" + bad + "</td><td class='num'>" + span(counts) +
@@ -40,7 +41,7 @@
     rows.push(stateRow(cfg.labels.total, "", households, all, gap, lo, hi, "total"));
     document.getElementById("state-rows").innerHTML = rows.join("");
     document.getElementById("state-summary").textContent = cfg.labels.stateSummary
-      .replace("{bad}", all.filter((h) => h < lo || h > hi).length).replace("{n}", all.length)
+      .replace("{bad}", outside(all, lo, hi)).replace("{n}", all.length)
       .replace("{min}", lo).replace("{max}", hi).replace("{gap}", gap);
   }
   ["min", "max"].forEach((id) => document.getElementById(id).addEventListener("input", renderState));
