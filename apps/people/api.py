@@ -146,6 +146,44 @@ class ResidentsApi(APIView):
         )
 
 
+class ContactsApi(APIView):
+    permission_classes = [ScopedStaff]
+
+    @extend_schema(
+        summary="Who to call about an area or a building: its staff and heads, nearest first, and "
+        "the property company of its compound (masked unless your role allows)",
+        parameters=[
+            OpenApiParameter("area", OpenApiTypes.INT),
+            OpenApiParameter("building", OpenApiTypes.INT),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        building_id = _int(request, "building")
+        if building_id is None and _int(request, "area") is None:
+            raise DomainError(_("give an area or a building"), field="area")
+        access = access_for(request.user)
+        if building_id is not None:
+            building = (
+                Building.objects.select_related("compound", "grid", "community")
+                .filter(pk=building_id)
+                .filter(request_scope(request).buildings_q())
+                .first()
+            )
+            if building is None:
+                raise NotFound(
+                    _("no building with id %(id)s") % {"id": building_id}, field="building"
+                )
+            data = selectors.contacts(access=access, building=building)
+            subject = f"building {building_id}"
+        else:
+            area = _area(request)
+            data = selectors.contacts(access=access, area=area)
+            subject = f"area {area.id}"
+        _log_unmasked(request, what="contacts", subject=subject, people=data["results"])
+        return Response(data)
+
+
 class PartyMembersApi(APIView):
     permission_classes = [ScopedStaff]
 

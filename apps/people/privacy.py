@@ -65,6 +65,13 @@ class PersonalDataAccess:
             or (street_id is not None and street_id in self.streets)
         )
 
+    def render_contact(self, name: str, phone: str, **place) -> dict:
+        """name / phone of a staff member or head, unmasked only where allowed (`place`: the grid_id,
+        community_id and street_id of where they work)."""
+        if self.allows(**place):
+            return {"name": name, "phone": phone, "masked": False}
+        return {"name": mask_name(name), "phone": mask_phone(phone), "masked": True}
+
     def render_person(self, resident, *, grid_id=None, community_id=None, street_id=None) -> dict:
         """name / phone / id_number of a resident, unmasked only where allowed. The ID number is
         decrypted only when it is shown."""

@@ -48,6 +48,83 @@ def department_for(*, kind: str, street_id: int | None = None) -> Department | N
 DEFAULT_POLICY = {"min_links": 10, "max_links": 30, "rule": "distance", "max_distance_m": 200}
 
 
+# The roles that are someone to call about a place (not planners, auditors or the city's administrators).
+CONTACT_ROLES = (
+    StaffRole.BUILDING_HEAD,
+    StaffRole.COMPOUND_HEAD,
+    StaffRole.GRID_LEADER,
+    StaffRole.GRID_WORKER,
+    StaffRole.COMMUNITY_STAFF,
+    StaffRole.STREET_STAFF,
+)
+
+
+def contact_places(*, area: Area | None = None, building=None) -> list[tuple[str, int, str]]:
+    """(level, id, name) of a place and of what holds it, nearest first, up to its community (a
+    street: itself). A building: itself, its compound, grid and community; an area: itself and its
+    parents (a neighbourhood grid's grid, a compound's community)."""
+    if building is not None:
+        places = [("building", building.id, building.address or building.name)]
+        for level in ("compound", "grid", "community"):
+            held = getattr(building, level)
+            if held is not None:
+                places.append((level, held.id, held.name))
+        return places
+    places = []
+    while area is not None:
+        places.append((area.level, area.id, area.name))
+        if area.level in (Level.COMMUNITY, Level.STREET):
+            break
+        area = area.parent
+    return places
+
+
+def contacts(*, access, area: Area | None = None, building=None) -> dict:
+    """Who to call about a place (`area` or `building`): the active staff and heads attached to it and
+    to what holds it (contact_places), nearest first, then by role; and the property company serving
+    its compound. Names and phones go through `access` (apps.people.privacy), judged by the place
+    asked about: its grid, community and street."""
+    places = contact_places(area=area, building=building)
+    rank = {(level, pk): i for i, (level, pk, _name) in enumerate(places)}
+    names = {(level, pk): name for level, pk, name in places}
+    area_ids = [pk for level, pk, _name in places if level != "building"]
+    where = Q(area_id__in=area_ids)
+    if building is not None:
+        where |= Q(building_id=building.id)
+    rows = StaffAssignment.objects.filter(where, active=True, role__in=CONTACT_ROLES).values(
+        "id", "role", "name", "phone", "since", "area_id", "area__level", "building_id"
+    )
+    ids = {level: pk for level, pk, _name in places}
+    place = {
+        "grid_id": ids.get("grid"),
+        "community_id": ids.get("community"),
+        "street_id": ids.get("street"),
+    }
+    role_order = {role: i for i, role in enumerate(CONTACT_ROLES)}
+    staff = []
+    for r in rows:
+        key = (
+            ("building", r["building_id"]) if r["building_id"] else (r["area__level"], r["area_id"])
+        )
+        contact = {
+            "id": r["id"],
+            "role": r["role"],
+            "role_name": choice_label(StaffRole, r["role"]),
+            **access.render_contact(r["name"], r["phone"], **place),
+            "since": r["since"],
+            "place": {"level": key[0], "id": key[1], "name": names[key]},
+        }
+        staff.append(((rank[key], role_order[r["role"]], r["id"]), contact))
+    staff.sort(key=lambda pair: pair[0])
+    company = compound_property_company(compound_id=ids.get("compound"))
+    return {
+        "results": [contact for _order, contact in staff],
+        "company": (
+            {"id": company.id, "name": company.name, "phone": company.phone} if company else None
+        ),
+    }
+
+
 def center_policy(*, community_id: int | None):
     """The community's policy, else the default row, else the built-in defaults (unsaved)."""
     from apps.people.models import CenterPolicy

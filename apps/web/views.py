@@ -249,6 +249,7 @@ def _console_urls(request, *, staff: bool) -> dict:
         "indicators": reverse("issues-indicators"),
         "centers": reverse("people-centers"),
         "residents": reverse("people-residents"),
+        "contacts": reverse("people-contacts"),
         "households": reverse("people-households"),
         "stations": next((u for u in map(_url, STATION_URL_NAMES) if u), None),
     }
@@ -287,6 +288,9 @@ def _console_labels() -> dict:
         "coverage": _("Coverage"),
         "residents": _("Residents"),
         "noPeople": _("No center households here."),
+        "contacts": _("Who to call"),
+        "noContacts": _("No one is assigned here yet."),
+        "company": _("Property company"),
         "peopleLogin": _("Log in to see issues and people."),
         "history": _("History"),
         "actionsTitle": _("Actions"),

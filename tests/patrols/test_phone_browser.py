@@ -39,9 +39,9 @@ def reconnect_if_dead():
         connection.close()
 
 
-def login(page, base, *, next_url="/m/"):
+def login(page, base, *, next_url="/m/", username="grid"):
     page.goto(f"{base}/accounts/login/?next={next_url}")
-    page.fill("input[name=username]", "grid")
+    page.fill("input[name=username]", username)
     page.fill("input[name=password]", "linli-demo")
     page.click("button[type=submit]")
     page.wait_for_url(f"**{next_url}")
@@ -220,6 +220,18 @@ def test_the_phone_page_speaks_english_on_request(live_demo, artifacts):
         assert page.locator("html").get_attribute("lang") == "en"
         assert page.get_by_role("button", name="Start patrol").is_visible()
         page.screenshot(path=str(artifacts / "phone-en.png"))
+        assert errors == []
+
+
+def test_a_user_without_a_grid_is_told_so_and_it_stays_said(live_demo, artifacts):
+    """Street staff have no grid of their own: the list says so, and the location message that takes
+    the status line over (no permission here) does not hide it."""
+    with browser_page(PHONE) as (page, errors):
+        login(page, live_demo.url, username="street")
+        wait_body(page, "phoneReady", "empty")
+        expect(page.locator("#buildings")).to_have_text("您尚未分配网格，请联系社区工作人员分配。")
+        expect(page.locator("#patrol-btn")).to_be_disabled()
+        page.screenshot(path=str(artifacts / "phone-no-grid.png"))
         assert errors == []
 
 

@@ -80,6 +80,7 @@ CLASSIFIED = {
     "people-party-members": STAFF,
     "people-party-orgs": STAFF,
     "people-committees": STAFF,
+    "people-contacts": STAFF,
     "people-households": STAFF,
     "people-centers": STAFF,
     "people-center-links": STAFF,
@@ -320,6 +321,10 @@ def staff_requests(w) -> dict[str, list[tuple[str, str, dict]]]:
         "people-party-members": [("get", f"/api/people/party-members?grid={b.id}", {})],
         "people-party-orgs": [("get", "/api/people/party-orgs", {})],
         "people-committees": [("get", "/api/people/committees", {})],
+        "people-contacts": [
+            ("get", f"/api/people/contacts?area={b.id}", {}),
+            ("get", f"/api/people/contacts?building={w['building_b'].id}", {}),
+        ],
         "people-households": [("get", f"/api/people/households?building={w['building_b'].id}", {})],
         "people-centers": [("get", f"/api/people/centers?area={b.id}", {})],
         "people-center-links": [

@@ -13,6 +13,8 @@ from apps.common.demo import seed_all
 from apps.issues import services as issue_services
 from apps.issues.models import OPEN, Category, Issue
 from apps.people.scope import user_scope
+from apps.people.selectors import grid_leader
+from apps.people.services import staff_assign
 from apps.territory.models import Area, Building
 from tests.browser import DESKTOP, PHONE, browser_page
 
@@ -634,4 +636,28 @@ def test_a_coordinator_dispatches_to_a_handler_chosen_in_the_panel(live_demo, ar
         assert issue.responsible_area_id == community.id
         expect(page.locator("#panel")).to_contain_text(community.name)
         page.screenshot(path=str(artifacts / "console-dispatch-chosen.png"))
+        assert errors == []
+
+
+def test_building_and_grid_panels_say_who_to_call(live_demo, artifacts):
+    grid = grid_of("grid")
+    building = Building.objects.filter(grid=grid).exclude(address="").order_by("id").first()
+    leader = grid_leader(grid_id=grid.id)
+    head = staff_assign(name="楼长王", role="building_head", building=building, phone="13900001111")
+    with browser_page(PHONE) as (page, errors):
+        login(page, live_demo.url, "grid")
+        search_and_open(page, building.address, has_text=building.address)
+        contacts = page.locator("#sec-contacts")
+        expect(contacts.locator("li").first).to_contain_text("楼长王")
+        expect(contacts.locator("a[href='tel:13900001111']")).to_be_visible()
+        # the grid leader, with where they work: the building's grid
+        expect(contacts).to_contain_text(leader.name)
+        expect(contacts).to_contain_text(grid.name)
+        contacts.scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "console-building-contacts.png"))
+
+        search_and_open(page, grid.code)
+        expect(page.locator("#panel h2")).to_have_text(grid.name)
+        expect(contacts.locator("li").first).to_contain_text(leader.name)
+        expect(contacts).not_to_contain_text(head.name)
         assert errors == []

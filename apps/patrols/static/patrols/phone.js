@@ -705,6 +705,8 @@
       } else {
         ready = "empty";
         status(t.noGrids, "error");
+        // kept in the list too: the status line is taken over by location messages
+        $("buildings").innerHTML = "<li class='hint'>" + esc(t.noGrids) + "</li>";
       }
       renderBuildings();
     } catch (e) {

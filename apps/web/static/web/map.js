@@ -142,13 +142,15 @@
     // The intake areas (numeric codes) filter the issues by code prefix and have indicators; a compound
     // (code with "C") and a building list the issues filed on them.
     const issuesByCode = isArea && /^\d+$/.test(p.code || "");
+    // signed in: open issues, who to call, then indicators (intake areas) and people
+    const contacts = section("sec-contacts", t.contacts);
     if (user && issuesByCode) {
-      extra += section("sec-issues", t.openIssues) + section("sec-indicators", t.indicators);
+      extra += section("sec-issues", t.openIssues) + contacts + section("sec-indicators", t.indicators);
       if (p.level === "community" || p.level === "grid") extra += section("sec-people", t.people);
     } else if (user && isArea) {
-      extra += section("sec-issues", t.openIssues);
+      extra += section("sec-issues", t.openIssues) + contacts;
     } else if (user && p && kind === "buildings") {
-      extra += section("sec-issues", t.openIssues) + section("sec-people", t.residents);
+      extra += section("sec-issues", t.openIssues) + contacts + section("sec-people", t.residents);
     } else if (!user && p) {
       extra = "<p class='hint'>" + esc(t.peopleLogin) + "</p>";
     }
@@ -160,6 +162,7 @@
       : cfg.locateUrl + "?lon=" + latlng.lng.toFixed(7) + "&lat=" + latlng.lat.toFixed(7);
     getJSON(chainUrl).then((d) => fill("sec-chain", token, chainHtml(d.chain)), (e) => fillError("sec-chain", token, e));
     if (!user || !p) return;
+    loadContacts(isArea ? "area" : "building", p, token);
     if (isArea && !issuesByCode) {
       loadPanelIssues("compound=" + encodeURIComponent(p.code), token);
     } else if (isArea) {
@@ -325,6 +328,26 @@
       fill("sec-people", token, "<p class='hint'>" + esc(t.centers) + ": " + d.centers.length + "</p>" + list +
         (cov.length ? "<h4>" + esc(t.coverage) + "</h4>" + rows(cov) : ""));
     } catch (e) { fillError("sec-people", token, e); }
+  }
+
+  // Who to call about the place: its staff and heads, nearest first (where each works, when it is not
+  // the place itself), phones as tel: links where they are not masked; the compound's property company.
+  async function loadContacts(key, p, token) {
+    try {
+      const d = await getJSON(urls.contacts + "?" + key + "=" + p.id);
+      const tel = (phone, masked) => !phone ? "" : masked ? esc(phone)
+        : "<a href='tel:" + encodeURIComponent(phone) + "'>" + esc(phone) + "</a>";
+      const here = (c) => c.place.id === p.id && (c.place.level === "building") === (key === "building");
+      const items = d.results.map((c) => "<li><span class='role'>" + esc(c.role_name) + "</span> " + esc(c.name) +
+        " <span class='sub'>" + [tel(c.phone, c.masked), here(c) ? "" : esc(c.place.name)].filter(Boolean).join(" · ") +
+        "</span></li>");
+      if (d.company) {
+        items.push("<li><span class='role'>" + esc(t.company) + "</span> " + esc(d.company.name) +
+          " <span class='sub'>" + tel(d.company.phone, false) + "</span></li>");
+      }
+      fill("sec-contacts", token, items.length ? "<ul class='people contacts'>" + items.join("") + "</ul>"
+        : "<p class='hint'>" + esc(t.noContacts) + "</p>");
+    } catch (e) { fillError("sec-contacts", token, e); }
   }
 
   async function loadResidents(key, id, token) {

@@ -1,0 +1,136 @@
+"""Who to call about a place (GET /api/people/contacts): the staff and heads attached to an area or a
+building and to what holds it, nearest first, the compound's property company, masked by role."""
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from apps.audit.models import PiiAccess
+from apps.people.models import StaffAssignment
+from apps.people.privacy import mask_name, mask_phone
+from apps.people.scope import user_scope
+from apps.people.selectors import compound_property_company, grid_leader
+from apps.people.services import staff_assign
+from apps.territory.models import Area, Building
+from tests.people.test_api import client_for, grids
+
+URL = "/api/people/contacts"
+
+
+def managed_building() -> Building:
+    """A building in the community user's scope whose compound has a property company."""
+    scope = user_scope(get_user_model().objects.get(username="community"))
+    for b in Building.objects.filter(scope.buildings_q()).order_by("id"):
+        if compound_property_company(compound_id=b.compound_id):
+            return b
+    raise AssertionError("the demo has managed compounds")
+
+
+def test_a_building_lists_its_head_compound_head_grid_leader_and_community_staff_nearest_first(
+    demo,
+):
+    building = managed_building()
+    grid = building.grid
+    head = staff_assign(name="楼长王", role="building_head", building=building, phone="13900001111")
+    compound_head = staff_assign(name="院长李", role="compound_head", area=building.compound)
+    gone = staff_assign(name="离任张", role="grid_worker", area=grid, phone="13900002222")
+    StaffAssignment.objects.filter(pk=gone.pk).update(active=False)
+    staff_assign(name="规划员", role="planner", area=building.community)
+
+    res = client_for("community").get(f"{URL}?building={building.id}")
+    assert res.status_code == 200, res.content
+    data = res.json()
+    roles = [(c["role"], c["place"]["level"]) for c in data["results"]]
+    # nearest first: the building, its compound, its grid, its community; no planner, no one inactive
+    levels = [level for _role, level in roles]
+    order = ["building", "compound", "grid", "community"]
+    assert levels == sorted(levels, key=order.index), roles
+    ids = [c["id"] for c in data["results"]]
+    assert ids[0] == head.id and compound_head.id in ids and gone.id not in ids
+    assert grid_leader(grid_id=grid.id).id in ids
+    expected = StaffAssignment.objects.filter(
+        active=True,
+        role__in=[
+            "building_head",
+            "compound_head",
+            "grid_leader",
+            "grid_worker",
+            "community_staff",
+        ],
+    ).filter(
+        building=building,
+    ) | StaffAssignment.objects.filter(
+        active=True,
+        role__in=["compound_head", "grid_leader", "grid_worker", "community_staff"],
+        area_id__in=[building.compound_id, building.grid_id, building.community_id],
+    )
+    assert sorted(ids) == sorted(expected.values_list("id", flat=True))
+    first = data["results"][0]
+    assert first["name"] == "楼长王" and first["phone"] == "13900001111"
+    assert first["masked"] is False and first["role_name"]
+    assert first["place"] == {
+        "level": "building",
+        "id": building.id,
+        "name": building.address or building.name,
+    }
+    company = compound_property_company(compound_id=building.compound_id)
+    assert data["company"] == {"id": company.id, "name": company.name, "phone": company.phone}
+    # the community staff saw them unmasked: recorded
+    log = PiiAccess.objects.filter(what="contacts").latest("at")
+    assert log.subject == f"building {building.id}"
+    assert log.people == len(data["results"]) and log.actor.endswith("community")
+
+
+def test_a_neighbourhood_grid_lists_the_grid_above_it_and_masks_for_a_planner(demo):
+    neighbourhood = Area.objects.filter(level="neighbourhood").order_by("code").first()
+    grid = neighbourhood.parent
+    leader = grid_leader(grid_id=grid.id)
+    before = PiiAccess.objects.count()
+    data = client_for("planner").get(f"{URL}?area={neighbourhood.id}").json()
+    assert data["results"][0]["id"] == leader.id
+    assert data["results"][0]["place"] == {"level": "grid", "id": grid.id, "name": grid.name}
+    assert {c["place"]["level"] for c in data["results"]} == {"grid", "community"}
+    for c in data["results"]:
+        row = StaffAssignment.objects.get(pk=c["id"])
+        assert c["masked"] is True
+        assert c["name"] == mask_name(row.name) and c["phone"] == mask_phone(row.phone)
+    assert data["company"] is None
+    assert PiiAccess.objects.count() == before  # nothing shown in clear, nothing logged
+
+
+def test_a_grid_leader_sees_contacts_of_their_grid_only(demo):
+    own, other = grids()[0], grids()[1]
+    client = client_for("grid")
+    mine = client.get(f"{URL}?area={own.id}").json()["results"]
+    assert mine and all(c["masked"] is False for c in mine)
+    assert client.get(f"{URL}?area={other.id}").status_code == 404
+    outside = Building.objects.filter(grid=other).exclude(compound__in=own.children.all()).first()
+    res = client.get(f"{URL}?building={outside.id}")
+    assert res.status_code == 404 and res.json()["field"] == "building"
+
+
+def test_a_street_lists_its_street_staff(demo):
+    street = Area.objects.get(level="street")
+    data = client_for("street").get(f"{URL}?area={street.id}").json()
+    assert {c["role"] for c in data["results"]} == {"street_staff"}
+    assert all(c["masked"] is False for c in data["results"])
+
+
+@pytest.mark.parametrize(
+    "query,status,field",
+    [
+        ("", 400, "area"),
+        ("?area=x", 400, "area"),
+        ("?building=1.5", 400, "building"),
+        ("?area=999999999", 404, "area"),
+        ("?building=999999999", 404, "building"),
+    ],
+)
+def test_bad_requests_name_the_parameter(demo, query, status, field):
+    res = client_for("community").get(URL + query)
+    assert res.status_code == status, res.content
+    assert res.json()["field"] == field
+
+
+def test_contacts_need_a_role(demo):
+    get_user_model().objects.create_user("nobody", password="x")
+    assert client_for("nobody").get(f"{URL}?area={grids()[0].id}").status_code == 403
