@@ -34,7 +34,7 @@ class DepartmentAdmin(admin.ModelAdmin):
 
 @admin.register(StaffAssignment)
 class StaffAssignmentAdmin(admin.ModelAdmin):
-    list_display = ["name", "role", "area", "company", "department", "active"]
+    list_display = ["name", "role", "area", "company", "department", "active", "since", "until"]
     list_filter = ["role", "active"]
     raw_id_fields = ["user", "area", "building"]
 

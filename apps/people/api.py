@@ -6,6 +6,7 @@ from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -13,6 +14,7 @@ from apps.audit.pii import export_reason, pii_access_log
 from apps.common.errors import DomainError, NotFound
 from apps.common.exports import csv_bytes
 from apps.common.geometry import check_geometry
+from apps.common.labels import choice_label
 from apps.people import selectors, services
 from apps.people.models import (
     CenterHousehold,
@@ -21,9 +23,11 @@ from apps.people.models import (
     PartyMember,
     PartyOrganization,
     Resident,
+    StaffAssignment,
+    StaffRole,
 )
 from apps.people.privacy import access_for
-from apps.people.scope import ScopedStaff, request_scope
+from apps.people.scope import ScopedStaff, assigning_scope, request_scope
 from apps.territory.models import Area, Building, Household
 
 PAGE = 200
@@ -146,12 +150,57 @@ class ResidentsApi(APIView):
         )
 
 
+def _contact_place(request) -> tuple[Area | None, Building | None]:
+    """The `area` or `building` parameter (query or body): a place inside the user's scope, else 404."""
+    building_id = _int(request, "building")
+    if building_id is None and _int(request, "area") is None:
+        raise DomainError(_("give an area or a building"), field="area")
+    if building_id is None:
+        return _area(request), None
+    building = (
+        Building.objects.select_related("compound", "grid", "community")
+        .filter(pk=building_id)
+        .filter(request_scope(request).buildings_q())
+        .first()
+    )
+    if building is None:
+        raise NotFound(_("no building with id %(id)s") % {"id": building_id}, field="building")
+    return None, building
+
+
+def _may_assign(request, *, area=None, building=None) -> bool:
+    """Whether the user assigns staff at this place (apps.people.scope.assigning_scope)."""
+    scope = getattr(request, "_linli_assigning", None)
+    if scope is None:
+        scope = request._linli_assigning = assigning_scope(request.user)
+    if area is not None:
+        return scope.covers_code(area.code)
+    places = (building.community, building.grid, building.compound)
+    return any(scope.covers_code(a.code) for a in places if a is not None)
+
+
+def _contacts_response(request, *, area=None, building=None, status=200, **extra) -> Response:
+    data = selectors.contacts(access=access_for(request.user), area=area, building=building)
+    may = _may_assign(request, area=area, building=building)
+    for c in data["results"]:
+        c["can_end"] = may and c["role"] in services.ASSIGNABLE_ROLES
+    roles = services.assignable_roles(area=area, building=building) if may else []
+    data["assignable"] = [{"role": r, "role_name": choice_label(StaffRole, r)} for r in roles]
+    subject = f"building {building.id}" if building is not None else f"area {area.id}"
+    _log_unmasked(request, what="contacts", subject=subject, people=data["results"])
+    return Response(data | extra, status=status)
+
+
 class ContactsApi(APIView):
+    """GET: who to call about an area or a building. POST: assign someone there (street and community
+    staff in their area, city administrators)."""
+
     permission_classes = [ScopedStaff]
 
     @extend_schema(
         summary="Who to call about an area or a building: its staff and heads, nearest first, and "
-        "the property company of its compound (masked unless your role allows)",
+        "the property company of its compound (masked unless your role allows); `assignable`: the "
+        "roles you may assign there",
         parameters=[
             OpenApiParameter("area", OpenApiTypes.INT),
             OpenApiParameter("building", OpenApiTypes.INT),
@@ -159,29 +208,73 @@ class ContactsApi(APIView):
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request):
-        building_id = _int(request, "building")
-        if building_id is None and _int(request, "area") is None:
-            raise DomainError(_("give an area or a building"), field="area")
-        access = access_for(request.user)
-        if building_id is not None:
-            building = (
-                Building.objects.select_related("compound", "grid", "community")
-                .filter(pk=building_id)
-                .filter(request_scope(request).buildings_q())
-                .first()
+        area, building = _contact_place(request)
+        return _contacts_response(request, area=area, building=building)
+
+    @extend_schema(
+        summary="Assign a grid leader, grid worker, compound head or building head at a place "
+        "({role, name, phone?, username?, area | building}); a new grid leader replaces the one "
+        "before. Answers the place's contacts and `replaced`",
+        request=OpenApiTypes.OBJECT,
+        responses={201: OpenApiTypes.OBJECT},
+    )
+    def post(self, request):
+        if not isinstance(request.data, dict):
+            raise DomainError(_("the body must be a JSON object"))
+        area, building = _contact_place(request)
+        if not _may_assign(request, area=area, building=building):
+            raise PermissionDenied(_("your role may not assign staff here"))
+        data = request.data
+        assignment, replaced = services.contact_assign(
+            role=str(data.get("role") or ""),
+            name=str(data.get("name") or ""),
+            phone=str(data.get("phone") or ""),
+            username=str(data.get("username") or ""),
+            area=area,
+            building=building,
+        )
+        return _contacts_response(
+            request,
+            area=area,
+            building=building,
+            status=201,
+            created=assignment.id,
+            replaced=[r.id for r in replaced],
+        )
+
+
+class ContactEndApi(APIView):
+    """POST: end an assignment today (street and community staff in their area)."""
+
+    permission_classes = [ScopedStaff]
+
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request, assignment_id: int):
+        scope = request_scope(request)
+        found = (
+            StaffAssignment.objects.select_related(
+                "area", "building__community", "building__grid", "building__compound"
             )
-            if building is None:
-                raise NotFound(
-                    _("no building with id %(id)s") % {"id": building_id}, field="building"
-                )
-            data = selectors.contacts(access=access, building=building)
-            subject = f"building {building_id}"
-        else:
-            area = _area(request)
-            data = selectors.contacts(access=access, area=area)
-            subject = f"area {area.id}"
-        _log_unmasked(request, what="contacts", subject=subject, people=data["results"])
-        return Response(data)
+            .filter(pk=assignment_id)
+            .filter(
+                scope.q("area__code") | Q(building__in=Building.objects.filter(scope.buildings_q()))
+            )
+            .first()
+        )
+        if found is None:
+            raise NotFound(
+                _("no assignment with id %(id)s") % {"id": assignment_id}, field="assignment"
+            )
+        if found.role not in services.ASSIGNABLE_ROLES:
+            raise DomainError(
+                _("a %(role)s is not assigned here; an administrator changes it")
+                % {"role": choice_label(StaffRole, found.role)},
+                field="assignment",
+            )
+        if not _may_assign(request, area=found.area, building=found.building):
+            raise PermissionDenied(_("your role may not assign staff here"))
+        ended = services.contact_end(assignment=found)
+        return Response({"id": ended.id, "active": ended.active, "until": ended.until})
 
 
 class PartyMembersApi(APIView):

@@ -147,6 +147,7 @@ class StaffAssignment(models.Model):
     )
     active = models.BooleanField(pgettext_lazy("staff on duty", "active"), default=True)
     since = models.DateField(_("since"), null=True, blank=True)
+    until = models.DateField(_("until"), null=True, blank=True, help_text=_("when it ended"))
 
     class Meta:
         verbose_name = _("staff assignment")

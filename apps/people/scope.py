@@ -158,6 +158,22 @@ class Scope:
 
 NOTHING = Scope()
 
+# The roles that assign grid leaders, grid workers and heads in their own area (people.contact_assign).
+ASSIGNING_ROLES = (StaffRole.STREET_STAFF, StaffRole.COMMUNITY_STAFF)
+
+
+def assigning_scope(user) -> Scope:
+    """Where `user` may assign and end grid leaders, grid workers and heads: everywhere for superusers
+    and city administrators, their street or community for street and community staff, nowhere for
+    anyone else (a grid leader does not appoint their successor; auditors only read)."""
+    scope = user_scope(user)
+    if scope.everything:
+        return NOTHING if scope.read_only else Scope(everything=True, roles=scope.roles)
+    codes = StaffAssignment.objects.filter(
+        user=user, active=True, role__in=ASSIGNING_ROLES, area__isnull=False
+    ).values_list("area__code", flat=True)
+    return Scope(area_prefixes=tuple(sorted(set(codes))), roles=scope.roles)
+
 
 def user_scope(user) -> Scope:
     if user is None or not user.is_authenticated or not user.is_active:

@@ -46,6 +46,7 @@ def staff_assign(
     department: Department | None = None,
     user=None,
     phone: str = "",
+    since: date | None = None,
 ) -> StaffAssignment:
     """Attach a person to a role; the area must be of the level the role works at."""
     if role not in StaffRole.values:
@@ -100,7 +101,112 @@ def staff_assign(
         department=department,
         user=user,
         phone=phone,
+        since=since,
     )
+
+
+# The roles community and street staff assign from the console (contact_assign): the people on the
+# ground. Community and street staff accounts themselves are set up by administrators (/admin/).
+ASSIGNABLE_ROLES = (
+    StaffRole.GRID_LEADER,
+    StaffRole.GRID_WORKER,
+    StaffRole.COMPOUND_HEAD,
+    StaffRole.BUILDING_HEAD,
+)
+
+
+def assignable_roles(*, area: Area | None = None, building: Building | None = None) -> list[str]:
+    """The roles that may be assigned at a place: a building's head; the roles working at the area's
+    level (a grid: leader and worker; a compound: its head); none at other levels."""
+    if building is not None:
+        return [StaffRole.BUILDING_HEAD]
+    return [r for r in ASSIGNABLE_ROLES if area is not None and ROLE_AREA_LEVEL[r] == area.level]
+
+
+@transaction.atomic
+def contact_assign(
+    *,
+    role: str,
+    name: str,
+    phone: str = "",
+    username: str = "",
+    area: Area | None = None,
+    building: Building | None = None,
+) -> tuple[StaffAssignment, list[StaffAssignment]]:
+    """Assign someone to a role at a place (an area or a building), from today. `username` links a
+    login, which then works in that role. A grid has one leader: a new one replaces the one before,
+    whose assignment ends today. Returns (the assignment, the ones it replaced)."""
+    from django.contrib.auth import get_user_model
+
+    allowed = assignable_roles(area=area, building=building)
+    if role not in allowed:
+        place = (
+            _("a building")
+            if building is not None
+            else choice_label(Level, area.level)
+            if area is not None
+            else "?"
+        )
+        raise DomainError(
+            _("%(role)s cannot be assigned to %(place)s; possible: %(allowed)s")
+            % {
+                "role": choice_label(StaffRole, role) if role in StaffRole.values else repr(role),
+                "place": place,
+                "allowed": ", ".join(choice_label(StaffRole, r) for r in allowed) or "–",
+            },
+            field="role",
+        )
+    name = (name or "").strip()
+    if not name:
+        raise DomainError(_("a name is required"), field="name")
+    if len(name) > StaffAssignment._meta.get_field("name").max_length:
+        raise DomainError(_("the name is too long"), field="name")
+    phone = pii.phone_normalise(phone) if (phone or "").strip() else ""
+    user = None
+    if (username or "").strip():
+        user = get_user_model().objects.filter(username=username.strip(), is_active=True).first()
+        if user is None:
+            raise DomainError(
+                _("there is no active login named %(username)s") % {"username": repr(username)},
+                field="username",
+            )
+    if area is not None:
+        # one assignment at a time per area: two leaders assigned at once would both stay
+        area = Area.objects.select_for_update().get(pk=area.pk)
+        if area.valid_to is not None:
+            raise DomainError(
+                _("%(code)s is a version that is no longer current") % {"code": area.code},
+                field="area",
+            )
+    today = timezone.localdate()
+    replaced = []
+    if role == StaffRole.GRID_LEADER:
+        replaced = list(StaffAssignment.objects.filter(role=role, area=area, active=True))
+        StaffAssignment.objects.filter(pk__in=[r.pk for r in replaced]).update(
+            active=False, until=today
+        )
+    assignment = staff_assign(
+        name=name,
+        role=role,
+        area=area,
+        building=building,
+        user=user,
+        phone=phone,
+        since=today,
+    )
+    return assignment, replaced
+
+
+@transaction.atomic
+def contact_end(*, assignment: StaffAssignment) -> StaffAssignment:
+    """End an assignment today (kept, inactive, for the record)."""
+    assignment = StaffAssignment.objects.select_for_update().get(pk=assignment.pk)
+    if not assignment.active:
+        raise Conflict(_("%(name)s no longer holds this role") % {"name": assignment.name})
+    assignment.active = False
+    assignment.until = timezone.localdate()
+    assignment.save(update_fields=["active", "until"])
+    return assignment
 
 
 # --- Residents, party members, organisations -------------------------------------------------------

@@ -6,6 +6,11 @@ urlpatterns = [
     path("api/people/residents", api.ResidentsApi.as_view(), name="people-residents"),
     path("api/people/residents.csv", api.ResidentsCsvApi.as_view(), name="people-residents-csv"),
     path("api/people/contacts", api.ContactsApi.as_view(), name="people-contacts"),
+    path(
+        "api/people/contacts/<int:assignment_id>/end",
+        api.ContactEndApi.as_view(),
+        name="people-contact-end",
+    ),
     path("api/people/party-members", api.PartyMembersApi.as_view(), name="people-party-members"),
     path("api/people/party-orgs", api.PartyOrgsApi.as_view(), name="people-party-orgs"),
     path("api/people/committees", api.CommitteesApi.as_view(), name="people-committees"),

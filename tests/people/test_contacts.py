@@ -134,3 +134,130 @@ def test_bad_requests_name_the_parameter(demo, query, status, field):
 def test_contacts_need_a_role(demo):
     get_user_model().objects.create_user("nobody", password="x")
     assert client_for("nobody").get(f"{URL}?area={grids()[0].id}").status_code == 403
+
+
+# --- assigning and ending (street and community staff in their area) -------------------------------
+
+
+def community_grid() -> Area:
+    """A grid of the community user's community."""
+    scope = user_scope(get_user_model().objects.get(username="community"))
+    return Area.objects.filter(scope.q("code"), level="grid").order_by("code").first()
+
+
+def test_community_staff_assign_a_grid_worker_with_a_login_who_then_works_there(demo):
+    grid = community_grid()
+    user = get_user_model().objects.create_user("xiaowang", password="x")
+    assert user_scope(user).is_empty
+    res = client_for("community").post(
+        URL,
+        {
+            "area": grid.id,
+            "role": "grid_worker",
+            "name": " 王小明 ",
+            "phone": "139-0000-3333",
+            "username": "xiaowang",
+        },
+        format="json",
+    )
+    assert res.status_code == 201, res.content
+    data = res.json()
+    created = StaffAssignment.objects.get(pk=data["created"])
+    assert (created.role, created.area_id, created.user_id) == ("grid_worker", grid.id, user.id)
+    assert (created.name, created.phone, created.active) == ("王小明", "13900003333", True)
+    assert created.since is not None and created.until is None and data["replaced"] == []
+    shown = next(c for c in data["results"] if c["id"] == created.id)
+    assert shown["can_end"] is True and shown["since"] == created.since.isoformat()
+    assert [r["role"] for r in data["assignable"]] == ["grid_leader", "grid_worker"]
+    # the login now works in that grid
+    scope = user_scope(user)
+    assert scope.covers_code(grid.code) and not scope.covers_code(grids()[-1].code)
+
+
+def test_a_new_grid_leader_replaces_the_one_before(demo):
+    grid = community_grid()
+    before = grid_leader(grid_id=grid.id)
+    res = client_for("community").post(
+        URL, {"area": grid.id, "role": "grid_leader", "name": "新网格长"}, format="json"
+    )
+    assert res.status_code == 201, res.content
+    assert res.json()["replaced"] == [before.id]
+    before.refresh_from_db()
+    assert before.active is False and before.until is not None
+    assert grid_leader(grid_id=grid.id).name == "新网格长"
+    assert StaffAssignment.objects.filter(role="grid_leader", area=grid, active=True).count() == 1
+
+
+def test_a_building_head_is_assigned_at_a_building_and_ended(demo):
+    building = Building.objects.filter(grid=community_grid()).order_by("id").first()
+    client = client_for("community")
+    res = client.post(
+        URL, {"building": building.id, "role": "building_head", "name": "楼长"}, format="json"
+    )
+    assert res.status_code == 201, res.content
+    head = res.json()["results"][0]
+    assert (head["role"], head["place"]["level"], head["can_end"]) == (
+        "building_head",
+        "building",
+        True,
+    )
+    end = client.post(f"{URL}/{head['id']}/end")
+    assert end.status_code == 200, end.content
+    assert end.json()["active"] is False and end.json()["until"]
+    assert head["id"] not in [
+        c["id"] for c in client.get(f"{URL}?building={building.id}").json()["results"]
+    ]
+    again = client.post(f"{URL}/{head['id']}/end")
+    assert again.status_code == 409 and "楼长" in again.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "body,field,message",
+    [
+        ({"role": "compound_head", "name": "张三"}, "role", "可配备：网格长, 网格员"),
+        ({"role": "community_staff", "name": "张三"}, "role", "网格不能配备社区工作人员"),
+        ({"role": "grid_worker", "name": "  "}, "name", "请填写姓名"),
+        ({"role": "grid_worker", "name": "张三", "phone": "12345"}, "phone", "不是手机号码"),
+        (
+            {"role": "grid_worker", "name": "张三", "username": "nobody"},
+            "username",
+            "没有名为 'nobody' 的有效账号",
+        ),
+    ],
+)
+def test_bad_assignments_name_the_field_and_change_nothing(demo, body, field, message):
+    """(Messages in Chinese: the default language of requests.)"""
+    grid = community_grid()
+    before = list(StaffAssignment.objects.values_list("id", "active"))
+    res = client_for("community").post(URL, {"area": grid.id, **body}, format="json")
+    assert res.status_code == 400, res.content
+    assert res.json()["field"] == field and message in res.json()["error"]
+    assert list(StaffAssignment.objects.values_list("id", "active")) == before
+
+
+def test_only_street_and_community_staff_and_administrators_assign(demo):
+    grid = community_grid()
+    body = {"area": grid.id, "role": "grid_worker", "name": "张三"}
+    # a grid leader sees the grid but does not appoint; a planner neither
+    for username in ("grid", "planner"):
+        res = client_for(username).post(URL, body, format="json")
+        assert res.status_code == 403, (username, res.content)
+        contacts = client_for(username).get(f"{URL}?area={grid.id}").json()
+        assert contacts["assignable"] == [] and not any(c["can_end"] for c in contacts["results"])
+    leader = grid_leader(grid_id=grid.id)
+    assert client_for("grid").post(f"{URL}/{leader.id}/end").status_code == 403
+    for username in ("street", "admin"):
+        assert client_for(username).post(URL, body, format="json").status_code == 201
+    # outside one's scope: not found, as if it did not exist (a grid leader and another grid)
+    other = grids()[1]
+    assert not user_scope(get_user_model().objects.get(username="grid")).covers_code(other.code)
+    res = client_for("grid").post(URL, {**body, "area": other.id}, format="json")
+    assert res.status_code == 404 and res.json()["field"] == "area"
+    other_leader = grid_leader(grid_id=other.id)
+    assert client_for("grid").post(f"{URL}/{other_leader.id}/end").status_code == 404
+    # community staff are set up by administrators, not ended from here
+    staff = StaffAssignment.objects.filter(role="community_staff", area=grid.parent).first()
+    res = client_for("community").post(f"{URL}/{staff.id}/end")
+    assert res.status_code == 400 and res.json()["field"] == "assignment"
+    staff.refresh_from_db()
+    assert staff.active

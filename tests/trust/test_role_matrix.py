@@ -20,6 +20,7 @@ from openpyxl import load_workbook
 from apps.issues import services as issue_services
 from apps.issues.models import Issue
 from apps.people.models import CenterHousehold, PropertyService, Resident
+from apps.people.selectors import grid_leader
 from apps.people.services import staff_assign
 from apps.planning import services as planning_services
 from apps.territory.models import Area, Building
@@ -81,6 +82,7 @@ CLASSIFIED = {
     "people-party-orgs": STAFF,
     "people-committees": STAFF,
     "people-contacts": STAFF,
+    "people-contact-end": STAFF,
     "people-households": STAFF,
     "people-centers": STAFF,
     "people-center-links": STAFF,
@@ -288,6 +290,7 @@ def world(demo):
         "company": company,
         "building_b": building_b,
         "center_b": center_b,
+        "leader_b": grid_leader(grid_id=grid_b.id),
         "plan": plan,
         "patrol": patrol,
         "sees_issues": sees_issues,
@@ -324,7 +327,9 @@ def staff_requests(w) -> dict[str, list[tuple[str, str, dict]]]:
         "people-contacts": [
             ("get", f"/api/people/contacts?area={b.id}", {}),
             ("get", f"/api/people/contacts?building={w['building_b'].id}", {}),
+            ("post", "/api/people/contacts", {"area": b.id, "role": "grid_worker", "name": "张三"}),
         ],
+        "people-contact-end": [("post", f"/api/people/contacts/{w['leader_b'].id}/end", {})],
         "people-households": [("get", f"/api/people/households?building={w['building_b'].id}", {})],
         "people-centers": [("get", f"/api/people/centers?area={b.id}", {})],
         "people-center-links": [
@@ -475,6 +480,8 @@ def test_every_staff_endpoint_answers_every_role_without_a_server_error(world, r
                     "issues-bulk-action",
                     "issue-handlers",
                     "people-centers",
+                    "people-contacts",
+                    "people-contact-end",
                 ):
                     assert r.status_code == 404, (role, name, r.status_code)
 

@@ -661,3 +661,38 @@ def test_building_and_grid_panels_say_who_to_call(live_demo, artifacts):
         expect(contacts.locator("li").first).to_contain_text(leader.name)
         expect(contacts).not_to_contain_text(head.name)
         assert errors == []
+
+
+def test_community_staff_assign_a_grid_leader_and_end_an_assignment(live_demo, artifacts):
+    grid = grid_of("community")
+    before = grid_leader(grid_id=grid.id)
+    with browser_page() as (page, errors):
+        login(page, live_demo.url, "community")
+        search_and_open(page, grid.code)
+        contacts = page.locator("#sec-contacts")
+        expect(contacts.locator("li").first).to_contain_text(before.name)
+        contacts.locator("summary").click()
+        form = contacts.locator("#assign-form")
+        form.locator("select[name=role]").select_option("grid_leader")
+        form.locator("input[name=name]").fill("新网格长")
+        form.locator("input[name=phone]").fill("13900004444")
+        form.locator("input[name=username]").fill("nobody-here")
+        page.screenshot(path=str(artifacts / "console-assign-form.png"))
+        form.locator("button[type=submit]").click()
+        # a bad login is named and nothing changes
+        expect(contacts.locator("#assign-error")).to_contain_text("nobody-here")
+        assert grid_leader(grid_id=grid.id).id == before.id
+        form.locator("input[name=username]").fill("")
+        form.locator("button[type=submit]").click()
+        expect(contacts.locator(".ok-text")).to_contain_text("原网格长今日起卸任")
+        expect(contacts.locator("li").first).to_contain_text("新网格长")
+        expect(contacts).not_to_contain_text(before.name)
+        page.screenshot(path=str(artifacts / "console-assign-grid-leader.png"))
+        assert grid_leader(grid_id=grid.id).name == "新网格长"
+
+        page.once("dialog", lambda dialog: dialog.accept())
+        contacts.locator("li", has_text="新网格长").locator(".contact-end").click()
+        expect(contacts.locator(".ok-text")).to_contain_text("已卸任: 新网格长")
+        expect(contacts.locator("li", has_text="新网格长")).to_have_count(0)
+        assert grid_leader(grid_id=grid.id) is None
+        assert [e for e in errors if "status of 400" not in e] == []

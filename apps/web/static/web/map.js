@@ -332,22 +332,76 @@
 
   // Who to call about the place: its staff and heads, nearest first (where each works, when it is not
   // the place itself), phones as tel: links where they are not masked; the compound's property company.
+  // Street and community staff also get an "end" button on the grid leaders, workers and heads, and a
+  // form to assign one (the roles the answer's `assignable` lists for this place).
   async function loadContacts(key, p, token) {
     try {
-      const d = await getJSON(urls.contacts + "?" + key + "=" + p.id);
-      const tel = (phone, masked) => !phone ? "" : masked ? esc(phone)
-        : "<a href='tel:" + encodeURIComponent(phone) + "'>" + esc(phone) + "</a>";
-      const here = (c) => c.place.id === p.id && (c.place.level === "building") === (key === "building");
-      const items = d.results.map((c) => "<li><span class='role'>" + esc(c.role_name) + "</span> " + esc(c.name) +
-        " <span class='sub'>" + [tel(c.phone, c.masked), here(c) ? "" : esc(c.place.name)].filter(Boolean).join(" · ") +
-        "</span></li>");
-      if (d.company) {
-        items.push("<li><span class='role'>" + esc(t.company) + "</span> " + esc(d.company.name) +
-          " <span class='sub'>" + tel(d.company.phone, false) + "</span></li>");
-      }
-      fill("sec-contacts", token, items.length ? "<ul class='people contacts'>" + items.join("") + "</ul>"
-        : "<p class='hint'>" + esc(t.noContacts) + "</p>");
+      fill("sec-contacts", token, contactsHtml(await getJSON(urls.contacts + "?" + key + "=" + p.id), key, p));
     } catch (e) { fillError("sec-contacts", token, e); }
+  }
+
+  function contactsHtml(d, key, p, message) {
+    const tel = (phone, masked) => !phone ? "" : masked ? esc(phone)
+      : "<a href='tel:" + encodeURIComponent(phone) + "'>" + esc(phone) + "</a>";
+    const here = (c) => c.place.id === p.id && (c.place.level === "building") === (key === "building");
+    const items = d.results.map((c) => "<li><span class='role'>" + esc(c.role_name) + "</span> " + esc(c.name) +
+      (c.can_end ? " <button type='button' class='linkish contact-end' data-contact='" + c.id + "' data-name='" +
+        esc(c.name) + "'>" + esc(t.endAssignment) + "</button>" : "") +
+      " <span class='sub'>" + [tel(c.phone, c.masked), here(c) ? "" : esc(c.place.name)].filter(Boolean).join(" · ") +
+      "</span></li>");
+    if (d.company) {
+      items.push("<li><span class='role'>" + esc(t.company) + "</span> " + esc(d.company.name) +
+        " <span class='sub'>" + tel(d.company.phone, false) + "</span></li>");
+    }
+    let html = (message ? "<p class='ok-text'>" + esc(message) + "</p>" : "") +
+      (items.length ? "<ul class='people contacts'>" + items.join("") + "</ul>" : "<p class='hint'>" + esc(t.noContacts) + "</p>");
+    if (d.assignable && d.assignable.length) {
+      html += "<details class='assign'><summary>" + esc(t.assign) + "</summary><form id='assign-form' data-key='" + key +
+        "' data-place='" + p.id + "'><label>" + esc(t.role) + " <select name='role'>" +
+        d.assignable.map((r) => "<option value='" + esc(r.role) + "'>" + esc(r.role_name) + "</option>").join("") +
+        "</select></label><label>" + esc(t.personName) + " <input name='name' required maxlength='100'></label>" +
+        "<label>" + esc(t.phone) + " <input name='phone' type='tel' inputmode='tel' maxlength='20'></label>" +
+        "<label>" + esc(t.login) + " <input name='username' autocomplete='off' placeholder='" + esc(t.loginHint) + "'></label>" +
+        "<button type='submit' class='button small'>" + esc(t.assignDo) + "</button>" +
+        "<p class='error-text' id='assign-error' hidden></p></form></details>";
+    }
+    return html;
+  }
+
+  function contactsShown(d, key, p, message) {
+    const body = document.querySelector("#sec-contacts .body");
+    if (body) body.innerHTML = contactsHtml(d, key, p, message);
+  }
+
+  async function contactAssign(form) {
+    const key = form.dataset.key, p = { id: Number(form.dataset.place) };
+    const err = document.getElementById("assign-error");
+    const body = { role: form.role.value, name: form.name.value, phone: form.phone.value, username: form.username.value };
+    body[key] = p.id;
+    form.querySelectorAll("button, input, select").forEach((el) => { el.disabled = true; });
+    try {
+      const d = await postJSON(urls.contacts, body);
+      const gone = d.replaced.length ? t.replaced : "";
+      contactsShown(d, key, p, [t.assigned, gone].filter(Boolean).join(" · "));
+    } catch (e) {
+      err.textContent = e.message;
+      err.hidden = false;
+      form.querySelectorAll("button, input, select").forEach((el) => { el.disabled = false; });
+    }
+  }
+
+  async function contactEnd(btn) {
+    if (!window.confirm(t.endConfirm.replace("{name}", btn.dataset.name))) return;
+    const [kind, id] = panel.dataset.selected.split(":");
+    const key = kind === "building" ? "building" : "area";
+    btn.disabled = true;
+    try {
+      await postJSON(urls.contacts + "/" + btn.dataset.contact + "/end", {});
+      contactsShown(await getJSON(urls.contacts + "?" + key + "=" + id), key, { id: Number(id) }, t.ended + ": " + btn.dataset.name);
+    } catch (e) {
+      btn.disabled = false;
+      status(e.message, true);
+    }
   }
 
   async function loadResidents(key, id, token) {
@@ -476,6 +530,11 @@
   }
 
   panel.addEventListener("change", (ev) => { if (ev.target.classList.contains("bulk-pick")) bulkCounts(); });
+  panel.addEventListener("submit", (ev) => {
+    if (ev.target.id !== "assign-form") return;
+    ev.preventDefault();
+    contactAssign(ev.target);
+  });
 
   panel.addEventListener("click", async (ev) => {
     const link = ev.target.closest(".issue-link");
@@ -485,6 +544,8 @@
     if (show) { showOnMap(show.dataset.show); return; }
     const bulk = ev.target.closest(".bulk-action");
     if (bulk) { bulkAct(bulk.dataset.bulk); return; }
+    const end = ev.target.closest(".contact-end");
+    if (end) { contactEnd(end); return; }
     const btn = ev.target.closest("button.action");
     if (!btn) return;
     const form = btn.closest("form");
