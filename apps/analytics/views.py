@@ -160,6 +160,7 @@ def map_page(request):
             "h3": reverse("analytics-hotspots-h3") if issues_ready else None,
             "grids": reverse("analytics-hotspots-grids") if issues_ready else None,
             "heat": reverse("analytics-heat") if issues_ready else None,
+            "console": reverse("map"),
         },
         "kinds": {k: str(gaps.KINDS[k].label) for k in kinds},
         "labels": {
@@ -174,6 +175,7 @@ def map_page(request):
             "loading": _("Loading…"),
             "failed": _("Could not load"),
             "gaps": _("Coverage gaps"),
+            "openInConsole": _("Open its area in the console"),
             "area": _("Area"),
             "total": _("Total"),
             "none": _("No gaps of this kind."),

@@ -344,6 +344,7 @@ def _console_labels() -> dict:
             "of areas it belongs to."
         ),
         "searchEmpty": _("Nothing found."),
+        "noSuchArea": _("No current area has the code {code}."),
         "newIssue": _("New issue"),
         "pickPoint": _("Click the map where the issue is."),
         "submit": _("File the issue"),

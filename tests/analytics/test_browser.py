@@ -2,8 +2,10 @@
 
 import pytest
 from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
 
 from apps.common.demo import seed_all
+from apps.people.models import StaffAssignment
 from apps.territory.models import Area
 from tests.browser import browser_page
 
@@ -60,7 +62,7 @@ def test_gaps_map_shows_gaps_stations_and_suggestions(live_demo, artifacts):
         assert "热点（Gi*）" in joined  # the demo has residents' issues
         assert page.locator("#gap-list li").count() > 0
         page.locator("#gap-list li").first.click()
-        assert page.locator("#gap-detail p").inner_text() != ""
+        assert page.locator("#gap-detail p").first.inner_text() != ""
         page.select_option("#suggest-tier", "5")
         page.click("#suggest-button")
         page.wait_for_selector("body[data-suggested]", timeout=60_000)
@@ -104,3 +106,38 @@ def test_gaps_map_with_too_many_gaps_shows_counts_and_links_to_communities(live_
         assert page.locator("#gap-list li").count() > 0
         assert len(gap_requests) == 1 and f"within={community.code}" in gap_requests[0]
         assert errors == []
+
+
+def test_a_grid_without_a_leader_is_a_gap_that_links_to_its_panel_where_one_is_assigned(
+    live_demo, artifacts
+):
+    """The gap names the grid; its link opens the console on that grid (`/?area=<code>`), whose
+    "who to call" section assigns a leader; the gap is then gone."""
+    grid = Area.objects.filter(level="grid").order_by("code").last()
+    StaffAssignment.objects.filter(role="grid_leader", area=grid).update(active=False)
+    with browser_page() as (page, errors):
+        login(page, live_demo.url)
+        page.goto(live_demo.url + "/analytics/map")
+        page.wait_for_selector("body[data-map-ready='ready']", timeout=30_000)
+        gap = page.locator("#gap-list li", has_text=grid.name).filter(has_text="网格长")
+        expect(gap).to_have_count(1)
+        gap.click()
+        link = page.locator("#gap-detail a.gap-console")
+        expect(link).to_have_attribute("href", f"/?area={grid.code}")
+        link.click()
+        page.wait_for_selector("body[data-map-ready='ready']", timeout=30_000)
+        expect(page.locator("#panel h2")).to_have_text(grid.name)
+        expect(page.locator("#panel")).to_have_attribute("data-selected", f"area:{grid.id}")
+        contacts = page.locator("#sec-contacts")
+        contacts.locator("summary").click()
+        contacts.locator("input[name=name]").fill("补位网格长")
+        contacts.locator("button[type=submit]").click()
+        expect(contacts.locator("li").first).to_contain_text("补位网格长")
+        page.screenshot(path=str(artifacts / "gap-to-console-assign.png"))
+
+        page.goto(live_demo.url + "/?area=340111999999999")
+        expect(page.locator("#status")).to_contain_text("没有编码为 340111999999999 的现行区域")
+        assert errors == []
+    assert (
+        StaffAssignment.objects.get(role="grid_leader", area=grid, active=True).name == "补位网格长"
+    )

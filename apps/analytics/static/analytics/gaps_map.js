@@ -27,9 +27,13 @@
     if (!res.ok) throw new Error(body.error || res.status + " " + res.statusText);
     return body;
   }
+  // A gap's sentence, and a link to the console on the area it lies in (a grid or neighbourhood grid
+  // gap: the area itself, where its staff are assigned; else its grid or community).
   function showGap(p) {
     document.getElementById("gap-detail").innerHTML =
-      "<h3>" + esc(p.label) + "</h3><p>" + esc(p.explanation) + "</p>";
+      "<h3>" + esc(p.label) + "</h3><p>" + esc(p.explanation) + "</p>" +
+      (p.area_code && cfg.urls.console ? "<p><a class='gap-console' href='" + cfg.urls.console + "?area=" +
+        encodeURIComponent(p.area_code) + "'>" + esc(t.openInConsole) + "</a></p>" : "");
   }
 
   window.linliGapsMapInit = async function (map) {

@@ -944,11 +944,8 @@
         list.innerHTML = "<li class='error-text'>" + esc(t.failed) + ": " + esc(e.message) + "</li>";
       }
     });
-    list.addEventListener("click", (ev) => {
-      const b = ev.target.closest("button[data-i]");
-      if (!b) return;
-      const r = found[Number(b.dataset.i)];
-      list.hidden = true;
+    // a search result: zoom there and open its panel
+    function open(r) {
       const bounds = r.bbox ? L.latLngBounds([r.bbox[1], r.bbox[0]], [r.bbox[3], r.bbox[2]]) : null;
       if (bounds) map.fitBounds(bounds, { padding: [40, 40], maxZoom: 18 });
       const key = r.kind === "building" ? "buildings" : r.level;
@@ -956,8 +953,25 @@
       const center = bounds ? bounds.getCenter() : map.getCenter();
       if (hit) showAt(center, hit.feature, key, hit.layer, true);
       else showAt(center, { properties: Object.assign({}, r, { name: r.name || r.address }) }, key, null, true);
+    }
+    list.addEventListener("click", (ev) => {
+      const b = ev.target.closest("button[data-i]");
+      if (!b) return;
+      list.hidden = true;
+      open(found[Number(b.dataset.i)]);
     });
     document.addEventListener("click", (ev) => { if (!form.contains(ev.target)) list.hidden = true; });
+    return open;
+  }
+
+  // `/?area=<code>`: open that current area's panel (links from elsewhere, e.g. a coverage gap).
+  async function openLinkedArea(code, openResult) {
+    try {
+      const d = await getJSON(urls.search + "?q=" + encodeURIComponent(code) + "&limit=5");
+      const r = d.results.find((x) => x.kind !== "building" && x.code === code);
+      if (r) openResult(r);
+      else status(t.noSuchArea.replace("{code}", code), true);
+    } catch (e) { status(t.failed + ": " + e.message, true); }
   }
 
   // ------------------------------------------------------------------ intake: click to pin, staff form
@@ -1118,7 +1132,8 @@
       if (!linked) showHome();
       loadIssues().then(() => { if (linked && selection === 0) selectIssue(linked); });
     }
-    setupSearch(map, index);
+    const openResult = setupSearch(map, index);
+    const linkedArea = new URLSearchParams(location.search).get("area");
 
     const extent = layers.street || layers.community;
     if (cfg.home) {  // the user's own areas (a grid leader's grid)
@@ -1130,6 +1145,7 @@
     } else if (!failures) {
       status(t.empty, true);
     }
+    if (linkedArea) openLinkedArea(linkedArea, openResult);
     map.on("click", (e) => {
       if (picking) pick(map, e.latlng);
       else if (!issueTilesClick(e.latlng)) showAt(e.latlng, null, null, null);
