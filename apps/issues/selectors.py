@@ -89,6 +89,32 @@ def responsible_label(issue: Issue) -> str:
     return ""
 
 
+def responsible_for(issue: Issue, *, user=None) -> dict:
+    """Who handles the issue and how to reach them: a property company's or department's service
+    phone as it is; a person's phone (a grid leader's) in clear only where apps.people.privacy allows
+    the reader in the issue's area, else masked; an area (the community) has none here."""
+    phone, masked = "", False
+    if issue.responsible_company is not None:
+        phone = issue.responsible_company.phone
+    elif issue.responsible_department is not None:
+        phone = issue.responsible_department.phone
+    elif issue.responsible_staff is not None and issue.responsible_staff.phone:
+        from apps.people.privacy import access_for
+
+        allowed = user is not None and access_for(user).allows(
+            grid_id=issue.grid_id, community_id=issue.community_id, street_id=issue.street_id
+        )
+        phone, masked = issue.responsible_staff.phone, not allowed
+        if masked:
+            phone = mask_phone(phone)
+    return {
+        "kind": issue.responsible_kind,
+        "name": responsible_label(issue),
+        "phone": phone,
+        "masked": masked,
+    }
+
+
 # An issue outside every community is offered the handlers of the communities nearest its point.
 HANDLER_COMMUNITIES_NEAREST = 5
 HANDLERS_PER_KIND = 50
@@ -179,7 +205,7 @@ def issue_detail(issue: Issue, *, user=None) -> dict:
         "outside": issue.outside,
         "areas": areas,
         "building_id": issue.building_id,
-        "responsible": {"kind": issue.responsible_kind, "name": responsible_label(issue)},
+        "responsible": responsible_for(issue, user=user),
         "reporter": reporter_for(issue, user=user),
         "duplicate_of": issue.duplicate_of_id,
         # served to staff who may see the issue (api.IssuePhotoApi), never as public media

@@ -489,13 +489,13 @@
 
   function renderIssue(d, done) {
     const L_ = t.issue;
-    const phone = d.reporter && d.reporter.phone;
     // a phone in clear can be called; a masked one (138****5678) is shown as it is
-    const phoneHtml = phone ? (/^\+?\d{5,}$/.test(phone) ? "<a href='tel:" + esc(phone) + "'>" + esc(phone) + "</a>" : esc(phone)) : "";
-    const who = [d.reporter && d.reporter.name ? esc(d.reporter.name) : "", phoneHtml].filter(Boolean).join(" ");
+    const tel = (phone) => phone ? (/^\+?[\d-]{5,}$/.test(phone) ? "<a href='tel:" + esc(phone) + "'>" + esc(phone) + "</a>" : esc(phone)) : "";
+    const who = [d.reporter && d.reporter.name ? esc(d.reporter.name) : "", tel(d.reporter && d.reporter.phone)].filter(Boolean).join(" ");
+    const handler = d.responsible ? [esc(d.responsible.name), tel(d.responsible.phone)].filter(Boolean).join(" ") : "";
     const rows = [[L_.trackingCode, esc(d.tracking_code)], [L_.description, esc(d.description)], [L_.address, esc(d.address)],
                   [L_.received, esc(when(d.created_at))], [L_.due, esc(when(d.due_at))],
-                  [L_.responsible, esc(d.responsible && d.responsible.name)], [L_.reporter, who]]
+                  [L_.responsible, handler], [L_.reporter, who]]
       .filter((r) => r[1]).map((r) => "<tr><th>" + esc(r[0]) + "</th><td>" + r[1] + "</td></tr>").join("");
     let acts;
     if (d.actions.length || d.can_note) {

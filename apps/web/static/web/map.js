@@ -425,7 +425,7 @@
       (d.overdue ? " <span class='badge overdue'>" + esc(t.overdue) + "</span>" : "") + "</p>" +
       rows([[t.trackingCode, d.tracking_code], [t.description, d.description], [t.address, d.address],
             [t.priority, t.priorities[d.priority]], [t.source, t.sources[d.source]],
-            [t.received_at, when(d.created_at)], [t.due, when(d.due_at)], [t.responsible, d.responsible && d.responsible.name],
+            [t.received_at, when(d.created_at)], [t.due, when(d.due_at)], [t.responsible, d.responsible && [d.responsible.name, d.responsible.phone].filter(Boolean).join(" ")],
             [t.reporter, d.reporter && [d.reporter.name, d.reporter.phone].filter(Boolean).join(" ")],
             [t.rework, d.rework_count || null], [t.rating, d.rating]]);
     const photos = (d.photos || []).length ? "<div class='photos'>" + d.photos.map((p) =>
