@@ -187,7 +187,8 @@ def _contacts_response(request, *, area=None, building=None, status=200, **extra
     roles = services.assignable_roles(area=area, building=building) if may else []
     data["assignable"] = [{"role": r, "role_name": choice_label(StaffRole, r)} for r in roles]
     subject = f"building {building.id}" if building is not None else f"area {area.id}"
-    _log_unmasked(request, what="contacts", subject=subject, people=data["results"])
+    shown = data["results"] + [c for g in data.get("grids", []) for c in g["staff"]]
+    _log_unmasked(request, what="contacts", subject=subject, people=shown)
     return Response(data | extra, status=status)
 
 

@@ -117,12 +117,49 @@ def contacts(*, access, area: Area | None = None, building=None) -> dict:
         staff.append(((rank[key], role_order[r["role"]], r["id"]), contact))
     staff.sort(key=lambda pair: pair[0])
     company = compound_property_company(compound_id=ids.get("compound"))
-    return {
+    data = {
         "results": [contact for _order, contact in staff],
         "company": (
             {"id": company.id, "name": company.name, "phone": company.phone} if company else None
         ),
     }
+    if area is not None and area.level == Level.COMMUNITY:
+        data["grids"] = community_grid_staff(access=access, community=area)
+    return data
+
+
+def community_grid_staff(*, access, community: Area) -> list[dict]:
+    """Each current grid of a community with its active grid leader and workers (none: a grid with no
+    leader is a coverage gap), in code order; names and phones through `access`."""
+    from apps.territory.selectors import current_areas
+
+    grids = list(
+        current_areas(level=Level.GRID, within=community.code)
+        .order_by("code")
+        .values("id", "code", "name")
+    )
+    rows = (
+        StaffAssignment.objects.filter(
+            area_id__in=[g["id"] for g in grids],
+            active=True,
+            role__in=(StaffRole.GRID_LEADER, StaffRole.GRID_WORKER),
+        )
+        .order_by("role", "id")
+        .values("id", "role", "name", "phone", "area_id")
+    )
+    by_grid: dict[int, list] = {g["id"]: [] for g in grids}
+    for r in rows:
+        by_grid[r["area_id"]].append(
+            {
+                "id": r["id"],
+                "role": r["role"],
+                "role_name": choice_label(StaffRole, r["role"]),
+                **access.render_contact(
+                    r["name"], r["phone"], grid_id=r["area_id"], community_id=community.id
+                ),
+            }
+        )
+    return [{**g, "staff": by_grid[g["id"]]} for g in grids]
 
 
 def center_policy(*, community_id: int | None):

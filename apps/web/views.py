@@ -303,6 +303,8 @@ def _console_labels() -> dict:
         "endAssignment": _("end"),
         "endConfirm": _("End {name}'s assignment today?"),
         "ended": _("Assignment ended"),
+        "gridStaff": _("Grids and their staff"),
+        "noLeader": _("no grid leader"),
         "peopleLogin": _("Log in to see issues and people."),
         "history": _("History"),
         "actionsTitle": _("Actions"),

@@ -261,3 +261,39 @@ def test_only_street_and_community_staff_and_administrators_assign(demo):
     assert res.status_code == 400 and res.json()["field"] == "assignment"
     staff.refresh_from_db()
     assert staff.active
+
+
+def test_a_community_lists_each_grid_with_its_leader_and_workers(demo):
+    community = community_grid().parent
+    grids_here = list(
+        Area.objects.filter(level="grid", valid_to=None, code__startswith=community.code).order_by(
+            "code"
+        )
+    )
+    bare = grids_here[-1]
+    StaffAssignment.objects.filter(area=bare).update(active=False)
+    worker = staff_assign(
+        name="网格员甲", role="grid_worker", area=grids_here[0], phone="13900005555"
+    )
+    data = client_for("community").get(f"{URL}?area={community.id}").json()
+    assert [g["code"] for g in data["grids"]] == [g.code for g in grids_here]
+    first = data["grids"][0]
+    assert [c["role"] for c in first["staff"]] == ["grid_leader", "grid_worker"]
+    assert first["staff"][0]["id"] == grid_leader(grid_id=grids_here[0].id).id
+    assert first["staff"][1] == {
+        "id": worker.id,
+        "role": "grid_worker",
+        "role_name": "网格员",
+        "name": "网格员甲",
+        "phone": "13900005555",
+        "masked": False,
+    }
+    assert data["grids"][-1]["staff"] == []
+    # counted in the log of personal data shown in clear
+    log = PiiAccess.objects.filter(what="contacts").latest("at")
+    shown = len(data["results"]) + sum(len(g["staff"]) for g in data["grids"])
+    assert log.people == shown
+    # masked for a planner; a grid has no such list
+    masked = client_for("planner").get(f"{URL}?area={community.id}").json()
+    assert all(c["masked"] for g in masked["grids"] for c in g["staff"])
+    assert "grids" not in client_for("community").get(f"{URL}?area={bare.id}").json()

@@ -695,4 +695,12 @@ def test_community_staff_assign_a_grid_leader_and_end_an_assignment(live_demo, a
         expect(contacts.locator(".ok-text")).to_contain_text("已卸任: 新网格长")
         expect(contacts.locator("li", has_text="新网格长")).to_have_count(0)
         assert grid_leader(grid_id=grid.id) is None
+
+        # the community's panel lists its grids: this one now has no leader; its name opens it
+        search_and_open(page, grid.parent.code)
+        row = contacts.locator(f".grid-staff li[data-grid='{grid.code}']")
+        expect(row.locator(".badge")).to_have_text("无网格长")
+        page.screenshot(path=str(artifacts / "console-community-grid-staff.png"))
+        row.locator(".open-area").click()
+        expect(page.locator("#panel")).to_have_attribute("data-selected", f"area:{grid.id}")
         assert [e for e in errors if "status of 400" not in e] == []

@@ -355,6 +355,14 @@
     }
     let html = (message ? "<p class='ok-text'>" + esc(message) + "</p>" : "") +
       (items.length ? "<ul class='people contacts'>" + items.join("") + "</ul>" : "<p class='hint'>" + esc(t.noContacts) + "</p>");
+    // a community: each of its grids with its leader and workers; a grid without a leader says so
+    if (d.grids && d.grids.length) {
+      html += "<h4>" + esc(t.gridStaff) + "</h4><ul class='people contacts grid-staff'>" + d.grids.map((g) =>
+        "<li data-grid='" + esc(g.code) + "'><button type='button' class='linkish open-area' data-code='" + esc(g.code) + "'>" +
+        esc(g.name) + "</button> " + (g.staff.some((c) => c.role === "grid_leader") ? "" : "<span class='badge overdue'>" + esc(t.noLeader) + "</span>") +
+        g.staff.map((c) => "<span class='sub'><span class='role'>" + esc(c.role_name) + "</span> " + esc(c.name) +
+          (c.phone ? " · " + tel(c.phone, c.masked) : "") + "</span>").join("") + "</li>").join("") + "</ul>";
+    }
     if (d.assignable && d.assignable.length) {
       html += "<details class='assign'><summary>" + esc(t.assign) + "</summary><form id='assign-form' data-key='" + key +
         "' data-place='" + p.id + "'><label>" + esc(t.role) + " <select name='role'>" +
@@ -546,6 +554,8 @@
     if (bulk) { bulkAct(bulk.dataset.bulk); return; }
     const end = ev.target.closest(".contact-end");
     if (end) { contactEnd(end); return; }
+    const openArea = ev.target.closest(".open-area");
+    if (openArea) { openLinkedArea(openArea.dataset.code, openResult); return; }
     const btn = ev.target.closest("button.action");
     if (!btn) return;
     const form = btn.closest("form");
@@ -964,6 +974,8 @@
     return open;
   }
 
+  let openResult = null;  // a search result's opener (setupSearch), once the map is there
+
   // `/?area=<code>`: open that current area's panel (links from elsewhere, e.g. a coverage gap).
   async function openLinkedArea(code, openResult) {
     try {
@@ -1132,7 +1144,7 @@
       if (!linked) showHome();
       loadIssues().then(() => { if (linked && selection === 0) selectIssue(linked); });
     }
-    const openResult = setupSearch(map, index);
+    openResult = setupSearch(map, index);
     const linkedArea = new URLSearchParams(location.search).get("area");
 
     const extent = layers.street || layers.community;
