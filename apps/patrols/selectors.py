@@ -4,10 +4,12 @@ import json
 from datetime import date
 
 from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.common.errors import NotFound
+from apps.common.labels import choice_label
 from apps.common.routers import read_cursor
 from apps.patrols import conf
 from apps.patrols.models import Patrol, PatrolPoint, PointStatus
@@ -72,10 +74,61 @@ SELECT json_build_object(
 
 
 def my_map_geojson(*, user) -> str:
+    """The user's grids and their buildings (GeoJSON built by PostGIS), and `heads`: the building and
+    compound heads of each building, to call on a patrol ({building id: [...]}, only buildings with
+    one; names and phones masked unless the user may see personal data there)."""
     ids = [g.id for g in user_grids(user=user)]
     with connection.cursor() as cur:
         cur.execute(MY_MAP_SQL, {"ids": ids})
-        return cur.fetchone()[0]
+        text = cur.fetchone()[0]
+    heads = building_heads(user=user, grid_ids=ids)
+    # spliced into the JSON text PostGIS built (its last character closes the object)
+    return text[:-1] + ', "heads": ' + json.dumps(heads, ensure_ascii=False) + "}"
+
+
+def building_heads(*, user, grid_ids: list[int]) -> dict[int, list[dict]]:
+    """Building heads and the heads of their compounds, for the buildings of these grids."""
+    from apps.people.models import StaffAssignment
+    from apps.people.privacy import access_for
+    from apps.territory.models import Building
+
+    buildings = list(
+        Building.objects.filter(grid_id__in=grid_ids).values(
+            "id", "grid_id", "community_id", "compound_id"
+        )
+    )
+    if not buildings:
+        return {}
+    compounds = {b["compound_id"] for b in buildings if b["compound_id"]}
+    rows = StaffAssignment.objects.filter(active=True).filter(
+        Q(role=StaffRole.BUILDING_HEAD, building_id__in=[b["id"] for b in buildings])
+        | Q(role=StaffRole.COMPOUND_HEAD, area_id__in=compounds)
+    )
+    by_building, by_compound = {}, {}
+    for r in rows.order_by("id").values("role", "name", "phone", "building_id", "area_id"):
+        if r["role"] == StaffRole.BUILDING_HEAD:
+            by_building.setdefault(r["building_id"], []).append(r)
+        else:
+            by_compound.setdefault(r["area_id"], []).append(r)
+    access = access_for(user)
+    out = {}
+    for b in buildings:
+        found = by_building.get(b["id"], []) + by_compound.get(b["compound_id"], [])
+        if found:
+            out[b["id"]] = [
+                {
+                    "role": r["role"],
+                    "role_name": choice_label(StaffRole, r["role"]),
+                    **access.render_contact(
+                        r["name"],
+                        r["phone"],
+                        grid_id=b["grid_id"],
+                        community_id=b["community_id"],
+                    ),
+                }
+                for r in found
+            ]
+    return out
 
 
 def patrol_get(*, patrol_id: int, user) -> Patrol:

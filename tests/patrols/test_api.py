@@ -175,3 +175,36 @@ def test_compound_head_visits_api_is_for_staff_and_checks_months(client, demo):
     assert r.status_code == 400 and r.json()["field"] == "since"
     client.force_login(get_user_model().objects.create_user("nobody"))
     assert client.get("/api/patrols/compound-head-visits").status_code == 403
+
+
+def test_my_map_gives_each_building_its_heads_to_call(phone, leader):
+    """Building heads and the heads of the building's compound, masked as the people API masks them."""
+    from apps.people.privacy import mask_name
+    from apps.people.services import staff_assign
+
+    user, grid = leader
+    building = Building.objects.filter(grid=grid, compound__isnull=False).order_by("id").first()
+    other = Building.objects.filter(grid=grid).exclude(compound=building.compound).first()
+    staff_assign(name="楼长王", role="building_head", building=building, phone="13900006666")
+    compound_heads = list(
+        StaffAssignment.objects.filter(role="compound_head", area=building.compound, active=True)
+    )
+    heads = phone.get("/api/patrols/my-map").json()["heads"]
+    got = heads[str(building.id)]
+    assert got[0] == {
+        "role": "building_head",
+        "role_name": "楼栋长",
+        "name": "楼长王",
+        "phone": "13900006666",
+        "masked": False,
+    }
+    assert [h["name"] for h in got[1:]] == [h.name for h in compound_heads]
+    if other is not None:
+        assert "楼长王" not in [h["name"] for h in heads.get(str(other.id), [])]
+    # a compound head sees the grids of their compound, but no one's personal data there
+    head_user = get_user_model().objects.create_user("yuanzhang", password="x")
+    staff_assign(name="院长", role="compound_head", area=building.compound, user=head_user)
+    phone.force_login(head_user)
+    masked = phone.get("/api/patrols/my-map").json()["heads"][str(building.id)]
+    assert masked[0]["masked"] is True and masked[0]["name"] == mask_name("楼长王")
+    assert masked[0]["phone"] == "139****6666"

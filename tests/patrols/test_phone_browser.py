@@ -264,6 +264,21 @@ def test_buildings_show_their_open_issues(live_demo, artifacts):
         assert errors == []
 
 
+def test_buildings_show_their_heads_to_call(live_demo, artifacts):
+    """The building head (and the compound's heads) under each building, the phone a tel: link."""
+    from apps.people.services import staff_assign
+
+    building = leaders_building()
+    staff_assign(name="楼长王", role="building_head", building=building, phone="13900006666")
+    at = building.footprint.point_on_surface
+    with phone_at(live_demo.url, at.x, at.y) as (page, errors):
+        row = page.locator(f"#buildings li[data-building='{building.id}']")
+        expect(row.locator(".head").first).to_have_text("楼栋长 楼长王 13900006666")
+        expect(row.locator(".head a[href='tel:13900006666']")).to_be_visible()
+        page.screenshot(path=str(artifacts / "phone-building-heads.png"))
+        assert errors == []
+
+
 def test_grid_leader_opens_an_issue_calls_the_resident_and_moves_it_along(live_demo, artifacts):
     """Tap an issue in the Issues tab: its facts (the reporter's phone, in clear for the one
     responsible, can be called), the actions this leader may take; accepting and resolving it from

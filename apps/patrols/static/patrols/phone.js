@@ -22,6 +22,7 @@
   let historyLayer = null;
   let buildings = [];
   let grids = [];
+  let heads = {};  // building id → its building and compound heads (my-map)
   let issues = [];
   let awaitingIds = new Set();
   let issuesLayer = null;
@@ -360,6 +361,9 @@
     // open issues filed at each building (the Issues tab's list): where there is work to do
     const open = new Map();
     issues.forEach((r) => { if (r.building_id) open.set(r.building_id, (open.get(r.building_id) || 0) + 1); });
+    // a phone in clear can be called; a masked one (138****5678) is shown as it is
+    const head = (h) => "<span class='head'>" + esc(h.role_name) + " " + esc(h.name) + (h.phone ? " " + (h.masked ? esc(h.phone)
+      : "<a href='tel:" + esc(h.phone) + "'>" + esc(h.phone) + "</a>") : "") + "</span>";
     list.innerHTML = rows.map((r) => {
       const done = state.checkedIn.includes(r.p.id);
       const queued = pending.has(r.p.id);
@@ -367,6 +371,7 @@
       return "<li data-building='" + r.p.id + "'><div><b>" + esc(r.p.address || r.p.name) + "</b><br><small>" +
         (r.d == null ? "" : esc(distanceText(r.d)) + " · ") + r.p.households + " " + esc(t.households) +
         (n ? " · <span class='open-issues'>" + esc(plural(t.openIssues, n).replace("%(n)s", n)) + "</span>" : "") +
+        (heads[r.p.id] ? "<br>" + heads[r.p.id].map(head).join(" · ") : "") +
         "</small></div>" +
         (done ? "<span class='badge'>" + esc(t.checkedIn) + "</span>"
               : "<button type='button' class='checkin'" + (can && !queued ? "" : " disabled") +
@@ -692,6 +697,7 @@
       const data = await api("GET", cfg.urls.myMap);
       grids = data.grids.features;
       buildings = data.buildings.features;
+      heads = data.heads || {};
       const sel = $("grid");
       sel.innerHTML = grids.map((g) => "<option value='" + g.properties.id + "'>" + esc(g.properties.name) +
         " " + esc(g.properties.code.slice(-3)) + "</option>").join("");
