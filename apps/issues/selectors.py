@@ -89,6 +89,15 @@ def responsible_label(issue: Issue) -> str:
     return ""
 
 
+def _may_see_people(issue: Issue, user) -> bool:
+    """Whether `user` may see personal data in the issue's area (apps.people.privacy)."""
+    from apps.people.privacy import may_see_personal_data
+
+    return user is not None and may_see_personal_data(
+        user, grid_id=issue.grid_id, community_id=issue.community_id, street_id=issue.street_id
+    )
+
+
 def responsible_for(issue: Issue, *, user=None) -> dict:
     """Who handles the issue and how to reach them: a property company's or department's service
     phone as it is; a person's phone (a grid leader's) in clear only where apps.people.privacy allows
@@ -99,12 +108,7 @@ def responsible_for(issue: Issue, *, user=None) -> dict:
     elif issue.responsible_department is not None:
         phone = issue.responsible_department.phone
     elif issue.responsible_staff is not None and issue.responsible_staff.phone:
-        from apps.people.privacy import access_for
-
-        allowed = user is not None and access_for(user).allows(
-            grid_id=issue.grid_id, community_id=issue.community_id, street_id=issue.street_id
-        )
-        phone, masked = issue.responsible_staff.phone, not allowed
+        phone, masked = issue.responsible_staff.phone, not _may_see_people(issue, user)
         if masked:
             phone = mask_phone(phone)
     return {
@@ -238,14 +242,11 @@ def issue_detail(issue: Issue, *, user=None) -> dict:
 def reporter_for(issue: Issue, *, user=None) -> dict:
     """The reporter's name and phone: in clear for the roles apps.people.privacy allows in the issue's
     area (the showing is logged, PIPL), masked for everyone else."""
-    from apps.people.privacy import access_for, mask_name
+    from apps.people.privacy import mask_name
 
     if not (issue.reporter_name or issue.reporter_phone):
         return {"name": "", "phone": "", "masked": False}
-    allowed = user is not None and access_for(user).allows(
-        grid_id=issue.grid_id, community_id=issue.community_id, street_id=issue.street_id
-    )
-    if not allowed:
+    if not _may_see_people(issue, user):
         return {
             "name": mask_name(issue.reporter_name),
             "phone": mask_phone(issue.reporter_phone),

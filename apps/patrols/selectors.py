@@ -9,7 +9,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.common.errors import NotFound
-from apps.common.labels import choice_label
 from apps.common.routers import read_cursor
 from apps.patrols import conf
 from apps.patrols.models import Patrol, PatrolPoint, PointStatus
@@ -90,6 +89,7 @@ def building_heads(*, user, grid_ids: list[int]) -> dict[int, list[dict]]:
     """Building heads and the heads of their compounds, for the buildings of these grids."""
     from apps.people.models import StaffAssignment
     from apps.people.privacy import access_for
+    from apps.people.selectors import contact_of
     from apps.territory.models import Building
 
     buildings = list(
@@ -116,16 +116,7 @@ def building_heads(*, user, grid_ids: list[int]) -> dict[int, list[dict]]:
         found = by_building.get(b["id"], []) + by_compound.get(b["compound_id"], [])
         if found:
             out[b["id"]] = [
-                {
-                    "role": r["role"],
-                    "role_name": choice_label(StaffRole, r["role"]),
-                    **access.render_contact(
-                        r["name"],
-                        r["phone"],
-                        grid_id=b["grid_id"],
-                        community_id=b["community_id"],
-                    ),
-                }
+                contact_of(access, r, grid_id=b["grid_id"], community_id=b["community_id"])
                 for r in found
             ]
     return out

@@ -59,6 +59,16 @@ CONTACT_ROLES = (
 )
 
 
+def contact_of(access, row: dict, **place) -> dict:
+    """A staff assignment row (role, name, phone) as a contact: its role and role's name, its name and
+    phone through `access` (apps.people.privacy) at `place` (grid_id, community_id, street_id)."""
+    return {
+        "role": row["role"],
+        "role_name": choice_label(StaffRole, row["role"]),
+        **access.render_contact(row["name"], row["phone"], **place),
+    }
+
+
 def contact_places(*, area: Area | None = None, building=None) -> list[tuple[str, int, str]]:
     """(level, id, name) of a place and of what holds it, nearest first, up to its community (a
     street: itself). A building: itself, its compound, grid and community; an area: itself and its
@@ -108,9 +118,7 @@ def contacts(*, access, area: Area | None = None, building=None) -> dict:
         )
         contact = {
             "id": r["id"],
-            "role": r["role"],
-            "role_name": choice_label(StaffRole, r["role"]),
-            **access.render_contact(r["name"], r["phone"], **place),
+            **contact_of(access, r, **place),
             "since": r["since"],
             "place": {"level": key[0], "id": key[1], "name": names[key]},
         }
@@ -152,11 +160,7 @@ def community_grid_staff(*, access, community: Area) -> list[dict]:
         by_grid[r["area_id"]].append(
             {
                 "id": r["id"],
-                "role": r["role"],
-                "role_name": choice_label(StaffRole, r["role"]),
-                **access.render_contact(
-                    r["name"], r["phone"], grid_id=r["area_id"], community_id=community.id
-                ),
+                **contact_of(access, r, grid_id=r["area_id"], community_id=community.id),
             }
         )
     return [{**g, "staff": by_grid[g["id"]]} for g in grids]

@@ -310,6 +310,11 @@
     trackLine.setLatLngs(state.track);
   }
 
+  // A phone in clear can be called; a masked one (138****5678) is shown as it is.
+  function tel(phone) {
+    if (!phone) return "";
+    return /^\+?[\d-]{5,}$/.test(phone) ? "<a href='tel:" + esc(phone) + "'>" + esc(phone) + "</a>" : esc(phone);
+  }
 
   // A distance as a person reads it: metres nearby, kilometres (one decimal) from 1 km
   function distanceText(m) {
@@ -361,9 +366,7 @@
     // open issues filed at each building (the Issues tab's list): where there is work to do
     const open = new Map();
     issues.forEach((r) => { if (r.building_id) open.set(r.building_id, (open.get(r.building_id) || 0) + 1); });
-    // a phone in clear can be called; a masked one (138****5678) is shown as it is
-    const head = (h) => "<span class='head'>" + esc(h.role_name) + " " + esc(h.name) + (h.phone ? " " + (h.masked ? esc(h.phone)
-      : "<a href='tel:" + esc(h.phone) + "'>" + esc(h.phone) + "</a>") : "") + "</span>";
+    const head = (h) => "<span class='head'>" + esc(h.role_name) + " " + esc(h.name) + (h.phone ? " " + tel(h.phone) : "") + "</span>";
     list.innerHTML = rows.map((r) => {
       const done = state.checkedIn.includes(r.p.id);
       const queued = pending.has(r.p.id);
@@ -494,8 +497,6 @@
 
   function renderIssue(d, done) {
     const L_ = t.issue;
-    // a phone in clear can be called; a masked one (138****5678) is shown as it is
-    const tel = (phone) => phone ? (/^\+?[\d-]{5,}$/.test(phone) ? "<a href='tel:" + esc(phone) + "'>" + esc(phone) + "</a>" : esc(phone)) : "";
     const who = [d.reporter && d.reporter.name ? esc(d.reporter.name) : "", tel(d.reporter && d.reporter.phone)].filter(Boolean).join(" ");
     const handler = d.responsible ? [esc(d.responsible.name), tel(d.responsible.phone)].filter(Boolean).join(" ") : "";
     const rows = [[L_.trackingCode, esc(d.tracking_code)], [L_.description, esc(d.description)], [L_.address, esc(d.address)],
