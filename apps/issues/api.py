@@ -1,6 +1,7 @@
 """Staff JSON API for issues (session login required): intake, list, GeoJSON for the map, detail,
 loop actions, nearby duplicates, indicators, joint-meeting decisions. HTTP only: parse, call, render."""
 
+import json
 import mimetypes
 
 from django.db import transaction
@@ -313,8 +314,12 @@ class IssueActionApi(StaffApi):
     def post(self, request, issue_id: int, action: str):
         data = request.data
         selectors.issue_get(issue_id=issue_id, scope=request_scope(request))  # 404 outside scope
+        # a multipart body may carry photos of the work done (处置照片), kept with the step
+        photos = request.FILES.getlist("photos")
         if action == "note":
-            services.issue_note_add(issue_id=issue_id, note=data.get("note"), actor=request.user)
+            services.issue_note_add(
+                issue_id=issue_id, note=data.get("note"), actor=request.user, photos=photos
+            )
         else:
             services.issue_act(
                 issue_id=issue_id,
@@ -323,9 +328,23 @@ class IssueActionApi(StaffApi):
                 note=data.get("note", ""),
                 rating=data.get("rating"),
                 duplicate_of=data.get("duplicate_of"),
-                responsible=data.get("responsible"),
+                responsible=_responsible_of(data.get("responsible")),
+                photos=photos,
             )
         return Response(_detail(request, selectors.issue_get(issue_id=issue_id)))
+
+
+def _responsible_of(value):
+    """The chosen handler: an object in JSON, its JSON text in a form (a step sent with photos)."""
+    if not isinstance(value, str) or not value.strip():
+        return value or None
+    try:
+        return json.loads(value)
+    except ValueError:
+        raise DomainError(
+            _("responsible=%(value)s is not a JSON object") % {"value": repr(value[:80])},
+            field="responsible",
+        ) from None
 
 
 class IssuesActionApi(StaffApi):

@@ -316,6 +316,16 @@ class IssuePhoto(models.Model):
     issue = models.ForeignKey(
         Issue, on_delete=models.CASCADE, related_name="photos", db_constraint=False
     )
+    # The step of the loop it was taken at (a handler's photo of the work done, 处置照片); NULL for the
+    # photos that came with the report.
+    event = models.ForeignKey(
+        "IssueEvent",
+        verbose_name=_("step"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="photos",
+    )
     image = models.ImageField(
         _("photo"), upload_to=photo_path, width_field="width", height_field="height"
     )

@@ -290,7 +290,9 @@ def _first_photo(issue: Issue, request) -> str:
     """The first photo as an absolute URL (the spec's media_url is a URL clients can fetch): served
     by request_media, as the request itself is, not from the media folder (never served publicly:
     staff uploads live there too)."""
-    photo = min(issue.photos.all(), key=lambda p: p.id, default=None)
+    photo = min(
+        (p for p in issue.photos.all() if p.event_id is None), key=lambda p: p.id, default=None
+    )
     if photo is None:
         return ""
     return request.build_absolute_uri(
@@ -575,9 +577,12 @@ def request_detail(request, fmt, request_id):
 
 @require_http_methods(["GET"])
 def request_media(request, request_id, photo_id):
-    """A photo of a service request: public, as the request it belongs to (the spec's media_url)."""
+    """A photo of a service request: public, as the request it belongs to (the spec's media_url).
+    Only the report's own: the handlers' photos of their work are for staff."""
     photo = (
-        IssuePhoto.objects.filter(issue__tracking_code=request_id.upper(), pk=photo_id)
+        IssuePhoto.objects.filter(
+            issue__tracking_code=request_id.upper(), pk=photo_id, event__isnull=True
+        )
         .only("image")
         .first()
     )

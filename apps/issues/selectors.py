@@ -183,6 +183,16 @@ def issue_detail(issue: Issue, *, user=None) -> dict:
             ("compound", issue.compound),
         )
     }
+    # the report's photos, and those kept with a step of the loop (处置照片) under that step
+    photos, step_photos = [], {}
+    for p in issue.photos.all().order_by("id"):
+        shown = {
+            "id": p.id,
+            "url": reverse("issue-photo", args=[issue.id, p.id]),
+            "width": p.width,
+            "height": p.height,
+        }
+        (step_photos.setdefault(p.event_id, []) if p.event_id else photos).append(shown)
     return {
         "id": issue.id,
         "tracking_code": issue.tracking_code,
@@ -212,16 +222,9 @@ def issue_detail(issue: Issue, *, user=None) -> dict:
         "responsible": responsible_for(issue, user=user),
         "reporter": reporter_for(issue, user=user),
         "duplicate_of": issue.duplicate_of_id,
-        # served to staff who may see the issue (api.IssuePhotoApi), never as public media
-        "photos": [
-            {
-                "id": p.id,
-                "url": reverse("issue-photo", args=[issue.id, p.id]),
-                "width": p.width,
-                "height": p.height,
-            }
-            for p in issue.photos.all().order_by("id")
-        ],
+        # served to staff who may see the issue (api.IssuePhotoApi); the report's also as Open311
+        # media, the steps' never
+        "photos": photos,
         "actions": actions_for(issue=issue, user=user) if user is not None else [],
         "loop_actions": actions_allowed(issue.status),
         "history": [
@@ -233,6 +236,7 @@ def issue_detail(issue: Issue, *, user=None) -> dict:
                 # the system's words in the reader's language, then the person's
                 "note": event_text(e),
                 "at": e.at.isoformat(),
+                "photos": step_photos.get(e.id, []),
             }
             for e in issue.events.all()
         ],

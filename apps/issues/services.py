@@ -273,6 +273,25 @@ def photo_check(upload: UploadedFile) -> None:
         )
 
 
+def step_photos_checked(photos) -> list:
+    """The photos a handler sends with a step of the loop (处置照片), each checked as at intake."""
+    photos = list(photos or [])
+    if len(photos) > PHOTO_MAX_COUNT:
+        raise DomainError(
+            _("at most %(max)s photos per step") % {"max": PHOTO_MAX_COUNT}, field="photos"
+        )
+    for photo in photos:
+        photo_check(photo)
+    return photos
+
+
+def _photos_save(event, photos) -> None:
+    for photo in photos:
+        IssuePhoto.objects.create(
+            issue_id=event.issue_id, event=event, image=photo, size=photo.size
+        )
+
+
 # ---------------------------------------------------------------- routing
 
 
@@ -724,9 +743,11 @@ def issue_transition(
     duplicate_of: int | None = None,
     responsible: dict | None = None,
     at: datetime | None = None,
+    photos=(),
 ) -> Issue:
     """Move an issue along the loop. Refuses an action not allowed from the current status (400, with
-    the allowed actions), and reports a lost race (409) when someone else moved it first."""
+    the allowed actions), and reports a lost race (409) when someone else moved it first. `photos`
+    (the work done, the place after) are kept with the step; a bad one refuses the whole step."""
     rule = TRANSITIONS.get(action)
     if rule is None:
         raise DomainError(
@@ -735,6 +756,7 @@ def issue_transition(
             field="action",
         )
     note = (note or "").strip()
+    photos = step_photos_checked(photos)
     with transaction.atomic():
         issue = Issue.objects.select_related("category", "subcategory").filter(pk=issue_id).first()
         if issue is None:
@@ -844,7 +866,7 @@ def issue_transition(
             )
         if action == "rate":
             reason = [step("rating", rating=rating)]
-        IssueEvent.objects.create(
+        event = IssueEvent.objects.create(
             issue=issue,
             action=action,
             from_status=current,
@@ -855,6 +877,7 @@ def issue_transition(
             reason=reason,
             at=now,
         )
+        _photos_save(event, photos)
     return Issue.objects.get(pk=issue.pk)
 
 
@@ -893,14 +916,19 @@ def _manual_route(responsible: dict) -> Route:
 
 
 @transaction.atomic
-def issue_note_add(*, issue_id: int, note: str, actor=None, actor_name: str = "") -> IssueEvent:
+@transaction.atomic
+def issue_note_add(
+    *, issue_id: int, note: str, actor=None, actor_name: str = "", photos=()
+) -> IssueEvent:
+    """A note in the issue's history, with photos if any (a note with photos only is fine)."""
     issue = Issue.objects.filter(pk=issue_id).first()
     if issue is None:
         raise NotFound(_("no issue with id %(id)s") % {"id": issue_id})
     note = (note or "").strip()
-    if not note:
+    photos = step_photos_checked(photos)
+    if not note and not photos:
         raise DomainError(_("note is required"), field="note")
-    return IssueEvent.objects.create(
+    event = IssueEvent.objects.create(
         issue=issue,
         action="note",
         from_status=issue.status,
@@ -909,6 +937,8 @@ def issue_note_add(*, issue_id: int, note: str, actor=None, actor_name: str = ""
         actor_name=_actor_name(actor, actor_name),
         note=note[:DESCRIPTION_MAX],
     )
+    _photos_save(event, photos)
+    return event
 
 
 # ---------------------------------------------------------------- joint meetings

@@ -125,6 +125,7 @@ def phone_page(request):
             "done": _("Done"),
             "showOnMap": _("Show on the map"),
             "addNote": _("Add a note"),
+            "stepPhotos": _("Photos of the work done"),
         }
     config = {
         "user": request.user.get_username(),

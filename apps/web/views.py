@@ -264,6 +264,7 @@ def _console_labels() -> dict:
         "issues": _("Issues"),
         "photo": _("Photo"),
         "addNote": _("Add a note"),
+        "stepPhotos": _("Photos of the work done"),
         "dispatchTo": _("Dispatch to"),
         "keepResponsible": _("as routed: %(name)s"),
         "chooseResponsible": _("choose who handles it"),

@@ -279,12 +279,16 @@ def test_buildings_show_their_heads_to_call(live_demo, artifacts):
         assert errors == []
 
 
-def test_grid_leader_opens_an_issue_calls_the_resident_and_moves_it_along(live_demo, artifacts):
+def test_grid_leader_opens_an_issue_calls_the_resident_and_moves_it_along(
+    live_demo, artifacts, settings, tmp_path
+):
     """Tap an issue in the Issues tab: its facts (the reporter's phone, in clear for the one
-    responsible, can be called), the actions this leader may take; accepting and resolving it from
-    the phone moves it along the loop, and the list comes back."""
+    responsible, can be called), the actions this leader may take; accepting and resolving it (with
+    a photo of the work done) from the phone moves it along the loop, and the list comes back."""
     from apps.issues.models import OPEN, ResponsibleKind
+    from tests.issues.test_intake_errors import png_bytes
 
+    settings.MEDIA_ROOT = tmp_path
     leader = StaffAssignment.objects.get(user__username="grid")
     building = leaders_building(compound__property_service__isnull=True)
     at = building.footprint.point_on_surface
@@ -326,12 +330,24 @@ def test_grid_leader_opens_an_issue_calls_the_resident_and_moves_it_along(live_d
         issue.refresh_from_db()
         assert issue.status == "accepted"
         sheet.locator("textarea[name=note]").fill("已联系物业维修，水箱已修好")
+        # a photo of the repaired tank (处置照片) goes with the step
+        expect(sheet).to_contain_text("处置照片")
+        sheet.locator("input[name=photos]").set_input_files(
+            {"name": "tank.png", "mimeType": "image/png", "buffer": png_bytes((40, 30))}
+        )
         sheet.locator("button.act[data-action=resolve]").click()
         expect(sheet.locator(".badge.st")).to_have_text("已处置")
         issue.refresh_from_db()
         assert issue.status == "resolved"
-        assert issue.events.order_by("-at", "-id").first().note == "已联系物业维修，水箱已修好"
+        resolved = issue.events.order_by("-at", "-id").first()
+        assert resolved.note == "已联系物业维修，水箱已修好" and resolved.photos.count() == 1
         expect(sheet.locator(".history li").first).to_contain_text("已联系物业维修")
+        expect(sheet.locator(".history li").first.locator(".photos img")).to_have_count(1)
+        page.wait_for_function(
+            "() => { const i = document.querySelector('#issue-sheet .history .photos img');"
+            " return i && i.complete && i.naturalWidth === 40; }"
+        )
+        sheet.locator(".history li").first.scroll_into_view_if_needed()
         page.screenshot(path=str(artifacts / "phone-issue-resolved.png"))
         sheet.locator("button.back").click()
         expect(page.locator("#issues")).to_be_visible()

@@ -619,6 +619,41 @@ def test_the_issue_panel_shows_its_photos(live_demo, artifacts, settings, tmp_pa
         assert errors == []
 
 
+def test_a_step_is_taken_with_photos_of_the_work_done(live_demo, artifacts, settings, tmp_path):
+    """处置照片: photos chosen in the action form go with the step and show under it in the history."""
+    from tests.issues.test_intake_errors import png_bytes
+
+    settings.MEDIA_ROOT = tmp_path
+    issue = fresh_issue(description="楼道堆物占用消防通道")
+    with browser_page() as (page, errors):
+        login(page, live_demo.url, "community")
+        page.goto(f"{live_demo.url}/?issue={issue.id}")
+        form = page.locator("#action-form")
+        expect(form.locator("button[data-action='consult']")).to_be_visible()
+        expect(form).to_contain_text("处置照片")
+        form.locator("textarea[name=note]").fill("已现场清理")
+        form.locator("input[name=photos]").set_input_files(
+            [
+                {"name": "after.png", "mimeType": "image/png", "buffer": png_bytes((48, 32))},
+                {"name": "wide.png", "mimeType": "image/png", "buffer": png_bytes((64, 32))},
+            ]
+        )
+        form.locator("button[data-action='consult']").click()
+        expect(page.locator("#panel .notice")).to_be_visible()
+        step = page.locator("#panel .history li").last
+        expect(step).to_contain_text("已现场清理")
+        expect(step.locator(".photos img")).to_have_count(2)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('#panel .history .photos img')]"
+            ".every((i) => i.complete && i.naturalWidth > 0)"
+        )
+        step.scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "console-step-photos.png"))
+        event = issue.events.get(action="consult")
+        assert event.photos.count() == 2 and event.note == "已现场清理"
+        assert errors == []
+
+
 def test_a_coordinator_dispatches_to_a_handler_chosen_in_the_panel(live_demo, artifacts):
     issue = fresh_issue(description="小区门口占道经营")
     community = Area.objects.get(pk=issue.community_id)

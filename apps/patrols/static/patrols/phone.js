@@ -509,6 +509,8 @@
         "<label>" + esc(L_.note) + " <textarea name='note' rows='2'></textarea></label>" +
         (d.actions.includes("rate") ? "<label>" + esc(L_.rating) + " <select name='rating'>" + [5, 4, 3, 2, 1].map((n) => "<option>" + n + "</option>").join("") + "</select></label>" : "") +
         (d.actions.includes("duplicate") ? "<label>" + esc(L_.duplicateOf) + " <input name='duplicate_of' autocapitalize='characters' spellcheck='false'></label>" : "") +
+        // photos of the work done (处置照片): taken on the spot, kept with the step or a note alone
+        "<label>" + esc(L_.stepPhotos) + " <input type='file' name='photos' accept='image/jpeg,image/png,image/webp' capture='environment' multiple></label>" +
         "<div class='acts'>" + d.actions.map((a) => "<button type='button' class='act' data-action='" + esc(a) + "'>" + esc(t.actions[a] || a) + "</button>").join("") +
         (d.can_note ? "<button type='button' class='act secondary' data-action='note'>" + esc(L_.addNote) + "</button>" : "") +
         "</div><p class='error' id='issue-act-error' hidden></p></form>" +
@@ -519,7 +521,7 @@
     const history = d.history.slice(-6).reverse().map((e) =>
       "<li><small>" + esc(when(e.at)) + "</small> " + esc(t.actions[e.action] || e.action) +
       (e.to ? " → " + esc((t.statuses || {})[e.to] || e.to) : "") + (e.actor ? " · " + esc(e.actor) : "") +
-      (e.note ? "<br><small>" + esc(e.note) + "</small>" : "") + "</li>").join("");
+      (e.note ? "<br><small>" + esc(e.note) + "</small>" : "") + photosHtml(e.photos) + "</li>").join("");
     $("issue-sheet").innerHTML = "<button type='button' class='back'>‹ " + esc(L_.back) + "</button>" +
       (done ? "<p class='done'>" + esc(done) + "</p>" : "") +
       "<h3>" + esc(d.category_name) + (d.subcategory_name ? " · " + esc(d.subcategory_name) : "") + "</h3>" +
@@ -527,13 +529,17 @@
       (d.overdue ? " <span class='badge overdue'>" + esc(t.overdue) + "</span>" : "") +
       " <button type='button' class='linkish show-on-map'>" + esc(L_.showOnMap) + "</button></p>" +
       "<table class='facts'>" + rows + "</table>" +
-      ((d.photos || []).length ? "<div class='photos'>" + d.photos.map((p) => "<a href='" + esc(p.url) +
-        "' target='_blank' rel='noopener'><img src='" + esc(p.url) + "' alt='' loading='lazy'></a>").join("") + "</div>" : "") + acts +
+      photosHtml(d.photos) + acts +
       "<h4>" + esc(L_.history) + "</h4><ol class='history'>" + history + "</ol>";
     $("tab-issues").scrollTop = 0; // the sheet's top (and what was just done) in view
     document.body.dataset.issueOpen = String(d.id);
     issueShown = d;
     showOnMap(d);
+  }
+
+  function photosHtml(list) {
+    return (list || []).length ? "<div class='photos'>" + list.map((p) => "<a href='" + esc(p.url) +
+      "' target='_blank' rel='noopener'><img src='" + esc(p.url) + "' alt='' loading='lazy'></a>").join("") + "</div>" : "";
   }
 
   let issueMarker = null;
@@ -549,9 +555,15 @@
     const form = btn.closest("form");
     const id = Number(form.dataset.issue);
     const action = btn.dataset.action;
-    const body = { note: form.note.value };
+    let body = { note: form.note.value };
     if (action === "rate" && form.rating) body.rating = Number(form.rating.value);
     if (action === "duplicate" && form.duplicate_of) body.duplicate_of = form.duplicate_of.value.trim() || null;
+    if (form.photos && form.photos.files.length) {  // with photos the step goes as a form
+      const data = new FormData();
+      Object.entries(body).forEach(([k, v]) => { if (v !== null && v !== undefined) data.append(k, v); });
+      Array.from(form.photos.files).forEach((f) => data.append("photos", f));
+      body = data;
+    }
     form.querySelectorAll("button").forEach((b) => { b.disabled = true; });
     try {
       const d = await api("POST", cfg.urls.issue + id + "/actions/" + action, body);

@@ -62,6 +62,31 @@
     return res.json();
   }
 
+  async function postForm(url, data) {
+    const res = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
+      body: data,
+    });
+    if (!res.ok) throw await readError(res);
+    return res.json();
+  }
+
+  function formOf(body, files) {
+    const data = new FormData();
+    Object.entries(body).forEach(([k, v]) => {
+      if (v !== null && v !== undefined) data.append(k, typeof v === "object" ? JSON.stringify(v) : v);
+    });
+    Array.from(files).forEach((f) => data.append("photos", f));
+    return data;
+  }
+
+  function photosHtml(list) {
+    return (list || []).length ? "<div class='photos'>" + list.map((p) =>
+      "<a href='" + esc(p.url) + "' target='_blank' rel='noopener'><img src='" + esc(p.url) + "' alt='" + esc(t.photo) + "' loading='lazy'></a>").join("") + "</div>" : "";
+  }
+
   function rows(pairs) {
     return "<table>" + pairs.filter((p) => p[1] !== null && p[1] !== undefined && p[1] !== "")
       .map((p) => "<tr><th>" + esc(p[0]) + "</th><td>" + esc(p[1]) + "</td></tr>").join("") + "</table>";
@@ -436,8 +461,7 @@
             [t.received_at, when(d.created_at)], [t.due, when(d.due_at)], [t.responsible, d.responsible && [d.responsible.name, d.responsible.phone].filter(Boolean).join(" ")],
             [t.reporter, d.reporter && [d.reporter.name, d.reporter.phone].filter(Boolean).join(" ")],
             [t.rework, d.rework_count || null], [t.rating, d.rating]]);
-    const photos = (d.photos || []).length ? "<div class='photos'>" + d.photos.map((p) =>
-      "<a href='" + esc(p.url) + "' target='_blank' rel='noopener'><img src='" + esc(p.url) + "' alt='" + esc(t.photo) + "' loading='lazy'></a>").join("") + "</div>" : "";
+    const photos = photosHtml(d.photos);
     const areas = ["street", "community", "grid", "neighbourhood", "compound"].map((k) => d.areas[k] && Object.assign({ level: k }, d.areas[k])).filter(Boolean);
     let actions = "<section class='sec' id='sec-actions'><h3>" + esc(t.actionsTitle) + "</h3>";
     if (d.actions.length || d.can_note) {
@@ -449,6 +473,8 @@
         (d.actions.includes("dispatch") ? "<label>" + esc(t.dispatchTo) + "<select name='responsible' id='dispatch-to'><option value=''>" +
           esc(d.responsible && d.responsible.kind !== "none" ? t.keepResponsible.replace("%(name)s", d.responsible.name) : t.chooseResponsible) +
           "</option></select></label>" : "") +
+        // photos of the work done (处置照片): kept with the step, or with a note alone
+        "<label>" + esc(t.stepPhotos) + "<input type='file' name='photos' accept='image/jpeg,image/png,image/webp' multiple></label>" +
         "<div class='actions'>" + d.actions.map((a) => "<button type='button' class='button small action' data-action='" + esc(a) + "'>" +
           esc(t.actions[a] || a) + "</button>").join("") +
         // a note alone (called the resident, will visit tomorrow): the history keeps it, the status stays
@@ -462,7 +488,7 @@
     const history = "<section class='sec'><h3>" + esc(t.history) + "</h3><ol class='history'>" + d.history.map((e) =>
       "<li><span class='sub'>" + esc(when(e.at)) + "</span> " + esc(t.actions[e.action] || e.action) +
       (e.to ? " → " + esc(t.statuses[e.to] || e.to) : "") + (e.actor ? " · " + esc(e.actor) : "") +
-      (e.note ? "<div class='note'>" + esc(e.note) + "</div>" : "") + "</li>").join("") + "</ol></section>";
+      (e.note ? "<div class='note'>" + esc(e.note) + "</div>" : "") + photosHtml(e.photos) + "</li>").join("") + "</ol></section>";
     return head + photos + "<section class='sec'><h3>" + esc(t.chain) + "</h3>" + chainHtml(areas) + "</section>" + actions + history;
   }
 
@@ -570,7 +596,10 @@
     form.querySelectorAll("button").forEach((b) => { b.disabled = true; });
     const errEl = document.getElementById("action-error");
     try {
-      const d = await postJSON(urls.issue + id + "/actions/" + btn.dataset.action, body);
+      const url = urls.issue + id + "/actions/" + btn.dataset.action;
+      // with photos the step goes as a form (multipart), its fields alongside
+      const files = form.photos ? form.photos.files : [];
+      const d = files.length ? await postForm(url, formOf(body, files)) : await postJSON(url, body);
       ++selection;
       panel.innerHTML = issueHtml(d, t.done + ": " + (t.actions[btn.dataset.action] || btn.dataset.action));
       fillHandlers(d, selection);
