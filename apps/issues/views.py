@@ -16,6 +16,7 @@ from apps.common.errors import DomainError, NotFound
 from apps.common.exports import safe_cell
 from apps.issues import selectors, services
 from apps.issues.models import Category, Issue, Status
+from apps.issues.reasons import event_text
 from apps.people.scope import request_scope
 from apps.territory.selectors import area_current
 
@@ -118,6 +119,20 @@ PUBLIC_ACTIONS = {
 }
 
 
+# The steps whose words the resident is owed on the tracking page: what was done, why a report was not
+# taken up or what it repeats (Open311 shows the latest of these as `status_notes` too). Notes of the
+# other steps (a handler's return, a consultation, staff notes) stay with staff.
+PUBLIC_NOTES = ("resolve", "reject", "duplicate")
+# The resident's rating, worst to best (the scale the satisfaction indicator counts 4 and 5 of)
+RATING_WORDS = {
+    1: gettext_lazy("very dissatisfied"),
+    2: gettext_lazy("dissatisfied"),
+    3: gettext_lazy("so-so"),
+    4: gettext_lazy("satisfied"),
+    5: gettext_lazy("very satisfied"),
+}
+
+
 @require_http_methods(["GET", "POST"])
 def track_page(request):
     """Status of an issue by tracking code; once resolved, the resident rates it here (居民评单)."""
@@ -151,10 +166,16 @@ def track_page(request):
         status_label=Status(issue.status).label,
         can_rate=issue.status == Status.RESOLVED,
         history=[
-            {"at": e.at, "label": PUBLIC_ACTIONS[e.action]}
+            {
+                "at": e.at,
+                "label": PUBLIC_ACTIONS[e.action],
+                "note": event_text(e) if e.action in PUBLIC_NOTES else "",
+            }
             for e in issue.events.all()
             if e.action in PUBLIC_ACTIONS
         ],
+        ratings=list(RATING_WORDS.items()),
+        rating_word=RATING_WORDS.get(issue.rating, ""),
         now=timezone.now(),
     )
     return render(request, "issues/track.html", context)

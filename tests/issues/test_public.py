@@ -113,13 +113,22 @@ def test_resident_rates_a_resolved_issue(client, form):
     code = client.post("/report", form, follow=True).context["code"]
     issue = Issue.objects.get(tracking_code=code)
     assert 'name="rating"' not in client.get(f"/track?code={code}").content.decode()
-    for action in ("dispatch", "accept", "resolve"):
-        services.issue_transition(issue_id=issue.id, action=action)
-    assert 'name="rating"' in client.get(f"/track?code={code}").content.decode()
+    services.issue_transition(issue_id=issue.id, action="dispatch")
+    services.issue_transition(issue_id=issue.id, action="accept")
+    services.issue_transition(issue_id=issue.id, action="return", note="不归我们管，退回社区")
+    services.issue_transition(issue_id=issue.id, action="dispatch")
+    services.issue_transition(issue_id=issue.id, action="accept")
+    services.issue_transition(issue_id=issue.id, action="resolve", note="已清理楼道杂物")
+    page = client.get(f"/track?code={code}").content.decode()
+    assert 'name="rating"' in page
+    # the resident reads what was done, not the handlers' words to each other
+    assert "已清理楼道杂物" in page and "不归我们管" not in page
+    assert page.count('type="radio" name="rating"') == 5 and "很不满意" in page and "很满意" in page
     bad = client.post("/track", {"code": code, "rating": "9"})
     assert "评分 9 超出 1-5 的范围" in bad.content.decode()
     r = client.post("/track", {"code": code, "rating": "4", "comment": "及时"})
     assert r.status_code == 302
     issue.refresh_from_db()
     assert (issue.status, issue.rating, issue.rating_comment) == ("rated", 4, "及时")
+    assert "您的评价: 4/5 满意 · 及时" in client.get(f"/track?code={code}").content.decode()
     assert client.get("/track?code=LLNOTHERE").status_code == 404

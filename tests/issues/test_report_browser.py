@@ -2,7 +2,9 @@
 follow it. Headless Chromium; any console error fails."""
 
 import pytest
+from playwright.sync_api import expect
 
+from apps.issues import services
 from apps.issues.models import Issue
 from tests.browser import PHONE, browser_page
 from tests.issues.conftest import ensure_seeded, point_in
@@ -41,6 +43,22 @@ def test_resident_reports_on_a_phone_and_tracks_it(live_server, artifacts):
         page.wait_for_selector("#track")
         assert "<script>x</script>" in page.inner_text(".desc")  # shown as text, not run
         page.screenshot(path=str(artifacts / "issues-track-phone.png"), full_page=True)
+        # once resolved, the resident reads what was done and rates it with a tap
+        for action, note in (("dispatch", ""), ("accept", ""), ("resolve", "已更换楼道灯")):
+            services.issue_transition(issue_id=issue.id, action=action, note=note)
+        page.reload()
+        expect(page.locator("#track .history")).to_contain_text("已更换楼道灯")
+        choices = page.locator("fieldset.scale label")
+        expect(choices).to_have_count(5)
+        expect(choices.nth(4)).to_contain_text("很满意")
+        choices.nth(3).click()
+        expect(choices.nth(3).locator("input")).to_be_checked()
+        page.screenshot(path=str(artifacts / "issues-track-rate-phone.png"), full_page=True)
+        page.fill("textarea[name=comment]", "修得很快")
+        page.click("form.rate button.primary")
+        expect(page.locator(".your-rating")).to_contain_text("4/5 满意 · 修得很快")
+        issue.refresh_from_db()
+        assert (issue.status, issue.rating, issue.rating_comment) == ("rated", 4, "修得很快")
         assert errors == []
 
 
