@@ -142,12 +142,85 @@ class ResidentsApi(APIView):
         rows = list(qs[offset : offset + PAGE + 1])
         results = [_person(access, r) for r in rows[:PAGE]]
         _log_unmasked(request, what="residents", subject=_subject(given), people=results)
-        return Response(
-            {
-                "results": results,
-                "next_offset": offset + PAGE if len(rows) > PAGE else None,
-            }
+        body = {"results": results, "next_offset": offset + PAGE if len(rows) > PAGE else None}
+        # for one building or household: whether this user keeps its register (the console's form)
+        place = (
+            Building.objects.filter(pk=given["building"]).first()
+            if given["building"] is not None
+            else Building.objects.filter(household_set__id=given["household"]).first()
+            if given["household"] is not None
+            else None
         )
+        if place is not None:
+            body["can_edit"] = _may_edit_residents(request, place, access)
+        return Response(body)
+
+    @extend_schema(
+        summary="Register a resident in a household ({household, name, phone?, id_number?, "
+        "is_head?}): staff who may see personal data there",
+        request=OpenApiTypes.OBJECT,
+        responses={201: OpenApiTypes.OBJECT},
+    )
+    def post(self, request):
+        if not isinstance(request.data, dict):
+            raise DomainError(_("the body must be a JSON object"))
+        household_id = _int(request, "household", required=True)
+        household = (
+            Household.objects.select_related("building")
+            .filter(pk=household_id)
+            .filter(request_scope(request).buildings_q("building__"))
+            .first()
+        )
+        if household is None:
+            raise NotFound(
+                _("no household with id %(id)s") % {"id": household_id}, field="household"
+            )
+        access = access_for(request.user)
+        if not _may_edit_residents(request, household.building, access):
+            raise PermissionDenied(_("your role may not change the register of residents here"))
+        data = request.data
+        resident = services.resident_register(
+            household=household,
+            name=str(data.get("name") or ""),
+            phone=str(data.get("phone") or ""),
+            id_number=str(data.get("id_number") or ""),
+            is_head=data.get("is_head") in (True, "true", "1", "on"),
+        )
+        person = _person(access, resident)
+        _log_unmasked(
+            request, what="residents", subject=f"household {household.id}", people=[person]
+        )
+        return Response(person, status=201)
+
+
+def _may_edit_residents(request, building: Building, access) -> bool:
+    """Who keeps a building's register: staff who may see its residents' personal data there
+    (apps.people.privacy), and not read-only (auditors)."""
+    if request_scope(request).read_only:
+        return False
+    return access.allows(grid_id=building.grid_id, community_id=building.community_id)
+
+
+class ResidentMoveOutApi(APIView):
+    """POST: a resident moved away: off the register (the audit log keeps the row)."""
+
+    permission_classes = [ScopedStaff]
+
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT})
+    def post(self, request, resident_id: int):
+        resident = (
+            Resident.objects.select_related("household__building")
+            .filter(pk=resident_id)
+            .filter(request_scope(request).buildings_q("household__building__"))
+            .first()
+        )
+        if resident is None:
+            raise NotFound(_("no resident with id %(id)s") % {"id": resident_id}, field="resident")
+        if not _may_edit_residents(request, resident.household.building, access_for(request.user)):
+            raise PermissionDenied(_("your role may not change the register of residents here"))
+        household = resident.household_id
+        services.resident_move_out(resident=resident)
+        return Response({"id": resident_id, "household": household, "moved_out": True})
 
 
 def _contact_place(request) -> tuple[Area | None, Building | None]:

@@ -234,6 +234,52 @@ def resident_create(
 
 
 @transaction.atomic
+def resident_register(
+    *, household: Household, name: str, phone: str = "", id_number: str = "", is_head=False
+) -> Resident:
+    """Register someone who lives in a household (住户登记, from the console). A household has one
+    head: registering a new head makes the previous one an ordinary member."""
+    name = (name or "").strip()
+    if len(name) > Resident._meta.get_field("name").max_length:
+        raise DomainError(_("the name is too long"), field="name")
+    # the household row locked: two heads registered at once cannot both stay heads
+    household = Household.objects.select_for_update().get(pk=household.pk)
+    resident = resident_create(
+        household=household,
+        name=name,
+        phone=(phone or "").strip(),
+        id_number=(id_number or "").strip(),
+        is_head=bool(is_head),
+    )
+    if resident.is_head:
+        Resident.objects.filter(household=household, is_head=True).exclude(pk=resident.pk).update(
+            is_head=False
+        )
+    return resident
+
+
+@transaction.atomic
+def resident_move_out(*, resident: Resident) -> None:
+    """Take someone who moved away off the register (the audit log keeps the row). Refused while
+    they hold a party membership or an owners' committee seat: those are ended first, on purpose."""
+    resident = Resident.objects.select_for_update().get(pk=resident.pk)
+    from apps.people.privacy import mask_name
+
+    who = mask_name(resident.name)
+    if PartyMember.objects.filter(resident=resident).exists():
+        raise Conflict(
+            _("%(name)s is a party member: transfer or end the membership before moving them out")
+            % {"name": who}
+        )
+    if CommitteeMember.objects.filter(resident=resident).exists():
+        raise Conflict(
+            _("%(name)s sits on an owners' committee: end the seat before moving them out")
+            % {"name": who}
+        )
+    resident.delete()
+
+
+@transaction.atomic
 def party_org_create(
     *,
     name: str,

@@ -5,6 +5,11 @@ from apps.people import api, views
 urlpatterns = [
     path("api/people/residents", api.ResidentsApi.as_view(), name="people-residents"),
     path("api/people/residents.csv", api.ResidentsCsvApi.as_view(), name="people-residents-csv"),
+    path(
+        "api/people/residents/<int:resident_id>/move-out",
+        api.ResidentMoveOutApi.as_view(),
+        name="people-resident-move-out",
+    ),
     path("api/people/contacts", api.ContactsApi.as_view(), name="people-contacts"),
     path(
         "api/people/contacts/<int:assignment_id>/end",

@@ -78,6 +78,7 @@ CLASSIFIED = {
     "compound-head-visits": STAFF,
     "people-residents": STAFF,
     "people-residents-csv": STAFF,
+    "people-resident-move-out": STAFF,  # keepers of the register: who may see personal data there
     "people-party-members": STAFF,
     "people-party-orgs": STAFF,
     "people-committees": STAFF,
@@ -316,8 +317,20 @@ def staff_requests(w) -> dict[str, list[tuple[str, str, dict]]]:
     }
     line = {"type": "LineString", "coordinates": [[117.205, 31.79], [117.205, 31.82]]}
     hh_b = w["center_b"].household_id if w["center_b"] else 0
+    # someone in grid B with no party or committee seat, so a keeper of the register moves them out
+    plain_b = Resident.objects.filter(
+        household__building__grid=b, party_member__isnull=True, committeemember__isnull=True
+    ).first()
+    resident_b = plain_b.id if plain_b else 0
     return {
-        "people-residents": [("get", f"/api/people/residents?grid={b.id}", {})],
+        "people-residents": [
+            ("get", f"/api/people/residents?grid={b.id}", {}),
+            ("get", f"/api/people/residents?building={w['building_b'].id}", {}),
+            ("post", "/api/people/residents", {"household": hh_b, "name": "李四"}),
+        ],
+        "people-resident-move-out": [
+            ("post", f"/api/people/residents/{resident_b}/move-out", {}),
+        ],
         "people-residents-csv": [
             ("get", f"/api/people/residents.csv?grid={b.id}&reason=核对信息", {})
         ],
@@ -484,6 +497,8 @@ def test_every_staff_endpoint_answers_every_role_without_a_server_error(world, r
                     "people-contact-end",
                 ):
                     assert r.status_code == 404, (role, name, r.status_code)
+            if "grid" in role and method == "post" and path.startswith("/api/people/residents"):
+                assert r.status_code == 404, (role, name, r.status_code)  # grid B's register
 
 
 @pytest.mark.parametrize("role", [r for r in ROLES if r != "anonymous"])

@@ -739,3 +739,49 @@ def test_community_staff_assign_a_grid_leader_and_end_an_assignment(live_demo, a
         row.locator(".open-area").click()
         expect(page.locator("#panel")).to_have_attribute("data-selected", f"area:{grid.id}")
         assert [e for e in errors if "status of 400" not in e] == []
+
+
+def test_community_staff_register_a_resident_and_move_them_out(live_demo, artifacts):
+    """住户登记 in a building's panel: a bad ID number is named and nothing is written; a new head of
+    household shows under their flat; "moved out" (confirmed) takes them off the register."""
+    from apps.people.models import Resident
+    from tests.people.helpers import bad_id, valid_id
+
+    scope = user_scope(User.objects.get(username="community"))
+    building = Building.objects.filter(scope.buildings_q(), household_set__isnull=False).first()
+    flat = building.household_set.order_by("unit__number", "floor", "room").first()
+    with browser_page() as (page, errors):
+        login(page, live_demo.url, "community")
+        page.evaluate(
+            "([lat, lon]) => window.linliMap.setView([lat, lon], 19)",
+            [building.footprint.point_on_surface.y, building.footprint.point_on_surface.x],
+        )
+        click_at(page, building.footprint.point_on_surface)
+        people = page.locator("#sec-people")
+        people.locator("summary", has_text="登记住户").click()
+        form = people.locator("#resident-form")
+        form.locator("select[name=household]").select_option(str(flat.id))
+        form.locator("input[name=name]").fill("周新来")
+        form.locator("input[name=phone]").fill("13700001111")
+        form.locator("input[name=id_number]").fill(bad_id())
+        form.locator("input[name=is_head]").check()
+        form.locator("button[type=submit]").click()
+        expect(people.locator("#resident-error")).to_contain_text("校验码")
+        assert not Resident.objects.filter(name="周新来").exists()
+        form.locator("input[name=id_number]").fill(valid_id("34011119900202123"))
+        page.screenshot(path=str(artifacts / "console-register-form.png"))
+        form.locator("button[type=submit]").click()
+        expect(people.locator(".ok-text")).to_contain_text("已登记: 周新来")
+        row = people.locator(f"li[data-household='{flat.id}']")
+        expect(row).to_contain_text("周新来")
+        expect(row.locator(".resident", has_text="周新来").locator(".badge")).to_have_text("户主")
+        page.screenshot(path=str(artifacts / "console-register-resident.png"))
+        added = Resident.objects.get(name="周新来")
+        assert added.household_id == flat.id and added.is_head and added.phone == "13700001111"
+
+        page.once("dialog", lambda dialog: dialog.accept())
+        row.locator(".resident", has_text="周新来").locator(".resident-out").click()
+        expect(people.locator(".ok-text")).to_contain_text("已迁出: 周新来")
+        expect(people.locator(".resident", has_text="周新来")).to_have_count(0)
+        assert not Resident.objects.filter(name="周新来").exists()
+        assert [e for e in errors if "status of 400" not in e] == []

@@ -440,12 +440,84 @@
   async function loadResidents(key, id, token) {
     try {
       const d = await getJSON(urls.residents + "?" + key + "=" + id);
+      if (key === "building" && d.can_edit) {
+        // the staff who keep this building's register (住户登记): every resident by household, a
+        // form to register one, a "moved out" button each
+        const hh = await getJSON(urls.households + "?building=" + id);
+        fill("sec-people", token, registerHtml(id, d, hh.results));
+        return;
+      }
       const list = d.results.slice(0, 15);
       fill("sec-people", token, list.length ? "<ul class='people'>" + list.map((r) =>
         "<li>" + esc(r.name) + " <span class='sub'>" + esc(r.phone || "") + "</span></li>").join("") +
         (d.results.length > list.length ? "<li class='sub'>… +" + (d.results.length - list.length) + (d.next_offset ? "+" : "") + "</li>" : "") + "</ul>"
         : "<p class='hint'>–</p>");
     } catch (e) { fillError("sec-people", token, e); }
+  }
+
+  function householdName(h) {
+    return (h.unit ? h.unit + "-" : "") + h.room;
+  }
+
+  function registerHtml(buildingId, d, households, message) {
+    const byHousehold = {};
+    d.results.forEach((r) => { (byHousehold[r.household] = byHousehold[r.household] || []).push(r); });
+    const rowsHtml = households.filter((h) => byHousehold[h.id]).map((h) =>
+      "<li data-household='" + h.id + "'><div class='flat'>" + esc(householdName(h)) + "</div><ul>" +
+      byHousehold[h.id].map((r) => "<li class='resident'><span>" + esc(r.name) + "</span>" +
+        (r.is_head ? "<span class='badge'>" + esc(t.head) + "</span>" : "") +
+        (r.phone ? "<span class='phone'>" + esc(r.phone) + "</span>" : "") +
+        "<button type='button' class='linkish resident-out' data-resident='" + r.id + "' data-name='" + esc(r.name) + "'>" + esc(t.moveOut) + "</button></li>").join("") +
+      "</ul></li>").join("");
+    return (message ? "<p class='ok-text'>" + esc(message) + "</p>" : "") +
+      (rowsHtml ? "<ul class='people register'>" + rowsHtml + "</ul>" : "<p class='hint'>–</p>") +
+      (d.next_offset ? "<p class='sub'>" + esc(t.moreResidents) + "</p>" : "") +
+      "<details class='register-form'" + (households.length ? "" : " hidden") + "><summary>" + esc(t.register) + "</summary>" +
+      "<form id='resident-form' class='form compact' data-building='" + buildingId + "'>" +
+      "<label>" + esc(t.household) + "<select name='household' required>" + households.map((h) =>
+        "<option value='" + h.id + "'>" + esc(householdName(h)) + "</option>").join("") + "</select></label>" +
+      "<label>" + esc(t.personName) + "<input name='name' required maxlength='100' autocomplete='off'></label>" +
+      "<label>" + esc(t.phone) + "<input name='phone' inputmode='tel' autocomplete='off'></label>" +
+      "<label>" + esc(t.idNumber) + "<input name='id_number' autocomplete='off' spellcheck='false'></label>" +
+      "<label class='check'><input type='checkbox' name='is_head'> " + esc(t.head) + "</label>" +
+      "<button type='submit' class='button small'>" + esc(t.registerDo) + "</button>" +
+      "<p class='error-text' id='resident-error' hidden></p></form></details>";
+  }
+
+  async function registerShown(buildingId, message, open) {
+    const [d, hh] = await Promise.all([getJSON(urls.residents + "?building=" + buildingId), getJSON(urls.households + "?building=" + buildingId)]);
+    const body = document.querySelector("#sec-people .body");
+    if (!body) return;
+    body.innerHTML = registerHtml(buildingId, d, hh.results, message);
+    if (open) body.querySelector(".register-form").open = true;
+  }
+
+  async function residentRegister(form) {
+    const err = document.getElementById("resident-error");
+    const body = { household: Number(form.household.value), name: form.name.value, phone: form.phone.value,
+                   id_number: form.id_number.value, is_head: form.is_head.checked };
+    form.querySelectorAll("button, input, select").forEach((el) => { el.disabled = true; });
+    try {
+      const r = await postJSON(urls.residents, body);
+      await registerShown(form.dataset.building, t.registered + ": " + r.name, true);
+    } catch (e) {
+      err.textContent = e.message;
+      err.hidden = false;
+      form.querySelectorAll("button, input, select").forEach((el) => { el.disabled = false; });
+    }
+  }
+
+  async function residentMoveOut(btn) {
+    if (!window.confirm(t.moveOutConfirm.replace("{name}", btn.dataset.name))) return;
+    const buildingId = panel.dataset.selected.split(":")[1];
+    btn.disabled = true;
+    try {
+      await postJSON(urls.residents + "/" + btn.dataset.resident + "/move-out", {});
+      await registerShown(buildingId, t.movedOut + ": " + btn.dataset.name, false);
+    } catch (e) {
+      btn.disabled = false;
+      status(e.message, true);
+    }
   }
 
   // ------------------------------------------------------------------ side panel: one issue
@@ -565,9 +637,13 @@
 
   panel.addEventListener("change", (ev) => { if (ev.target.classList.contains("bulk-pick")) bulkCounts(); });
   panel.addEventListener("submit", (ev) => {
-    if (ev.target.id !== "assign-form") return;
-    ev.preventDefault();
-    contactAssign(ev.target);
+    if (ev.target.id === "assign-form") {
+      ev.preventDefault();
+      contactAssign(ev.target);
+    } else if (ev.target.id === "resident-form") {
+      ev.preventDefault();
+      residentRegister(ev.target);
+    }
   });
 
   panel.addEventListener("click", async (ev) => {
@@ -580,6 +656,8 @@
     if (bulk) { bulkAct(bulk.dataset.bulk); return; }
     const end = ev.target.closest(".contact-end");
     if (end) { contactEnd(end); return; }
+    const out = ev.target.closest(".resident-out");
+    if (out) { residentMoveOut(out); return; }
     const openArea = ev.target.closest(".open-area");
     if (openArea) { openLinkedArea(openArea.dataset.code, openResult); return; }
     const btn = ev.target.closest("button.action");
