@@ -93,6 +93,9 @@ def phone_page(request):
         "patrols": reverse("patrols"),
         "sw": reverse("phone-sw"),
         "page": reverse("phone"),
+        # a building's residents by flat, and its register for those who keep it (住户登记)
+        "residents": reverse("people-residents"),
+        "households": reverse("people-households"),
     }
     issues = issues_installed()
     labels_ = labels()
@@ -127,6 +130,25 @@ def phone_page(request):
             "addNote": _("Add a note"),
             "stepPhotos": _("Photos of the work done"),
         }
+    labels_["register"] = {
+        "residents": _("Residents"),
+        "open": _("Residents and register"),
+        "none": _("No residents registered here."),
+        "register": _("Register a resident"),
+        "registerDo": _("Register"),
+        "registered": _("Registered"),
+        "household": _("Household"),
+        "name": pgettext("person", "Name"),
+        "phone": _("Phone"),
+        "idNumber": _("ID number (optional)"),
+        "head": _("Head of household"),
+        "moveOut": _("Moved out"),
+        "moveOutConfirm": _(
+            "Has {name} moved out? They leave the register (the audit log keeps the record)."
+        ),
+        "movedOut": _("Taken off the register"),
+        "back": _("Back to the list"),
+    }
     config = {
         "user": request.user.get_username(),
         "urls": urls,

@@ -2,6 +2,7 @@
 geolocation moved step by step, an offline period with a reload in the middle, a check-in, a stop."""
 
 import re
+import time
 from contextlib import contextmanager
 
 import pytest
@@ -384,4 +385,79 @@ def test_the_buildings_list_measures_to_the_footprint_as_check_in_does(live_demo
         expect(row).to_contain_text(" 米 · ")
         shown = int(row.inner_text().split(" 米")[0])
         assert abs(shown - to_outline) <= 1, (shown, to_outline, to_centre)
+        assert errors == []
+
+
+def test_grid_leader_registers_a_resident_on_a_visit_and_moves_them_out(live_demo, artifacts):
+    """入户走访 on the phone: a building's residents by flat, the phones to call; the grid leader keeps
+    the register of their grid: registers a newcomer (a bad phone is named, nothing written) and,
+    after confirming, takes them off it when they move away."""
+    from apps.people.models import Resident
+
+    building = leaders_building(household_set__isnull=False)
+    flat = building.household_set.order_by("unit__number", "floor", "room").first()
+    at = building.footprint.point_on_surface
+    with phone_at(live_demo.url, at.x, at.y) as (page, errors):
+        row = page.locator(f"#buildings li[data-building='{building.id}']")
+        row.locator("button.open-register").click()
+        sheet = page.locator("#building-sheet")
+        expect(sheet.locator(".flats > li").first).to_be_visible()
+        expect(page.locator("#buildings")).to_be_hidden()
+        expect(
+            sheet.locator(".resident a[href^='tel:']").first
+        ).to_be_visible()  # in clear: my grid
+        sheet.locator("summary", has_text="登记住户").click()
+        form = sheet.locator("#register-form")
+        form.locator("select[name=household]").select_option(str(flat.id))
+        form.locator("input[name=name]").fill("吴新")
+        form.locator("input[name=phone]").fill("12345")
+        form.locator("button[type=submit]").click()
+        expect(sheet.locator("#register-error")).to_contain_text("12345")
+        assert not Resident.objects.filter(name="吴新").exists()
+        form.locator("input[name=phone]").fill("13600002222")
+        form.locator("button[type=submit]").click()
+        expect(sheet.locator(".done")).to_contain_text("已登记: 吴新")
+        newcomer = sheet.locator(f"li[data-household='{flat.id}'] .resident", has_text="吴新")
+        expect(newcomer.locator("a[href='tel:13600002222']")).to_be_visible()
+        page.screenshot(path=str(artifacts / "phone-register.png"), full_page=True)
+        assert Resident.objects.get(name="吴新").household_id == flat.id
+
+        page.once("dialog", lambda dialog: dialog.accept())
+        newcomer.locator("button.move-out").click()
+        expect(sheet.locator(".done")).to_contain_text("已迁出: 吴新")
+        expect(sheet.locator(".resident", has_text="吴新")).to_have_count(0)
+        assert not Resident.objects.filter(name="吴新").exists()
+        sheet.locator("button.back").click()
+        expect(page.locator("#buildings")).to_be_visible()
+        assert [e for e in errors if "status of 400" not in e] == []
+
+
+def test_a_new_release_of_the_phone_script_reaches_a_phone_that_cached_the_old_one(live_demo):
+    """The service worker answers static files from its cache (offline patrols need them) but fetches
+    a fresh copy behind each answer: a phone holding an old phone.js runs the new one a load later.
+    (Before, a cached script was served for ever.)"""
+    leader = StaffAssignment.objects.get(user__username="grid")
+    at = leader.area.geom.point_on_surface
+    has_new = (
+        "async () => { const c = await caches.open('linli-phone-v2');"
+        " const r = await c.match('/static/patrols/phone.js');"
+        " return Boolean(r) && (await r.text()).includes('openBuilding'); }"
+    )
+    with phone_at(live_demo.url, at.x, at.y) as (page, errors):
+        wait_body(page, "offlineReady", "yes")
+        assert page.evaluate(has_new)
+        page.evaluate(
+            "async () => { const c = await caches.open('linli-phone-v2');"
+            " await c.put('/static/patrols/phone.js', new Response('/* an old release */',"
+            " {headers: {'Content-Type': 'text/javascript'}})); }"
+        )
+        assert not page.evaluate(has_new)
+        page.reload()  # the worker answers with the old script and fetches the new one behind it
+        deadline = time.monotonic() + 15
+        while not page.evaluate(has_new):  # (wait_for_function does not await an async predicate)
+            assert time.monotonic() < deadline, "the cached phone.js was never refreshed"
+            page.wait_for_timeout(200)
+        page.reload()
+        wait_body(page, "phoneReady", "ready")
+        expect(page.locator("#buildings li[data-building]").first).to_be_visible()
         assert errors == []

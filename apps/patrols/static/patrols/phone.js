@@ -9,7 +9,7 @@
   const cfg = JSON.parse(document.getElementById("phone-config").textContent);
   const t = cfg.labels;
   const KEY = "linli.patrol.v1." + cfg.user;
-  const CACHE = "linli-phone-v1";
+  const CACHE = "linli-phone-v2";  // the service worker's (sw.js)
   const BATCH = 200;
   const $ = (id) => document.getElementById(id);
   const statusEl = $("status");
@@ -375,7 +375,7 @@
         (r.d == null ? "" : esc(distanceText(r.d)) + " · ") + r.p.households + " " + esc(t.households) +
         (n ? " · <span class='open-issues'>" + esc(plural(t.openIssues, n).replace("%(n)s", n)) + "</span>" : "") +
         (heads[r.p.id] ? "<br>" + heads[r.p.id].map(head).join(" · ") : "") +
-        "</small></div>" +
+        "</small><br><button type='button' class='linkish open-register'>" + esc(t.register.open) + "</button></div>" +
         (done ? "<span class='badge'>" + esc(t.checkedIn) + "</span>"
               : "<button type='button' class='checkin'" + (can && !queued ? "" : " disabled") +
                 " title='" + esc(can ? "" : t.needsPatrol) + "'>" + esc(t.checkin) + "</button>") + "</li>";
@@ -415,6 +415,95 @@
     if (!detail.track) return;
     historyLayer = L.geoJSON(detail.track, { style: { color: "#7c3aed", weight: 4, dashArray: "6 4" } }).addTo(map);
     map.fitBounds(historyLayer.getBounds(), { padding: [30, 30], maxZoom: 18 });
+  }
+
+  // ------------------------------------------------------------------------ residents (住户登记)
+  // A building's residents by flat; for whoever keeps its register (the people API's `can_edit`: a
+  // grid leader in their grid), a form to register someone and a "moved out" button each. Online only.
+  const R = t.register;
+
+  function showBuildingList(show) {
+    $("building-sheet").hidden = show;
+    $("buildings").hidden = !show;
+  }
+
+  async function openBuilding(id, message) {
+    const sheet = $("building-sheet");
+    sheet.dataset.building = String(id);
+    if (!message) sheet.innerHTML = "<p class='hint'>" + esc(t.loading) + "</p>";
+    showBuildingList(false);
+    const f = buildings.find((b) => b.properties.id === id);
+    const title = f ? (f.properties.address || f.properties.name) : "";
+    try {
+      const [d, hh] = await Promise.all([
+        api("GET", cfg.urls.residents + "?building=" + id),
+        api("GET", cfg.urls.households + "?building=" + id),
+      ]);
+      sheet.innerHTML = "<button type='button' class='back'>‹ " + esc(R.back) + "</button>" +
+        (message ? "<p class='done'>" + esc(message) + "</p>" : "") +
+        "<h3>" + esc(title) + "</h3>" + registerHtml(id, d, hh.results);
+    } catch (e) {
+      sheet.innerHTML = "<button type='button' class='back'>‹ " + esc(R.back) + "</button><p class='error'>" +
+        esc(e instanceof Offline ? t.offline : t.error + ": " + e.message) + "</p>";
+    }
+    $("tab-buildings").scrollTop = 0;
+  }
+
+  function registerHtml(id, d, households) {
+    const flat = (h) => (h.unit ? h.unit + "-" : "") + h.room;
+    const by = {};
+    d.results.forEach((r) => { (by[r.household] = by[r.household] || []).push(r); });
+    const flats = households.filter((h) => by[h.id]).map((h) =>
+      "<li data-household='" + h.id + "'><small>" + esc(flat(h)) + "</small>" + by[h.id].map((r) =>
+        "<div class='resident'><span>" + esc(r.name) + "</span>" + (r.is_head ? "<span class='badge'>" + esc(R.head) + "</span>" : "") +
+        (r.phone ? tel(r.phone) : "") +
+        (d.can_edit ? "<button type='button' class='linkish move-out' data-resident='" + r.id + "' data-name='" + esc(r.name) + "'>" + esc(R.moveOut) + "</button>" : "") +
+        "</div>").join("") + "</li>").join("");
+    return "<h4>" + esc(R.residents) + "</h4>" +
+      (flats ? "<ul class='flats'>" + flats + "</ul>" : "<p class='hint'>" + esc(R.none) + "</p>") +
+      (d.can_edit && households.length ? "<details class='register'><summary>" + esc(R.register) + "</summary>" +
+        "<form id='register-form' data-building='" + id + "'>" +
+        "<label>" + esc(R.household) + " <select name='household'>" + households.map((h) =>
+          "<option value='" + h.id + "'>" + esc(flat(h)) + "</option>").join("") + "</select></label>" +
+        "<label>" + esc(R.name) + " <input name='name' required maxlength='100' autocomplete='off'></label>" +
+        "<label>" + esc(R.phone) + " <input name='phone' type='tel' autocomplete='off'></label>" +
+        "<label>" + esc(R.idNumber) + " <input name='id_number' autocomplete='off' spellcheck='false'></label>" +
+        "<label class='check'><input type='checkbox' name='is_head'> " + esc(R.head) + "</label>" +
+        "<button type='submit' class='primary'>" + esc(R.registerDo) + "</button>" +
+        "<p class='error' id='register-error' hidden></p></form></details>" : "");
+  }
+
+  function registerEvents() {
+    const sheet = $("building-sheet");
+    sheet.addEventListener("click", async (e) => {
+      if (e.target.closest("button.back")) { showBuildingList(true); return; }
+      const out = e.target.closest("button.move-out");
+      if (!out || !window.confirm(R.moveOutConfirm.replace("{name}", out.dataset.name))) return;
+      out.disabled = true;
+      try {
+        await api("POST", cfg.urls.residents + "/" + out.dataset.resident + "/move-out", {});
+        openBuilding(Number(sheet.dataset.building), R.movedOut + ": " + out.dataset.name);
+      } catch (err) {
+        out.disabled = false;
+        status(err instanceof Offline ? t.offline : err.message, "error");
+      }
+    });
+    sheet.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const form = e.target;
+      const body = { household: Number(form.household.value), name: form.name.value, phone: form.phone.value,
+                     id_number: form.id_number.value, is_head: form.is_head.checked };
+      form.querySelectorAll("button, input, select").forEach((el) => { el.disabled = true; });
+      try {
+        const r = await api("POST", cfg.urls.residents, body);
+        openBuilding(Number(form.dataset.building), R.registered + ": " + r.name);
+      } catch (err) {
+        const el = $("register-error");
+        el.textContent = err instanceof Offline ? t.offline : err.message;
+        el.hidden = false;
+        form.querySelectorAll("button, input, select").forEach((x) => { x.disabled = false; });
+      }
+    });
   }
 
   // ----------------------------------------------------------------------------------------- issues
@@ -665,7 +754,10 @@
         const assets = Array.from(document.querySelectorAll("script[src], link[rel=stylesheet][href]"))
           .map((e) => e.src || e.href);
         const cache = await caches.open(CACHE);
-        await cache.addAll(Array.from(new Set([cfg.urls.page, location.pathname + location.search, cfg.urls.myMap].concat(assets))));
+        // fresh copies from the server (`reload`: the worker goes to the network for these), so the
+        // cache holds this release, not the one it served from its cache
+        const urls = Array.from(new Set([cfg.urls.page, location.pathname + location.search, cfg.urls.myMap].concat(assets)));
+        await cache.addAll(urls.map((u) => new Request(u, { cache: "reload", credentials: "same-origin" })));
       }
       await navigator.serviceWorker.ready;
       document.body.dataset.offlineReady = "yes";
@@ -692,7 +784,10 @@
     $("buildings").addEventListener("click", (e) => {
       const b = e.target.closest("button.checkin");
       if (b) checkin(Number(b.closest("li").dataset.building));
+      const r = e.target.closest("button.open-register");
+      if (r) openBuilding(Number(r.closest("li").dataset.building));
     });
+    registerEvents();
     $("history").addEventListener("click", async (e) => {
       const li = e.target.closest("li[data-patrol]");
       if (!li) return;
