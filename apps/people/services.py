@@ -244,13 +244,19 @@ def resident_register(
         raise DomainError(_("the name is too long"), field="name")
     # the household row locked: two heads registered at once cannot both stay heads
     household = Household.objects.select_for_update().get(pk=household.pk)
-    resident = resident_create(
-        household=household,
-        name=name,
-        phone=(phone or "").strip(),
-        id_number=(id_number or "").strip(),
-        is_head=bool(is_head),
-    )
+    try:
+        with transaction.atomic():  # the same ID number registered at the same moment elsewhere
+            resident = resident_create(
+                household=household,
+                name=name,
+                phone=(phone or "").strip(),
+                id_number=(id_number or "").strip(),
+                is_head=bool(is_head),
+            )
+    except IntegrityError:
+        raise DomainError(
+            _("a resident with this ID number is already registered"), field="id_number"
+        ) from None
     if resident.is_head:
         Resident.objects.filter(household=household, is_head=True).exclude(pk=resident.pk).update(
             is_head=False
