@@ -273,23 +273,21 @@ def photo_check(upload: UploadedFile) -> None:
         )
 
 
-def step_photos_checked(photos) -> list:
-    """The photos a handler sends with a step of the loop (处置照片), each checked as at intake."""
+def photos_checked(photos, *, too_many: str) -> list:
+    """Photos sent with a report or with a step of the loop (处置照片): at most PHOTO_MAX_COUNT
+    (`too_many` says so, with %(max)s), each checked by photo_check."""
     photos = list(photos or [])
     if len(photos) > PHOTO_MAX_COUNT:
-        raise DomainError(
-            _("at most %(max)s photos per step") % {"max": PHOTO_MAX_COUNT}, field="photos"
-        )
+        raise DomainError(too_many % {"max": PHOTO_MAX_COUNT}, field="photos")
     for photo in photos:
         photo_check(photo)
     return photos
 
 
-def _photos_save(event, photos) -> None:
+def _photos_save(issue_id: int, photos, *, event=None) -> None:
+    """Store checked photos: the report's (no event) or a step's."""
     for photo in photos:
-        IssuePhoto.objects.create(
-            issue_id=event.issue_id, event=event, image=photo, size=photo.size
-        )
+        IssuePhoto.objects.create(issue_id=issue_id, event=event, image=photo, size=photo.size)
 
 
 # ---------------------------------------------------------------- routing
@@ -544,13 +542,7 @@ def issue_create(
         raise DomainError(
             _("address is longer than %(max)s characters") % {"max": 300}, field="address"
         )
-    photos = list(photos or [])
-    if len(photos) > PHOTO_MAX_COUNT:
-        raise DomainError(
-            _("at most %(max)s photos per issue") % {"max": PHOTO_MAX_COUNT}, field="photos"
-        )
-    for photo in photos:
-        photo_check(photo)
+    photos = photos_checked(photos, too_many=_("at most %(max)s photos per issue"))
 
     now = timezone.now()
     created_at = created_at or now
@@ -616,8 +608,7 @@ def issue_create(
             ),
         ],
     )
-    for photo in photos:
-        IssuePhoto.objects.create(issue=issue, image=photo, size=photo.size)
+    _photos_save(issue.id, photos)
     return issue
 
 
@@ -756,7 +747,7 @@ def issue_transition(
             field="action",
         )
     note = (note or "").strip()
-    photos = step_photos_checked(photos)
+    photos = photos_checked(photos, too_many=_("at most %(max)s photos per step"))
     with transaction.atomic():
         issue = Issue.objects.select_related("category", "subcategory").filter(pk=issue_id).first()
         if issue is None:
@@ -877,7 +868,7 @@ def issue_transition(
             reason=reason,
             at=now,
         )
-        _photos_save(event, photos)
+        _photos_save(issue.id, photos, event=event)
     return Issue.objects.get(pk=issue.pk)
 
 
@@ -916,7 +907,6 @@ def _manual_route(responsible: dict) -> Route:
 
 
 @transaction.atomic
-@transaction.atomic
 def issue_note_add(
     *, issue_id: int, note: str, actor=None, actor_name: str = "", photos=()
 ) -> IssueEvent:
@@ -925,7 +915,7 @@ def issue_note_add(
     if issue is None:
         raise NotFound(_("no issue with id %(id)s") % {"id": issue_id})
     note = (note or "").strip()
-    photos = step_photos_checked(photos)
+    photos = photos_checked(photos, too_many=_("at most %(max)s photos per step"))
     if not note and not photos:
         raise DomainError(_("note is required"), field="note")
     event = IssueEvent.objects.create(
@@ -937,7 +927,7 @@ def issue_note_add(
         actor_name=_actor_name(actor, actor_name),
         note=note[:DESCRIPTION_MAX],
     )
-    _photos_save(event, photos)
+    _photos_save(issue.id, photos, event=event)
     return event
 
 

@@ -164,17 +164,8 @@ class ResidentsApi(APIView):
     def post(self, request):
         if not isinstance(request.data, dict):
             raise DomainError(_("the body must be a JSON object"))
-        household_id = _int(request, "household", required=True)
-        household = (
-            Household.objects.select_related("building")
-            .filter(pk=household_id)
-            .filter(request_scope(request).buildings_q("building__"))
-            .first()
-        )
-        if household is None:
-            raise NotFound(
-                _("no household with id %(id)s") % {"id": household_id}, field="household"
-            )
+        _int(request, "household", required=True)  # missing or not a number: 400 saying so
+        household = _household(request, "household")
         access = access_for(request.user)
         if not _may_edit_residents(request, household.building, access):
             raise PermissionDenied(_("your role may not change the register of residents here"))
