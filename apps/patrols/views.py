@@ -14,6 +14,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from apps.common.labels import plural_forms
 from apps.patrols import conf
+from apps.people.labels import register_labels
 
 SW_PATH = Path(__file__).resolve().parent / "static" / "patrols" / "sw.js"
 
@@ -131,22 +132,10 @@ def phone_page(request):
             "stepPhotos": _("Photos of the work done"),
         }
     labels_["register"] = {
+        **register_labels(),
         "residents": _("Residents"),
         "open": _("Residents and register"),
         "none": _("No residents registered here."),
-        "register": _("Register a resident"),
-        "registerDo": _("Register"),
-        "registered": _("Registered"),
-        "household": _("Household"),
-        "name": pgettext("person", "Name"),
-        "phone": _("Phone"),
-        "idNumber": _("ID number (optional)"),
-        "head": _("Head of household"),
-        "moveOut": _("Moved out"),
-        "moveOutConfirm": _(
-            "Has {name} moved out? They leave the register (the audit log keeps the record)."
-        ),
-        "movedOut": _("Taken off the register"),
         "back": _("Back to the list"),
     }
     config = {

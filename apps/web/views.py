@@ -18,6 +18,7 @@ from apps.issues.models import (
     Source,
     Status,
 )
+from apps.people.labels import register_labels
 from apps.people.models import StaffRole
 from apps.people.scope import request_scope
 from apps.territory.models import Level, ManagementType
@@ -265,18 +266,11 @@ def _console_labels() -> dict:
         "photo": _("Photo"),
         "addNote": _("Add a note"),
         "stepPhotos": _("Photos of the work done"),
-        "register": _("Register a resident"),
-        "registerDo": _("Register"),
-        "registered": _("Registered"),
-        "household": _("Household"),
-        "idNumber": _("ID number (optional)"),
-        "head": _("Head of household"),
-        "moveOut": _("Moved out"),
-        "moveOutConfirm": _(
-            "Has {name} moved out? They leave the register (the audit log keeps the record)."
-        ),
-        "movedOut": _("Taken off the register"),
-        "moreResidents": _("More residents than shown: see the residents export."),
+        # the register of residents (住户登记) in a building's panel
+        "register": {
+            **register_labels(),
+            "moreResidents": _("More residents than shown: see the residents export."),
+        },
         "dispatchTo": _("Dispatch to"),
         "keepResponsible": _("as routed: %(name)s"),
         "chooseResponsible": _("choose who handles it"),

@@ -53,7 +53,7 @@
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
 
-  const { esc, plural } = window.linli;
+  const { esc, plural, byFlat, flatName } = window.linli;
 
   function status(text, kind) {
     statusEl.textContent = text || "";
@@ -450,11 +450,8 @@
   }
 
   function registerHtml(id, d, households) {
-    const flat = (h) => (h.unit ? h.unit + "-" : "") + h.room;
-    const by = {};
-    d.results.forEach((r) => { (by[r.household] = by[r.household] || []).push(r); });
-    const flats = households.filter((h) => by[h.id]).map((h) =>
-      "<li data-household='" + h.id + "'><small>" + esc(flat(h)) + "</small>" + by[h.id].map((r) =>
+    const flats = byFlat(d.results, households).map((f) =>
+      "<li data-household='" + f.household.id + "'><small>" + esc(f.name) + "</small>" + f.residents.map((r) =>
         "<div class='resident'><span>" + esc(r.name) + "</span>" + (r.is_head ? "<span class='badge'>" + esc(R.head) + "</span>" : "") +
         (r.phone ? tel(r.phone) : "") +
         (d.can_edit ? "<button type='button' class='linkish move-out' data-resident='" + r.id + "' data-name='" + esc(r.name) + "'>" + esc(R.moveOut) + "</button>" : "") +
@@ -464,7 +461,7 @@
       (d.can_edit && households.length ? "<details class='register'><summary>" + esc(R.register) + "</summary>" +
         "<form id='register-form' data-building='" + id + "'>" +
         "<label>" + esc(R.household) + " <select name='household'>" + households.map((h) =>
-          "<option value='" + h.id + "'>" + esc(flat(h)) + "</option>").join("") + "</select></label>" +
+          "<option value='" + h.id + "'>" + esc(flatName(h)) + "</option>").join("") + "</select></label>" +
         "<label>" + esc(R.name) + " <input name='name' required maxlength='100' autocomplete='off'></label>" +
         "<label>" + esc(R.phone) + " <input name='phone' type='tel' autocomplete='off'></label>" +
         "<label>" + esc(R.idNumber) + " <input name='id_number' autocomplete='off' spellcheck='false'></label>" +

@@ -32,7 +32,7 @@
     statusEl.className = "status" + (isError ? " error" : "") + (text ? "" : " hidden");
   }
 
-  const { esc, plural } = window.linli;
+  const { esc, plural, byFlat, flatName } = window.linli;
 
   async function readError(res) {
     let msg = res.status + " " + res.statusText;
@@ -455,32 +455,27 @@
     } catch (e) { fillError("sec-people", token, e); }
   }
 
-  function householdName(h) {
-    return (h.unit ? h.unit + "-" : "") + h.room;
-  }
-
   function registerHtml(buildingId, d, households, message) {
-    const byHousehold = {};
-    d.results.forEach((r) => { (byHousehold[r.household] = byHousehold[r.household] || []).push(r); });
-    const rowsHtml = households.filter((h) => byHousehold[h.id]).map((h) =>
-      "<li data-household='" + h.id + "'><div class='flat'>" + esc(householdName(h)) + "</div><ul>" +
-      byHousehold[h.id].map((r) => "<li class='resident'><span>" + esc(r.name) + "</span>" +
-        (r.is_head ? "<span class='badge'>" + esc(t.head) + "</span>" : "") +
+    const R = t.register;
+    const rowsHtml = byFlat(d.results, households).map((f) =>
+      "<li data-household='" + f.household.id + "'><div class='flat'>" + esc(f.name) + "</div><ul>" +
+      f.residents.map((r) => "<li class='resident'><span>" + esc(r.name) + "</span>" +
+        (r.is_head ? "<span class='badge'>" + esc(R.head) + "</span>" : "") +
         (r.phone ? "<span class='phone'>" + esc(r.phone) + "</span>" : "") +
-        "<button type='button' class='linkish resident-out' data-resident='" + r.id + "' data-name='" + esc(r.name) + "'>" + esc(t.moveOut) + "</button></li>").join("") +
+        "<button type='button' class='linkish resident-out' data-resident='" + r.id + "' data-name='" + esc(r.name) + "'>" + esc(R.moveOut) + "</button></li>").join("") +
       "</ul></li>").join("");
     return (message ? "<p class='ok-text'>" + esc(message) + "</p>" : "") +
       (rowsHtml ? "<ul class='people register'>" + rowsHtml + "</ul>" : "<p class='hint'>–</p>") +
-      (d.next_offset ? "<p class='sub'>" + esc(t.moreResidents) + "</p>" : "") +
-      "<details class='register-form'" + (households.length ? "" : " hidden") + "><summary>" + esc(t.register) + "</summary>" +
+      (d.next_offset ? "<p class='sub'>" + esc(R.moreResidents) + "</p>" : "") +
+      "<details class='register-form'" + (households.length ? "" : " hidden") + "><summary>" + esc(R.register) + "</summary>" +
       "<form id='resident-form' class='form compact' data-building='" + buildingId + "'>" +
-      "<label>" + esc(t.household) + "<select name='household' required>" + households.map((h) =>
-        "<option value='" + h.id + "'>" + esc(householdName(h)) + "</option>").join("") + "</select></label>" +
-      "<label>" + esc(t.personName) + "<input name='name' required maxlength='100' autocomplete='off'></label>" +
-      "<label>" + esc(t.phone) + "<input name='phone' inputmode='tel' autocomplete='off'></label>" +
-      "<label>" + esc(t.idNumber) + "<input name='id_number' autocomplete='off' spellcheck='false'></label>" +
-      "<label class='check'><input type='checkbox' name='is_head'> " + esc(t.head) + "</label>" +
-      "<button type='submit' class='button small'>" + esc(t.registerDo) + "</button>" +
+      "<label>" + esc(R.household) + "<select name='household' required>" + households.map((h) =>
+        "<option value='" + h.id + "'>" + esc(flatName(h)) + "</option>").join("") + "</select></label>" +
+      "<label>" + esc(R.name) + "<input name='name' required maxlength='100' autocomplete='off'></label>" +
+      "<label>" + esc(R.phone) + "<input name='phone' inputmode='tel' autocomplete='off'></label>" +
+      "<label>" + esc(R.idNumber) + "<input name='id_number' autocomplete='off' spellcheck='false'></label>" +
+      "<label class='check'><input type='checkbox' name='is_head'> " + esc(R.head) + "</label>" +
+      "<button type='submit' class='button small'>" + esc(R.registerDo) + "</button>" +
       "<p class='error-text' id='resident-error' hidden></p></form></details>";
   }
 
@@ -499,7 +494,7 @@
     form.querySelectorAll("button, input, select").forEach((el) => { el.disabled = true; });
     try {
       const r = await postJSON(urls.residents, body);
-      await registerShown(form.dataset.building, t.registered + ": " + r.name, true);
+      await registerShown(form.dataset.building, t.register.registered + ": " + r.name, true);
     } catch (e) {
       err.textContent = e.message;
       err.hidden = false;
@@ -508,12 +503,12 @@
   }
 
   async function residentMoveOut(btn) {
-    if (!window.confirm(t.moveOutConfirm.replace("{name}", btn.dataset.name))) return;
+    if (!window.confirm(t.register.moveOutConfirm.replace("{name}", btn.dataset.name))) return;
     const buildingId = panel.dataset.selected.split(":")[1];
     btn.disabled = true;
     try {
       await postJSON(urls.residents + "/" + btn.dataset.resident + "/move-out", {});
-      await registerShown(buildingId, t.movedOut + ": " + btn.dataset.name, false);
+      await registerShown(buildingId, t.register.movedOut + ": " + btn.dataset.name, false);
     } catch (e) {
       btn.disabled = false;
       status(e.message, true);
